@@ -1,0 +1,350 @@
+//! The one diagnostic type of tpt. Every phase collects [`Diagnostic`]s (never
+//! stopping at the first); the CLI and the LSP render them. A diagnostic has a
+//! stable [`Code`], a message, labelled spans (the first primary), and a help text.
+
+use crate::source::{SourceMap, Span};
+
+/// Stable diagnostic codes. The number never changes meaning once released;
+/// `docs/language.md` lists them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Code {
+    /// A syntax error.
+    Syntax,
+    /// A literal that cannot be represented (integer overflow, bad regex, bad escape).
+    InvalidLiteral,
+    /// A name that is not defined.
+    UnknownName,
+    /// A field that the record or schema does not have.
+    UnknownField,
+    /// A type name that is not defined.
+    UnknownType,
+    /// An import that cannot be found or read.
+    ImportNotFound,
+    /// A name defined twice in one scope.
+    Duplicate,
+    /// Imports that form a cycle.
+    ImportCycle,
+    /// A declaration that is not allowed where it stands.
+    MisplacedItem,
+    /// An annotation that does not exist or is misplaced.
+    BadAnnotation,
+    /// A value of the wrong type.
+    TypeMismatch,
+    /// A required field (no default, not optional) is not set.
+    MissingField,
+    /// A literal outside a refinement (range, pattern, length).
+    RefinementLiteral,
+    /// A secret value flowing into a place that would show it.
+    SecretLeak,
+    /// A resource output set by the user.
+    OutputAssigned,
+    /// A call with the wrong number of arguments.
+    ArgumentCount,
+    /// A call of something that is not a function, or field access on a non-record.
+    NotCallable,
+    /// An optional value used where a value is required.
+    MaybeNull,
+    /// An environment that does not exist.
+    UnknownEnvironment,
+    /// An overlay of a resource that does not exist.
+    UnknownOverlayTarget,
+    /// An overlay of a field that does not exist, or a merge into a non-record field.
+    BadOverlayField,
+    /// `extends` chains of environments that form a cycle.
+    EnvironmentCycle,
+    /// A parameter without default that an environment does not set.
+    MissingParam,
+    /// An environment setting something that is not a parameter.
+    UnknownParam,
+    /// A user function that calls itself, directly or through others.
+    Recursion,
+    /// Top-level `let`s that depend on each other in a cycle.
+    LetCycle,
+    /// Resources whose inputs depend on each other in a cycle.
+    DependencyCycle,
+    /// A computed value outside a refinement (checked at evaluation).
+    RefinementValue,
+    /// Arithmetic that fails: division by zero, overflow.
+    Arithmetic,
+    /// Indexing out of range or a missing map key.
+    IndexOutOfRange,
+    /// Two resources with the same address.
+    DuplicateAddress,
+    /// A named input (environment variable, file) that is not available.
+    MissingInput,
+    /// A value too large to build (range, repetition).
+    LimitExceeded,
+    /// A file or directory that cannot be read.
+    Io,
+}
+
+impl Code {
+    pub const ALL: &'static [Code] = &[
+        Code::Syntax,
+        Code::InvalidLiteral,
+        Code::UnknownName,
+        Code::UnknownField,
+        Code::UnknownType,
+        Code::ImportNotFound,
+        Code::Duplicate,
+        Code::ImportCycle,
+        Code::MisplacedItem,
+        Code::BadAnnotation,
+        Code::TypeMismatch,
+        Code::MissingField,
+        Code::RefinementLiteral,
+        Code::SecretLeak,
+        Code::OutputAssigned,
+        Code::ArgumentCount,
+        Code::NotCallable,
+        Code::MaybeNull,
+        Code::UnknownEnvironment,
+        Code::UnknownOverlayTarget,
+        Code::BadOverlayField,
+        Code::EnvironmentCycle,
+        Code::MissingParam,
+        Code::UnknownParam,
+        Code::Recursion,
+        Code::LetCycle,
+        Code::DependencyCycle,
+        Code::RefinementValue,
+        Code::Arithmetic,
+        Code::IndexOutOfRange,
+        Code::DuplicateAddress,
+        Code::MissingInput,
+        Code::LimitExceeded,
+        Code::Io,
+    ];
+
+    /// The stable code, e.g. `E0001`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Syntax => "E0001",
+            Code::InvalidLiteral => "E0002",
+            Code::UnknownName => "E0100",
+            Code::UnknownField => "E0101",
+            Code::UnknownType => "E0102",
+            Code::ImportNotFound => "E0103",
+            Code::Duplicate => "E0104",
+            Code::ImportCycle => "E0105",
+            Code::MisplacedItem => "E0106",
+            Code::BadAnnotation => "E0107",
+            Code::TypeMismatch => "E0200",
+            Code::MissingField => "E0201",
+            Code::RefinementLiteral => "E0202",
+            Code::SecretLeak => "E0203",
+            Code::OutputAssigned => "E0204",
+            Code::ArgumentCount => "E0205",
+            Code::NotCallable => "E0206",
+            Code::MaybeNull => "E0207",
+            Code::UnknownEnvironment => "E0300",
+            Code::UnknownOverlayTarget => "E0301",
+            Code::BadOverlayField => "E0302",
+            Code::EnvironmentCycle => "E0303",
+            Code::MissingParam => "E0304",
+            Code::UnknownParam => "E0305",
+            Code::Recursion => "E0400",
+            Code::LetCycle => "E0401",
+            Code::DependencyCycle => "E0402",
+            Code::RefinementValue => "E0500",
+            Code::Arithmetic => "E0501",
+            Code::IndexOutOfRange => "E0502",
+            Code::DuplicateAddress => "E0503",
+            Code::MissingInput => "E0504",
+            Code::LimitExceeded => "E0505",
+            Code::Io => "E0600",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    /// The first label is the primary location (may be empty for file-less errors).
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+    /// A suggested replacement for the primary span ("did you mean"), for editors.
+    pub suggestion: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+            suggestion: None,
+        }
+    }
+
+    /// Adds the primary label (first call) or a secondary one.
+    pub fn label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        let primary = self.labels.is_empty();
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary,
+        });
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn suggest(mut self, replacement: impl Into<String>) -> Diagnostic {
+        self.suggestion = Some(replacement.into());
+        self
+    }
+
+    pub fn primary_span(&self) -> Option<Span> {
+        self.labels.first().map(|l| l.span)
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// A miette report for this diagnostic, with its source attached.
+    pub fn to_report(&self, sources: &SourceMap) -> miette::Report {
+        miette::Report::new(Rendered::new(self, sources))
+    }
+}
+
+/// Sorts diagnostics by file and position (then code), and removes exact duplicates.
+pub fn sort_diagnostics(diags: &mut Vec<Diagnostic>) {
+    diags.sort_by(|a, b| (a.primary_span(), a.code, &a.message).cmp(&(b.primary_span(), b.code, &b.message)));
+    diags.dedup();
+}
+
+/// "did you mean" candidate: the closest name within a small edit distance.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        if c == name {
+            continue;
+        }
+        let d = strsim::damerau_levenshtein(name, c);
+        let limit = (name.chars().count().max(3)) / 3 + 1;
+        let lower_eq = c.eq_ignore_ascii_case(name);
+        if (d <= limit || lower_eq) && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c.to_string())
+}
+
+/// A diagnostic bound to its source text, in the form miette renders.
+#[derive(Debug)]
+pub struct Rendered {
+    code: Code,
+    message: String,
+    help: Option<String>,
+    source: Option<miette::NamedSource<String>>,
+    labels: Vec<miette::LabeledSpan>,
+    related: Vec<Rendered>,
+}
+
+impl Rendered {
+    pub fn new(diag: &Diagnostic, sources: &SourceMap) -> Rendered {
+        let primary_file = diag.primary_span().map(|s| s.file);
+        let mut labels = Vec::new();
+        let mut related = Vec::new();
+        for label in &diag.labels {
+            if Some(label.span.file) == primary_file {
+                let span = miette::SourceSpan::new((label.span.start as usize).into(), label.span.len());
+                let text = if label.message.is_empty() {
+                    None
+                } else {
+                    Some(label.message.clone())
+                };
+                labels.push(if label.primary {
+                    miette::LabeledSpan::new_primary_with_span(text, span)
+                } else {
+                    miette::LabeledSpan::new_with_span(text, span)
+                });
+            } else {
+                // A label in another file becomes a related note pointing there.
+                let note = Diagnostic::error(diag.code, label.message.clone()).label(label.span, "here");
+                related.push(Rendered::new(&note, sources));
+            }
+        }
+        let source = primary_file
+            .and_then(|f| sources.get(f))
+            .map(|f| miette::NamedSource::new(f.name.clone(), f.text.to_string()));
+        Rendered {
+            code: diag.code,
+            message: diag.message.clone(),
+            help: diag.help.clone(),
+            source,
+            labels,
+            related,
+        }
+    }
+}
+
+impl std::fmt::Display for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Rendered {}
+
+impl miette::Diagnostic for Rendered {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(self.code.as_str()))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h.clone()) as Box<dyn std::fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            None
+        } else {
+            Some(Box::new(
+                self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+            ))
+        }
+    }
+}

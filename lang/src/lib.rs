@@ -1,0 +1,24 @@
+//! The tpt language: parser, type checker, evaluator, formatter and diagnostics.
+//!
+//! Architecture invariant: this crate is pure. It does no IO of its own; files
+//! are read through the [`program::FileSystem`] trait and named inputs (environment
+//! variables of `secret_env`) through [`eval::Inputs`], both supplied by the caller.
+
+pub mod diagnostic;
+pub mod program;
+pub mod source;
+pub mod syntax;
+pub mod types;
+pub mod value;
+
+pub mod builtins;
+pub mod check;
+pub mod eval;
+pub mod fmt;
+
+pub use check::check;
+pub use diagnostic::{Code, Diagnostic};
+pub use eval::{evaluate, Evaluated, Inputs, ResourceInstance};
+pub use program::{FileSystem, Program};
+pub use source::{SourceMap, Span};
+pub mod stdlib;

@@ -1,0 +1,1241 @@
+//! Loading and collecting: from an entry (files of the root module) to a
+//! [`Program`] — every module parsed, imports resolved, names collected into
+//! per-module tables, and every written type resolved to a [`Ty`].
+//!
+//! The checker and the evaluator both work on a `Program`. Loading reads files
+//! only through the [`FileSystem`] trait, so this crate stays free of IO.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::source::{FileId, SourceMap, Span};
+use crate::syntax::ast::{self, Annotation, Item, ItemKind, TypeExpr, TypeExprKind};
+use crate::syntax::parse;
+use crate::types::{FieldTy, RecordTy, Refinement, Ty};
+
+/// Where source files come from. The CLI reads the disk; tests and the LSP
+/// supply text from memory.
+pub trait FileSystem {
+    /// The text of a file, or a message saying why it cannot be read.
+    fn read(&self, path: &str) -> Result<String, String>;
+}
+
+/// The embedded standard library modules, `std.NAME` → (display name, text).
+pub fn stdlib_source(name: &str) -> Option<(&'static str, &'static str)> {
+    crate::stdlib::module(name)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModuleId(pub u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SchemaId(pub u32);
+
+/// A loaded configuration: all modules, all schemas, and the diagnostics of
+/// loading and collecting.
+#[derive(Debug, Default)]
+pub struct Program {
+    pub sources: SourceMap,
+    pub modules: Vec<Module>,
+    pub schemas: Vec<SchemaDef>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// One module: the root configuration (one or more files), a `std.*` module, or
+/// an imported file.
+#[derive(Debug, Default)]
+pub struct Module {
+    /// `std.aws`, `./net.tpt`, or `main` for the root.
+    pub name: String,
+    pub files: Vec<FileId>,
+    pub is_root: bool,
+    /// `import … as name` bindings.
+    pub imports: IndexMap<String, ImportDef>,
+    pub types: IndexMap<String, TypeDef>,
+    pub lets: IndexMap<String, Decl<ast::LetItem>>,
+    pub fns: IndexMap<String, Decl<ast::FnItem>>,
+    pub params: IndexMap<String, Decl<ast::Param>>,
+    pub resources: IndexMap<String, ResourceDecl>,
+    pub environments: IndexMap<String, Decl<ast::Environment>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportDef {
+    pub module: ModuleId,
+    pub span: Span,
+}
+
+/// A declaration with its doc comment and annotations.
+#[derive(Debug, Clone)]
+pub struct Decl<T> {
+    pub node: T,
+    pub docs: Option<String>,
+    pub annotations: Vec<Annotation>,
+    pub span: Span,
+    /// The resolved declared type (params, typed lets, fn return types).
+    pub ty: Ty,
+}
+
+impl<T> Decl<T> {
+    pub fn has_annotation(&self, name: &str) -> bool {
+        self.annotations.iter().any(|a| a.name.name == name)
+    }
+}
+
+/// A resource declaration, possibly inside `for` loops (outermost first).
+#[derive(Debug, Clone)]
+pub struct ResourceDecl {
+    pub node: ast::Resource,
+    pub docs: Option<String>,
+    pub annotations: Vec<Annotation>,
+    pub span: Span,
+    pub loops: Vec<ast::ForItem>,
+    pub schema: Option<SchemaId>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TypeDef {
+    Alias {
+        ty: Ty,
+        docs: Option<String>,
+        span: Span,
+    },
+    Schema(SchemaId),
+}
+
+/// A schema: a record type with documented fields, or a resource kind.
+#[derive(Debug, Clone)]
+pub struct SchemaDef {
+    /// Qualified name as users write it: `aws.EksCluster`, or `Service` in the root.
+    pub name: String,
+    pub module: ModuleId,
+    pub is_resource: bool,
+    pub docs: Option<String>,
+    pub annotations: Vec<Annotation>,
+    pub span: Span,
+    pub name_span: Span,
+    pub fields: IndexMap<String, SchemaField>,
+    pub extends: Option<SchemaId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchemaField {
+    pub ty: Ty,
+    pub default: Option<ast::Expr>,
+    /// The module the default is written in (its names resolve there).
+    pub default_module: ModuleId,
+    pub docs: Option<String>,
+    /// `@replace`: a change forces replacement.
+    pub replace: bool,
+    /// `@output`: known only after apply.
+    pub output: bool,
+    pub span: Span,
+    pub name_span: Span,
+}
+
+impl SchemaField {
+    /// May be omitted by users: has a default, is optional, or is an output.
+    pub fn is_optional(&self) -> bool {
+        self.default.is_some() || self.ty.is_optional() || self.output
+    }
+}
+
+/// Annotations the language knows, and where each may stand.
+pub const ITEM_ANNOTATIONS: &[(&str, &str)] = &[
+    ("promote", "param"),
+    ("timeout", "resource schema"),
+    ("create_before_destroy", "resource schema"),
+    ("provider", "resource schema"),
+];
+pub const FIELD_ANNOTATIONS: &[&str] = &["replace", "output"];
+
+impl Program {
+    /// Loads the root module from `root_files` (paths as the file system knows
+    /// them), then every module they import, and collects all declarations.
+    pub fn load(fs: &dyn FileSystem, root_files: &[String]) -> Program {
+        let mut loader = Loader {
+            fs,
+            program: Program::default(),
+            by_key: HashMap::new(),
+            loading: Vec::new(),
+            pending: HashMap::new(),
+        };
+        let root = loader.new_module("main".into(), true);
+        let mut parsed = Vec::new();
+        for path in root_files {
+            match fs.read(path) {
+                Ok(text) => {
+                    let file = loader.program.sources.add(path.clone(), text);
+                    parsed.push((file, loader.parse_file(file)));
+                }
+                Err(e) => loader.program.diagnostics.push(
+                    Diagnostic::error(Code::Io, format!("cannot read `{path}`: {e}"))
+                        .help("check that the path exists and is readable"),
+                ),
+            }
+        }
+        loader.loading.push(("main".to_string(), root));
+        loader.fill_module(root, parsed);
+        loader.loading.pop();
+        let mut program = loader.program;
+        Collector::run(&mut program, loader.pending);
+        program
+    }
+
+    /// Loads a single in-memory text as the root module (tests, LSP, benchmarks).
+    pub fn from_text(name: &str, text: &str) -> Program {
+        struct One<'a>(&'a str, &'a str);
+        impl FileSystem for One<'_> {
+            fn read(&self, path: &str) -> Result<String, String> {
+                if path == self.0 {
+                    Ok(self.1.to_string())
+                } else {
+                    Err("not found".into())
+                }
+            }
+        }
+        Program::load(&One(name, text), &[name.to_string()])
+    }
+
+    pub fn root(&self) -> ModuleId {
+        ModuleId(0)
+    }
+
+    pub fn module(&self, id: ModuleId) -> &Module {
+        // Module ids are only made by the loader, as indexes into `modules`.
+        &self.modules[id.0 as usize]
+    }
+
+    pub fn schema(&self, id: SchemaId) -> &SchemaDef {
+        // Schema ids are only made by the collector, as indexes into `schemas`.
+        &self.schemas[id.0 as usize]
+    }
+
+    pub fn schema_name(&self, id: SchemaId) -> String {
+        self.schemas
+            .get(id.0 as usize)
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// Shows a type as users write it.
+    pub fn show(&self, ty: &Ty) -> String {
+        let names = |id: SchemaId| self.schema_name(id);
+        ty.display(&names).to_string()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Finds a type by qualified name from a module's scope.
+    pub fn lookup_type(&self, module: ModuleId, name: &ast::QualifiedName) -> Option<Ty> {
+        let m = self.module(module);
+        match &name.module {
+            Some(q) => {
+                let imported = m.imports.get(&q.name)?;
+                type_of_def(self.module(imported.module).types.get(&name.name.name)?)
+            }
+            None => builtin_type(&name.name.name).or_else(|| type_of_def(m.types.get(&name.name.name)?)),
+        }
+    }
+
+    /// The record type of a schema's fields (for anonymous records, overlays).
+    pub fn schema_record(&self, id: SchemaId) -> RecordTy {
+        let s = self.schema(id);
+        RecordTy {
+            fields: s
+                .fields
+                .iter()
+                .map(|(n, f)| {
+                    (
+                        n.clone(),
+                        FieldTy {
+                            ty: f.ty.clone(),
+                            has_default: f.is_optional(),
+                            docs: f.docs.clone(),
+                            span: Some(f.span),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+fn type_of_def(def: &TypeDef) -> Option<Ty> {
+    Some(match def {
+        TypeDef::Alias { ty, .. } => ty.clone(),
+        TypeDef::Schema(id) => Ty::Schema(*id),
+    })
+}
+
+/// The built-in type names.
+pub fn builtin_type(name: &str) -> Option<Ty> {
+    Some(match name {
+        "string" => Ty::String,
+        "int" => Ty::Int,
+        "float" => Ty::Float,
+        "bool" => Ty::Bool,
+        "duration" => Ty::Duration,
+        "secret" => Ty::Secret,
+        _ => return None,
+    })
+}
+
+pub const BUILTIN_TYPES: &[&str] = &["string", "int", "float", "bool", "duration", "secret"];
+
+struct Loader<'a> {
+    fs: &'a dyn FileSystem,
+    program: Program,
+    /// `std.aws` or a normalised path → module.
+    by_key: HashMap<String, ModuleId>,
+    /// Modules being loaded (for import cycles).
+    loading: Vec<(String, ModuleId)>,
+    /// Items parsed, waiting for the collector.
+    pending: HashMap<ModuleId, Vec<Item>>,
+}
+
+/// Items of one module, before collection.
+type Parsed = Vec<(FileId, ast::File)>;
+
+impl Loader<'_> {
+    fn new_module(&mut self, name: String, is_root: bool) -> ModuleId {
+        let id = ModuleId(u32::try_from(self.program.modules.len()).unwrap_or(u32::MAX));
+        self.program.modules.push(Module {
+            name,
+            is_root,
+            ..Module::default()
+        });
+        id
+    }
+
+    fn parse_file(&mut self, file: FileId) -> ast::File {
+        let text = self
+            .program
+            .sources
+            .get(file)
+            .map(|f| f.text.clone())
+            .unwrap_or_default();
+        let (ast, diags) = parse(file, &text);
+        self.program.diagnostics.extend(diags);
+        ast
+    }
+
+    /// Resolves the imports of the parsed files (loading those modules first),
+    /// then stores the items in the module.
+    fn fill_module(&mut self, id: ModuleId, parsed: Parsed) {
+        let mut items: Vec<(FileId, Item)> = Vec::new();
+        for (file, ast) in parsed {
+            if let Some(m) = self.program.modules.get_mut(id.0 as usize) {
+                m.files.push(file);
+            }
+            for item in ast.items {
+                if let ItemKind::Import(import) = &item.kind {
+                    self.import(id, file, import, item.span);
+                }
+                items.push((file, item));
+            }
+        }
+        self.pending
+            .insert(id, items.into_iter().map(|(_, i)| i).collect());
+    }
+
+    fn import(&mut self, into: ModuleId, file: FileId, import: &ast::Import, span: Span) {
+        let (key, display) = match &import.source {
+            ast::ImportSource::Std(name) => (format!("std.{}", name.name), format!("std.{}", name.name)),
+            ast::ImportSource::Path { path, .. } => {
+                let base = self
+                    .program
+                    .sources
+                    .get(file)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_default();
+                (join_relative(&base, path), path.clone())
+            }
+        };
+        let Some(binding) = import.binding().cloned() else {
+            self.program.diagnostics.push(
+                Diagnostic::error(
+                    Code::ImportNotFound,
+                    format!("import of `{display}` needs a name"),
+                )
+                .label(span, "no name to refer to this module by")
+                .help(format!("write `import \"{display}\" as NAME`")),
+            );
+            return;
+        };
+        if let Some((_, _)) = self.loading.iter().find(|(k, _)| *k == key) {
+            let chain: Vec<&str> = self.loading.iter().map(|(k, _)| k.as_str()).collect();
+            self.program.diagnostics.push(
+                Diagnostic::error(
+                    Code::ImportCycle,
+                    format!("import cycle: {} → {key}", chain.join(" → ")),
+                )
+                .label(span, "this import closes the cycle")
+                .help("move the shared declarations into a module that both can import"),
+            );
+            return;
+        }
+        let module = match self.by_key.get(&key) {
+            Some(m) => *m,
+            None => match self.load_module(&key, import, span) {
+                Some(m) => m,
+                None => return,
+            },
+        };
+        let m = &mut self.program.modules[into.0 as usize];
+        if let Some(prev) = m.imports.get(&binding.name) {
+            if prev.module != module {
+                let prev_span = prev.span;
+                self.program.diagnostics.push(
+                    Diagnostic::error(Code::Duplicate, format!("`{}` is imported twice", binding.name))
+                        .label(binding.span, "second import with this name")
+                        .label(prev_span, "first imported here")
+                        .help("give one of the imports another name with `as`"),
+                );
+            }
+            return;
+        }
+        m.imports.insert(
+            binding.name.clone(),
+            ImportDef {
+                module,
+                span: binding.span,
+            },
+        );
+    }
+
+    fn load_module(&mut self, key: &str, import: &ast::Import, span: Span) -> Option<ModuleId> {
+        let (name, text) = match &import.source {
+            ast::ImportSource::Std(n) => match stdlib_source(&n.name) {
+                Some((file, text)) => (file.to_string(), text.to_string()),
+                None => {
+                    let known: Vec<&str> = crate::stdlib::MODULES.iter().map(|(n, _, _)| *n).collect();
+                    let mut d = Diagnostic::error(
+                        Code::ImportNotFound,
+                        format!("no standard library module `std.{}`", n.name),
+                    )
+                    .label(n.span, "not a module of the standard library");
+                    d = match did_you_mean(&n.name, known.iter().copied()) {
+                        Some(s) => d.help(format!("did you mean `std.{s}`?")).suggest(s),
+                        None => d.help(format!(
+                            "the standard library has: {}",
+                            known
+                                .iter()
+                                .map(|k| format!("std.{k}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    };
+                    self.program.diagnostics.push(d);
+                    return None;
+                }
+            },
+            ast::ImportSource::Path { path, span: pspan } => match self.fs.read(key) {
+                Ok(text) => (key.to_string(), text),
+                Err(e) => {
+                    self.program.diagnostics.push(
+                        Diagnostic::error(Code::ImportNotFound, format!("cannot import `{path}`: {e}"))
+                            .label(*pspan, format!("looked for `{key}`"))
+                            .help("import paths are relative to the importing file; check the path"),
+                    );
+                    let _ = span;
+                    return None;
+                }
+            },
+        };
+        let id = self.new_module(key.to_string(), false);
+        self.by_key.insert(key.to_string(), id);
+        let file = self.program.sources.add(name, text);
+        let ast = self.parse_file(file);
+        self.loading.push((key.to_string(), id));
+        self.fill_module(id, vec![(file, ast)]);
+        self.loading.pop();
+        Some(id)
+    }
+}
+
+/// `dir/of/base.tpt` + `./net.tpt` → `dir/of/net.tpt` (pure string work).
+pub fn join_relative(base: &str, rel: &str) -> String {
+    let dir = match base.rfind('/') {
+        Some(i) => &base[..i],
+        None => "",
+    };
+    let mut parts: Vec<&str> = if rel.starts_with('/') || dir.is_empty() {
+        Vec::new()
+    } else {
+        dir.split('/').collect()
+    };
+    let absolute = rel.starts_with('/') || (dir.starts_with('/') && !rel.starts_with('/'));
+    for seg in rel.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != ".." && !p.is_empty()) {
+                    parts.pop();
+                } else {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let parts: Vec<&str> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+/// Fills the per-module tables and resolves types.
+struct Collector<'p> {
+    p: &'p mut Program,
+    /// Aliases being resolved (for alias cycles).
+    resolving: Vec<(ModuleId, String)>,
+    /// Raw declarations of types, per module, before resolution.
+    raw_types: HashMap<(ModuleId, String), RawType>,
+}
+
+#[derive(Clone)]
+enum RawType {
+    Alias(ast::TypeAlias, Option<String>),
+    Schema(SchemaId, ast::Schema),
+}
+
+impl Collector<'_> {
+    fn run(p: &mut Program, mut pending: HashMap<ModuleId, Vec<Item>>) {
+        let mut c = Collector {
+            p,
+            resolving: Vec::new(),
+            raw_types: HashMap::new(),
+        };
+        let ids: Vec<ModuleId> = (0..c.p.modules.len()).map(|i| ModuleId(i as u32)).collect();
+        let mut module_items: Vec<(ModuleId, Vec<Item>)> = ids
+            .iter()
+            .map(|id| (*id, pending.remove(id).unwrap_or_default()))
+            .collect();
+        // 1. Declare names (types first, so that every type can be resolved).
+        for (id, items) in &module_items {
+            for item in items {
+                c.declare(*id, item);
+            }
+        }
+        // 2. Resolve types of aliases and schemas.
+        let keys: Vec<(ModuleId, String)> = c.raw_types.keys().cloned().collect();
+        let mut keys = keys;
+        keys.sort();
+        for (m, name) in keys {
+            c.resolve_named(m, &name);
+        }
+        let schema_keys: Vec<(ModuleId, String, SchemaId, ast::Schema)> = {
+            let mut v: Vec<_> = c
+                .raw_types
+                .iter()
+                .filter_map(|((m, n), r)| match r {
+                    RawType::Schema(id, s) => Some((*m, n.clone(), *id, s.clone())),
+                    RawType::Alias(..) => None,
+                })
+                .collect();
+            v.sort_by_key(|x| x.2);
+            v
+        };
+        for (m, _, id, s) in &schema_keys {
+            c.fill_schema(*m, *id, s, &mut Vec::new());
+        }
+        // 3. Everything else, whose types can now be resolved.
+        for (id, items) in module_items.iter_mut() {
+            for item in std::mem::take(items) {
+                c.collect(*id, item, &mut Vec::new());
+            }
+        }
+    }
+
+    fn diag(&mut self, d: Diagnostic) {
+        self.p.diagnostics.push(d);
+    }
+
+    fn module(&mut self, id: ModuleId) -> &mut Module {
+        &mut self.p.modules[id.0 as usize]
+    }
+
+    fn check_duplicate(&mut self, m: ModuleId, name: &ast::Ident, what: &str) -> bool {
+        let module = self.p.module(m);
+        let prev = module
+            .types
+            .get(&name.name)
+            .map(|t| match t {
+                TypeDef::Alias { span, .. } => *span,
+                TypeDef::Schema(id) => self.p.schema(*id).name_span,
+            })
+            .or_else(|| module.lets.get(&name.name).map(|d| d.node.name.span))
+            .or_else(|| module.fns.get(&name.name).map(|d| d.node.name.span))
+            .or_else(|| module.params.get(&name.name).map(|d| d.node.name.span))
+            .or_else(|| module.resources.get(&name.name).map(|d| d.node.name.span))
+            .or_else(|| module.imports.get(&name.name).map(|d| d.span));
+        if let Some(prev) = prev {
+            self.diag(
+                Diagnostic::error(Code::Duplicate, format!("`{}` is defined twice", name.name))
+                    .label(name.span, format!("second definition of this {what}"))
+                    .label(prev, "first defined here")
+                    .help("rename one of them; names of a module share one namespace"),
+            );
+            return true;
+        }
+        false
+    }
+
+    fn check_annotations(&mut self, annotations: &[Annotation], allowed: &[&str], place: &str) {
+        for a in annotations {
+            if !allowed.contains(&a.name.name.as_str()) {
+                let all: Vec<&str> = ITEM_ANNOTATIONS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .chain(FIELD_ANNOTATIONS.iter().copied())
+                    .collect();
+                let mut d = Diagnostic::error(
+                    Code::BadAnnotation,
+                    format!("`@{}` is not allowed on {place}", a.name.name),
+                )
+                .label(a.span, "annotation not allowed here");
+                if !all.contains(&a.name.name.as_str()) {
+                    d.message = format!("unknown annotation `@{}`", a.name.name);
+                    if let Some(s) = did_you_mean(&a.name.name, all.iter().copied()) {
+                        d = d.help(format!("did you mean `@{s}`?")).suggest(s);
+                    } else {
+                        d = d.help(format!(
+                            "annotations are: {}",
+                            all.iter().map(|a| format!("@{a}")).collect::<Vec<_>>().join(", ")
+                        ));
+                    }
+                } else if allowed.is_empty() {
+                    d = d.help(format!("{place} take no annotations; remove it"));
+                } else {
+                    d = d.help(format!(
+                        "on {place}, the annotations are: {}",
+                        allowed
+                            .iter()
+                            .map(|a| format!("@{a}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                self.diag(d);
+            }
+        }
+    }
+
+    fn declare(&mut self, m: ModuleId, item: &Item) {
+        match &item.kind {
+            ItemKind::TypeAlias(alias) => {
+                self.check_annotations(&item.annotations, &[], "type aliases");
+                if builtin_type(&alias.name.name).is_some() {
+                    self.diag(
+                        Diagnostic::error(
+                            Code::Duplicate,
+                            format!("`{}` is a built-in type", alias.name.name),
+                        )
+                        .label(alias.name.span, "cannot be redefined")
+                        .help("choose another name"),
+                    );
+                    return;
+                }
+                if self.check_duplicate(m, &alias.name, "type") {
+                    return;
+                }
+                self.raw_types.insert(
+                    (m, alias.name.name.clone()),
+                    RawType::Alias(alias.clone(), item.docs.clone()),
+                );
+                self.module(m).types.insert(
+                    alias.name.name.clone(),
+                    TypeDef::Alias {
+                        ty: Ty::Error,
+                        docs: item.docs.clone(),
+                        span: alias.name.span,
+                    },
+                );
+            }
+            ItemKind::Schema(schema) => {
+                let allowed: &[&str] = if schema.is_resource {
+                    &["timeout", "create_before_destroy", "provider"]
+                } else {
+                    &[]
+                };
+                self.check_annotations(
+                    &item.annotations,
+                    allowed,
+                    if schema.is_resource {
+                        "resource schemas"
+                    } else {
+                        "schemas"
+                    },
+                );
+                if builtin_type(&schema.name.name).is_some()
+                    || self.check_duplicate(m, &schema.name, "schema")
+                {
+                    if builtin_type(&schema.name.name).is_some() {
+                        self.diag(
+                            Diagnostic::error(
+                                Code::Duplicate,
+                                format!("`{}` is a built-in type", schema.name.name),
+                            )
+                            .label(schema.name.span, "cannot be redefined")
+                            .help("choose another name"),
+                        );
+                    }
+                    return;
+                }
+                let module = self.p.module(m);
+                let qualified = if module.is_root {
+                    schema.name.name.clone()
+                } else {
+                    format!("{}.{}", module_short_name(&module.name), schema.name.name)
+                };
+                let id = SchemaId(u32::try_from(self.p.schemas.len()).unwrap_or(u32::MAX));
+                self.p.schemas.push(SchemaDef {
+                    name: qualified,
+                    module: m,
+                    is_resource: schema.is_resource,
+                    docs: item.docs.clone(),
+                    annotations: item.annotations.clone(),
+                    span: item.span,
+                    name_span: schema.name.span,
+                    fields: IndexMap::new(),
+                    extends: None,
+                });
+                self.raw_types
+                    .insert((m, schema.name.name.clone()), RawType::Schema(id, schema.clone()));
+                self.module(m)
+                    .types
+                    .insert(schema.name.name.clone(), TypeDef::Schema(id));
+            }
+            _ => {}
+        }
+    }
+
+    /// Resolves an alias (recursively, detecting cycles).
+    fn resolve_named(&mut self, m: ModuleId, name: &str) -> Option<Ty> {
+        match self.p.module(m).types.get(name)? {
+            TypeDef::Schema(id) => return Some(Ty::Schema(*id)),
+            TypeDef::Alias { ty, .. } if *ty != Ty::Error => return Some(ty.clone()),
+            TypeDef::Alias { .. } => {}
+        }
+        let Some(RawType::Alias(alias, docs)) = self.raw_types.get(&(m, name.to_string())).cloned() else {
+            return Some(Ty::Error);
+        };
+        if self.resolving.iter().any(|(rm, rn)| *rm == m && rn == name) {
+            self.diag(
+                Diagnostic::error(Code::UnknownType, format!("type alias `{name}` refers to itself"))
+                    .label(alias.name.span, "this alias is defined in terms of itself")
+                    .help("an alias must name a type; use a schema for recursive records"),
+            );
+            return Some(Ty::Error);
+        }
+        self.resolving.push((m, name.to_string()));
+        let resolved = self.resolve_type(m, &alias.ty);
+        self.resolving.pop();
+        let ty = Ty::Alias(Arc::from(name), Box::new(resolved));
+        self.module(m).types.insert(
+            name.to_string(),
+            TypeDef::Alias {
+                ty: ty.clone(),
+                docs,
+                span: alias.name.span,
+            },
+        );
+        Some(ty)
+    }
+
+    /// Resolves a written type in a module's scope, reporting unknown names.
+    fn resolve_type(&mut self, m: ModuleId, t: &TypeExpr) -> Ty {
+        match &t.kind {
+            TypeExprKind::Named(q) => self.resolve_qualified(m, q),
+            TypeExprKind::List(inner) => Ty::List(Box::new(self.resolve_type(m, inner))),
+            TypeExprKind::Map(inner) => Ty::Map(Box::new(self.resolve_type(m, inner))),
+            TypeExprKind::Record(fields) => {
+                let mut rec = RecordTy::default();
+                for f in fields {
+                    self.check_annotations(&f.annotations, &[], "record type fields");
+                    let ty = self.resolve_type(m, &f.ty);
+                    if f.default.is_some() {
+                        self.diag(
+                            Diagnostic::error(Code::MisplacedItem, "defaults are not allowed in inline record types")
+                                .label(f.span, "default here")
+                                .help("declare a named `schema` to give fields defaults, or mark the field optional with `?`"),
+                        );
+                    }
+                    let has_default = ty.is_optional();
+                    rec.fields.insert(
+                        f.name.name.clone(),
+                        FieldTy {
+                            ty,
+                            has_default,
+                            docs: f.docs.clone(),
+                            span: Some(f.name.span),
+                        },
+                    );
+                }
+                Ty::Record(Arc::new(rec))
+            }
+            TypeExprKind::Literal(s) => Ty::Literal(Arc::from(s.as_str())),
+            TypeExprKind::Optional(inner) => Ty::Optional(Box::new(self.resolve_type(m, inner))),
+            TypeExprKind::Union(parts) => {
+                let tys: Vec<Ty> = parts.iter().map(|p| self.resolve_type(m, p)).collect();
+                Ty::Union(tys)
+            }
+            TypeExprKind::Range { base, min, max } => {
+                let base_ty = builtin_type(&base.name);
+                let to_f = |n: &Option<ast::Number>| {
+                    n.map(|n| match n {
+                        ast::Number::Int(i) => i as f64,
+                        ast::Number::Float(f) => f,
+                    })
+                };
+                let fmt_n = |n: &Option<ast::Number>| match n {
+                    Some(ast::Number::Int(i)) => i.to_string(),
+                    Some(ast::Number::Float(f)) => format!("{f:?}"),
+                    None => String::new(),
+                };
+                let text = format!("{}..{}", fmt_n(min), fmt_n(max));
+                match base_ty {
+                    Some(b @ (Ty::Int | Ty::Float | Ty::String)) => {
+                        if let (Some(lo), Some(hi)) = (to_f(min), to_f(max)) {
+                            if lo > hi {
+                                self.diag(
+                                    Diagnostic::error(Code::InvalidLiteral, format!("empty range `{text}`"))
+                                        .label(t.span, "the minimum is greater than the maximum")
+                                        .help("write the range as `min..max` with min ≤ max"),
+                                );
+                            }
+                        }
+                        if b == Ty::Int
+                            && (matches!(min, Some(ast::Number::Float(_)))
+                                || matches!(max, Some(ast::Number::Float(_))))
+                        {
+                            self.diag(
+                                Diagnostic::error(
+                                    Code::TypeMismatch,
+                                    "an `int` range needs whole-number bounds",
+                                )
+                                .label(t.span, "a bound here is a float")
+                                .help("use `float(…)` for fractional bounds, or whole numbers"),
+                            );
+                        }
+                        Ty::Refined(
+                            Box::new(b),
+                            Arc::new(Refinement::Range {
+                                min: to_f(min),
+                                max: to_f(max),
+                                text,
+                            }),
+                        )
+                    }
+                    _ => {
+                        self.diag(
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                format!("`{}` cannot be refined by a range", base.name),
+                            )
+                            .label(
+                                base.span,
+                                "ranges refine `int`, `float` (value) and `string` (length)",
+                            )
+                            .help("write e.g. `int(1..65535)` or `string(1..63)`"),
+                        );
+                        Ty::Error
+                    }
+                }
+            }
+            TypeExprKind::Pattern {
+                base,
+                regex,
+                regex_span,
+            } => {
+                if !matches!(builtin_type(&base.name), Some(Ty::String)) {
+                    self.diag(
+                        Diagnostic::error(
+                            Code::TypeMismatch,
+                            format!("`{}` cannot be refined by a pattern", base.name),
+                        )
+                        .label(base.span, "only `string` takes a pattern")
+                        .help("write e.g. `string(/^[a-z][a-z0-9-]*$/)`"),
+                    );
+                    return Ty::Error;
+                }
+                match regex::RegexBuilder::new(regex).size_limit(1 << 20).build() {
+                    Ok(re) => Ty::Refined(
+                        Box::new(Ty::String),
+                        Arc::new(Refinement::Pattern {
+                            regex: re,
+                            text: format!("/{regex}/"),
+                        }),
+                    ),
+                    Err(e) => {
+                        let msg = e.to_string();
+                        let last = msg
+                            .lines()
+                            .last()
+                            .unwrap_or("invalid regular expression")
+                            .trim()
+                            .to_string();
+                        self.diag(
+                            Diagnostic::error(Code::InvalidLiteral, "invalid regular expression")
+                                .label(*regex_span, last)
+                                .help("patterns use Rust `regex` syntax (no look-around or back-references)"),
+                        );
+                        Ty::Error
+                    }
+                }
+            }
+        }
+    }
+
+    fn resolve_qualified(&mut self, m: ModuleId, q: &ast::QualifiedName) -> Ty {
+        match &q.module {
+            None => {
+                if let Some(t) = builtin_type(&q.name.name) {
+                    return t;
+                }
+                if let Some(t) = self.resolve_named(m, &q.name.name) {
+                    return t;
+                }
+                let module = self.p.module(m);
+                let candidates: Vec<&str> = module
+                    .types
+                    .keys()
+                    .map(String::as_str)
+                    .chain(BUILTIN_TYPES.iter().copied())
+                    .collect();
+                let mut d = Diagnostic::error(Code::UnknownType, format!("unknown type `{}`", q.name.name))
+                    .label(q.name.span, "not a type in scope");
+                d = match did_you_mean(&q.name.name, candidates) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                    None => d.help("declare it with `type` or `schema`, or import the module that has it"),
+                };
+                self.diag(d);
+                Ty::Error
+            }
+            Some(mq) => {
+                let Some(imp) = self.p.module(m).imports.get(&mq.name).cloned() else {
+                    let names: Vec<&str> = self.p.module(m).imports.keys().map(String::as_str).collect();
+                    let mut d = Diagnostic::error(Code::UnknownName, format!("unknown module `{}`", mq.name))
+                        .label(mq.span, "not imported");
+                    d = match did_you_mean(&mq.name, names) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                        None => d.help(format!(
+                            "add `import std.{}` (or the file that defines it) at the top of the file",
+                            mq.name
+                        )),
+                    };
+                    self.diag(d);
+                    return Ty::Error;
+                };
+                if let Some(t) = self.resolve_named(imp.module, &q.name.name) {
+                    return t;
+                }
+                let target = self.p.module(imp.module);
+                let candidates: Vec<&str> = target.types.keys().map(String::as_str).collect();
+                let mut d = Diagnostic::error(
+                    Code::UnknownType,
+                    format!("module `{}` has no type `{}`", mq.name, q.name.name),
+                )
+                .label(q.name.span, "not defined there");
+                d = match did_you_mean(&q.name.name, candidates) {
+                    Some(s) => d.help(format!("did you mean `{}.{s}`?", mq.name)).suggest(s),
+                    None => d.help(format!("see the types of `{}` in docs/language.md", target.name)),
+                };
+                self.diag(d);
+                Ty::Error
+            }
+        }
+    }
+
+    /// Resolves a schema's fields, after those of the schema it extends.
+    fn fill_schema(&mut self, m: ModuleId, id: SchemaId, s: &ast::Schema, visiting: &mut Vec<SchemaId>) {
+        if !self.p.schema(id).fields.is_empty() || visiting.contains(&id) {
+            return;
+        }
+        visiting.push(id);
+        let mut fields: IndexMap<String, SchemaField> = IndexMap::new();
+        if let Some(base) = &s.extends {
+            match self.resolve_qualified(m, base) {
+                Ty::Schema(base_id) => {
+                    if visiting.contains(&base_id) {
+                        self.diag(
+                            Diagnostic::error(
+                                Code::UnknownType,
+                                format!("schema `{}` extends itself", s.name.name),
+                            )
+                            .label(base.span, "this makes a cycle of `extends`")
+                            .help("remove one `extends` of the cycle"),
+                        );
+                    } else {
+                        let base_def = self.p.schema(base_id).clone();
+                        if let Some(RawType::Schema(_, base_ast)) = self
+                            .raw_types
+                            .get(&(base_def.module, base_ast_name(&base_def)))
+                            .cloned()
+                        {
+                            self.fill_schema(base_def.module, base_id, &base_ast, visiting);
+                        }
+                        let base_def = self.p.schema(base_id).clone();
+                        if base_def.is_resource != s.is_resource {
+                            self.diag(
+                                Diagnostic::error(Code::TypeMismatch, "a schema and the schema it extends must both be resource schemas, or neither")
+                                    .label(base.span, if base_def.is_resource { "this is a resource schema" } else { "this is a record schema" })
+                                    .help(if base_def.is_resource { "write `resource schema` to extend a resource schema" } else { "remove `resource`, or extend a resource schema" }),
+                            );
+                        }
+                        fields.extend(base_def.fields.clone());
+                        self.p.schemas[id.0 as usize].extends = Some(base_id);
+                        if base_def.is_resource {
+                            // A derived resource schema keeps the provider kind of its base.
+                            let mut ann = base_def.annotations.clone();
+                            ann.extend(self.p.schema(id).annotations.clone());
+                            self.p.schemas[id.0 as usize].annotations = ann;
+                        }
+                    }
+                }
+                Ty::Error => {}
+                _ => self.diag(
+                    Diagnostic::error(Code::TypeMismatch, format!("`{base}` is not a schema"))
+                        .label(base.span, "only schemas can be extended")
+                        .help("extend a `schema` or `resource schema`"),
+                ),
+            }
+        }
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for f in &s.fields {
+            let allowed: &[&str] = if s.is_resource { FIELD_ANNOTATIONS } else { &[] };
+            self.check_annotations(
+                &f.annotations,
+                allowed,
+                if s.is_resource {
+                    "resource schema fields"
+                } else {
+                    "record schema fields"
+                },
+            );
+            if let Some(prev) = seen.get(&f.name.name) {
+                self.diag(
+                    Diagnostic::error(
+                        Code::Duplicate,
+                        format!("field `{}` is declared twice", f.name.name),
+                    )
+                    .label(f.name.span, "second declaration")
+                    .label(*prev, "first declared here")
+                    .help("remove or rename one of them"),
+                );
+                continue;
+            }
+            seen.insert(f.name.name.clone(), f.name.span);
+            if matches!(f.name.name.as_str(), "depends_on") && s.is_resource {
+                self.diag(
+                    Diagnostic::error(Code::Duplicate, "`depends_on` is reserved on resources")
+                        .label(f.name.span, "every resource already has `depends_on`")
+                        .help("choose another field name"),
+                );
+                continue;
+            }
+            let ty = self.resolve_type(m, &f.ty);
+            let output = f.has_annotation("output");
+            if output && f.default.is_some() {
+                self.diag(
+                    Diagnostic::error(
+                        Code::OutputAssigned,
+                        format!("output `{}` cannot have a default", f.name.name),
+                    )
+                    .label(f.span, "outputs are known only after apply")
+                    .help("remove the default, or remove `@output` to make it an input"),
+                );
+            }
+            fields.insert(
+                f.name.name.clone(),
+                SchemaField {
+                    ty,
+                    default: f.default.clone(),
+                    default_module: m,
+                    docs: f.docs.clone(),
+                    replace: f.has_annotation("replace"),
+                    output,
+                    span: f.span,
+                    name_span: f.name.span,
+                },
+            );
+        }
+        self.p.schemas[id.0 as usize].fields = fields;
+        visiting.pop();
+    }
+
+    fn collect(&mut self, m: ModuleId, item: Item, loops: &mut Vec<ast::ForItem>) {
+        let is_root = self.p.module(m).is_root;
+        let root_only = |c: &mut Self, what: &str, span: Span| {
+            c.diag(
+                Diagnostic::error(Code::MisplacedItem, format!("{what} may only be declared in the root configuration"))
+                    .label(span, format!("{what} in an imported module"))
+                    .help("imported modules hold types, schemas, functions and `let`s; declare this in the configuration that imports it"),
+            );
+        };
+        match item.kind {
+            ItemKind::Import(_) => {
+                self.check_annotations(&item.annotations, &[], "imports");
+            }
+            ItemKind::TypeAlias(_) | ItemKind::Schema(_) => {}
+            ItemKind::Param(param) => {
+                self.check_annotations(&item.annotations, &["promote"], "params");
+                if !is_root {
+                    return root_only(self, "a param", param.name.span);
+                }
+                if self.check_duplicate(m, &param.name, "param") {
+                    return;
+                }
+                let ty = self.resolve_type(m, &param.ty);
+                self.module(m).params.insert(
+                    param.name.name.clone(),
+                    Decl {
+                        node: param,
+                        docs: item.docs,
+                        annotations: item.annotations,
+                        span: item.span,
+                        ty,
+                    },
+                );
+            }
+            ItemKind::Let(l) => {
+                self.check_annotations(&item.annotations, &[], "lets");
+                if self.check_duplicate(m, &l.name, "let") {
+                    return;
+                }
+                let ty = l.ty.as_ref().map_or(Ty::Error, |t| self.resolve_type(m, t));
+                self.module(m).lets.insert(
+                    l.name.name.clone(),
+                    Decl {
+                        node: l,
+                        docs: item.docs,
+                        annotations: item.annotations,
+                        span: item.span,
+                        ty,
+                    },
+                );
+            }
+            ItemKind::Fn(f) => {
+                self.check_annotations(&item.annotations, &[], "functions");
+                if self.check_duplicate(m, &f.name, "function") {
+                    return;
+                }
+                let ty = self.resolve_type(m, &f.ret);
+                self.module(m).fns.insert(
+                    f.name.name.clone(),
+                    Decl {
+                        node: f,
+                        docs: item.docs,
+                        annotations: item.annotations,
+                        span: item.span,
+                        ty,
+                    },
+                );
+            }
+            ItemKind::Resource(r) => {
+                self.check_annotations(&item.annotations, &[], "resources");
+                if !is_root {
+                    return root_only(self, "a resource", r.name.span);
+                }
+                if self.check_duplicate(m, &r.name, "resource") {
+                    return;
+                }
+                let schema = match self.resolve_qualified(m, &r.schema) {
+                    Ty::Schema(id) if self.p.schema(id).is_resource => Some(id),
+                    Ty::Error => None,
+                    other => {
+                        let shown = self.p.show(&other);
+                        self.diag(
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                format!("`{}` is not a resource schema", r.schema),
+                            )
+                            .label(r.schema.span, format!("this is `{shown}`"))
+                            .help(
+                                "a resource needs a `resource schema`, such as `aws.EksCluster` or `k8s.App`",
+                            ),
+                        );
+                        None
+                    }
+                };
+                self.module(m).resources.insert(
+                    r.name.name.clone(),
+                    ResourceDecl {
+                        node: r,
+                        docs: item.docs,
+                        annotations: item.annotations,
+                        span: item.span,
+                        loops: loops.clone(),
+                        schema,
+                    },
+                );
+            }
+            ItemKind::For(f) => {
+                self.check_annotations(&item.annotations, &[], "for blocks");
+                if !is_root {
+                    return root_only(self, "a for block", item.span);
+                }
+                let members = f.members.clone();
+                loops.push(ast::ForItem {
+                    members: Vec::new(),
+                    ..f
+                });
+                for member in members {
+                    self.collect(m, member, loops);
+                }
+                loops.pop();
+            }
+            ItemKind::Environment(e) => {
+                self.check_annotations(&item.annotations, &[], "environments");
+                if !is_root {
+                    return root_only(self, "an environment", e.name.span);
+                }
+                if let Some(prev) = self.p.module(m).environments.get(&e.name.name) {
+                    let prev = prev.node.name.span;
+                    self.diag(
+                        Diagnostic::error(
+                            Code::Duplicate,
+                            format!("environment `{}` is defined twice", e.name.name),
+                        )
+                        .label(e.name.span, "second definition")
+                        .label(prev, "first defined here")
+                        .help("merge the two blocks, or rename one"),
+                    );
+                    return;
+                }
+                self.module(m).environments.insert(
+                    e.name.name.clone(),
+                    Decl {
+                        node: e,
+                        docs: item.docs,
+                        annotations: item.annotations,
+                        span: item.span,
+                        ty: Ty::Error,
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn base_ast_name(def: &SchemaDef) -> String {
+    def.name.rsplit('.').next().unwrap_or(&def.name).to_string()
+}
+
+/// `std.aws` → `aws`; `./lib/net.tpt` → `net`.
+pub fn module_short_name(name: &str) -> String {
+    let last = name
+        .rsplit(['.', '/'])
+        .find(|s| !s.is_empty() && *s != "tpt")
+        .unwrap_or(name);
+    last.to_string()
+}

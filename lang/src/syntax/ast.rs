@@ -1,0 +1,370 @@
+//! The abstract syntax tree. Every node carries the [`Span`] of the source it came
+//! from, so that every later phase can point at the text it complains about.
+
+use crate::source::Span;
+
+/// A name with the span it was written at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// One parsed `.tpt` file.
+#[derive(Debug, Clone, Default)]
+pub struct File {
+    pub items: Vec<Item>,
+}
+
+/// `@name` or `@name(args)` before an item or a field.
+#[derive(Debug, Clone)]
+pub struct Annotation {
+    pub name: Ident,
+    pub args: Vec<Expr>,
+    pub span: Span,
+}
+
+/// A top-level declaration with its doc comment and annotations.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// The `///` lines above the item, without the slashes, joined by newlines.
+    pub docs: Option<String>,
+    pub annotations: Vec<Annotation>,
+    pub kind: ItemKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ItemKind {
+    Import(Import),
+    TypeAlias(TypeAlias),
+    Schema(Schema),
+    Param(Param),
+    Let(LetItem),
+    Fn(FnItem),
+    Resource(Resource),
+    For(ForItem),
+    Environment(Environment),
+}
+
+#[derive(Debug, Clone)]
+pub enum ImportSource {
+    /// `import std.aws`
+    Std(Ident),
+    /// `import "./net.tpt"` (the string as written, without quotes)
+    Path { path: String, span: Span },
+}
+
+#[derive(Debug, Clone)]
+pub struct Import {
+    pub source: ImportSource,
+    pub alias: Option<Ident>,
+}
+
+impl Import {
+    /// The name the import binds: the alias, or the last segment of a `std.` import.
+    pub fn binding(&self) -> Option<&Ident> {
+        match (&self.alias, &self.source) {
+            (Some(alias), _) => Some(alias),
+            (None, ImportSource::Std(name)) => Some(name),
+            (None, ImportSource::Path { .. }) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TypeAlias {
+    pub name: Ident,
+    pub ty: TypeExpr,
+}
+
+#[derive(Debug, Clone)]
+pub struct Schema {
+    /// `resource schema`: instances are resources managed by a provider.
+    pub is_resource: bool,
+    pub name: Ident,
+    pub extends: Option<QualifiedName>,
+    pub fields: Vec<FieldDecl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldDecl {
+    pub docs: Option<String>,
+    pub annotations: Vec<Annotation>,
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub default: Option<Expr>,
+    pub span: Span,
+}
+
+impl FieldDecl {
+    pub fn has_annotation(&self, name: &str) -> bool {
+        self.annotations.iter().any(|a| a.name.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub default: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LetItem {
+    pub name: Ident,
+    pub ty: Option<TypeExpr>,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct FnItem {
+    pub name: Ident,
+    pub params: Vec<(Ident, TypeExpr)>,
+    pub ret: TypeExpr,
+    pub body: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub name: Ident,
+    pub schema: QualifiedName,
+    pub body: Vec<Entry>,
+    pub body_span: Span,
+}
+
+/// `name = expr` inside a resource body.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: Ident,
+    pub value: Expr,
+    pub span: Span,
+}
+
+/// `for x in xs { resource … }` or `for k, v in m { … }`.
+#[derive(Debug, Clone)]
+pub struct ForItem {
+    pub vars: ForVars,
+    pub iter: Expr,
+    pub members: Vec<Item>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ForVars {
+    /// `for x in` binds only `first`; `for k, v in` binds both (key/index, value).
+    pub first: Ident,
+    pub second: Option<Ident>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: Ident,
+    pub extends: Option<Ident>,
+    pub sets: Vec<EnvSet>,
+    pub overlays: Vec<Overlay>,
+}
+
+/// `param = expr` inside an environment.
+#[derive(Debug, Clone)]
+pub struct EnvSet {
+    pub name: Ident,
+    pub value: Expr,
+    pub span: Span,
+}
+
+/// `resource { field = expr, nested { … } }` inside an environment.
+#[derive(Debug, Clone)]
+pub struct Overlay {
+    pub target: Ident,
+    /// `cluster["eu-west-1"] { … }` overlays one stamped instance.
+    pub key: Option<Expr>,
+    pub fields: Vec<OverlayField>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct OverlayField {
+    pub name: Ident,
+    pub value: OverlayValue,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum OverlayValue {
+    /// `field = expr` replaces the value.
+    Set(Expr),
+    /// `field { … }` merges into a record-valued field.
+    Merge(Vec<OverlayField>),
+}
+
+/// `name` or `module.name`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualifiedName {
+    pub module: Option<Ident>,
+    pub name: Ident,
+    pub span: Span,
+}
+
+impl std::fmt::Display for QualifiedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.module {
+            Some(m) => write!(f, "{}.{}", m.name, self.name.name),
+            None => f.write_str(&self.name.name),
+        }
+    }
+}
+
+// ------------------------------------------------------------------ types
+
+#[derive(Debug, Clone)]
+pub struct TypeExpr {
+    pub kind: TypeExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum TypeExprKind {
+    /// `string`, `Port`, `aws.Region`
+    Named(QualifiedName),
+    List(Box<TypeExpr>),
+    Map(Box<TypeExpr>),
+    Record(Vec<FieldDecl>),
+    /// `"gp3"`: one string value.
+    Literal(String),
+    Optional(Box<TypeExpr>),
+    Union(Vec<TypeExpr>),
+    /// `int(1..65535)`, `float(0.0..)`, `string(1..63)` (length)
+    Range {
+        base: Ident,
+        min: Option<Number>,
+        max: Option<Number>,
+    },
+    /// `string(/^[a-z]+$/)`
+    Pattern {
+        base: Ident,
+        regex: String,
+        regex_span: Span,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i64),
+    Float(f64),
+}
+
+// ------------------------------------------------------------------ expressions
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Int(i64),
+    Float(f64),
+    /// A duration in milliseconds.
+    Duration(i64),
+    Bool(bool),
+    Null,
+    Str(Vec<StrPart>),
+    Ident(Ident),
+    List(Vec<Expr>),
+    Record(Vec<RecordEntry>),
+    ListComp(Box<Comprehension>),
+    MapComp(Box<Comprehension>),
+    Field(Box<Expr>, Ident),
+    Index(Box<Expr>, Box<Expr>),
+    Call(Box<Expr>, Vec<Expr>),
+    Unary(UnaryOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    Let(Ident, Box<Expr>, Box<Expr>),
+    Paren(Box<Expr>),
+}
+
+#[derive(Debug, Clone)]
+pub enum StrPart {
+    Text(String),
+    Interp(Expr),
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordEntry {
+    pub key: Ident,
+    /// Written as a string (`"app.kubernetes.io/name" = …`) rather than a name.
+    pub quoted: bool,
+    pub value: Expr,
+    pub span: Span,
+}
+
+/// `[for x in xs : body if cond]` and `{for k, v in m : key => body if cond}`.
+#[derive(Debug, Clone)]
+pub struct Comprehension {
+    pub vars: ForVars,
+    pub iter: Expr,
+    /// Only for map comprehensions.
+    pub key: Option<Expr>,
+    pub body: Expr,
+    pub filter: Option<Expr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnaryOp {
+    Not,
+    Neg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Coalesce,
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+impl BinOp {
+    /// Binding strength: higher binds tighter.
+    pub fn precedence(self) -> u8 {
+        match self {
+            BinOp::Coalesce => 1,
+            BinOp::Or => 2,
+            BinOp::And => 3,
+            BinOp::Eq | BinOp::Ne => 4,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => 5,
+            BinOp::Add | BinOp::Sub => 6,
+            BinOp::Mul | BinOp::Div | BinOp::Rem => 7,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinOp::Coalesce => "??",
+            BinOp::Or => "||",
+            BinOp::And => "&&",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+        }
+    }
+}

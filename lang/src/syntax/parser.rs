@@ -1,0 +1,1190 @@
+//! From source text to [`ast::File`], with every syntax error collected.
+//!
+//! Architecture invariant: parsing never fails and never panics. It returns a
+//! tree of everything that parsed and a list of diagnostics. The pest grammar is
+//! applied one top-level item at a time; after an error the driver skips to the
+//! next line that starts a top-level item at column 0, so later mistakes are
+//! reported too.
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+use super::ast::*;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "syntax/grammar.pest"]
+struct Grammar;
+
+/// Parses one file. Never panics; returns what parsed plus all syntax errors.
+pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
+    let mut items = Vec::new();
+    let mut diags = Vec::new();
+    let mut pos = 0usize;
+    while pos < src.len() {
+        let rest = &src[pos..];
+        if Grammar::parse(Rule::only_trivia, rest).is_ok() {
+            break;
+        }
+        match Grammar::parse(Rule::single_item, rest) {
+            Ok(mut pairs) => {
+                let Some(single) = pairs.next() else { break };
+                let end = single.as_span().end();
+                let mut b = Builder {
+                    file,
+                    offset: pos,
+                    diags: &mut diags,
+                };
+                if let Some(item) = single.into_inner().find(|p| p.as_rule() == Rule::item) {
+                    if let Some(item) = b.item(item) {
+                        items.push(item);
+                    }
+                }
+                if end == 0 {
+                    break;
+                }
+                pos += end;
+            }
+            Err(err) => {
+                let (at, message) = describe_error(&err, rest);
+                let at_abs = pos + at;
+                let span_end = next_char_boundary(src, at_abs);
+                let found = found_text(src, at_abs);
+                diags.push(
+                    Diagnostic::error(Code::Syntax, format!("syntax error: {message}, found {found}"))
+                        .label(Span::new(file, at_abs, span_end), format!("expected {}", expected_short(&message)))
+                        .help("check the syntax of this item against docs/language.md; the parser resumes at the next top-level item"),
+                );
+                pos = recovery_point(src, pos.max(line_start(src, at_abs)));
+            }
+        }
+    }
+    (File { items }, diags)
+}
+
+fn next_char_boundary(src: &str, at: usize) -> usize {
+    let mut end = (at + 1).min(src.len());
+    while end < src.len() && !src.is_char_boundary(end) {
+        end += 1;
+    }
+    end.max(at)
+}
+
+fn found_text(src: &str, at: usize) -> String {
+    let rest = src.get(at..).unwrap_or("");
+    match rest.chars().next() {
+        None => "end of file".to_string(),
+        Some('\n') | Some('\r') => "end of line".to_string(),
+        Some(_) => {
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .take(24)
+                .collect();
+            if word.is_empty() {
+                format!("`{}`", rest.chars().next().unwrap_or(' '))
+            } else {
+                format!("`{word}`")
+            }
+        }
+    }
+}
+
+fn line_start(src: &str, at: usize) -> usize {
+    src.get(..at).and_then(|s| s.rfind('\n')).map_or(0, |i| i + 1)
+}
+
+const ITEM_STARTS: &[&str] = &[
+    "import ",
+    "type ",
+    "schema ",
+    "resource ",
+    "param ",
+    "let ",
+    "fn ",
+    "for ",
+    "environment ",
+    "@",
+    "///",
+];
+
+/// The start of the first line after `from`'s line that begins a top-level item.
+fn recovery_point(src: &str, from: usize) -> usize {
+    let mut i = from;
+    loop {
+        let Some(nl) = src.get(i..).and_then(|s| s.find('\n')) else {
+            return src.len();
+        };
+        i += nl + 1;
+        let line = src.get(i..).unwrap_or("");
+        if ITEM_STARTS.iter().any(|k| line.starts_with(k)) {
+            return i;
+        }
+    }
+}
+
+fn describe_error(err: &pest::error::Error<Rule>, _rest: &str) -> (usize, String) {
+    let at = match err.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let message = match &err.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            let mut names: Vec<&str> = positives.iter().filter_map(|r| rule_name(*r)).collect();
+            names.sort_unstable();
+            names.dedup();
+            if names.is_empty() {
+                "unexpected input".to_string()
+            } else {
+                format!("expected {}", join_or(&names))
+            }
+        }
+        pest::error::ErrorVariant::CustomError { message } => message.clone(),
+    };
+    (at, message)
+}
+
+fn expected_short(message: &str) -> String {
+    message.strip_prefix("expected ").unwrap_or(message).to_string()
+}
+
+fn join_or(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+/// Names for people; `None` hides a rule from "expected …" lists.
+fn rule_name(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::item | Rule::item_body | Rule::single_item => {
+            "an item (import, type, schema, param, let, fn, resource, for, environment)"
+        }
+        Rule::import | Rule::import_std | Rule::import_path => "an import",
+        Rule::ident | Rule::qualified | Rule::address => "a name",
+        Rule::name => "a field name",
+        Rule::type_expr
+        | Rule::type_term
+        | Rule::list_type
+        | Rule::map_type
+        | Rule::record_type
+        | Rule::literal_type
+        | Rule::refined_type => "a type",
+        Rule::expr
+        | Rule::binary
+        | Rule::unary
+        | Rule::postfix
+        | Rule::paren
+        | Rule::if_expr
+        | Rule::let_expr => "an expression",
+        Rule::int_lit | Rule::float_lit | Rule::duration_lit | Rule::range_bound => "a number",
+        Rule::string_lit | Rule::string_plain | Rule::text_block => "a string",
+        Rule::bool_lit => "`true` or `false`",
+        Rule::null_lit => "`null`",
+        Rule::list_lit | Rule::list_comp => "a list",
+        Rule::record_lit | Rule::map_comp => "a record",
+        Rule::entry | Rule::record_entry => "`name = value`",
+        Rule::field_decl => "a field declaration `name: type`",
+        Rule::body => "`{`",
+        Rule::env_set | Rule::overlay => "`param = value` or `resource { … }`",
+        Rule::overlay_body | Rule::overlay_field => "`field = value`",
+        Rule::annotation => "an annotation",
+        Rule::range => "a range `min..max`",
+        Rule::regex_lit => "a regular expression `/…/`",
+        Rule::bin_op
+        | Rule::op_add
+        | Rule::op_sub
+        | Rule::op_mul
+        | Rule::op_div
+        | Rule::op_rem
+        | Rule::op_eq
+        | Rule::op_ne
+        | Rule::op_lt
+        | Rule::op_le
+        | Rule::op_gt
+        | Rule::op_ge
+        | Rule::op_and
+        | Rule::op_or
+        | Rule::op_coalesce => "an operator",
+        Rule::field_access | Rule::index | Rule::call_args => "`.`, `[` or `(`",
+        Rule::for_vars => "loop variables",
+        Rule::for_member => "a resource",
+        Rule::str_text | Rule::str_escape | Rule::interp | Rule::block_text | Rule::block_escape => {
+            "string text"
+        }
+        Rule::EOI => "end of file",
+        _ => return None,
+    })
+}
+
+struct Builder<'d> {
+    file: FileId,
+    offset: usize,
+    diags: &'d mut Vec<Diagnostic>,
+}
+
+type P<'i> = Pair<'i, Rule>;
+
+impl Builder<'_> {
+    fn span(&self, p: &P) -> Span {
+        let s = p.as_span();
+        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+    }
+
+    fn ident(&self, p: &P) -> Ident {
+        Ident {
+            name: p.as_str().to_string(),
+            span: self.span(p),
+        }
+    }
+
+    fn item(&mut self, p: P) -> Option<Item> {
+        let span = self.span(&p);
+        let mut docs = None;
+        let mut annotations = Vec::new();
+        let mut kind = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::docs => docs = self.docs(c),
+                Rule::annotation => annotations.push(self.annotation(c)),
+                _ => kind = self.item_kind(c),
+            }
+        }
+        Some(Item {
+            docs,
+            annotations,
+            kind: kind?,
+            span,
+        })
+    }
+
+    fn docs(&self, p: P) -> Option<String> {
+        let lines: Vec<&str> = p
+            .into_inner()
+            .map(|l| {
+                let t = l.as_str().trim_start_matches("///");
+                t.strip_prefix(' ').unwrap_or(t).trim_end()
+            })
+            .collect();
+        if lines.is_empty() {
+            None
+        } else {
+            Some(lines.join("\n"))
+        }
+    }
+
+    fn annotation(&mut self, p: P) -> Annotation {
+        let span = self.span(&p);
+        let mut inner = p.into_inner();
+        let name = inner.next().map(|n| self.ident(&n)).unwrap_or_else(|| Ident {
+            name: String::new(),
+            span,
+        });
+        let args = inner.map(|e| self.expr(e)).collect();
+        Annotation { name, args, span }
+    }
+
+    fn item_kind(&mut self, p: P) -> Option<ItemKind> {
+        Some(match p.as_rule() {
+            Rule::import => ItemKind::Import(self.import(p)),
+            Rule::type_alias => {
+                let mut inner = p.into_inner();
+                let name = self.ident(&inner.next()?);
+                let ty = self.type_expr(inner.next()?);
+                ItemKind::TypeAlias(TypeAlias { name, ty })
+            }
+            Rule::schema => ItemKind::Schema(self.schema(p)?),
+            Rule::param => {
+                let mut inner = p.into_inner();
+                let name = self.ident(&inner.next()?);
+                let ty = self.type_expr(inner.next()?);
+                let default = inner.next().map(|e| self.expr(e));
+                ItemKind::Param(Param { name, ty, default })
+            }
+            Rule::let_item => {
+                let mut inner = p.into_inner();
+                let name = self.ident(&inner.next()?);
+                let mut ty = None;
+                let mut value = None;
+                for c in inner {
+                    match c.as_rule() {
+                        Rule::type_expr => ty = Some(self.type_expr(c)),
+                        _ => value = Some(self.expr(c)),
+                    }
+                }
+                ItemKind::Let(LetItem {
+                    name,
+                    ty,
+                    value: value?,
+                })
+            }
+            Rule::fn_item => {
+                let mut inner = p.into_inner();
+                let name = self.ident(&inner.next()?);
+                let mut params = Vec::new();
+                let mut ret = None;
+                let mut body = None;
+                for c in inner {
+                    match c.as_rule() {
+                        Rule::fn_param => {
+                            let mut pi = c.into_inner();
+                            let n = self.ident(&pi.next()?);
+                            let t = self.type_expr(pi.next()?);
+                            params.push((n, t));
+                        }
+                        Rule::type_expr => ret = Some(self.type_expr(c)),
+                        _ => body = Some(self.expr(c)),
+                    }
+                }
+                ItemKind::Fn(FnItem {
+                    name,
+                    params,
+                    ret: ret?,
+                    body: body?,
+                })
+            }
+            Rule::resource => ItemKind::Resource(self.resource(p)?),
+            Rule::for_item => ItemKind::For(self.for_item(p)?),
+            Rule::environment => ItemKind::Environment(self.environment(p)?),
+            _ => return None,
+        })
+    }
+
+    fn import(&mut self, p: P) -> Import {
+        let mut source = None;
+        let mut alias = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::import_std => {
+                    let n = c.into_inner().next();
+                    source = n.map(|n| ImportSource::Std(self.ident(&n)));
+                }
+                Rule::import_path => {
+                    let span = self.span(&c);
+                    let path = c
+                        .into_inner()
+                        .next()
+                        .map(|s| self.plain_string(s))
+                        .unwrap_or_default();
+                    source = Some(ImportSource::Path { path, span });
+                }
+                Rule::ident => alias = Some(self.ident(&c)),
+                _ => {}
+            }
+        }
+        let source = source.unwrap_or(ImportSource::Path {
+            path: String::new(),
+            span: Span::default(),
+        });
+        Import { source, alias }
+    }
+
+    fn schema(&mut self, p: P) -> Option<Schema> {
+        let mut is_resource = false;
+        let mut name = None;
+        let mut extends = None;
+        let mut fields = Vec::new();
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::resource_marker => is_resource = true,
+                Rule::ident => name = Some(self.ident(&c)),
+                Rule::qualified => extends = Some(self.qualified(c)),
+                Rule::field_decl => fields.push(self.field_decl(c)?),
+                _ => {}
+            }
+        }
+        Some(Schema {
+            is_resource,
+            name: name?,
+            extends,
+            fields,
+        })
+    }
+
+    fn field_decl(&mut self, p: P) -> Option<FieldDecl> {
+        let span = self.span(&p);
+        let mut docs = None;
+        let mut annotations = Vec::new();
+        let mut name = None;
+        let mut ty = None;
+        let mut default = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::docs => docs = self.docs(c),
+                Rule::annotation => annotations.push(self.annotation(c)),
+                Rule::name => name = Some(self.ident(&c)),
+                Rule::type_expr => ty = Some(self.type_expr(c)),
+                Rule::expr => default = Some(self.expr(c)),
+                _ => {}
+            }
+        }
+        Some(FieldDecl {
+            docs,
+            annotations,
+            name: name?,
+            ty: ty?,
+            default,
+            span,
+        })
+    }
+
+    fn resource(&mut self, p: P) -> Option<Resource> {
+        let mut inner = p.into_inner();
+        let name = self.ident(&inner.next()?);
+        let schema = self.qualified(inner.next()?);
+        let body_pair = inner.next()?;
+        let body_span = self.span(&body_pair);
+        let body = self.entries(body_pair);
+        Some(Resource {
+            name,
+            schema,
+            body,
+            body_span,
+        })
+    }
+
+    fn entries(&mut self, p: P) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for e in p.into_inner() {
+            let span = self.span(&e);
+            let mut name = None;
+            let mut value = None;
+            for c in e.into_inner() {
+                match c.as_rule() {
+                    Rule::name => name = Some(self.ident(&c)),
+                    Rule::expr => value = Some(self.expr(c)),
+                    _ => {}
+                }
+            }
+            if let (Some(name), Some(value)) = (name, value) {
+                out.push(Entry { name, value, span });
+            }
+        }
+        out
+    }
+
+    fn for_vars(&self, p: P) -> Option<ForVars> {
+        let mut inner = p.into_inner();
+        let first = self.ident(&inner.next()?);
+        let second = inner.next().map(|s| self.ident(&s));
+        Some(ForVars { first, second })
+    }
+
+    fn for_item(&mut self, p: P) -> Option<ForItem> {
+        let mut inner = p.into_inner();
+        let vars = self.for_vars(inner.next()?)?;
+        let iter = self.expr(inner.next()?);
+        let mut members = Vec::new();
+        for m in inner {
+            let span = self.span(&m);
+            let mut docs = None;
+            let mut annotations = Vec::new();
+            let mut kind = None;
+            for c in m.into_inner() {
+                match c.as_rule() {
+                    Rule::docs => docs = self.docs(c),
+                    Rule::annotation => annotations.push(self.annotation(c)),
+                    Rule::resource => kind = self.resource(c).map(ItemKind::Resource),
+                    Rule::for_item => kind = self.for_item(c).map(ItemKind::For),
+                    _ => {}
+                }
+            }
+            if let Some(kind) = kind {
+                members.push(Item {
+                    docs,
+                    annotations,
+                    kind,
+                    span,
+                });
+            }
+        }
+        Some(ForItem { vars, iter, members })
+    }
+
+    fn environment(&mut self, p: P) -> Option<Environment> {
+        let mut inner = p.into_inner();
+        let name = self.ident(&inner.next()?);
+        let mut extends = None;
+        let mut sets = Vec::new();
+        let mut overlays = Vec::new();
+        for c in inner {
+            match c.as_rule() {
+                Rule::ident => extends = Some(self.ident(&c)),
+                Rule::env_set => {
+                    let span = self.span(&c);
+                    let mut ci = c.into_inner().filter(|x| x.as_rule() != Rule::docs);
+                    let n = self.ident(&ci.next()?);
+                    let v = self.expr(ci.next()?);
+                    sets.push(EnvSet {
+                        name: n,
+                        value: v,
+                        span,
+                    });
+                }
+                Rule::overlay => {
+                    let span = self.span(&c);
+                    let mut target = None;
+                    let mut key = None;
+                    let mut fields = Vec::new();
+                    for o in c.into_inner() {
+                        match o.as_rule() {
+                            Rule::address => {
+                                let mut ai = o.into_inner();
+                                target = ai.next().map(|t| self.ident(&t));
+                                key = ai.next().map(|k| self.expr(k));
+                            }
+                            Rule::overlay_body => fields = self.overlay_body(o),
+                            _ => {}
+                        }
+                    }
+                    overlays.push(Overlay {
+                        target: target?,
+                        key,
+                        fields,
+                        span,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Some(Environment {
+            name,
+            extends,
+            sets,
+            overlays,
+        })
+    }
+
+    fn overlay_body(&mut self, p: P) -> Vec<OverlayField> {
+        let mut out = Vec::new();
+        for f in p.into_inner() {
+            let span = self.span(&f);
+            let mut name = None;
+            let mut value = None;
+            for c in f.into_inner() {
+                match c.as_rule() {
+                    Rule::name => name = Some(self.ident(&c)),
+                    Rule::expr => value = Some(OverlayValue::Set(self.expr(c))),
+                    Rule::overlay_body => value = Some(OverlayValue::Merge(self.overlay_body(c))),
+                    _ => {}
+                }
+            }
+            if let (Some(name), Some(value)) = (name, value) {
+                out.push(OverlayField { name, value, span });
+            }
+        }
+        out
+    }
+
+    fn qualified(&self, p: P) -> QualifiedName {
+        let span = self.span(&p);
+        let parts: Vec<Ident> = p.into_inner().map(|i| self.ident(&i)).collect();
+        match parts.as_slice() {
+            [m, n] => QualifiedName {
+                module: Some(m.clone()),
+                name: n.clone(),
+                span,
+            },
+            [n] => QualifiedName {
+                module: None,
+                name: n.clone(),
+                span,
+            },
+            _ => QualifiedName {
+                module: None,
+                name: Ident {
+                    name: String::new(),
+                    span,
+                },
+                span,
+            },
+        }
+    }
+
+    // ------------------------------------------------------------ types
+
+    fn type_expr(&mut self, p: P) -> TypeExpr {
+        let span = self.span(&p);
+        let mut terms: Vec<TypeExpr> = p.into_inner().map(|t| self.type_term(t)).collect();
+        if terms.len() == 1 {
+            terms.pop().unwrap_or(TypeExpr {
+                kind: TypeExprKind::Union(vec![]),
+                span,
+            })
+        } else {
+            TypeExpr {
+                kind: TypeExprKind::Union(terms),
+                span,
+            }
+        }
+    }
+
+    fn type_term(&mut self, p: P) -> TypeExpr {
+        let span = self.span(&p);
+        let mut inner = p.into_inner();
+        let atom = match inner.next() {
+            Some(a) => self.type_atom(a),
+            None => TypeExpr {
+                kind: TypeExprKind::Union(vec![]),
+                span,
+            },
+        };
+        if inner.next().is_some() {
+            TypeExpr {
+                kind: TypeExprKind::Optional(Box::new(atom)),
+                span,
+            }
+        } else {
+            atom
+        }
+    }
+
+    fn type_atom(&mut self, p: P) -> TypeExpr {
+        let span = self.span(&p);
+        let kind = match p.as_rule() {
+            Rule::list_type => match p.into_inner().next() {
+                Some(t) => TypeExprKind::List(Box::new(self.type_expr(t))),
+                None => TypeExprKind::Union(vec![]),
+            },
+            Rule::map_type => match p.into_inner().next() {
+                Some(t) => TypeExprKind::Map(Box::new(self.type_expr(t))),
+                None => TypeExprKind::Union(vec![]),
+            },
+            Rule::record_type => {
+                let fields = p.into_inner().filter_map(|f| self.field_decl(f)).collect();
+                TypeExprKind::Record(fields)
+            }
+            Rule::literal_type => {
+                let s = p
+                    .into_inner()
+                    .next()
+                    .map(|s| self.plain_string(s))
+                    .unwrap_or_default();
+                TypeExprKind::Literal(s)
+            }
+            Rule::refined_type => {
+                let mut inner = p.into_inner();
+                let base = inner.next().map(|b| self.ident(&b)).unwrap_or(Ident {
+                    name: String::new(),
+                    span,
+                });
+                match inner.next() {
+                    Some(r) if r.as_rule() == Rule::regex_lit => {
+                        let regex_span = self.span(&r);
+                        let raw = r.as_str();
+                        let body = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
+                        TypeExprKind::Pattern {
+                            base,
+                            regex: body.replace("\\/", "/"),
+                            regex_span,
+                        }
+                    }
+                    Some(r) => {
+                        let mut min = None;
+                        let mut max = None;
+                        let mut seen_dots = false;
+                        for b in r.into_inner() {
+                            if b.as_rule() == Rule::dots {
+                                seen_dots = true;
+                            } else if seen_dots {
+                                max = self.number(b);
+                            } else {
+                                min = self.number(b);
+                            }
+                        }
+                        TypeExprKind::Range { base, min, max }
+                    }
+                    None => TypeExprKind::Named(QualifiedName {
+                        module: None,
+                        name: base,
+                        span,
+                    }),
+                }
+            }
+            Rule::qualified => TypeExprKind::Named(self.qualified(p)),
+            _ => TypeExprKind::Union(vec![]),
+        };
+        TypeExpr { kind, span }
+    }
+
+    fn number(&mut self, p: P) -> Option<Number> {
+        let span = self.span(&p);
+        let neg = p.as_str().starts_with('-');
+        let lit = p
+            .into_inner()
+            .find(|c| matches!(c.as_rule(), Rule::int_lit | Rule::float_lit))?;
+        match lit.as_rule() {
+            Rule::float_lit => {
+                let v: f64 = lit.as_str().parse().unwrap_or(0.0);
+                Some(Number::Float(if neg { -v } else { v }))
+            }
+            _ => match self.parse_int(lit.as_str(), neg) {
+                Some(v) => Some(Number::Int(v)),
+                None => {
+                    self.diags.push(int_overflow(span));
+                    None
+                }
+            },
+        }
+    }
+
+    fn parse_int(&self, text: &str, neg: bool) -> Option<i64> {
+        let digits: String = text.chars().filter(|c| *c != '_').collect();
+        let s = if neg { format!("-{digits}") } else { digits };
+        s.parse().ok()
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn expr(&mut self, p: P) -> Expr {
+        let span = self.span(&p);
+        match p.as_rule() {
+            Rule::expr => match p.into_inner().next() {
+                Some(inner) => self.expr(inner),
+                None => error_expr(span),
+            },
+            Rule::if_expr => {
+                let mut inner = p.into_inner();
+                let c = self.next_expr(&mut inner, span);
+                let t = self.next_expr(&mut inner, span);
+                let e = self.next_expr(&mut inner, span);
+                Expr {
+                    kind: ExprKind::If(Box::new(c), Box::new(t), Box::new(e)),
+                    span,
+                }
+            }
+            Rule::let_expr => {
+                let mut inner = p.into_inner();
+                let name = inner.next().map(|n| self.ident(&n)).unwrap_or(Ident {
+                    name: String::new(),
+                    span,
+                });
+                let v = self.next_expr(&mut inner, span);
+                let b = self.next_expr(&mut inner, span);
+                Expr {
+                    kind: ExprKind::Let(name, Box::new(v), Box::new(b)),
+                    span,
+                }
+            }
+            Rule::binary => self.binary(p),
+            _ => self.postfix_or_primary(p),
+        }
+    }
+
+    fn next_expr<'i>(&mut self, it: &mut impl Iterator<Item = P<'i>>, span: Span) -> Expr {
+        match it.next() {
+            Some(p) => self.expr(p),
+            None => error_expr(span),
+        }
+    }
+
+    /// Precedence climbing over the flat `unary (op unary)*` list.
+    fn binary(&mut self, p: P) -> Expr {
+        let mut operands = Vec::new();
+        let mut ops = Vec::new();
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::unary => operands.push(self.unary(c)),
+                r => ops.push(bin_op(r)),
+            }
+        }
+        let mut operands = operands.into_iter();
+        let Some(first) = operands.next() else {
+            return error_expr(Span::default());
+        };
+        let rest: Vec<(BinOp, Expr)> = ops.into_iter().zip(operands).collect();
+        let mut rest = rest.into_iter().peekable();
+        climb(first, &mut rest, 0)
+    }
+
+    fn unary(&mut self, p: P) -> Expr {
+        let mut ops = Vec::new();
+        let mut operand = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::unary_op => ops.push((
+                    if c.as_str() == "!" {
+                        UnaryOp::Not
+                    } else {
+                        UnaryOp::Neg
+                    },
+                    self.span(&c),
+                )),
+                _ => operand = Some(self.postfix(c)),
+            }
+        }
+        let mut e = operand.unwrap_or_else(|| error_expr(Span::default()));
+        for (op, span) in ops.into_iter().rev() {
+            // `-5` folds into a negative literal so that i64::MIN can be written.
+            e = match (op, &e.kind) {
+                (UnaryOp::Neg, ExprKind::Int(v)) => Expr {
+                    kind: ExprKind::Int(v.wrapping_neg()),
+                    span: span.to(e.span),
+                },
+                (UnaryOp::Neg, ExprKind::Float(v)) => Expr {
+                    kind: ExprKind::Float(-v),
+                    span: span.to(e.span),
+                },
+                _ => Expr {
+                    span: span.to(e.span),
+                    kind: ExprKind::Unary(op, Box::new(e)),
+                },
+            };
+        }
+        e
+    }
+
+    fn postfix(&mut self, p: P) -> Expr {
+        let mut inner = p.into_inner();
+        let mut e = match inner.next() {
+            Some(first) => self.postfix_or_primary(first),
+            None => return error_expr(Span::default()),
+        };
+        for c in inner {
+            let span = e.span.to(self.span(&c));
+            e = match c.as_rule() {
+                Rule::field_access => {
+                    let name = c.into_inner().next().map(|n| self.ident(&n)).unwrap_or(Ident {
+                        name: String::new(),
+                        span,
+                    });
+                    Expr {
+                        kind: ExprKind::Field(Box::new(e), name),
+                        span,
+                    }
+                }
+                Rule::index => {
+                    let i = match c.into_inner().next() {
+                        Some(x) => self.expr(x),
+                        None => error_expr(span),
+                    };
+                    Expr {
+                        kind: ExprKind::Index(Box::new(e), Box::new(i)),
+                        span,
+                    }
+                }
+                Rule::call_args => {
+                    let args = c.into_inner().map(|a| self.expr(a)).collect();
+                    Expr {
+                        kind: ExprKind::Call(Box::new(e), args),
+                        span,
+                    }
+                }
+                _ => e,
+            };
+        }
+        e
+    }
+
+    fn postfix_or_primary(&mut self, p: P) -> Expr {
+        let span = self.span(&p);
+        let kind = match p.as_rule() {
+            Rule::postfix => return self.postfix(p),
+            Rule::expr | Rule::binary | Rule::if_expr | Rule::let_expr => return self.expr(p),
+            Rule::paren => match p.into_inner().next() {
+                Some(e) => ExprKind::Paren(Box::new(self.expr(e))),
+                None => return error_expr(span),
+            },
+            Rule::int_lit => match self.parse_int(p.as_str(), false) {
+                Some(v) => ExprKind::Int(v),
+                None => {
+                    self.diags.push(int_overflow(span));
+                    ExprKind::Int(0)
+                }
+            },
+            Rule::float_lit => ExprKind::Float(p.as_str().parse().unwrap_or(0.0)),
+            Rule::duration_lit => match parse_duration(p.as_str()) {
+                Some(ms) => ExprKind::Duration(ms),
+                None => {
+                    self.diags.push(
+                        Diagnostic::error(Code::InvalidLiteral, "duration literal is too large")
+                            .label(span, "does not fit in 64-bit milliseconds")
+                            .help("use a smaller duration"),
+                    );
+                    ExprKind::Duration(0)
+                }
+            },
+            Rule::bool_lit => ExprKind::Bool(p.as_str() == "true"),
+            Rule::null_lit => ExprKind::Null,
+            Rule::string_lit => ExprKind::Str(self.string_parts(p, false)),
+            Rule::text_block => ExprKind::Str(self.string_parts(p, true)),
+            Rule::ident => ExprKind::Ident(self.ident(&p)),
+            Rule::list_lit => ExprKind::List(p.into_inner().map(|e| self.expr(e)).collect()),
+            Rule::record_lit => {
+                let mut entries = Vec::new();
+                for e in p.into_inner() {
+                    let espan = self.span(&e);
+                    let mut key = None;
+                    let mut quoted = false;
+                    let mut value = None;
+                    for c in e.into_inner() {
+                        match c.as_rule() {
+                            Rule::name => key = Some(self.ident(&c)),
+                            Rule::string_plain => {
+                                let kspan = self.span(&c);
+                                quoted = true;
+                                key = Some(Ident {
+                                    name: self.plain_string(c),
+                                    span: kspan,
+                                });
+                            }
+                            Rule::expr => value = Some(self.expr(c)),
+                            _ => {}
+                        }
+                    }
+                    if let (Some(key), Some(value)) = (key, value) {
+                        entries.push(RecordEntry {
+                            key,
+                            quoted,
+                            value,
+                            span: espan,
+                        });
+                    }
+                }
+                ExprKind::Record(entries)
+            }
+            Rule::list_comp | Rule::map_comp => {
+                let is_map = p.as_rule() == Rule::map_comp;
+                let mut inner = p.into_inner();
+                let vars = inner.next().and_then(|v| self.for_vars(v));
+                let exprs: Vec<Expr> = inner.map(|e| self.expr(e)).collect();
+                let Some(vars) = vars else { return error_expr(span) };
+                let mut exprs = exprs.into_iter();
+                let iter = exprs.next().unwrap_or_else(|| error_expr(span));
+                let key = if is_map { exprs.next() } else { None };
+                let body = exprs.next().unwrap_or_else(|| error_expr(span));
+                let filter = exprs.next();
+                let comp = Box::new(Comprehension {
+                    vars,
+                    iter,
+                    key,
+                    body,
+                    filter,
+                });
+                if is_map {
+                    ExprKind::MapComp(comp)
+                } else {
+                    ExprKind::ListComp(comp)
+                }
+            }
+            _ => return error_expr(span),
+        };
+        Expr { kind, span }
+    }
+
+    fn plain_string(&mut self, p: P) -> String {
+        let mut out = String::new();
+        for part in self.string_parts(p, false) {
+            if let StrPart::Text(t) = part {
+                out.push_str(&t);
+            }
+        }
+        out
+    }
+
+    fn string_parts(&mut self, p: P, block: bool) -> Vec<StrPart> {
+        let mut parts: Vec<StrPart> = Vec::new();
+        let push_text = |parts: &mut Vec<StrPart>, t: &str| {
+            if let Some(StrPart::Text(prev)) = parts.last_mut() {
+                prev.push_str(t);
+            } else {
+                parts.push(StrPart::Text(t.to_string()));
+            }
+        };
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::str_text | Rule::block_text => push_text(&mut parts, c.as_str()),
+                Rule::str_escape | Rule::block_escape => {
+                    let span = self.span(&c);
+                    match unescape(c.as_str()) {
+                        Some(ch) => push_text(&mut parts, ch.encode_utf8(&mut [0; 4])),
+                        None => self.diags.push(
+                            Diagnostic::error(Code::InvalidLiteral, "invalid escape in string")
+                                .label(span, "not a valid character")
+                                .help("`\\u{…}` takes a hexadecimal Unicode scalar value, e.g. `\\u{e9}`"),
+                        ),
+                    }
+                }
+                Rule::interp => {
+                    let span = self.span(&c);
+                    let e = match c.into_inner().next() {
+                        Some(e) => self.expr(e),
+                        None => error_expr(span),
+                    };
+                    parts.push(StrPart::Interp(e));
+                }
+                _ => {}
+            }
+        }
+        if block {
+            dedent_block(&mut parts);
+        }
+        parts
+    }
+}
+
+/// The error placeholder: an expression that parsed as nothing (only after a
+/// reported error; the checker gives it the error type).
+fn error_expr(span: Span) -> Expr {
+    Expr {
+        kind: ExprKind::Null,
+        span,
+    }
+}
+
+fn int_overflow(span: Span) -> Diagnostic {
+    Diagnostic::error(Code::InvalidLiteral, "integer literal is too large")
+        .label(span, "does not fit in a 64-bit signed integer")
+        .help("integers range from -9223372036854775808 to 9223372036854775807")
+}
+
+fn climb(
+    mut lhs: Expr,
+    rest: &mut std::iter::Peekable<std::vec::IntoIter<(BinOp, Expr)>>,
+    min_prec: u8,
+) -> Expr {
+    while let Some((op, _)) = rest.peek() {
+        let op = *op;
+        let prec = op.precedence();
+        if prec < min_prec {
+            break;
+        }
+        let Some((_, mut rhs)) = rest.next() else { break };
+        while let Some((next, _)) = rest.peek() {
+            if next.precedence() > prec {
+                rhs = climb(rhs, rest, prec + 1);
+            } else {
+                break;
+            }
+        }
+        let span = lhs.span.to(rhs.span);
+        lhs = Expr {
+            kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+            span,
+        };
+    }
+    lhs
+}
+
+fn bin_op(rule: Rule) -> BinOp {
+    match rule {
+        Rule::op_coalesce => BinOp::Coalesce,
+        Rule::op_or => BinOp::Or,
+        Rule::op_and => BinOp::And,
+        Rule::op_eq => BinOp::Eq,
+        Rule::op_ne => BinOp::Ne,
+        Rule::op_lt => BinOp::Lt,
+        Rule::op_le => BinOp::Le,
+        Rule::op_gt => BinOp::Gt,
+        Rule::op_ge => BinOp::Ge,
+        Rule::op_add => BinOp::Add,
+        Rule::op_sub => BinOp::Sub,
+        Rule::op_mul => BinOp::Mul,
+        Rule::op_div => BinOp::Div,
+        _ => BinOp::Rem,
+    }
+}
+
+fn unescape(esc: &str) -> Option<char> {
+    Some(match esc {
+        "\\n" => '\n',
+        "\\t" => '\t',
+        "\\r" => '\r',
+        "\\\"" => '"',
+        "\\\\" => '\\',
+        "\\$" => '$',
+        other => {
+            let hex = other.strip_prefix("\\u{")?.strip_suffix('}')?;
+            char::from_u32(u32::from_str_radix(hex, 16).ok()?)?
+        }
+    })
+}
+
+/// Parses `1h30m` into milliseconds; `None` on overflow.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let mut total: i64 = 0;
+    let mut num: i64 = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if let Some(d) = c.to_digit(10) {
+            num = num.checked_mul(10)?.checked_add(i64::from(d))?;
+            continue;
+        }
+        let unit: i64 = match c {
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                1
+            }
+            's' => 1_000,
+            'm' => 60_000,
+            'h' => 3_600_000,
+            'd' => 86_400_000,
+            _ => return None,
+        };
+        total = total.checked_add(num.checked_mul(unit)?)?;
+        num = 0;
+    }
+    Some(total)
+}
+
+/// Text blocks: drop the first line if it is empty, drop the last line if it is
+/// only indentation, and remove the common leading indentation of all lines.
+fn dedent_block(parts: &mut [StrPart]) {
+    // Gather the text-only view to compute the common indent of line starts.
+    let mut joined = String::new();
+    for p in parts.iter() {
+        match p {
+            StrPart::Text(t) => joined.push_str(t),
+            StrPart::Interp(_) => joined.push('\u{0}'),
+        }
+    }
+    let trimmed_start = joined.strip_prefix('\n').is_some();
+    let body = if trimmed_start { &joined[1..] } else { &joined[..] };
+    let indent = body
+        .split('\n')
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    let mut at_line_start = true;
+    let mut first = true;
+    let n = parts.len();
+    for (i, p) in parts.iter_mut().enumerate() {
+        if let StrPart::Text(t) = p {
+            let mut out = String::with_capacity(t.len());
+            let mut text: &str = t;
+            if first && trimmed_start {
+                text = &text[1..];
+            }
+            for (li, line) in text.split('\n').enumerate() {
+                if li > 0 {
+                    out.push('\n');
+                    at_line_start = true;
+                }
+                if at_line_start {
+                    let strip = line.len() - line.trim_start_matches([' ', '\t']).len();
+                    out.push_str(&line[strip.min(indent)..]);
+                } else {
+                    out.push_str(line);
+                }
+                if !line.is_empty() {
+                    at_line_start = false;
+                }
+            }
+            if i == n - 1 {
+                if let Some(pos) = out.rfind('\n') {
+                    if out[pos + 1..].trim().is_empty() {
+                        out.truncate(pos + 1);
+                    }
+                }
+            }
+            *t = out;
+        } else {
+            at_line_start = false;
+        }
+        first = false;
+    }
+}
