@@ -77,6 +77,8 @@ pub struct Decl<T> {
     pub span: Span,
     /// The resolved declared type (params, typed lets, fn return types).
     pub ty: Ty,
+    /// For functions: the resolved types of the parameters, in order.
+    pub param_tys: Vec<Ty>,
 }
 
 impl<T> Decl<T> {
@@ -1104,6 +1106,7 @@ impl Collector<'_> {
                         annotations: item.annotations,
                         span: item.span,
                         ty,
+                        param_tys: Vec::new(),
                     },
                 );
             }
@@ -1121,6 +1124,7 @@ impl Collector<'_> {
                         annotations: item.annotations,
                         span: item.span,
                         ty,
+                        param_tys: Vec::new(),
                     },
                 );
             }
@@ -1130,6 +1134,21 @@ impl Collector<'_> {
                     return;
                 }
                 let ty = self.resolve_type(m, &f.ret);
+                let param_tys = f.params.iter().map(|(_, t)| self.resolve_type(m, t)).collect();
+                let mut seen: HashMap<&str, Span> = HashMap::new();
+                for (n, _) in &f.params {
+                    if let Some(prev) = seen.insert(&n.name, n.span) {
+                        self.diag(
+                            Diagnostic::error(
+                                Code::Duplicate,
+                                format!("parameter `{}` is declared twice", n.name),
+                            )
+                            .label(n.span, "second declaration")
+                            .label(prev, "first declared here")
+                            .help("give each parameter its own name"),
+                        );
+                    }
+                }
                 self.module(m).fns.insert(
                     f.name.name.clone(),
                     Decl {
@@ -1138,6 +1157,7 @@ impl Collector<'_> {
                         annotations: item.annotations,
                         span: item.span,
                         ty,
+                        param_tys,
                     },
                 );
             }
@@ -1220,6 +1240,7 @@ impl Collector<'_> {
                         annotations: item.annotations,
                         span: item.span,
                         ty: Ty::Error,
+                        param_tys: Vec::new(),
                     },
                 );
             }

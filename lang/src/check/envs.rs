@@ -1,0 +1,409 @@
+//! Environments: `extends` chains (known, acyclic), parameter settings (known
+//! params, right types, every required param set), overlays (known resources
+//! and fields, right types, merges only into records), and the required fields
+//! of every resource once the overlays of each environment are applied.
+
+use std::collections::BTreeSet;
+
+use super::Checker;
+use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::program::{Decl, ModuleId, SchemaId};
+use crate::syntax::ast::{Environment, OverlayField, OverlayValue};
+use crate::types::{RecordTy, Ty};
+
+pub(super) fn check_environments(c: &mut Checker) {
+    let root = c.p.root();
+    let module = c.p.module(root);
+    let envs: Vec<&Decl<Environment>> = module.environments.values().collect();
+    for env in &envs {
+        check_env(c, root, &env.node);
+    }
+    // Required params and resource fields, per environment (or once without any).
+    let chains: Vec<(Option<String>, Vec<&Environment>)> = if envs.is_empty() {
+        vec![(None, Vec::new())]
+    } else {
+        envs.iter()
+            .map(|e| (Some(e.node.name.name.clone()), chain(c, &e.node)))
+            .collect()
+    };
+    check_required_params(c, root, &chains);
+    check_required_fields(c, root, &chains);
+}
+
+/// The environment and its ancestors, base first. Stops at unknown names and cycles.
+fn chain<'a>(c: &Checker<'a>, env: &'a Environment) -> Vec<&'a Environment> {
+    let envs = &c.p.module(c.p.root()).environments;
+    let mut out = vec![env];
+    let mut cur = env;
+    while let Some(parent) = &cur.extends {
+        match envs.get(&parent.name) {
+            Some(p) if !out.iter().any(|e| e.name.name == p.node.name.name) => {
+                out.push(&p.node);
+                cur = &p.node;
+            }
+            _ => break,
+        }
+    }
+    out.reverse();
+    out
+}
+
+fn check_env(c: &mut Checker, m: ModuleId, env: &Environment) {
+    let module = c.p.module(m);
+    // extends: known and acyclic.
+    if let Some(parent) = &env.extends {
+        if !module.environments.contains_key(&parent.name) {
+            let mut d = Diagnostic::error(
+                Code::UnknownEnvironment,
+                format!(
+                    "environment `{}` extends unknown environment `{}`",
+                    env.name.name, parent.name
+                ),
+            )
+            .label(parent.span, "no environment of this name");
+            d = match did_you_mean(&parent.name, module.environments.keys().map(String::as_str)) {
+                Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                None => d.help(format!(
+                    "the environments are: {}",
+                    module
+                        .environments
+                        .keys()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+            c.err(d);
+        } else {
+            let mut seen = vec![env.name.name.clone()];
+            let mut cur = parent.name.clone();
+            while let Some(e) = module.environments.get(&cur) {
+                if seen.contains(&cur) {
+                    if cur == env.name.name {
+                        seen.push(cur);
+                        c.err(
+                            Diagnostic::error(
+                                Code::EnvironmentCycle,
+                                format!("environments extend each other in a cycle: {}", seen.join(" → ")),
+                            )
+                            .label(env.name.span, "this environment is on the cycle")
+                            .label(parent.span, "extends here")
+                            .help("an environment chain must end in an environment without `extends`"),
+                        );
+                    }
+                    break;
+                }
+                seen.push(cur.clone());
+                match &e.node.extends {
+                    Some(p) => cur = p.name.clone(),
+                    None => break,
+                }
+            }
+        }
+    }
+    // Parameter settings.
+    c.check_duplicate_keys(env.sets.iter().map(|s| &s.name));
+    for set in &env.sets {
+        match module.params.get(&set.name.name) {
+            Some(p) => {
+                let ty = p.ty.clone();
+                c.check_expr(m, &set.value, &ty, &format!("param `{}`", set.name.name));
+            }
+            None => {
+                let mut d = Diagnostic::error(
+                    Code::UnknownParam,
+                    format!(
+                        "environment `{}` sets `{}`, which is not a param",
+                        env.name.name, set.name.name
+                    ),
+                )
+                .label(set.name.span, "not a param");
+                let is_resource = module.resources.contains_key(&set.name.name);
+                d = match (
+                    is_resource,
+                    did_you_mean(&set.name.name, module.params.keys().map(String::as_str)),
+                ) {
+                    (true, _) => d.help(format!(
+                        "`{0}` is a resource: overlay its fields with `{0} {{ field = … }}`",
+                        set.name.name
+                    )),
+                    (false, Some(s)) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                    (false, None) => {
+                        d.help("declare it with `param NAME: TYPE` at the top level, or remove this line")
+                    }
+                };
+                c.err(d);
+                c.infer(m, &set.value, None);
+            }
+        }
+    }
+    // Overlays.
+    for overlay in &env.overlays {
+        let Some(r) = module.resources.get(&overlay.target.name) else {
+            let mut d = Diagnostic::error(
+                Code::UnknownOverlayTarget,
+                format!(
+                    "environment `{}` overlays `{}`, which is not a resource",
+                    env.name.name, overlay.target.name
+                ),
+            )
+            .label(overlay.target.span, "no resource of this name");
+            d = if module.params.contains_key(&overlay.target.name) {
+                d.help(format!(
+                    "`{0}` is a param: set it with `{0} = …`",
+                    overlay.target.name
+                ))
+            } else {
+                match did_you_mean(&overlay.target.name, module.resources.keys().map(String::as_str)) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                    None => d.help("overlays change fields of resources declared in the configuration"),
+                }
+            };
+            c.err(d);
+            continue;
+        };
+        if let Some(key) = &overlay.key {
+            if r.loops.is_empty() {
+                c.err(
+                    Diagnostic::error(
+                        Code::UnknownOverlayTarget,
+                        format!(
+                            "`{}` is a single resource, not stamped by `for`",
+                            overlay.target.name
+                        ),
+                    )
+                    .label(key.span, "no instances to select")
+                    .help(format!("overlay it as `{} {{ … }}`", overlay.target.name)),
+                );
+            } else {
+                let t = c.infer(m, key, None);
+                if !matches!(t.base(), Ty::String | Ty::Literal(_) | Ty::Int | Ty::Error) {
+                    let shown = c.show(&t);
+                    c.err(
+                        Diagnostic::error(
+                            Code::TypeMismatch,
+                            format!("an instance key is a string or an int, found `{shown}`"),
+                        )
+                        .label(key.span, format!("this is `{shown}`"))
+                        .help("select an instance as `name[\"key\"]` or `name[0]`"),
+                    );
+                }
+            }
+        }
+        let Some(schema) = r.schema else { continue };
+        // Loop variables are not in scope in overlays; only params, lets and resources.
+        check_overlay_fields(c, m, schema, &overlay.fields, &overlay.target.name);
+    }
+}
+
+fn check_overlay_fields(
+    c: &mut Checker,
+    m: ModuleId,
+    schema: SchemaId,
+    fields: &[OverlayField],
+    resource: &str,
+) {
+    c.check_duplicate_keys(fields.iter().map(|f| &f.name));
+    let schema_def = c.p.schema(schema);
+    let owner = format!("resource `{resource}` (`{}`)", schema_def.name);
+    for f in fields {
+        match &f.value {
+            OverlayValue::Set(value) => {
+                if schema_def.fields.contains_key(&f.name.name) {
+                    c.check_resource_field(m, schema, &f.name, value, &owner);
+                } else {
+                    overlay_unknown_field(c, &f.name.name, f.name.span, &c.p.schema_record(schema), &owner);
+                    c.infer(m, value, None);
+                }
+            }
+            OverlayValue::Merge(inner) => match schema_def.fields.get(&f.name.name) {
+                Some(sf) if sf.output => {
+                    c.check_resource_field(
+                        m,
+                        schema,
+                        &f.name,
+                        &crate::syntax::ast::Expr {
+                            kind: crate::syntax::ast::ExprKind::Null,
+                            span: f.span,
+                        },
+                        &owner,
+                    );
+                }
+                Some(sf) => {
+                    let ty = sf.ty.clone();
+                    check_merge(
+                        c,
+                        m,
+                        &ty,
+                        inner,
+                        &format!("field `{}` of {owner}", f.name.name),
+                        f.name.span,
+                    );
+                }
+                None => {
+                    overlay_unknown_field(c, &f.name.name, f.name.span, &c.p.schema_record(schema), &owner)
+                }
+            },
+        }
+    }
+}
+
+/// `field { … }` merges into a record-typed field.
+fn check_merge(
+    c: &mut Checker,
+    m: ModuleId,
+    ty: &Ty,
+    fields: &[OverlayField],
+    context: &str,
+    span: crate::source::Span,
+) {
+    let rec: Option<RecordTy> = match ty.non_null().resolved() {
+        Ty::Schema(id) if !c.p.schema(*id).is_resource => Some(c.p.schema_record(*id)),
+        Ty::Record(r) => Some((**r).clone()),
+        Ty::Error => return,
+        _ => None,
+    };
+    let Some(rec) = rec else {
+        let shown = c.show(ty);
+        c.err(
+            Diagnostic::error(
+                Code::BadOverlayField,
+                format!("cannot merge into {context}: it is `{shown}`, not a record"),
+            )
+            .label(span, "merge `{ … }` needs a record field")
+            .help("replace the whole value with `field = value`"),
+        );
+        return;
+    };
+    c.check_duplicate_keys(fields.iter().map(|f| &f.name));
+    for f in fields {
+        match (rec.fields.get(&f.name.name), &f.value) {
+            (Some(ft), OverlayValue::Set(value)) => {
+                let t = ft.ty.clone();
+                c.check_expr(m, value, &t, &format!("field `{}` of {context}", f.name.name));
+            }
+            (Some(ft), OverlayValue::Merge(inner)) => {
+                let t = ft.ty.clone();
+                check_merge(
+                    c,
+                    m,
+                    &t,
+                    inner,
+                    &format!("field `{}` of {context}", f.name.name),
+                    f.name.span,
+                );
+            }
+            (None, value) => {
+                overlay_unknown_field(c, &f.name.name, f.name.span, &rec, context);
+                if let OverlayValue::Set(v) = value {
+                    c.infer(m, v, None);
+                }
+            }
+        }
+    }
+}
+
+fn overlay_unknown_field(
+    c: &mut Checker,
+    name: &str,
+    span: crate::source::Span,
+    rec: &RecordTy,
+    owner: &str,
+) {
+    let mut d = Diagnostic::error(
+        Code::BadOverlayField,
+        format!("overlay of a field that does not exist: {owner} has no field `{name}`"),
+    )
+    .label(span, "unknown field");
+    d = match did_you_mean(name, rec.fields.keys().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+        None => d.help(format!(
+            "the fields are: {}",
+            rec.fields.keys().take(20).cloned().collect::<Vec<_>>().join(", ")
+        )),
+    };
+    c.err(d);
+}
+
+fn check_required_params(c: &mut Checker, m: ModuleId, chains: &[(Option<String>, Vec<&Environment>)]) {
+    let module = c.p.module(m);
+    for (name, p) in &module.params {
+        if p.node.default.is_some() || p.ty.is_optional() {
+            continue;
+        }
+        for (env, chain) in chains {
+            let set = chain.iter().any(|e| e.sets.iter().any(|s| s.name.name == *name));
+            if set {
+                continue;
+            }
+            let d = match env {
+                Some(env_name) => {
+                    let env_span = module
+                        .environments
+                        .get(env_name)
+                        .map(|e| e.node.name.span)
+                        .unwrap_or(p.node.name.span);
+                    Diagnostic::error(Code::MissingParam, format!("environment `{env_name}` does not set param `{name}`"))
+                        .label(env_span, format!("`{name}` has no value here"))
+                        .label(p.node.name.span, "declared without a default here")
+                        .help(format!("add `{name} = …` to environment `{env_name}` (or to one it extends), or give the param a default"))
+                }
+                None => Diagnostic::error(Code::MissingParam, format!("param `{name}` has no value"))
+                    .label(
+                        p.node.name.span,
+                        "declared without a default, and no environment sets it",
+                    )
+                    .help(format!(
+                        "give it a default (`param {name}: … = value`) or declare environments that set it"
+                    )),
+            };
+            c.err(d);
+        }
+    }
+}
+
+fn check_required_fields(c: &mut Checker, m: ModuleId, chains: &[(Option<String>, Vec<&Environment>)]) {
+    let module = c.p.module(m);
+    for (rname, r) in &module.resources {
+        let Some(schema) = r.schema else { continue };
+        let s = c.p.schema(schema);
+        let base: BTreeSet<&str> = r.node.body.iter().map(|e| e.name.name.as_str()).collect();
+        let required: Vec<&str> = s
+            .fields
+            .iter()
+            .filter(|(_, f)| !f.is_optional())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut per_env: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
+        for (env, chain) in chains {
+            let overlaid: BTreeSet<&str> = chain
+                .iter()
+                .flat_map(|e| e.overlays.iter())
+                .filter(|o| o.target.name == *rname && o.key.is_none())
+                .flat_map(|o| o.fields.iter().map(|f| f.name.name.as_str()))
+                .collect();
+            let missing: Vec<&str> = required
+                .iter()
+                .copied()
+                .filter(|f| !base.contains(f) && !overlaid.contains(f))
+                .collect();
+            if !missing.is_empty() {
+                per_env.push((env.as_deref(), missing));
+            }
+        }
+        if per_env.is_empty() {
+            continue;
+        }
+        let owner = format!("resource `{rname}` (`{}`)", s.name);
+        let rec = c.p.schema_record(schema);
+        let everywhere = per_env.len() == chains.len() && per_env.windows(2).all(|w| w[0].1 == w[1].1);
+        if everywhere {
+            let missing = per_env[0].1.clone();
+            c.missing_fields(&missing, &rec, &owner, r.node.name.span, None);
+        } else {
+            for (env, missing) in per_env {
+                c.missing_fields(&missing, &rec, &owner, r.node.name.span, env);
+            }
+        }
+    }
+}

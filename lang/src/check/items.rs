@@ -1,0 +1,218 @@
+//! Checking declarations: schema defaults, params, `let`s, function bodies,
+//! resource bodies (fields against their schema, outputs, `depends_on`) and
+//! annotation arguments.
+
+use super::Checker;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::program::{ModuleId, ResourceDecl, SchemaId};
+use crate::syntax::ast::{Annotation, Expr, ExprKind, Ident};
+use crate::types::Ty;
+
+impl Checker<'_> {
+    pub(super) fn check_module(&mut self, m: ModuleId) {
+        let module = self.p.module(m);
+        // Schema defaults.
+        let schemas: Vec<SchemaId> = module
+            .types
+            .values()
+            .filter_map(|t| match t {
+                crate::program::TypeDef::Schema(id) => Some(*id),
+                crate::program::TypeDef::Alias { .. } => None,
+            })
+            .collect();
+        for id in schemas {
+            self.check_schema(id);
+        }
+        for (name, p) in &module.params {
+            if let Some(default) = &p.node.default {
+                self.check_expr(m, default, &p.ty, &format!("the default of param `{name}`"));
+            }
+        }
+        for name in module.lets.keys() {
+            self.let_type(m, name);
+        }
+        for (name, f) in &module.fns {
+            let locals: Vec<(String, Ty)> = f
+                .node
+                .params
+                .iter()
+                .zip(f.param_tys.iter())
+                .map(|((n, _), t)| (n.name.clone(), t.clone()))
+                .collect();
+            let ret = f.ty.clone();
+            self.with_locals(locals, |c| {
+                c.check_expr(m, &f.node.body, &ret, &format!("the result of `{name}`"));
+            });
+        }
+        for r in module.resources.values() {
+            self.check_resource(m, r);
+        }
+    }
+
+    fn check_schema(&mut self, id: SchemaId) {
+        let schema = self.p.schema(id);
+        for a in &schema.annotations {
+            self.check_annotation_args(schema.module, a);
+        }
+        for (name, f) in &schema.fields {
+            // Inherited fields are checked with the schema that declares them.
+            if !schema_declares(self, id, name) {
+                continue;
+            }
+            if let Some(default) = &f.default {
+                let owner = format!("field `{name}` of `{}`", schema.name);
+                self.check_expr(f.default_module, default, &f.ty, &owner);
+            }
+        }
+    }
+
+    fn check_annotation_args(&mut self, m: ModuleId, a: &Annotation) {
+        let expected: &[Ty] = match a.name.name.as_str() {
+            "timeout" => &[Ty::Duration],
+            "provider" => &[Ty::String],
+            _ => &[],
+        };
+        if a.args.len() != expected.len() {
+            let want = match expected.len() {
+                0 => "no arguments".to_string(),
+                1 => "one argument".to_string(),
+                n => format!("{n} arguments"),
+            };
+            self.err(
+                Diagnostic::error(Code::BadAnnotation, format!("`@{}` takes {want}", a.name.name))
+                    .label(a.span, format!("{} given", a.args.len()))
+                    .help(match a.name.name.as_str() {
+                        "timeout" => "write e.g. `@timeout(30m)`",
+                        "provider" => "write e.g. `@provider(\"kubernetes\")`",
+                        _ => "remove the parentheses",
+                    }),
+            );
+            return;
+        }
+        for (arg, ty) in a.args.iter().zip(expected) {
+            self.check_expr(m, arg, ty, &format!("the argument of `@{}`", a.name.name));
+        }
+    }
+
+    fn check_resource(&mut self, m: ModuleId, r: &ResourceDecl) {
+        // Bind the loop variables of enclosing `for`s.
+        let mut bound = 0;
+        for l in &r.loops {
+            let iter = self.infer(m, &l.iter, None);
+            let vars = self.iter_vars(&l.vars, &iter, l.iter.span);
+            bound += vars.len();
+            self.locals.extend(vars);
+        }
+        if let Some(id) = r.schema {
+            self.check_duplicate_keys(r.node.body.iter().map(|e| &e.name));
+            let schema = self.p.schema(id);
+            let owner = format!("resource `{}` (`{}`)", r.node.name.name, schema.name);
+            for entry in &r.node.body {
+                if entry.name.name == "depends_on" {
+                    self.check_depends_on(m, &entry.value);
+                    continue;
+                }
+                self.check_resource_field(m, id, &entry.name, &entry.value, &owner);
+            }
+        } else {
+            for entry in &r.node.body {
+                self.infer(m, &entry.value, None);
+            }
+        }
+        let keep = self.locals.len().saturating_sub(bound);
+        self.locals.truncate(keep);
+    }
+
+    /// Checks `name = value` of a resource (body or overlay): known field, not an output, right type.
+    pub(crate) fn check_resource_field(
+        &mut self,
+        m: ModuleId,
+        id: SchemaId,
+        name: &Ident,
+        value: &Expr,
+        owner: &str,
+    ) {
+        let schema = self.p.schema(id);
+        match schema.fields.get(&name.name) {
+            Some(f) if f.output => {
+                self.err(
+                    Diagnostic::error(
+                        Code::OutputAssigned,
+                        format!(
+                            "`{}` is an output of `{}` and cannot be set",
+                            name.name, schema.name
+                        ),
+                    )
+                    .label(name.span, "known only after apply")
+                    .label(f.name_span, "declared `@output` here")
+                    .help(format!(
+                        "remove this line; read the value elsewhere as `{}.{}`",
+                        owner_name(owner),
+                        name.name
+                    )),
+                );
+                self.infer(m, value, None);
+            }
+            Some(f) => {
+                let ty = f.ty.clone();
+                self.check_expr(m, value, &ty, &format!("field `{}` of {owner}", name.name));
+            }
+            None => {
+                let mut rec = self.p.schema_record(id);
+                rec.fields
+                    .retain(|n, _| schema.fields.get(n).is_some_and(|f| !f.output));
+                self.unknown_field(&name.name, name.span, &rec, owner);
+                self.infer(m, value, None);
+            }
+        }
+    }
+
+    fn check_depends_on(&mut self, m: ModuleId, value: &Expr) {
+        let ExprKind::List(items) = &value.kind else {
+            self.err(
+                Diagnostic::error(Code::TypeMismatch, "`depends_on` takes a list of resources")
+                    .label(value.span, "not a list")
+                    .help("write `depends_on = [other, another]`"),
+            );
+            return;
+        };
+        for item in items {
+            let t = self.infer(m, item, None);
+            if !self.is_resource_ref(&t) {
+                let shown = self.show(&t);
+                self.err(
+                    Diagnostic::error(Code::TypeMismatch, "`depends_on` takes a list of resources")
+                        .label(item.span, format!("this is `{shown}`, not a resource"))
+                        .help("name resources declared in this configuration, e.g. `depends_on = [main]`"),
+                );
+            }
+        }
+    }
+
+    fn is_resource_ref(&self, t: &Ty) -> bool {
+        match t.resolved() {
+            Ty::Error => true,
+            Ty::Schema(id) => self.p.schema(*id).is_resource,
+            Ty::List(t) | Ty::Map(t) => self.is_resource_ref(t),
+            _ => false,
+        }
+    }
+}
+
+fn owner_name(owner: &str) -> &str {
+    owner.split('`').nth(1).unwrap_or("resource")
+}
+
+/// Whether schema `id` itself declares `field` (rather than inheriting it).
+fn schema_declares(c: &Checker, id: SchemaId, field: &str) -> bool {
+    match c.p.schema(id).extends {
+        Some(base) => {
+            let b = c.p.schema(base);
+            match (b.fields.get(field), c.p.schema(id).fields.get(field)) {
+                (Some(bf), Some(f)) => bf.span != f.span,
+                _ => true,
+            }
+        }
+        None => true,
+    }
+}
