@@ -49,7 +49,10 @@ impl Checker<'_> {
             }
             Err(Misfit::Mismatch) => {
                 let expected_s = self.show(expected);
-                let found_s = self.show(found);
+                let found_s = match found.resolved() {
+                    Ty::Literal(_) if literal_options(expected).is_empty() => "string".to_string(),
+                    _ => self.show(found),
+                };
                 let mut d = Diagnostic::error(
                     Code::TypeMismatch,
                     format!("type mismatch: {context} expects `{expected_s}`, found `{found_s}`"),
@@ -189,16 +192,23 @@ impl Checker<'_> {
             _ => true,
         };
         if !ok {
-            let what = match (&e.kind, &*refinement) {
-                (ExprKind::Str(_), Refinement::Range { .. }) => "length ",
-                _ => "",
-            };
+            let is_length = matches!(
+                (&e.kind, &*refinement),
+                (ExprKind::Str(_), Refinement::Range { .. })
+            );
             let d = Diagnostic::error(
                 Code::RefinementLiteral,
-                format!(
-                    "value out of range: {context} must have {what}{}",
-                    describe(&refinement)
-                ),
+                match &*refinement {
+                    Refinement::Pattern { text, .. } => {
+                        format!("value does not match: {context} must match {text}")
+                    }
+                    Refinement::Range { .. } => {
+                        format!(
+                            "value out of range: {context} must be {}",
+                            describe(&refinement, is_length)
+                        )
+                    }
+                },
             )
             .label(e.span, format!("not in {}", refinement.describe()))
             .help(format!(
@@ -210,25 +220,34 @@ impl Checker<'_> {
     }
 }
 
-fn describe(r: &Refinement) -> String {
+/// The refinement in words: "from 1 to 8", "of a length at most 63", "matching /…/".
+pub(crate) fn describe(r: &Refinement, is_length: bool) -> String {
+    let what = if is_length { "of a length " } else { "" };
+    let n = |x: f64| {
+        if x.fract() == 0.0 {
+            format!("{}", x as i64)
+        } else {
+            format!("{x}")
+        }
+    };
     match r {
         Refinement::Range {
             min: Some(a),
             max: Some(b),
             ..
-        } => format!("a value from {a} to {b}"),
+        } => format!("{what}from {} to {}", n(*a), n(*b)),
         Refinement::Range {
             min: Some(a),
             max: None,
             ..
-        } => format!("a value of at least {a}"),
+        } => format!("{what}at least {}", n(*a)),
         Refinement::Range {
             min: None,
             max: Some(b),
             ..
-        } => format!("a value of at most {b}"),
+        } => format!("{what}at most {}", n(*b)),
         Refinement::Range { .. } => "any value".to_string(),
-        Refinement::Pattern { text, .. } => format!("a value matching {text}"),
+        Refinement::Pattern { text, .. } => format!("matching {text}"),
     }
 }
 

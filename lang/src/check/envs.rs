@@ -79,7 +79,13 @@ fn check_env(c: &mut Checker, m: ModuleId, env: &Environment) {
             let mut cur = parent.name.clone();
             while let Some(e) = module.environments.get(&cur) {
                 if seen.contains(&cur) {
-                    if cur == env.name.name {
+                    // Report each cycle once: from its smallest member.
+                    let smallest = seen
+                        .iter()
+                        .skip_while(|n| **n != cur)
+                        .min()
+                        .is_some_and(|n| *n == env.name.name);
+                    if cur == env.name.name && smallest {
                         seen.push(cur);
                         c.err(
                             Diagnostic::error(

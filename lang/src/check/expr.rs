@@ -633,9 +633,12 @@ impl Checker<'_> {
             other => {
                 let shown = self.show(other);
                 self.err(
-                    Diagnostic::error(Code::NotCallable, format!("a `{shown}` has no fields"))
-                        .label(name.span, format!("`.{}` read from a `{shown}`", name.name))
-                        .help("fields can be read from records, schemas and resources"),
+                    Diagnostic::error(
+                        Code::NotCallable,
+                        format!("a value of type `{shown}` has no fields"),
+                    )
+                    .label(name.span, format!("`.{}` read from a `{shown}`", name.name))
+                    .help("fields can be read from records, schemas and resources"),
                 );
                 Ty::Error
             }
@@ -706,7 +709,9 @@ impl Checker<'_> {
     fn infer_call(&mut self, m: ModuleId, callee: &Expr, args: &[Expr], span: Span) -> Ty {
         // Resolve the callee to a user function (module, name) or a builtin.
         let (fn_module, fn_name, display) = match &callee.kind {
-            ExprKind::Ident(id) if self.local(&id.name).is_none() => (m, id, id.name.clone()),
+            ExprKind::Ident(id) if self.local(&id.name).is_none() && !self.is_value_name(m, &id.name) => {
+                (m, id, id.name.clone())
+            }
             ExprKind::Field(target, name) => match &target.kind {
                 ExprKind::Ident(id)
                     if self.local(&id.name).is_none() && self.p.module(m).imports.contains_key(&id.name) =>
@@ -811,6 +816,14 @@ impl Checker<'_> {
         Ty::Error
     }
 
+    /// Whether a name in module scope is a value (not a function).
+    fn is_value_name(&self, m: ModuleId, name: &str) -> bool {
+        let module = self.p.module(m);
+        module.lets.contains_key(name)
+            || module.params.contains_key(name)
+            || module.resources.contains_key(name)
+    }
+
     fn infer_args(&mut self, m: ModuleId, args: &[Expr]) -> Vec<Ty> {
         args.iter().map(|a| self.infer(m, a, None)).collect()
     }
@@ -820,9 +833,12 @@ impl Checker<'_> {
         if t != Ty::Error {
             let shown = self.show(&t);
             self.err(
-                Diagnostic::error(Code::NotCallable, format!("a `{shown}` cannot be called"))
-                    .label(callee.span, format!("this is `{shown}`, not a function"))
-                    .help("only functions (`fn`, builtins, `module.fn`) can be called"),
+                Diagnostic::error(
+                    Code::NotCallable,
+                    format!("a value of type `{shown}` cannot be called"),
+                )
+                .label(callee.span, format!("this is `{shown}`, not a function"))
+                .help("only functions (`fn`, builtins, `module.fn`) can be called"),
             );
         }
         self.infer_args(m, args);
