@@ -21,6 +21,22 @@ struct Grammar;
 pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
     let mut items = Vec::new();
     let mut diags = Vec::new();
+    // Fast path: the whole file parses at once.
+    if let Ok(mut pairs) = Grammar::parse(Rule::whole_file, src) {
+        let mut b = Builder {
+            file,
+            offset: 0,
+            diags: &mut diags,
+        };
+        if let Some(whole) = pairs.next() {
+            for item in whole.into_inner().filter(|p| p.as_rule() == Rule::item) {
+                if let Some(item) = b.item(item) {
+                    items.push(item);
+                }
+            }
+        }
+        return (File { items }, diags);
+    }
     let mut pos = 0usize;
     while pos < src.len() {
         let rest = &src[pos..];
@@ -173,13 +189,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         | Rule::record_type
         | Rule::literal_type
         | Rule::refined_type => "a type",
-        Rule::expr
-        | Rule::binary
-        | Rule::unary
-        | Rule::postfix
-        | Rule::paren
-        | Rule::if_expr
-        | Rule::let_expr => "an expression",
+        Rule::binary | Rule::paren | Rule::if_expr | Rule::let_expr => "an expression",
         Rule::int_lit | Rule::float_lit | Rule::duration_lit | Rule::range_bound => "a number",
         Rule::string_lit | Rule::string_plain | Rule::text_block => "a string",
         Rule::bool_lit => "`true` or `false`",
@@ -194,21 +204,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::annotation => "an annotation",
         Rule::range => "a range `min..max`",
         Rule::regex_lit => "a regular expression `/…/`",
-        Rule::bin_op
-        | Rule::op_add
-        | Rule::op_sub
-        | Rule::op_mul
-        | Rule::op_div
-        | Rule::op_rem
-        | Rule::op_eq
-        | Rule::op_ne
-        | Rule::op_lt
-        | Rule::op_le
-        | Rule::op_gt
-        | Rule::op_ge
-        | Rule::op_and
-        | Rule::op_or
-        | Rule::op_coalesce => "an operator",
+        Rule::bin_op => "an operator",
         Rule::field_access | Rule::index | Rule::call_args => "`.`, `[` or `(`",
         Rule::for_vars => "loop variables",
         Rule::for_member => "a resource",
@@ -417,7 +413,7 @@ impl Builder<'_> {
                 Rule::annotation => annotations.push(self.annotation(c)),
                 Rule::name => name = Some(self.ident(&c)),
                 Rule::type_expr => ty = Some(self.type_expr(c)),
-                Rule::expr => default = Some(self.expr(c)),
+                r if is_expr(r) => default = Some(self.expr(c)),
                 _ => {}
             }
         }
@@ -455,7 +451,7 @@ impl Builder<'_> {
             for c in e.into_inner() {
                 match c.as_rule() {
                     Rule::name => name = Some(self.ident(&c)),
-                    Rule::expr => value = Some(self.expr(c)),
+                    r if is_expr(r) => value = Some(self.expr(c)),
                     _ => {}
                 }
             }
@@ -567,7 +563,7 @@ impl Builder<'_> {
             for c in f.into_inner() {
                 match c.as_rule() {
                     Rule::name => name = Some(self.ident(&c)),
-                    Rule::expr => value = Some(OverlayValue::Set(self.expr(c))),
+                    r if is_expr(r) => value = Some(OverlayValue::Set(self.expr(c))),
                     Rule::overlay_body => value = Some(OverlayValue::Merge(self.overlay_body(c))),
                     _ => {}
                 }
@@ -742,10 +738,6 @@ impl Builder<'_> {
     fn expr(&mut self, p: P) -> Expr {
         let span = self.span(&p);
         match p.as_rule() {
-            Rule::expr => match p.into_inner().next() {
-                Some(inner) => self.expr(inner),
-                None => error_expr(span),
-            },
             Rule::if_expr => {
                 let mut inner = p.into_inner();
                 let c = self.next_expr(&mut inner, span);
@@ -781,15 +773,39 @@ impl Builder<'_> {
         }
     }
 
-    /// Precedence climbing over the flat `unary (op unary)*` list.
+    /// Precedence climbing over the flat list of a `binary` pair: unary
+    /// operators, primaries, postfix operations and binary operators.
     fn binary(&mut self, p: P) -> Expr {
         let mut operands = Vec::new();
         let mut ops = Vec::new();
+        let mut unary: Vec<(UnaryOp, Span)> = Vec::new();
+        let mut current: Option<Expr> = None;
         for c in p.into_inner() {
             match c.as_rule() {
-                Rule::unary => operands.push(self.unary(c)),
-                r => ops.push(bin_op(r)),
+                Rule::unary_op => {
+                    let op = if c.as_str() == "!" {
+                        UnaryOp::Not
+                    } else {
+                        UnaryOp::Neg
+                    };
+                    unary.push((op, self.span(&c)));
+                }
+                Rule::bin_op => {
+                    let operand = current.take().unwrap_or_else(|| error_expr(self.span(&c)));
+                    operands.push(apply_unary(operand, std::mem::take(&mut unary)));
+                    ops.push(bin_op(c.as_str()));
+                }
+                Rule::field_access | Rule::index | Rule::call_args => {
+                    current = match current.take() {
+                        Some(e) => Some(self.apply_postfix(e, c)),
+                        None => Some(error_expr(self.span(&c))),
+                    };
+                }
+                _ => current = Some(self.postfix_or_primary(c)),
             }
+        }
+        if let Some(operand) = current {
+            operands.push(apply_unary(operand, unary));
         }
         let mut operands = operands.into_iter();
         let Some(first) = operands.next() else {
@@ -800,90 +816,44 @@ impl Builder<'_> {
         climb(first, &mut rest, 0)
     }
 
-    fn unary(&mut self, p: P) -> Expr {
-        let mut ops = Vec::new();
-        let mut operand = None;
-        for c in p.into_inner() {
-            match c.as_rule() {
-                Rule::unary_op => ops.push((
-                    if c.as_str() == "!" {
-                        UnaryOp::Not
-                    } else {
-                        UnaryOp::Neg
-                    },
-                    self.span(&c),
-                )),
-                _ => operand = Some(self.postfix(c)),
+    fn apply_postfix(&mut self, e: Expr, c: P) -> Expr {
+        let span = e.span.to(self.span(&c));
+        match c.as_rule() {
+            Rule::field_access => {
+                let name = c.into_inner().next().map(|n| self.ident(&n)).unwrap_or(Ident {
+                    name: String::new(),
+                    span,
+                });
+                Expr {
+                    kind: ExprKind::Field(Box::new(e), name),
+                    span,
+                }
             }
-        }
-        let mut e = operand.unwrap_or_else(|| error_expr(Span::default()));
-        for (op, span) in ops.into_iter().rev() {
-            // `-5` folds into a negative literal so that i64::MIN can be written.
-            e = match (op, &e.kind) {
-                (UnaryOp::Neg, ExprKind::Int(v)) => Expr {
-                    kind: ExprKind::Int(v.wrapping_neg()),
-                    span: span.to(e.span),
-                },
-                (UnaryOp::Neg, ExprKind::Float(v)) => Expr {
-                    kind: ExprKind::Float(-v),
-                    span: span.to(e.span),
-                },
-                _ => Expr {
-                    span: span.to(e.span),
-                    kind: ExprKind::Unary(op, Box::new(e)),
-                },
-            };
-        }
-        e
-    }
-
-    fn postfix(&mut self, p: P) -> Expr {
-        let mut inner = p.into_inner();
-        let mut e = match inner.next() {
-            Some(first) => self.postfix_or_primary(first),
-            None => return error_expr(Span::default()),
-        };
-        for c in inner {
-            let span = e.span.to(self.span(&c));
-            e = match c.as_rule() {
-                Rule::field_access => {
-                    let name = c.into_inner().next().map(|n| self.ident(&n)).unwrap_or(Ident {
-                        name: String::new(),
-                        span,
-                    });
-                    Expr {
-                        kind: ExprKind::Field(Box::new(e), name),
-                        span,
-                    }
+            Rule::index => {
+                let i = match c.into_inner().next() {
+                    Some(x) => self.expr(x),
+                    None => error_expr(span),
+                };
+                Expr {
+                    kind: ExprKind::Index(Box::new(e), Box::new(i)),
+                    span,
                 }
-                Rule::index => {
-                    let i = match c.into_inner().next() {
-                        Some(x) => self.expr(x),
-                        None => error_expr(span),
-                    };
-                    Expr {
-                        kind: ExprKind::Index(Box::new(e), Box::new(i)),
-                        span,
-                    }
+            }
+            Rule::call_args => {
+                let args = c.into_inner().map(|a| self.expr(a)).collect();
+                Expr {
+                    kind: ExprKind::Call(Box::new(e), args),
+                    span,
                 }
-                Rule::call_args => {
-                    let args = c.into_inner().map(|a| self.expr(a)).collect();
-                    Expr {
-                        kind: ExprKind::Call(Box::new(e), args),
-                        span,
-                    }
-                }
-                _ => e,
-            };
+            }
+            _ => e,
         }
-        e
     }
 
     fn postfix_or_primary(&mut self, p: P) -> Expr {
         let span = self.span(&p);
         let kind = match p.as_rule() {
-            Rule::postfix => return self.postfix(p),
-            Rule::expr | Rule::binary | Rule::if_expr | Rule::let_expr => return self.expr(p),
+            Rule::binary | Rule::if_expr | Rule::let_expr => return self.expr(p),
             Rule::paren => match p.into_inner().next() {
                 Some(e) => ExprKind::Paren(Box::new(self.expr(e))),
                 None => return error_expr(span),
@@ -931,7 +901,7 @@ impl Builder<'_> {
                                     span: kspan,
                                 });
                             }
-                            Rule::expr => value = Some(self.expr(c)),
+                            r if is_expr(r) => value = Some(self.expr(c)),
                             _ => {}
                         }
                     }
@@ -1035,6 +1005,32 @@ fn error_expr(span: Span) -> Expr {
     }
 }
 
+fn is_expr(rule: Rule) -> bool {
+    matches!(rule, Rule::if_expr | Rule::let_expr | Rule::binary)
+}
+
+/// Applies prefix operators (innermost last); `-` on a literal folds into it,
+/// so that i64::MIN can be written.
+fn apply_unary(mut e: Expr, ops: Vec<(UnaryOp, Span)>) -> Expr {
+    for (op, span) in ops.into_iter().rev() {
+        e = match (op, &e.kind) {
+            (UnaryOp::Neg, ExprKind::Int(v)) => Expr {
+                kind: ExprKind::Int(v.wrapping_neg()),
+                span: span.to(e.span),
+            },
+            (UnaryOp::Neg, ExprKind::Float(v)) => Expr {
+                kind: ExprKind::Float(-v),
+                span: span.to(e.span),
+            },
+            _ => Expr {
+                span: span.to(e.span),
+                kind: ExprKind::Unary(op, Box::new(e)),
+            },
+        };
+    }
+    e
+}
+
 fn int_overflow(span: Span) -> Diagnostic {
     Diagnostic::error(Code::InvalidLiteral, "integer literal is too large")
         .label(span, "does not fit in a 64-bit signed integer")
@@ -1069,21 +1065,21 @@ fn climb(
     lhs
 }
 
-fn bin_op(rule: Rule) -> BinOp {
-    match rule {
-        Rule::op_coalesce => BinOp::Coalesce,
-        Rule::op_or => BinOp::Or,
-        Rule::op_and => BinOp::And,
-        Rule::op_eq => BinOp::Eq,
-        Rule::op_ne => BinOp::Ne,
-        Rule::op_lt => BinOp::Lt,
-        Rule::op_le => BinOp::Le,
-        Rule::op_gt => BinOp::Gt,
-        Rule::op_ge => BinOp::Ge,
-        Rule::op_add => BinOp::Add,
-        Rule::op_sub => BinOp::Sub,
-        Rule::op_mul => BinOp::Mul,
-        Rule::op_div => BinOp::Div,
+fn bin_op(text: &str) -> BinOp {
+    match text {
+        "??" => BinOp::Coalesce,
+        "||" => BinOp::Or,
+        "&&" => BinOp::And,
+        "==" => BinOp::Eq,
+        "!=" => BinOp::Ne,
+        "<" => BinOp::Lt,
+        "<=" => BinOp::Le,
+        ">" => BinOp::Gt,
+        ">=" => BinOp::Ge,
+        "+" => BinOp::Add,
+        "-" => BinOp::Sub,
+        "*" => BinOp::Mul,
+        "/" => BinOp::Div,
         _ => BinOp::Rem,
     }
 }
