@@ -138,3 +138,25 @@ fn garbage_never_panics() {
         let _ = parse(FileId(0), src);
     }
 }
+
+#[test]
+fn large_files_parse_in_chunks_with_the_same_result() {
+    // Big enough for the parallel path; a text block holds lines that look like
+    // item starts, so some split may fall inside it and must fall back.
+    let mut src = String::new();
+    for i in 0..4000 {
+        src.push_str(&format!(
+            "resource r{i}: S {{\n  name = \"r{i}\"\n  n = {i}\n}}\n\n"
+        ));
+        if i % 1000 == 500 {
+            src.push_str("let manifest = \"\"\"\nresource fake: S {\n\"\"\"\n\n");
+        }
+    }
+    let (file, diags) = parse(FileId(0), &src);
+    assert!(diags.is_empty());
+    assert_eq!(file.items.len(), 4004);
+    let ItemKind::Resource(last) = &file.items[4003].kind else {
+        panic!("not a resource")
+    };
+    assert_eq!(&src[last.name.span.range()], "r3999");
+}

@@ -19,24 +19,12 @@ struct Grammar;
 
 /// Parses one file. Never panics; returns what parsed plus all syntax errors.
 pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
+    // Fast path: the file parses at once (in parallel chunks when it is large).
+    if let Some(parsed) = parse_fast(file, src) {
+        return parsed;
+    }
     let mut items = Vec::new();
     let mut diags = Vec::new();
-    // Fast path: the whole file parses at once.
-    if let Ok(mut pairs) = Grammar::parse(Rule::whole_file, src) {
-        let mut b = Builder {
-            file,
-            offset: 0,
-            diags: &mut diags,
-        };
-        if let Some(whole) = pairs.next() {
-            for item in whole.into_inner().filter(|p| p.as_rule() == Rule::item) {
-                if let Some(item) = b.item(item) {
-                    items.push(item);
-                }
-            }
-        }
-        return (File { items }, diags);
-    }
     let mut pos = 0usize;
     while pos < src.len() {
         let rest = &src[pos..];
@@ -77,6 +65,72 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
         }
     }
     (File { items }, diags)
+}
+
+/// Files larger than this are parsed in parallel chunks.
+const PARALLEL_THRESHOLD: usize = 128 * 1024;
+
+/// Parses a file that has no syntax error; `None` when it has one (the caller
+/// then runs the recovering parser, which reports every error).
+///
+/// A large file is split at lines that start a top-level item and the chunks are
+/// parsed on several threads. A split inside a text block or a block comment
+/// leaves a chunk that does not parse, so a wrong split can only fall back to
+/// the sequential path, never change the result.
+fn parse_fast(file: FileId, src: &str) -> Option<(File, Vec<Diagnostic>)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if src.len() < PARALLEL_THRESHOLD || threads < 2 {
+        return parse_chunk(file, src, 0);
+    }
+    let mut bounds = vec![0usize];
+    let step = src.len() / threads;
+    for k in 1..threads {
+        let from = (k * step).max(bounds.last().copied().unwrap_or(0));
+        let at = recovery_point(src, from);
+        if at < src.len() && at > bounds.last().copied().unwrap_or(0) {
+            bounds.push(at);
+        }
+    }
+    bounds.push(src.len());
+    let chunks: Vec<(usize, &str)> = bounds
+        .windows(2)
+        .filter_map(|w| Some((w[0], src.get(w[0]..w[1])?)))
+        .collect();
+    let results: Vec<Option<(File, Vec<Diagnostic>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|(offset, text)| scope.spawn(move || parse_chunk(file, text, *offset)))
+            .collect();
+        handles.into_iter().map(|h| h.join().ok().flatten()).collect()
+    });
+    let mut items = Vec::new();
+    let mut diags = Vec::new();
+    for r in results {
+        let (f, d) = r?;
+        items.extend(f.items);
+        diags.extend(d);
+    }
+    Some((File { items }, diags))
+}
+
+/// Parses `text` (which starts at byte `offset` of the file) with one pest call.
+fn parse_chunk(file: FileId, text: &str, offset: usize) -> Option<(File, Vec<Diagnostic>)> {
+    let mut pairs = Grammar::parse(Rule::whole_file, text).ok()?;
+    let mut items = Vec::new();
+    let mut diags = Vec::new();
+    let mut b = Builder {
+        file,
+        offset,
+        diags: &mut diags,
+    };
+    if let Some(whole) = pairs.next() {
+        for item in whole.into_inner().filter(|p| p.as_rule() == Rule::item) {
+            if let Some(item) = b.item(item) {
+                items.push(item);
+            }
+        }
+    }
+    Some((File { items }, diags))
 }
 
 fn next_char_boundary(src: &str, at: usize) -> usize {
@@ -190,7 +244,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         | Rule::literal_type
         | Rule::refined_type => "a type",
         Rule::binary | Rule::paren | Rule::if_expr | Rule::let_expr => "an expression",
-        Rule::int_lit | Rule::float_lit | Rule::duration_lit | Rule::range_bound => "a number",
+        Rule::number_lit | Rule::range_bound => "a number",
         Rule::string_lit | Rule::string_plain | Rule::text_block => "a string",
         Rule::bool_lit => "`true` or `false`",
         Rule::null_lit => "`null`",
@@ -709,11 +763,17 @@ impl Builder<'_> {
     fn number(&mut self, p: P) -> Option<Number> {
         let span = self.span(&p);
         let neg = p.as_str().starts_with('-');
-        let lit = p
-            .into_inner()
-            .find(|c| matches!(c.as_rule(), Rule::int_lit | Rule::float_lit))?;
-        match lit.as_rule() {
-            Rule::float_lit => {
+        let lit = p.into_inner().find(|c| c.as_rule() == Rule::number_lit)?;
+        match number_kind(lit.as_str()) {
+            NumberKind::Duration => {
+                self.diags.push(
+                    Diagnostic::error(Code::InvalidLiteral, "a range bound must be a number")
+                        .label(span, "this is a duration")
+                        .help("ranges refine ints and floats: write e.g. `int(1..10)`"),
+                );
+                None
+            }
+            NumberKind::Float => {
                 let v: f64 = lit.as_str().parse().unwrap_or(0.0);
                 Some(Number::Float(if neg { -v } else { v }))
             }
@@ -858,25 +918,38 @@ impl Builder<'_> {
                 Some(e) => ExprKind::Paren(Box::new(self.expr(e))),
                 None => return error_expr(span),
             },
-            Rule::int_lit => match self.parse_int(p.as_str(), false) {
-                Some(v) => ExprKind::Int(v),
-                None => {
-                    self.diags.push(int_overflow(span));
-                    ExprKind::Int(0)
-                }
+            Rule::number_lit => match number_kind(p.as_str()) {
+                NumberKind::Int => match self.parse_int(p.as_str(), false) {
+                    Some(v) => ExprKind::Int(v),
+                    None => {
+                        self.diags.push(int_overflow(span));
+                        ExprKind::Int(0)
+                    }
+                },
+                NumberKind::Float => ExprKind::Float(p.as_str().parse().unwrap_or(0.0)),
+                NumberKind::Duration => self.duration(p.as_str(), span),
             },
-            Rule::float_lit => ExprKind::Float(p.as_str().parse().unwrap_or(0.0)),
-            Rule::duration_lit => match parse_duration(p.as_str()) {
-                Some(ms) => ExprKind::Duration(ms),
-                None => {
-                    self.diags.push(
-                        Diagnostic::error(Code::InvalidLiteral, "duration literal is too large")
-                            .label(span, "does not fit in 64-bit milliseconds")
-                            .help("use a smaller duration"),
-                    );
-                    ExprKind::Duration(0)
-                }
-            },
+            _ => return self.primary_rest(p, span),
+        };
+        Expr { kind, span }
+    }
+
+    fn duration(&mut self, text: &str, span: Span) -> ExprKind {
+        match parse_duration(text) {
+            Some(ms) => ExprKind::Duration(ms),
+            None => {
+                self.diags.push(
+                    Diagnostic::error(Code::InvalidLiteral, "duration literal is too large")
+                        .label(span, "does not fit in 64-bit milliseconds")
+                        .help("use a smaller duration"),
+                );
+                ExprKind::Duration(0)
+            }
+        }
+    }
+
+    fn primary_rest(&mut self, p: P, span: Span) -> Expr {
+        let kind = match p.as_rule() {
             Rule::bool_lit => ExprKind::Bool(p.as_str() == "true"),
             Rule::null_lit => ExprKind::Null,
             Rule::string_lit => ExprKind::Str(self.string_parts(p, false)),
@@ -1002,6 +1075,28 @@ fn error_expr(span: Span) -> Expr {
     Expr {
         kind: ExprKind::Null,
         span,
+    }
+}
+
+enum NumberKind {
+    Int,
+    Float,
+    Duration,
+}
+
+/// A number token's form, from its text: `5m` is a duration, `1.5` a float.
+fn number_kind(text: &str) -> NumberKind {
+    if text
+        .bytes()
+        .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
+    {
+        NumberKind::Duration
+    } else if text.contains('.') {
+        NumberKind::Float
+    } else if text.ends_with(['s', 'm', 'h', 'd']) {
+        NumberKind::Duration
+    } else {
+        NumberKind::Int
     }
 }
 
