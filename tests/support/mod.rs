@@ -21,11 +21,17 @@ pub struct Output {
 
 /// Runs `tpt ARGS` in `dir` with colors off.
 pub fn tpt_in(dir: &Path, args: &[&str]) -> Output {
+    tpt_with(dir, args, &[])
+}
+
+/// Runs `tpt ARGS` in `dir` with colors off and extra environment variables.
+pub fn tpt_with(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_tpt"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("CLICOLOR_FORCE")
+        .envs(vars.iter().copied())
         .output()
         .expect("the tpt binary runs");
     Output {
