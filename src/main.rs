@@ -1,1 +1,38 @@
-fn main() {}
+//! `tpt`, the command line: parses arguments, reads files, runs the language
+//! crate's phases and prints diagnostics and results. The only printing layer.
+
+mod cli;
+mod commands;
+mod host;
+mod render;
+mod root;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::render::Renderer;
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = Cli::parse();
+    let renderer = Renderer::new(cli.color);
+    match &cli.command {
+        Command::Check(args) => commands::check::run(args, &renderer),
+        Command::Eval(args) => commands::eval::run(args, &renderer),
+        Command::Fmt(args) => commands::fmt::run(args, &renderer),
+    }
+}
+
+/// A panic is a bug of tpt, never of the input: say so and ask for a report.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        eprintln!(
+            "error: internal error in tpt (this is a bug, not a problem with your configuration)\n\
+             please report it with the input that caused it"
+        );
+        default(info);
+    }));
+}

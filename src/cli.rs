@@ -1,0 +1,131 @@
+//! The command line as clap sees it: every command, flag and its help text.
+//! Parsing only; the commands themselves live in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ROOT_HELP: &str = "\
+A configuration is a directory with `main.tpt` and, optionally, one file per
+environment in `envs/*.tpt`; together they form the root module. A single
+`.tpt` file is a configuration too.
+
+Examples:
+  tpt check examples/shop              # type-check, then evaluate every environment
+  tpt eval examples/shop --env prod    # the resources of one environment, as JSON
+  tpt fmt                              # format every .tpt file below the current directory
+  tpt fmt --check                      # list files that are not formatted (for CI)
+
+Exit status: 0 success, 1 the input has errors, 2 the command line is wrong.";
+
+/// tpt: typed declarative delivery of applications with everything they depend on.
+#[derive(Debug, Parser)]
+#[command(name = "tpt", version, about, after_help = ROOT_HELP)]
+pub struct Cli {
+    /// When to color diagnostics: `auto` colors only on a terminal and when
+    /// `NO_COLOR` is not set.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Color on a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always color, even into a pipe or file.
+    Always,
+    /// Never color: a plain, deterministic rendering.
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Type-check a configuration, then evaluate its environments to find evaluation errors.
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
+    /// Evaluate one environment and print its resources with their inputs.
+    #[command(after_help = EVAL_HELP)]
+    Eval(EvalArgs),
+    /// Format .tpt files in place, or check that they are formatted.
+    #[command(after_help = FMT_HELP)]
+    Fmt(FmtArgs),
+}
+
+const CHECK_HELP: &str = "\
+Every error of the configuration is reported, each with its code, where it is
+(file:line:col with the source line) and what to do. When the configuration
+type-checks, every environment (or only `--env`) is evaluated as well.
+
+Examples:
+  tpt check                            # the configuration in the current directory
+  tpt check examples/shop              # a directory: main.tpt + envs/*.tpt
+  tpt check examples/shop --env prod   # evaluate only `prod`
+  tpt check net.tpt                    # a single file";
+
+const EVAL_HELP: &str = "\
+Secret values print as \"(sensitive)\", values known only after apply as
+{\"$unknown\": \"orders.url\"}, and references to whole resources as
+{\"$resource\": \"main\"}.
+
+Examples:
+  tpt eval examples/shop --env prod
+  tpt eval examples/shop --env staging --format yaml
+  tpt eval single.tpt                  # a configuration without environments";
+
+const FMT_HELP: &str = "\
+Directories are searched recursively for *.tpt files, skipping `target/` and
+hidden directories. Files with syntax errors are reported and left unchanged.
+Files are replaced atomically.
+
+Examples:
+  tpt fmt                              # everything below the current directory
+  tpt fmt examples/shop main.tpt       # these directories and files
+  tpt fmt --check                      # exit 1 and list the files that would change";
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A .tpt file, or a directory holding `main.tpt` (and `envs/*.tpt`).
+    #[arg(default_value = ".", value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// Evaluate only this environment (default: every environment).
+    #[arg(long, short, value_name = "ENV")]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A .tpt file, or a directory holding `main.tpt` (and `envs/*.tpt`).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// The environment to evaluate; required when the configuration declares environments.
+    #[arg(long, short, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// The output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Pretty-printed JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Do not write; list the files that would change and exit 1 if there are any.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Files and directories to format (default: the current directory).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}

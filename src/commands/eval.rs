@@ -1,0 +1,79 @@
+//! `tpt eval`: evaluate one environment and print its resources as JSON or
+//! YAML. Secrets are redacted by `Value::to_json`; nothing else prints values.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use serde_json::{json, Map, Value as Json};
+use tpt_lang::Evaluated;
+
+use super::{exit, load_and_check, select_environments, FAILED, OK};
+use crate::cli::{EvalArgs, Format};
+use crate::host::EnvInputs;
+use crate::render::{status, Renderer, Tally};
+
+pub fn run(args: &EvalArgs, renderer: &Renderer) -> ExitCode {
+    let checked = load_and_check(&args.path);
+    let fail = |diags: &[tpt_lang::Diagnostic]| {
+        renderer.emit(diags, &checked.program.sources);
+        status(&format!("error: {}", Tally::of(diags).describe()));
+        exit(FAILED)
+    };
+    if checked.has_errors() {
+        return fail(&checked.diagnostics);
+    }
+    // Warnings of the checker still show.
+    renderer.emit(&checked.diagnostics, &checked.program.sources);
+    let env = match select_environments(&checked.environments(), args.env.as_deref(), true) {
+        Ok(mut envs) => envs.pop().flatten(),
+        Err(d) => return fail(&[d]),
+    };
+    let evaluated = match tpt_lang::evaluate(&checked.program, env.as_deref(), &EnvInputs) {
+        Ok(e) => e,
+        Err(mut diags) => {
+            tpt_lang::diagnostic::sort_diagnostics(&mut diags);
+            return fail(&diags);
+        }
+    };
+    let doc = to_json(&evaluated);
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&doc)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
+        Format::Yaml => serde_yaml::to_string(&doc).map_err(|e| e.to_string()),
+    };
+    match text {
+        Ok(text) => {
+            // A closed pipe (`tpt eval … | head`) is not an error of the configuration.
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            exit(OK)
+        }
+        Err(e) => {
+            status(&format!("error: cannot serialize the result: {e}"));
+            exit(FAILED)
+        }
+    }
+}
+
+/// `{"environment", "params", "resources": [{"address", "type", "inputs", "depends_on"}]}`
+pub fn to_json(e: &Evaluated) -> Json {
+    let params: Map<String, Json> = e.params.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+    let resources: Vec<Json> = e
+        .resources
+        .iter()
+        .map(|r| {
+            let inputs: Map<String, Json> = r.inputs.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+            json!({
+                "address": r.address,
+                "type": r.schema_name,
+                "inputs": inputs,
+                "depends_on": r.depends_on.iter().collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "environment": e.environment,
+        "params": params,
+        "resources": resources,
+    })
+}

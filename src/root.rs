@@ -1,0 +1,72 @@
+//! Which files form the root module of a configuration: a single file, or a
+//! directory's `main.tpt` followed by its `envs/*.tpt` in name order.
+
+use std::path::Path;
+
+use tpt_lang::{Code, Diagnostic};
+
+use crate::host::io_message;
+
+/// The paths (as the file system knows them) of the root module's files, or an
+/// `E0600` diagnostic saying why there are none.
+pub fn root_files(path: &Path) -> Result<Vec<String>, Diagnostic> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Diagnostic::error(Code::Io, format!("cannot read `{shown}`: {}", io_message(&e)))
+            .help("pass a .tpt file, or a directory that holds `main.tpt`")
+    })?;
+    if !meta.is_dir() {
+        return Ok(vec![shown]);
+    }
+    let main = join(&shown, "main.tpt");
+    if !Path::new(&main).is_file() {
+        return Err(
+            Diagnostic::error(Code::Io, format!("no `main.tpt` in directory `{shown}`")).help(
+                "a configuration directory holds `main.tpt` and, optionally, one file per \
+                 environment in `envs/*.tpt`; create `main.tpt`, or pass a .tpt file",
+            ),
+        );
+    }
+    let mut files = vec![main];
+    let envs = join(&shown, "envs");
+    if Path::new(&envs).is_dir() {
+        let entries = std::fs::read_dir(&envs).map_err(|e| {
+            Diagnostic::error(Code::Io, format!("cannot read `{envs}`: {}", io_message(&e)))
+                .help("check that the directory is readable")
+        })?;
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".tpt") && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        files.extend(names.iter().map(|n| join(&envs, n)));
+    }
+    Ok(files)
+}
+
+/// `dir` + `name` with `/`, without a leading `./` for the current directory.
+fn join(dir: &str, name: &str) -> String {
+    let trimmed = dir.trim_end_matches('/');
+    if trimmed.is_empty() && dir.starts_with('/') {
+        format!("/{name}")
+    } else if trimmed == "." || trimmed.is_empty() {
+        name.to_string()
+    } else {
+        format!("{trimmed}/{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join;
+
+    #[test]
+    fn join_drops_current_directory() {
+        assert_eq!(join(".", "main.tpt"), "main.tpt");
+        assert_eq!(join("./", "main.tpt"), "main.tpt");
+        assert_eq!(join("examples/shop/", "main.tpt"), "examples/shop/main.tpt");
+        assert_eq!(join("/abs", "envs"), "/abs/envs");
+        assert_eq!(join("/", "main.tpt"), "/main.tpt");
+    }
+}
