@@ -25,6 +25,9 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
     }
     let mut items = Vec::new();
     let mut diags = Vec::new();
+    // Detailed errors (expected tokens at the furthest position) cost time, so
+    // they are collected only on this path, which runs only for a file with errors.
+    pest::set_error_detail(true);
     let mut pos = 0usize;
     while pos < src.len() {
         let rest = &src[pos..];
@@ -64,6 +67,7 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
             }
         }
     }
+    pest::set_error_detail(false);
     (File { items }, diags)
 }
 
@@ -194,23 +198,65 @@ fn recovery_point(src: &str, from: usize) -> usize {
     }
 }
 
+/// Where a pest error is and what was expected there, in words for people.
+/// With pest's error detail on, the furthest position reached and the tokens
+/// expected there are known (`expected `:``), not only the rule that failed.
 fn describe_error(err: &pest::error::Error<Rule>, _rest: &str) -> (usize, String) {
-    let at = match err.location {
+    let mut at = match err.location {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
     };
-    let message = match &err.variant {
-        pest::error::ErrorVariant::ParsingError { positives, .. } => {
-            let mut names: Vec<&str> = positives.iter().filter_map(|r| rule_name(*r)).collect();
-            names.sort_unstable();
-            names.dedup();
-            if names.is_empty() {
-                "unexpected input".to_string()
+    let mut names: Vec<String> = Vec::new();
+    if let Some(attempts) = err.parse_attempts() {
+        if attempts.max_position >= at {
+            at = attempts.max_position;
+            let tokens: Vec<String> = attempts
+                .expected_tokens()
+                .iter()
+                .map(|t| t.to_string().trim().to_string())
+                .filter(|t| !t.is_empty() && t != "BUILTIN_RULE" && !t.starts_with('/'))
+                .collect();
+            // Character classes (`0..9`) and long lists of operators read badly:
+            // say what kind of thing fits, and offer the structural tokens.
+            let classes = tokens.iter().any(|t| t.contains("..") && t.len() > 2);
+            if !classes && tokens.len() <= 4 {
+                names.extend(tokens.iter().map(|t| format!("`{t}`")));
             } else {
-                format!("expected {}", join_or(&names))
+                if tokens.iter().any(|t| t == "0..9" || t == "\"") {
+                    names.push("an expression".to_string());
+                } else if classes {
+                    names.push("a name".to_string());
+                }
+                for structural in ["}", "]", ")", ",", "=", ":"] {
+                    if tokens.iter().any(|t| t == structural) {
+                        names.push(format!("`{structural}`"));
+                    }
+                }
+                if names.is_empty() {
+                    names.push("an operator or the end of the expression".to_string());
+                }
             }
         }
-        pest::error::ErrorVariant::CustomError { message } => message.clone(),
+    }
+    if names.is_empty() {
+        if let pest::error::ErrorVariant::ParsingError { positives, .. } = &err.variant {
+            names = positives
+                .iter()
+                .filter_map(|r| rule_name(*r))
+                .map(str::to_string)
+                .collect();
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    // Long lists help nobody: keep the first few, tokens first.
+    names.sort_by_key(|n| !n.starts_with('`'));
+    names.truncate(6);
+    let message = if names.is_empty() {
+        "unexpected input".to_string()
+    } else {
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        format!("expected {}", join_or(&refs))
     };
     (at, message)
 }
