@@ -16,6 +16,8 @@ mod items;
 
 use std::collections::HashMap;
 
+pub(crate) use assign::describe as describe_refinement;
+
 use crate::diagnostic::{sort_diagnostics, Diagnostic};
 use crate::program::{ModuleId, Program};
 use crate::types::Ty;

@@ -1,14 +1,29 @@
 //! The evaluator: from a checked program and a chosen environment to the list of
-//! resource instances with their input values. Total and deterministic; no IO but
-//! the named inputs it is given.
+//! resource instances with their input values. Total and deterministic; no IO
+//! but the named inputs it is given (`secret_env`).
+//!
+//! Everything is evaluated lazily and memoised: params, `let`s and resource
+//! instances are computed when first used, so a resource may read another's
+//! inputs (`main.region`) in any declaration order, and a cycle is reported
+//! instead of looping. References to resources are recorded as dependencies of
+//! the instance being evaluated, also when they pass through a `let`.
+//!
+//! Submodules: `expr` evaluates expressions, `coerce` fits values to their
+//! declared types (defaults, refinements), `resources` expands `for` loops and
+//! applies overlays.
 
-use std::collections::BTreeSet;
+mod coerce;
+mod expr;
+mod resources;
+
+use std::collections::{BTreeSet, HashMap};
 
 use indexmap::IndexMap;
 
-use crate::diagnostic::Diagnostic;
-use crate::program::{Program, SchemaId};
+use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::program::{ModuleId, Program, SchemaId};
 use crate::source::Span;
+use crate::syntax::ast::Environment;
 use crate::value::Value;
 
 /// Named inputs a configuration may read (`secret_env("NAME")`). The CLI passes
@@ -23,6 +38,12 @@ pub struct NoInputs;
 impl Inputs for NoInputs {
     fn env_var(&self, _name: &str) -> Option<String> {
         None
+    }
+}
+
+impl Inputs for HashMap<String, String> {
+    fn env_var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
     }
 }
 
@@ -60,10 +81,291 @@ pub fn evaluate(
     environment: Option<&str>,
     inputs: &dyn Inputs,
 ) -> Result<Evaluated, Vec<Diagnostic>> {
-    let _ = (program, inputs);
-    Ok(Evaluated {
-        environment: environment.map(str::to_string),
-        params: IndexMap::new(),
-        resources: Vec::new(),
-    })
+    let root = program.module(program.root());
+    let chain = match resolve_chain(program, environment) {
+        Ok(c) => c,
+        Err(d) => return Err(vec![d]),
+    };
+    let mut ev = Evaluator::new(program, chain, inputs);
+    let mut params = IndexMap::new();
+    for name in root.params.keys() {
+        match ev.param(name) {
+            Ok((v, _)) => {
+                params.insert(name.clone(), v);
+            }
+            Err(d) => ev.diags.push(d),
+        }
+    }
+    let resources = ev.all_instances();
+    ev.diags.retain(|d| !d.message.is_empty());
+    if ev.diags.is_empty() {
+        Ok(Evaluated {
+            environment: environment.map(str::to_string),
+            params,
+            resources,
+        })
+    } else {
+        let mut diags = ev.diags;
+        crate::diagnostic::sort_diagnostics(&mut diags);
+        Err(diags)
+    }
+}
+
+/// An error standing for one already reported (a value that could not be
+/// computed because another failed): it stops evaluation of this value and is
+/// dropped before diagnostics are returned.
+pub(crate) fn already_reported(span: Span) -> Diagnostic {
+    Diagnostic::error(Code::DependencyCycle, "").label(span, "")
+}
+
+/// The environment and its ancestors, base first.
+fn resolve_chain<'p>(
+    program: &'p Program,
+    environment: Option<&str>,
+) -> Result<Vec<&'p Environment>, Diagnostic> {
+    let envs = &program.module(program.root()).environments;
+    let list = || {
+        envs.keys()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(name) = environment else {
+        if envs.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(
+            Diagnostic::error(Code::UnknownEnvironment, "no environment chosen").help(format!(
+                "this configuration declares environments; choose one with `--env`: {}",
+                list()
+            )),
+        );
+    };
+    let Some(mut cur) = envs.get(name) else {
+        let mut d = Diagnostic::error(
+            Code::UnknownEnvironment,
+            format!("there is no environment `{name}`"),
+        );
+        d = match did_you_mean(name, envs.keys().map(String::as_str)) {
+            Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+            None if envs.is_empty() => {
+                d.help("this configuration declares no environments; leave out `--env`")
+            }
+            None => d.help(format!("the environments are: {}", list())),
+        };
+        return Err(d);
+    };
+    let mut chain = vec![&cur.node];
+    while let Some(parent) = &cur.node.extends {
+        match envs.get(&parent.name) {
+            Some(p) if !chain.iter().any(|e| e.name.name == p.node.name.name) => {
+                chain.push(&p.node);
+                cur = p;
+            }
+            _ => break,
+        }
+    }
+    chain.reverse();
+    Ok(chain)
+}
+
+/// A memoised value with the resource addresses it depends on.
+#[derive(Clone)]
+enum Slot {
+    InProgress,
+    Done(Value, BTreeSet<String>),
+}
+
+/// One stamped (or single) instance of a resource declaration.
+#[derive(Clone)]
+struct InstancePlan {
+    address: String,
+    name: String,
+    /// The innermost loop key (for overlays `name["key"]`), if stamped.
+    key: Option<Value>,
+    /// Every loop key, outermost first.
+    keys: Vec<Value>,
+    /// Loop variables bound for this instance.
+    bindings: Vec<(String, Value)>,
+}
+
+pub(crate) struct Evaluator<'p> {
+    p: &'p Program,
+    chain: Vec<&'p Environment>,
+    inputs: &'p dyn Inputs,
+    diags: Vec<Diagnostic>,
+    /// Local variables (let-in, loop and fn parameters), innermost last.
+    locals: Vec<(String, Value)>,
+    /// Addresses referenced while evaluating the current instance/let/param.
+    deps: Vec<BTreeSet<String>>,
+    lets: HashMap<(ModuleId, String), Slot>,
+    params: HashMap<String, Slot>,
+    /// Resource name → its instances, expanded once.
+    plans: HashMap<String, Result<Vec<InstancePlan>, ()>>,
+    /// Address → evaluated inputs.
+    instances: HashMap<String, InstanceSlot>,
+    /// Nested function calls, to bound the depth.
+    depth: usize,
+}
+
+enum InstanceSlot {
+    InProgress,
+    Done(Box<ResourceInstance>),
+    Failed,
+}
+
+impl<'p> Evaluator<'p> {
+    fn new(p: &'p Program, chain: Vec<&'p Environment>, inputs: &'p dyn Inputs) -> Self {
+        Evaluator {
+            p,
+            chain,
+            inputs,
+            diags: Vec::new(),
+            locals: Vec::new(),
+            deps: Vec::new(),
+            lets: HashMap::new(),
+            params: HashMap::new(),
+            plans: HashMap::new(),
+            instances: HashMap::new(),
+            depth: 0,
+        }
+    }
+
+    /// Records a dependency of whatever is being evaluated.
+    fn depend(&mut self, address: &str) {
+        if let Some(top) = self.deps.last_mut() {
+            if !top.contains(address) {
+                top.insert(address.to_string());
+            }
+        }
+    }
+
+    fn depend_all(&mut self, addresses: &BTreeSet<String>) {
+        if let Some(top) = self.deps.last_mut() {
+            top.extend(addresses.iter().cloned());
+        }
+    }
+
+    /// Runs `f` with fresh locals and a fresh dependency set; returns its deps.
+    fn isolated<T>(
+        &mut self,
+        locals: Vec<(String, Value)>,
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> (T, BTreeSet<String>) {
+        let saved = std::mem::replace(&mut self.locals, locals);
+        self.deps.push(BTreeSet::new());
+        let out = f(self);
+        let deps = self.deps.pop().unwrap_or_default();
+        self.locals = saved;
+        (out, deps)
+    }
+
+    /// The value of a root param in the chosen environment.
+    fn param(&mut self, name: &str) -> Result<(Value, BTreeSet<String>), Diagnostic> {
+        match self.params.get(name) {
+            Some(Slot::Done(v, d)) => return Ok((v.clone(), d.clone())),
+            Some(Slot::InProgress) => {
+                let span = self
+                    .p
+                    .module(self.p.root())
+                    .params
+                    .get(name)
+                    .map(|p| p.node.name.span)
+                    .unwrap_or_default();
+                return Err(
+                    Diagnostic::error(Code::LetCycle, format!("param `{name}` depends on itself"))
+                        .label(span, "its value needs its own value")
+                        .help("break the cycle between the defaults of these params"),
+                );
+            }
+            None => {}
+        }
+        let root = self.p.root();
+        let Some(decl) = self.p.module(root).params.get(name) else {
+            return Err(
+                Diagnostic::error(Code::UnknownName, format!("unknown param `{name}`"))
+                    .help("declare it with `param`"),
+            );
+        };
+        self.params.insert(name.to_string(), Slot::InProgress);
+        // The innermost environment that sets it wins.
+        let set = self
+            .chain
+            .iter()
+            .rev()
+            .find_map(|e| e.sets.iter().find(|s| s.name.name == name));
+        let (expr, span) = match (set, &decl.node.default) {
+            (Some(s), _) => (Some(&s.value), s.value.span),
+            (None, Some(d)) => (Some(d), d.span),
+            (None, None) => (None, decl.node.name.span),
+        };
+        let result = match expr {
+            Some(e) => {
+                let (v, deps) = self.isolated(Vec::new(), |ev| ev.eval(root, e));
+                v.and_then(|v| self.coerce(v, &decl.ty, span, &format!("param `{name}`")))
+                    .map(|v| (v, deps))
+            }
+            None if decl.ty.is_optional() => Ok((Value::Null, BTreeSet::new())),
+            None => {
+                let env = self.chain.last().map(|e| e.name.name.clone());
+                Err(
+                    Diagnostic::error(Code::MissingParam, format!("param `{name}` has no value"))
+                        .label(decl.node.name.span, "declared without a default")
+                        .help(match env {
+                            Some(e) => format!("set `{name} = …` in environment `{e}` or one it extends"),
+                            None => "give it a default, or set it in an environment".to_string(),
+                        }),
+                )
+            }
+        };
+        match &result {
+            Ok((v, d)) => {
+                self.params
+                    .insert(name.to_string(), Slot::Done(v.clone(), d.clone()));
+            }
+            Err(_) => {
+                self.params.remove(name);
+            }
+        }
+        result
+    }
+
+    /// The value of a top-level `let`.
+    fn let_value(&mut self, m: ModuleId, name: &str) -> Result<(Value, BTreeSet<String>), Diagnostic> {
+        let key = (m, name.to_string());
+        let Some(decl) = self.p.module(m).lets.get(name) else {
+            return Err(
+                Diagnostic::error(Code::UnknownName, format!("unknown name `{name}`"))
+                    .help("check the spelling"),
+            );
+        };
+        match self.lets.get(&key) {
+            Some(Slot::Done(v, d)) => return Ok((v.clone(), d.clone())),
+            Some(Slot::InProgress) => {
+                return Err(
+                    Diagnostic::error(Code::LetCycle, format!("`{name}` depends on itself"))
+                        .label(decl.node.name.span, "this `let` is part of a cycle")
+                        .help(
+                            "a `let` cannot use its own value, directly or through functions or other `let`s",
+                        ),
+                );
+            }
+            None => {}
+        }
+        self.lets.insert(key.clone(), Slot::InProgress);
+        let (v, deps) = self.isolated(Vec::new(), |ev| ev.eval(m, &decl.node.value));
+        let v = match (v, &decl.node.ty) {
+            (Ok(v), Some(_)) => self.coerce(v, &decl.ty, decl.node.value.span, &format!("`let {name}`")),
+            (v, _) => v,
+        };
+        match &v {
+            Ok(v) => {
+                self.lets.insert(key, Slot::Done(v.clone(), deps.clone()));
+            }
+            Err(_) => {
+                self.lets.remove(&key);
+            }
+        }
+        v.map(|v| (v, deps))
+    }
 }

@@ -1,0 +1,232 @@
+//! Fitting a value to its declared type: schema defaults filled (also in nested
+//! records, lists and maps), ints widened to floats, and refinements checked on
+//! computed values. Types were checked statically; this is where ranges and
+//! patterns meet the values they could not see.
+
+use indexmap::IndexMap;
+
+use super::Evaluator;
+use crate::check::describe_refinement;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::program::SchemaId;
+use crate::source::Span;
+use crate::types::{RecordTy, Refinement, Ty};
+use crate::value::Value;
+
+impl Evaluator<'_> {
+    /// Fits `v` to `ty`; `span` is the expression that produced it, `context` names the place.
+    pub(super) fn coerce(
+        &mut self,
+        v: Value,
+        ty: &Ty,
+        span: Span,
+        context: &str,
+    ) -> Result<Value, Diagnostic> {
+        if let Value::Secret(inner) = v {
+            return self
+                .coerce(*inner, ty, span, context)
+                .map(Value::secret)
+                .map_err(redact);
+        }
+        if matches!(v, Value::Unknown(_)) {
+            return Ok(v);
+        }
+        match ty {
+            Ty::Alias(_, t) => self.coerce(v, t, span, context),
+            Ty::Refined(base, r) => {
+                let v = self.coerce(v, base, span, context)?;
+                check_refinement(&v, r, span, context, ty)?;
+                Ok(v)
+            }
+            Ty::Optional(t) => match v {
+                Value::Null => Ok(Value::Null),
+                v => self.coerce(v, t, span, context),
+            },
+            Ty::Float => match v {
+                Value::Int(i) => Ok(Value::Float(i as f64)),
+                v => Ok(v),
+            },
+            Ty::List(t) => match v {
+                Value::List(xs) => {
+                    let mut out = Vec::with_capacity(xs.len());
+                    for (i, x) in xs.iter().enumerate() {
+                        out.push(self.coerce(
+                            x.clone(),
+                            t,
+                            span,
+                            &format!("element {} of {context}", i + 1),
+                        )?);
+                    }
+                    Ok(Value::list(out))
+                }
+                v => Ok(v),
+            },
+            Ty::Map(t) => match v {
+                Value::Record(m) => {
+                    let mut out = IndexMap::with_capacity(m.len());
+                    for (k, x) in m.iter() {
+                        out.insert(
+                            k.clone(),
+                            self.coerce(x.clone(), t, span, &format!("`{k}` of {context}"))?,
+                        );
+                    }
+                    Ok(Value::record(out))
+                }
+                v => Ok(v),
+            },
+            Ty::Schema(id) if !self.p.schema(*id).is_resource => match v {
+                Value::Record(m) => {
+                    let fields: IndexMap<String, (Value, Span)> =
+                        m.iter().map(|(k, x)| (k.clone(), (x.clone(), span))).collect();
+                    let name = self.p.schema(*id).name.clone();
+                    self.coerce_schema_fields(*id, fields, span, &name)
+                        .map(Value::record)
+                }
+                v => Ok(v),
+            },
+            Ty::Record(r) => match v {
+                Value::Record(m) => self.coerce_record(&m, r, span, context),
+                v => Ok(v),
+            },
+            Ty::Union(ts) => {
+                // The first member the value fits without error (checked statically to exist).
+                for t in ts {
+                    if fits_shape(&v, t, self) {
+                        let n = self.diags.len();
+                        if let Ok(out) = self.coerce(v.clone(), t, span, context) {
+                            return Ok(out);
+                        }
+                        self.diags.truncate(n);
+                    }
+                }
+                Ok(v)
+            }
+            _ => Ok(v),
+        }
+    }
+
+    fn coerce_record(
+        &mut self,
+        m: &IndexMap<String, Value>,
+        r: &RecordTy,
+        span: Span,
+        context: &str,
+    ) -> Result<Value, Diagnostic> {
+        let mut out = IndexMap::with_capacity(r.fields.len());
+        for (name, f) in &r.fields {
+            let v = m.get(name).cloned().unwrap_or(Value::Null);
+            out.insert(
+                name.clone(),
+                self.coerce(v, &f.ty, span, &format!("field `{name}` of {context}"))?,
+            );
+        }
+        Ok(Value::record(out))
+    }
+
+    /// The input fields of a schema, in schema order: given values fitted,
+    /// defaults evaluated (in the schema's module), optional fields null.
+    pub(super) fn coerce_schema_fields(
+        &mut self,
+        id: SchemaId,
+        mut given: IndexMap<String, (Value, Span)>,
+        span: Span,
+        owner: &str,
+    ) -> Result<IndexMap<String, Value>, Diagnostic> {
+        let p = self.p;
+        let schema = p.schema(id);
+        let mut out = IndexMap::with_capacity(schema.fields.len());
+        for (name, f) in &schema.fields {
+            if f.output {
+                continue;
+            }
+            let context = format!("field `{name}` of `{owner}`");
+            let (v, vspan) = match given.shift_remove(name) {
+                Some(x) => x,
+                None => match &f.default {
+                    Some(d) => {
+                        let (v, deps) = self.isolated(Vec::new(), |ev| ev.eval(f.default_module, d));
+                        self.depend_all(&deps);
+                        (v?, d.span)
+                    }
+                    None if f.ty.is_optional() => (Value::Null, span),
+                    None => {
+                        return Err(
+                            Diagnostic::error(Code::MissingField, format!("{context} is not set"))
+                                .label(span, format!("`{name}` has no value"))
+                                .help(format!("set `{name} = …`")),
+                        );
+                    }
+                },
+            };
+            out.insert(name.clone(), self.coerce(v, &f.ty, vspan, &context)?);
+        }
+        Ok(out)
+    }
+}
+
+/// An error about a secret value must not show it.
+fn redact(mut d: Diagnostic) -> Diagnostic {
+    for l in &mut d.labels {
+        if l.message.starts_with("this evaluates to") {
+            l.message = "this evaluates to a secret value (not shown)".to_string();
+        }
+    }
+    d
+}
+
+/// Whether a value has the outer shape of a type (to pick a union member).
+fn fits_shape(v: &Value, t: &Ty, ev: &Evaluator) -> bool {
+    match (v, t.resolved()) {
+        (_, Ty::Alias(_, t)) | (_, Ty::Refined(t, _)) => fits_shape(v, t, ev),
+        (Value::Null, Ty::Optional(_) | Ty::Null) => true,
+        (v, Ty::Optional(t)) => fits_shape(v, t, ev),
+        (Value::Str(s), Ty::Literal(l)) => s.as_ref() == l.as_ref(),
+        (Value::Str(_), Ty::String | Ty::Secret) => true,
+        (Value::Int(_), Ty::Int | Ty::Float) | (Value::Float(_), Ty::Float) => true,
+        (Value::Bool(_), Ty::Bool) | (Value::Duration(_), Ty::Duration) => true,
+        (Value::List(_), Ty::List(_)) => true,
+        (Value::Record(_), Ty::Map(_) | Ty::Record(_)) => true,
+        (Value::Record(_), Ty::Schema(id)) => !ev.p.schema(*id).is_resource,
+        (Value::Resource(a), Ty::Schema(id)) => {
+            let name = a.split('[').next().unwrap_or(a);
+            ev.p.module(ev.p.root())
+                .resources
+                .get(name)
+                .and_then(|r| r.schema)
+                .is_some_and(|s| s == *id)
+        }
+        (Value::Unknown(_) | Value::Secret(_), _) => true,
+        (_, Ty::Union(ts)) => ts.iter().any(|t| fits_shape(v, t, ev)),
+        _ => false,
+    }
+}
+
+fn check_refinement(v: &Value, r: &Refinement, span: Span, context: &str, ty: &Ty) -> Result<(), Diagnostic> {
+    let (ok, is_length, shown) = match v {
+        Value::Int(i) => (r.allows_number(*i as f64), false, i.to_string()),
+        Value::Float(f) => (r.allows_number(*f), false, f.to_string()),
+        Value::Str(s) => (
+            r.allows_str(s),
+            matches!(r, Refinement::Range { .. }),
+            format!("{s:?}"),
+        ),
+        _ => (true, false, String::new()),
+    };
+    if ok {
+        return Ok(());
+    }
+    let what = match r {
+        Refinement::Pattern { text, .. } => format!("must match {text}"),
+        Refinement::Range { .. } => format!("must be {}", describe_refinement(r, is_length)),
+    };
+    let _ = ty;
+    Err(Diagnostic::error(
+        Code::RefinementValue,
+        format!("computed value out of bounds: {context} {what}"),
+    )
+    .label(span, format!("this evaluates to {shown}"))
+    .help(format!(
+        "{context} is refined by {}; change the inputs of this computation so the value satisfies it",
+        r.describe()
+    )))
+}
