@@ -23,7 +23,7 @@ Exit status: 0 success, 1 the input has errors, 2 the command line is wrong.";
 #[command(name = "tpt", version, about, after_help = ROOT_HELP)]
 pub struct Cli {
     /// When to color diagnostics: `auto` colors only on a terminal and when
-    /// `NO_COLOR` is not set.
+    /// `NO_COLOR` is not set; `always` and `never` override both.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
@@ -35,7 +35,7 @@ pub struct Cli {
 pub enum ColorChoice {
     /// Color on a terminal, unless `NO_COLOR` is set.
     Auto,
-    /// Always color, even into a pipe or file.
+    /// Always color, even into a pipe or file, and even when `NO_COLOR` is set.
     Always,
     /// Never color: a plain, deterministic rendering.
     Never,
