@@ -19,14 +19,20 @@ pub(crate) enum Misfit {
 
 impl Checker<'_> {
     /// Infers `e` with `expected` as a hint, then requires the result to fit.
-    pub(crate) fn check_expr(&mut self, m: ModuleId, e: &Expr, expected: &Ty, context: &str) -> Ty {
+    pub(crate) fn check_expr(
+        &mut self,
+        m: ModuleId,
+        e: &Expr,
+        expected: &Ty,
+        context: &dyn std::fmt::Display,
+    ) -> Ty {
         let found = self.infer(m, e, Some(expected));
         self.require(e, &found, expected, context);
         found
     }
 
     /// Reports when `found` does not fit `expected`; checks literals against refinements.
-    pub(crate) fn require(&mut self, e: &Expr, found: &Ty, expected: &Ty, context: &str) {
+    pub(crate) fn require(&mut self, e: &Expr, found: &Ty, expected: &Ty, context: &dyn std::fmt::Display) {
         match self.fits(found, expected) {
             Ok(()) => self.check_literal(e, expected, context),
             Err(Misfit::Secret) => {
@@ -178,7 +184,7 @@ impl Checker<'_> {
     }
 
     /// A literal checked against the refinement of the type it is assigned to.
-    fn check_literal(&mut self, e: &Expr, expected: &Ty, context: &str) {
+    fn check_literal(&mut self, e: &Expr, expected: &Ty, context: &dyn std::fmt::Display) {
         let Some(refinement) = refinement_of(expected) else {
             return;
         };

@@ -113,7 +113,7 @@ fn check_env(c: &mut Checker, m: ModuleId, env: &Environment) {
         match module.params.get(&set.name.name) {
             Some(p) => {
                 let ty = p.ty.clone();
-                c.check_expr(m, &set.value, &ty, &format!("param `{}`", set.name.name));
+                c.check_expr(m, &set.value, &ty, &format_args!("param `{}`", set.name.name));
             }
             None => {
                 let mut d = Diagnostic::error(
@@ -286,7 +286,12 @@ fn check_merge(
         match (rec.fields.get(&f.name.name), &f.value) {
             (Some(ft), OverlayValue::Set(value)) => {
                 let t = ft.ty.clone();
-                c.check_expr(m, value, &t, &format!("field `{}` of {context}", f.name.name));
+                c.check_expr(
+                    m,
+                    value,
+                    &t,
+                    &format_args!("field `{}` of {context}", f.name.name),
+                );
             }
             (Some(ft), OverlayValue::Merge(inner)) => {
                 let t = ft.ty.clone();

@@ -48,7 +48,7 @@ impl Checker<'_> {
             ExprKind::Unary(op, operand) => self.infer_unary(m, *op, operand),
             ExprKind::Binary(op, l, r) => self.infer_binary(m, *op, l, r, e.span, expected),
             ExprKind::If(c, t, f) => {
-                self.check_expr(m, c, &Ty::Bool, "the condition of `if`");
+                self.check_expr(m, c, &Ty::Bool, &"the condition of `if`");
                 let a = self.infer_branch(m, t, expected);
                 let b = self.infer_branch(m, f, expected);
                 self.join(&a, &b)
@@ -62,7 +62,7 @@ impl Checker<'_> {
 
     fn infer_branch(&mut self, m: ModuleId, e: &Expr, expected: Option<&Ty>) -> Ty {
         match expected {
-            Some(x) => self.check_expr(m, e, x, "this branch"),
+            Some(x) => self.check_expr(m, e, x, &"this branch"),
             None => self.infer(m, e, None),
         }
     }
@@ -212,7 +212,7 @@ impl Checker<'_> {
         let ty = match &decl.node.ty {
             Some(_) => {
                 let declared = decl.ty.clone();
-                self.check_expr(m, &decl.node.value, &declared, &format!("`let {name}`"));
+                self.check_expr(m, &decl.node.value, &declared, &format_args!("`let {name}`"));
                 declared
             }
             None => self.infer(m, &decl.node.value, None),
@@ -260,7 +260,7 @@ impl Checker<'_> {
         });
         if let Some(elem) = elem_expected {
             for (i, item) in items.iter().enumerate() {
-                self.check_expr(m, item, &elem, &format!("list element {}", i + 1));
+                self.check_expr(m, item, &elem, &format_args!("list element {}", i + 1));
             }
             return Ty::List(Box::new(elem));
         }
@@ -322,7 +322,7 @@ impl Checker<'_> {
                         m,
                         &entry.value,
                         &elem,
-                        &format!("the value of `{}`", entry.key.name),
+                        &format_args!("the value of `{}`", entry.key.name),
                     );
                 }
                 Ty::Map(Box::new(elem))
@@ -383,7 +383,7 @@ impl Checker<'_> {
             match fields.fields.get(&key.name) {
                 Some(f) => {
                     let ty = f.ty.clone();
-                    self.check_expr(m, value, &ty, &format!("field `{}` of {owner}", key.name));
+                    self.check_expr(m, value, &ty, &format_args!("field `{}` of {owner}", key.name));
                 }
                 None => {
                     self.unknown_field(&key.name, key.span, fields, owner);
@@ -471,13 +471,13 @@ impl Checker<'_> {
         });
         self.with_locals(vars, |ch| {
             if let Some(f) = &c.filter {
-                ch.check_expr(m, f, &Ty::Bool, "the filter of a comprehension");
+                ch.check_expr(m, f, &Ty::Bool, &"the filter of a comprehension");
             }
             if let Some(k) = &c.key {
-                ch.check_expr(m, k, &Ty::String, "a map key");
+                ch.check_expr(m, k, &Ty::String, &"a map key");
             }
             let body = match &elem_expected {
-                Some(x) => ch.check_expr(m, &c.body, x, "an element"),
+                Some(x) => ch.check_expr(m, &c.body, x, &"an element"),
                 None => ch.infer(m, &c.body, None),
             };
             let body = elem_expected.unwrap_or(body);
@@ -654,16 +654,16 @@ impl Checker<'_> {
             }
             Ty::List(elem) => {
                 let elem = (**elem).clone();
-                self.check_expr(m, index, &Ty::Int, "a list index");
+                self.check_expr(m, index, &Ty::Int, &"a list index");
                 elem
             }
             Ty::Map(elem) => {
                 let elem = (**elem).clone();
-                self.check_expr(m, index, &Ty::String, "a map key");
+                self.check_expr(m, index, &Ty::String, &"a map key");
                 elem
             }
             Ty::Record(_) | Ty::Schema(_) => {
-                let key_ty = self.check_expr(m, index, &Ty::String, "a record key");
+                let key_ty = self.check_expr(m, index, &Ty::String, &"a record key");
                 if let Ty::Literal(key) = key_ty.resolved() {
                     let ident = Ident {
                         name: key.to_string(),
@@ -682,7 +682,7 @@ impl Checker<'_> {
                     .unwrap_or(Ty::Error)
             }
             Ty::String | Ty::Literal(_) | Ty::Secret => {
-                self.check_expr(m, index, &Ty::Int, "a string index");
+                self.check_expr(m, index, &Ty::Int, &"a string index");
                 if t.is_secret() {
                     Ty::Secret
                 } else {
@@ -779,7 +779,7 @@ impl Checker<'_> {
             }
             for (i, (arg, (pname, pty))) in args.iter().zip(params.iter()).enumerate() {
                 let _ = i;
-                self.check_expr(m, arg, pty, &format!("argument `{pname}` of `{display}`"));
+                self.check_expr(m, arg, pty, &format_args!("argument `{pname}` of `{display}`"));
             }
             return ret;
         }
@@ -848,7 +848,7 @@ impl Checker<'_> {
     fn infer_unary(&mut self, m: ModuleId, op: UnaryOp, operand: &Expr) -> Ty {
         match op {
             UnaryOp::Not => {
-                self.check_expr(m, operand, &Ty::Bool, "the operand of `!`");
+                self.check_expr(m, operand, &Ty::Bool, &"the operand of `!`");
                 Ty::Bool
             }
             UnaryOp::Neg => {
@@ -880,15 +880,25 @@ impl Checker<'_> {
     ) -> Ty {
         match op {
             BinOp::And | BinOp::Or => {
-                self.check_expr(m, l, &Ty::Bool, &format!("the left side of `{}`", op.as_str()));
-                self.check_expr(m, r, &Ty::Bool, &format!("the right side of `{}`", op.as_str()));
+                self.check_expr(
+                    m,
+                    l,
+                    &Ty::Bool,
+                    &format_args!("the left side of `{}`", op.as_str()),
+                );
+                self.check_expr(
+                    m,
+                    r,
+                    &Ty::Bool,
+                    &format_args!("the right side of `{}`", op.as_str()),
+                );
                 return Ty::Bool;
             }
             BinOp::Coalesce => {
                 let lt = self.infer(m, l, expected);
                 let inner = lt.non_null();
                 let rt = match expected {
-                    Some(x) => self.check_expr(m, r, x, "the fallback of `??`"),
+                    Some(x) => self.check_expr(m, r, x, &"the fallback of `??`"),
                     None => {
                         let target = if inner == Ty::Error || matches!(inner.resolved(), Ty::Null) {
                             None

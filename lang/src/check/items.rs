@@ -25,7 +25,7 @@ impl Checker<'_> {
         }
         for (name, p) in &module.params {
             if let Some(default) = &p.node.default {
-                self.check_expr(m, default, &p.ty, &format!("the default of param `{name}`"));
+                self.check_expr(m, default, &p.ty, &format_args!("the default of param `{name}`"));
             }
         }
         for name in module.lets.keys() {
@@ -41,7 +41,7 @@ impl Checker<'_> {
                 .collect();
             let ret = f.ty.clone();
             self.with_locals(locals, |c| {
-                c.check_expr(m, &f.node.body, &ret, &format!("the result of `{name}`"));
+                c.check_expr(m, &f.node.body, &ret, &format_args!("the result of `{name}`"));
             });
         }
         for r in module.resources.values() {
@@ -90,7 +90,7 @@ impl Checker<'_> {
             return;
         }
         for (arg, ty) in a.args.iter().zip(expected) {
-            self.check_expr(m, arg, ty, &format!("the argument of `@{}`", a.name.name));
+            self.check_expr(m, arg, ty, &format_args!("the argument of `@{}`", a.name.name));
         }
     }
 
@@ -155,7 +155,7 @@ impl Checker<'_> {
             }
             Some(f) => {
                 let ty = f.ty.clone();
-                self.check_expr(m, value, &ty, &format!("field `{}` of {owner}", name.name));
+                self.check_expr(m, value, &ty, &format_args!("field `{}` of {owner}", name.name));
             }
             None => {
                 let mut rec = self.p.schema_record(id);

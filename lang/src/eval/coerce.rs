@@ -13,6 +13,32 @@ use crate::source::Span;
 use crate::types::{RecordTy, Refinement, Ty};
 use crate::value::Value;
 
+/// Names the place a value is fitted to, for messages; formatted only on error.
+#[derive(Clone, Copy)]
+pub(crate) enum Ctx<'a> {
+    Text(&'a str),
+    /// "field `name` of …"
+    Field(&'a str, &'a Ctx<'a>),
+    /// "`owner`"
+    Owner(&'a str),
+    /// "element i of …" (1-based)
+    Elem(usize, &'a Ctx<'a>),
+    /// "`key` of …"
+    Key(&'a str, &'a Ctx<'a>),
+}
+
+impl std::fmt::Display for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ctx::Text(t) => f.write_str(t),
+            Ctx::Field(n, p) => write!(f, "field `{n}` of {p}"),
+            Ctx::Owner(o) => write!(f, "`{o}`"),
+            Ctx::Elem(i, p) => write!(f, "element {i} of {p}"),
+            Ctx::Key(k, p) => write!(f, "`{k}` of {p}"),
+        }
+    }
+}
+
 impl Evaluator<'_> {
     /// Fits `v` to `ty`; `span` is the expression that produced it, `context` names the place.
     pub(super) fn coerce(
@@ -20,7 +46,7 @@ impl Evaluator<'_> {
         v: Value,
         ty: &Ty,
         span: Span,
-        context: &str,
+        context: &Ctx,
     ) -> Result<Value, Diagnostic> {
         if let Value::Secret(inner) = v {
             return self
@@ -50,12 +76,7 @@ impl Evaluator<'_> {
                 Value::List(xs) => {
                     let mut out = Vec::with_capacity(xs.len());
                     for (i, x) in xs.iter().enumerate() {
-                        out.push(self.coerce(
-                            x.clone(),
-                            t,
-                            span,
-                            &format!("element {} of {context}", i + 1),
-                        )?);
+                        out.push(self.coerce(x.clone(), t, span, &Ctx::Elem(i + 1, context))?);
                     }
                     Ok(Value::list(out))
                 }
@@ -65,10 +86,7 @@ impl Evaluator<'_> {
                 Value::Record(m) => {
                     let mut out = IndexMap::with_capacity(m.len());
                     for (k, x) in m.iter() {
-                        out.insert(
-                            k.clone(),
-                            self.coerce(x.clone(), t, span, &format!("`{k}` of {context}"))?,
-                        );
+                        out.insert(k.clone(), self.coerce(x.clone(), t, span, &Ctx::Key(k, context))?);
                     }
                     Ok(Value::record(out))
                 }
@@ -110,14 +128,14 @@ impl Evaluator<'_> {
         m: &IndexMap<String, Value>,
         r: &RecordTy,
         span: Span,
-        context: &str,
+        context: &Ctx,
     ) -> Result<Value, Diagnostic> {
         let mut out = IndexMap::with_capacity(r.fields.len());
         for (name, f) in &r.fields {
             let v = m.get(name).cloned().unwrap_or(Value::Null);
             out.insert(
                 name.clone(),
-                self.coerce(v, &f.ty, span, &format!("field `{name}` of {context}"))?,
+                self.coerce(v, &f.ty, span, &Ctx::Field(name, context))?,
             );
         }
         Ok(Value::record(out))
@@ -139,7 +157,8 @@ impl Evaluator<'_> {
             if f.output {
                 continue;
             }
-            let context = format!("field `{name}` of `{owner}`");
+            let owner_ctx = Ctx::Owner(owner);
+            let context = Ctx::Field(name, &owner_ctx);
             let (v, vspan) = match given.shift_remove(name) {
                 Some(x) => x,
                 None => match &f.default {
@@ -201,7 +220,7 @@ fn fits_shape(v: &Value, t: &Ty, ev: &Evaluator) -> bool {
     }
 }
 
-fn check_refinement(v: &Value, r: &Refinement, span: Span, context: &str, ty: &Ty) -> Result<(), Diagnostic> {
+fn check_refinement(v: &Value, r: &Refinement, span: Span, context: &Ctx, ty: &Ty) -> Result<(), Diagnostic> {
     let (ok, is_length, shown) = match v {
         Value::Int(i) => (r.allows_number(*i as f64), false, i.to_string()),
         Value::Float(f) => (r.allows_number(*f), false, f.to_string()),

@@ -330,7 +330,7 @@ impl Evaluator<'_> {
                     v,
                     ty,
                     arg.span,
-                    &format!("argument `{}` of `{}`", pname.name, name.name),
+                    &super::coerce::Ctx::Text(&format!("argument `{}` of `{}`", pname.name, name.name)),
                 )?;
                 bound.push((pname.name.clone(), v));
             }
@@ -339,7 +339,12 @@ impl Evaluator<'_> {
             self.depth -= 1;
             self.depend_all(&deps);
             let ret = f.ty.clone();
-            return self.coerce(result?, &ret, span, &format!("the result of `{}`", name.name));
+            return self.coerce(
+                result?,
+                &ret,
+                span,
+                &super::coerce::Ctx::Text(&format!("the result of `{}`", name.name)),
+            );
         }
         let Some(b) = builtins::lookup(&name.name) else {
             return Err(

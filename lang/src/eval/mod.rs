@@ -201,7 +201,7 @@ pub(crate) struct Evaluator<'p> {
     lets: HashMap<(ModuleId, String), Slot>,
     params: HashMap<String, Slot>,
     /// Resource name → its instances, expanded once.
-    plans: HashMap<String, Result<Vec<InstancePlan>, ()>>,
+    plans: HashMap<String, Result<std::sync::Arc<Vec<InstancePlan>>, ()>>,
     /// Address → evaluated inputs.
     instances: HashMap<String, InstanceSlot>,
     /// Nested function calls, to bound the depth.
@@ -210,7 +210,7 @@ pub(crate) struct Evaluator<'p> {
 
 enum InstanceSlot {
     InProgress,
-    Done(Box<ResourceInstance>),
+    Done(std::sync::Arc<ResourceInstance>),
     Failed,
 }
 
@@ -302,7 +302,7 @@ impl<'p> Evaluator<'p> {
         let result = match expr {
             Some(e) => {
                 let (v, deps) = self.isolated(Vec::new(), |ev| ev.eval(root, e));
-                v.and_then(|v| self.coerce(v, &decl.ty, span, &format!("param `{name}`")))
+                v.and_then(|v| self.coerce(v, &decl.ty, span, &coerce::Ctx::Text(&format!("param `{name}`"))))
                     .map(|v| (v, deps))
             }
             None if decl.ty.is_optional() => Ok((Value::Null, BTreeSet::new())),
@@ -355,7 +355,12 @@ impl<'p> Evaluator<'p> {
         self.lets.insert(key.clone(), Slot::InProgress);
         let (v, deps) = self.isolated(Vec::new(), |ev| ev.eval(m, &decl.node.value));
         let v = match (v, &decl.node.ty) {
-            (Ok(v), Some(_)) => self.coerce(v, &decl.ty, decl.node.value.span, &format!("`let {name}`")),
+            (Ok(v), Some(_)) => self.coerce(
+                v,
+                &decl.ty,
+                decl.node.value.span,
+                &coerce::Ctx::Text(&format!("`let {name}`")),
+            ),
             (v, _) => v,
         };
         match &v {

@@ -2,6 +2,7 @@
 //! the overlays of the environment chain, and references to resources.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 
@@ -32,9 +33,9 @@ impl Evaluator<'_> {
         let mut out = Vec::new();
         for name in root.resources.keys() {
             let Ok(plans) = self.plans(name) else { continue };
-            for plan in plans {
+            for plan in plans.iter() {
                 if let Some(i) = self.instance(name, &plan.address) {
-                    out.push(i);
+                    out.push((*i).clone());
                 }
             }
         }
@@ -43,7 +44,7 @@ impl Evaluator<'_> {
     }
 
     /// The instances a declaration stamps out (memoised).
-    pub(super) fn plans(&mut self, name: &str) -> Result<Vec<InstancePlan>, ()> {
+    pub(super) fn plans(&mut self, name: &str) -> Result<Arc<Vec<InstancePlan>>, ()> {
         if let Some(p) = self.plans.get(name) {
             return p.clone();
         }
@@ -54,10 +55,10 @@ impl Evaluator<'_> {
         // Expanding evaluates loop collections, which may reference other resources;
         // those are not dependencies of any instance being evaluated right now.
         let (result, _) = self.isolated(Vec::new(), |ev| ev.expand(decl, 0, Vec::new(), Vec::new()));
-        let result = result.map_err(|d| self.diags.push(d));
+        let result = result.map(Arc::new).map_err(|d| self.diags.push(d));
         if let Ok(plans) = &result {
             let mut seen: BTreeSet<&str> = BTreeSet::new();
-            for p in plans {
+            for p in plans.iter() {
                 if !seen.insert(&p.address) {
                     self.diags.push(
                         Diagnostic::error(
@@ -153,9 +154,9 @@ impl Evaluator<'_> {
     }
 
     /// The evaluated instance at `address` of resource `name` (memoised).
-    pub(super) fn instance(&mut self, name: &str, address: &str) -> Option<ResourceInstance> {
+    pub(super) fn instance(&mut self, name: &str, address: &str) -> Option<Arc<ResourceInstance>> {
         match self.instances.get(address) {
-            Some(InstanceSlot::Done(i)) => return Some((**i).clone()),
+            Some(InstanceSlot::Done(i)) => return Some(i.clone()),
             Some(InstanceSlot::Failed) => return None,
             Some(InstanceSlot::InProgress) => {
                 let span = self
@@ -187,15 +188,17 @@ impl Evaluator<'_> {
         let plan = self
             .plans(name)
             .ok()?
-            .into_iter()
-            .find(|p| p.address == address)?;
+            .iter()
+            .find(|p| p.address == address)
+            .cloned()?;
         self.instances
             .insert(address.to_string(), InstanceSlot::InProgress);
         let result = self.evaluate_instance(&plan);
         match result {
             Ok(i) => {
+                let i = Arc::new(i);
                 self.instances
-                    .insert(address.to_string(), InstanceSlot::Done(Box::new(i.clone())));
+                    .insert(address.to_string(), InstanceSlot::Done(i.clone()));
                 Some(i)
             }
             Err(d) => {
@@ -374,7 +377,7 @@ impl Evaluator<'_> {
         })?;
         // Build nested collections from the plans' addresses (keys in order).
         let mut top: Vec<(Vec<Value>, Value)> = Vec::new();
-        for p in &plans {
+        for p in plans.iter() {
             self.depend(&p.address);
             top.push((p.keys.clone(), Value::Resource(p.address.as_str().into())));
         }
