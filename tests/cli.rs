@@ -218,7 +218,6 @@ fn eval_prints_environment_params_and_resources() {
 }
 
 #[test]
-#[ignore = "needs the evaluator (lang/src/eval) and `secret_env`; un-ignore once they land"]
 fn eval_resolves_values_and_redacts_secrets() {
     let dir = temp();
     write(dir.path(), "main.tpt", SHOP);

@@ -160,3 +160,19 @@ fn large_files_parse_in_chunks_with_the_same_result() {
     };
     assert_eq!(&src[last.name.span.range()], "r3999");
 }
+
+#[test]
+fn a_doc_comment_after_a_value_is_not_a_division() {
+    let src = "schema S {\n  a: int = 1\n  /// the b\n  b: int = 2\n}\n";
+    let (file, diags) = parse(FileId(0), src);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let Some(ItemKind::Schema(s)) = file.items.first().map(|i| &i.kind) else {
+        panic!()
+    };
+    assert_eq!(s.fields.len(), 2);
+    assert_eq!(s.fields[1].docs.as_deref(), Some("the b"));
+    assert!(matches!(
+        let_value("let x = 6 / 2"),
+        ExprKind::Binary(BinOp::Div, _, _)
+    ));
+}
