@@ -347,7 +347,6 @@ fn fmt_of_a_missing_path_is_an_error() {
 }
 
 #[test]
-#[ignore = "needs the real formatter (lang/src/fmt.rs is a stub on this branch); un-ignore once it lands"]
 fn fmt_check_lists_unformatted_files_then_fmt_fixes_them() {
     let dir = temp();
     let messy = "let    x    =    1\n\n\n\nlet y=2\n";
