@@ -1,0 +1,222 @@
+//! Evaluation semantics: environments and overlays, stamping, references and
+//! dependencies, unknowns, secrets, defaults.
+
+use std::collections::HashMap;
+
+use tpt_lang::{check, evaluate, Evaluated, Program};
+
+const SCHEMAS: &str = r#"
+schema Probe { path: string = "/healthz", period: duration = 10s }
+resource schema Svc {
+  name: string
+  replicas: int(0..100) = 1
+  weight: float = 1
+  probe: Probe = {}
+  env: {string: secret} = {}
+  tags: {string: string} = {}
+  upstream: Svc?
+  @output url: string
+}
+"#;
+
+fn eval_env(src: &str, env: Option<&str>) -> Evaluated {
+    let text = format!("{SCHEMAS}\n{src}");
+    let program = Program::from_text("main.tpt", &text);
+    let diags = check(&program);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let inputs: HashMap<String, String> = [("DB_PASSWORD".to_string(), "hunter2".to_string())]
+        .into_iter()
+        .collect();
+    evaluate(&program, env, &inputs).unwrap_or_else(|d| panic!("{d:#?}"))
+}
+
+fn input(ev: &Evaluated, address: &str, field: &str) -> serde_json::Value {
+    let r = ev
+        .resources
+        .iter()
+        .find(|r| r.address == address)
+        .unwrap_or_else(|| panic!("no {address}"));
+    r.inputs
+        .get(field)
+        .map(|v| v.to_json())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn environments_chain_and_overlay() {
+    let src = r#"
+param replicas: int = 1
+param region: string = "base"
+resource web: Svc { name = "web-${region}", replicas = replicas }
+environment staging { region = "us"; web { tags = { tier = "staging" } } }
+environment prod extends staging {
+  replicas = 5
+  web { probe { period = 5s } }
+}
+"#;
+    let prod = eval_env(src, Some("prod"));
+    assert_eq!(input(&prod, "web", "name"), "web-us");
+    assert_eq!(input(&prod, "web", "replicas"), 5);
+    assert_eq!(
+        input(&prod, "web", "tags"),
+        serde_json::json!({ "tier": "staging" })
+    );
+    // A merge keeps the other fields of the record, defaults included.
+    assert_eq!(
+        input(&prod, "web", "probe"),
+        serde_json::json!({ "path": "/healthz", "period": "5s" })
+    );
+    let staging = eval_env(src, Some("staging"));
+    assert_eq!(input(&staging, "web", "replicas"), 1);
+    assert_eq!(
+        prod.params.get("region").map(|v| v.to_json()),
+        Some(serde_json::json!("us"))
+    );
+}
+
+#[test]
+fn for_stamps_addressed_instances_and_overlays_select_one() {
+    let src = r#"
+param regions: [string] = ["eu", "us"]
+for r in regions {
+  resource db: Svc { name = "db-${r}" }
+}
+resource app: Svc { name = "app", tags = {for k, d in db : k => d.name} }
+environment prod { db["us"] { replicas = 3 } }
+"#;
+    let ev = eval_env(src, Some("prod"));
+    let addresses: Vec<&str> = ev.resources.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(addresses, [r#"db["eu"]"#, r#"db["us"]"#, "app"]);
+    assert_eq!(input(&ev, r#"db["us"]"#, "replicas"), 3);
+    assert_eq!(input(&ev, r#"db["eu"]"#, "replicas"), 1);
+    assert_eq!(
+        input(&ev, "app", "tags"),
+        serde_json::json!({ "eu": "db-eu", "us": "db-us" })
+    );
+    let app = ev
+        .resources
+        .iter()
+        .find(|r| r.address == "app")
+        .map(|r| r.depends_on.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        app.into_iter().collect::<Vec<_>>(),
+        [r#"db["eu"]"#, r#"db["us"]"#]
+    );
+}
+
+#[test]
+fn outputs_are_unknown_and_carry_their_dependency() {
+    let src = r#"
+let via_let = api.url
+fn wrap(u: string): string = "<${u}>"
+resource api: Svc { name = "api" }
+resource web: Svc { name = "web", tags = { up = wrap(via_let) }, upstream = api }
+resource reader: Svc { name = "copy-of-${late.name}" }
+resource late: Svc { name = "late" }
+"#;
+    let ev = eval_env(src, None);
+    assert_eq!(
+        input(&ev, "web", "tags"),
+        serde_json::json!({ "up": { "$unknown": "api.url" } })
+    );
+    assert_eq!(
+        input(&ev, "web", "upstream"),
+        serde_json::json!({ "$resource": "api" })
+    );
+    let deps = |a: &str| {
+        ev.resources
+            .iter()
+            .find(|r| r.address == a)
+            .map(|r| r.depends_on.iter().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(deps("web"), ["api"]);
+    // Inputs of a resource declared later are read lazily, in any order.
+    assert_eq!(input(&ev, "reader", "name"), "copy-of-late");
+    assert_eq!(deps("reader"), ["late"]);
+}
+
+#[test]
+fn secrets_taint_and_are_never_rendered() {
+    let src = r#"
+let password = secret_env("DB_PASSWORD")
+resource db: Svc {
+  name = "db"
+  env = { URL = "postgres://app:${password}@db:5432/app", MODE = "prod", LEN = to_string(len(password)) }
+}
+"#;
+    let ev = eval_env(src, None);
+    let env = input(&ev, "db", "env");
+    assert_eq!(
+        env,
+        serde_json::json!({ "URL": "(sensitive)", "MODE": "prod", "LEN": "(sensitive)" })
+    );
+    let everything = format!(
+        "{:?} {}",
+        ev.params,
+        serde_json::to_string(
+            &ev.resources
+                .iter()
+                .map(|r| r
+                    .inputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        )
+        .unwrap_or_default()
+    );
+    assert!(!everything.contains("hunter2"));
+}
+
+#[test]
+fn defaults_fill_nested_records_and_ints_widen_to_floats() {
+    let src = r#"resource web: Svc { name = "web", probe = { path = "/up" }, weight = 2 }"#;
+    let ev = eval_env(src, None);
+    assert_eq!(
+        input(&ev, "web", "probe"),
+        serde_json::json!({ "path": "/up", "period": "10s" })
+    );
+    assert_eq!(input(&ev, "web", "weight"), serde_json::json!(2.0));
+    assert_eq!(input(&ev, "web", "upstream"), serde_json::Value::Null);
+}
+
+#[test]
+fn evaluation_is_deterministic() {
+    let src = r#"
+param names: [string] = ["c", "a", "b"]
+for n in names {
+  resource s: Svc { name = n, tags = { x = n } }
+}
+"#;
+    let a = format!(
+        "{:?}",
+        eval_env(src, None)
+            .resources
+            .iter()
+            .map(|r| (
+                &r.address,
+                r.inputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect::<Vec<_>>()
+            ))
+            .collect::<Vec<_>>()
+    );
+    let b = format!(
+        "{:?}",
+        eval_env(src, None)
+            .resources
+            .iter()
+            .map(|r| (
+                &r.address,
+                r.inputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect::<Vec<_>>()
+            ))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(a, b);
+}
