@@ -238,7 +238,7 @@ fn type_rules() {
     assert_eq!(ty("join", &[Ty::String, str_list.clone()]), Ok(Ty::String));
     assert!(ty("join", &[Ty::String, Ty::List(Box::new(Ty::Int))]).is_err());
     assert!(ty("join", &[Ty::String]).is_err());
-    assert_eq!(ty("len", &[str_list.clone()]), Ok(Ty::Int));
+    assert_eq!(ty("len", std::slice::from_ref(&str_list)), Ok(Ty::Int));
     assert!(ty("len", &[Ty::Bool]).is_err());
     assert_eq!(ty("range", &[Ty::Int, Ty::Int]), Ok(Ty::List(Box::new(Ty::Int))));
     assert!(ty("range", &[Ty::String]).is_err());
