@@ -250,7 +250,7 @@ fn type_rules() {
     assert_eq!(ty("secret_env", &[Ty::String]), Ok(Ty::Secret));
     assert_eq!(ty("sensitive", &[Ty::String]), Ok(Ty::Secret));
     assert_eq!(ty("sum", &[Ty::List(Box::new(Ty::Float))]), Ok(Ty::Float));
-    assert!(ty("sum", &[str_list.clone()]).is_err());
+    assert!(ty("sum", std::slice::from_ref(&str_list)).is_err());
     assert_eq!(ty("cidr_subnet", &[Ty::String, Ty::Int, Ty::Int]), Ok(Ty::String));
     assert!(ty("cidr_subnet", &[Ty::String, Ty::String, Ty::Int]).is_err());
     // An earlier error is not reported again.
