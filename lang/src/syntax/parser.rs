@@ -18,7 +18,23 @@ use crate::source::{FileId, Span};
 struct Grammar;
 
 /// Parses one file. Never panics; returns what parsed plus all syntax errors.
+/// The deepest nesting of brackets (and interpolations) a file may have: deeper
+/// input would exhaust the stack of the recursive phases.
+pub const MAX_NESTING: usize = 64;
+/// The most operands one chain of binary operators may have.
+pub const MAX_OPERANDS: usize = 256;
+
 pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
+    if let Some(at) = too_deep(src) {
+        let end = next_char_boundary(src, at);
+        let d = Diagnostic::error(
+            Code::Syntax,
+            format!("nesting too deep: more than {MAX_NESTING} levels of brackets"),
+        )
+        .label(Span::new(file, at, end), "too deep here")
+        .help("split the expression with `let`s or functions");
+        return (File::default(), vec![d]);
+    }
     // Fast path: the file parses at once (in parallel chunks when it is large).
     if let Some(parsed) = parse_fast(file, src) {
         return parsed;
@@ -69,6 +85,56 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
     }
     pest::set_error_detail(false);
     (File { items }, diags)
+}
+
+/// The position where bracket nesting first exceeds [`MAX_NESTING`], if it does.
+/// Brackets in comments and string text do not count; `${` does.
+fn too_deep(src: &str) -> Option<usize> {
+    let b = src.as_bytes();
+    // Each level remembers whether it is a string (`true`) or brackets.
+    let mut stack: Vec<bool> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let in_string = stack.last() == Some(&true);
+        let c = b[i];
+        if in_string {
+            match c {
+                b'\\' => i += 1,
+                b'"' => {
+                    stack.pop();
+                }
+                b'$' if b.get(i + 1) == Some(&b'{') => {
+                    stack.push(false);
+                    i += 1;
+                }
+                _ => {}
+            }
+        } else {
+            match c {
+                b'/' if b.get(i + 1) == Some(&b'/') => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'"' if b.get(i..i + 3) == Some(b"\"\"\"") => {
+                    // Text blocks: skip to the closing quotes (interpolations inside are rare and shallow).
+                    let rest = src.get(i + 3..).unwrap_or("");
+                    i += 3 + rest.find("\"\"\"").map_or(rest.len(), |n| n + 2);
+                }
+                b'"' => stack.push(true),
+                b'(' | b'[' | b'{' => stack.push(false),
+                b')' | b']' | b'}' => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+        }
+        if stack.len() > MAX_NESTING {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Files larger than this are parsed in parallel chunks.
@@ -912,6 +978,18 @@ impl Builder<'_> {
         }
         if let Some(operand) = current {
             operands.push(apply_unary(operand, unary));
+        }
+        if operands.len() > MAX_OPERANDS {
+            let span = operands.first().map(|o| o.span).unwrap_or_default();
+            self.diags.push(
+                Diagnostic::error(
+                    Code::Syntax,
+                    format!("expression too long: more than {MAX_OPERANDS} operands"),
+                )
+                .label(span, "this chain of operators is too long")
+                .help("split it with `let`s, or use `sum(…)`, `concat(…)` or `join(…)`"),
+            );
+            return error_expr(span);
         }
         let mut operands = operands.into_iter();
         let Some(first) = operands.next() else {
