@@ -54,7 +54,7 @@ impl Evaluator<'_> {
                 .map(Value::secret)
                 .map_err(redact);
         }
-        if matches!(v, Value::Unknown(_)) {
+        if matches!(v, Value::Unknown(_)) || !needs_coerce(ty, self) {
             return Ok(v);
         }
         match ty {
@@ -159,7 +159,7 @@ impl Evaluator<'_> {
             }
             let owner_ctx = Ctx::Owner(owner);
             let context = Ctx::Field(name, &owner_ctx);
-            let (v, vspan) = match given.shift_remove(name) {
+            let (v, vspan) = match given.swap_remove(name) {
                 Some(x) => x,
                 None => match &f.default {
                     Some(d) => {
@@ -180,6 +180,25 @@ impl Evaluator<'_> {
             out.insert(name.clone(), self.coerce(v, &f.ty, vspan, &context)?);
         }
         Ok(out)
+    }
+}
+
+/// Whether fitting a value to `ty` can change it or fail: refinements, schema
+/// defaults, int→float and records do; plain scalars and collections of them do not.
+fn needs_coerce(ty: &Ty, ev: &Evaluator) -> bool {
+    match ty {
+        Ty::String
+        | Ty::Int
+        | Ty::Bool
+        | Ty::Duration
+        | Ty::Secret
+        | Ty::Null
+        | Ty::Literal(_)
+        | Ty::Error => false,
+        Ty::Schema(id) => !ev.p.schema(*id).is_resource,
+        Ty::Alias(_, t) | Ty::List(t) | Ty::Map(t) | Ty::Optional(t) => needs_coerce(t, ev),
+        Ty::Union(ts) => ts.iter().any(|t| needs_coerce(t, ev)),
+        Ty::Float | Ty::Record(_) | Ty::Refined(..) => true,
     }
 }
 

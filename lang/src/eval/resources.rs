@@ -30,16 +30,23 @@ impl Evaluator<'_> {
     /// Every instance of every resource, in declaration order.
     pub(super) fn all_instances(&mut self) -> Vec<ResourceInstance> {
         let root = self.p.module(self.p.root());
-        let mut out = Vec::new();
+        let mut order = Vec::new();
         for name in root.resources.keys() {
             let Ok(plans) = self.plans(name) else { continue };
             for plan in plans.iter() {
-                if let Some(i) = self.instance(name, &plan.address) {
-                    out.push((*i).clone());
+                if self.instance(name, &plan.address).is_some() {
+                    order.push(plan.address.clone());
                 }
             }
         }
         self.check_overlay_keys();
+        // Evaluation is over: take the instances out (cloning only if still shared).
+        let mut out = Vec::with_capacity(order.len());
+        for address in order {
+            if let Some(InstanceSlot::Done(i)) = self.instances.remove(&address) {
+                out.push(Arc::try_unwrap(i).unwrap_or_else(|shared| (*shared).clone()));
+            }
+        }
         out
     }
 
