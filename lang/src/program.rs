@@ -81,6 +81,18 @@ pub struct Decl<T> {
     pub param_tys: Vec<Ty>,
 }
 
+impl Decl<ast::FnItem> {
+    /// The function's parameters with their resolved types, in order.
+    pub fn typed_params(&self) -> Vec<(String, Ty)> {
+        self.node
+            .params
+            .iter()
+            .zip(self.param_tys.iter())
+            .map(|((n, _), t)| (n.name.clone(), t.clone()))
+            .collect()
+    }
+}
+
 impl<T> Decl<T> {
     pub fn has_annotation(&self, name: &str) -> bool {
         self.annotations.iter().any(|a| a.name.name == name)

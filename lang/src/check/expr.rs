@@ -746,13 +746,7 @@ impl Checker<'_> {
             _ => return self.not_callable(m, callee, args),
         };
         if let Some(f) = self.p.module(fn_module).fns.get(&fn_name.name) {
-            let params: Vec<(String, Ty)> = f
-                .node
-                .params
-                .iter()
-                .zip(f.param_tys.iter())
-                .map(|((n, _), t)| (n.name.clone(), t.clone()))
-                .collect();
+            let params: Vec<(String, Ty)> = f.typed_params();
             let ret = f.ty.clone();
             if params.len() != args.len() {
                 let sig = params

@@ -32,13 +32,7 @@ impl Checker<'_> {
             self.let_type(m, name);
         }
         for (name, f) in &module.fns {
-            let locals: Vec<(String, Ty)> = f
-                .node
-                .params
-                .iter()
-                .zip(f.param_tys.iter())
-                .map(|((n, _), t)| (n.name.clone(), t.clone()))
-                .collect();
+            let locals: Vec<(String, Ty)> = f.typed_params();
             let ret = f.ty.clone();
             self.with_locals(locals, |c| {
                 c.check_expr(m, &f.node.body, &ret, &format_args!("the result of `{name}`"));
