@@ -190,33 +190,20 @@ for n in names {
   resource s: Svc { name = n, tags = { x = n } }
 }
 "#;
-    let a = format!(
-        "{:?}",
-        eval_env(src, None)
+    let render = || {
+        let ev = eval_env(src, None);
+        let rows: Vec<(String, Vec<(String, serde_json::Value)>)> = ev
             .resources
             .iter()
-            .map(|r| (
-                &r.address,
-                r.inputs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect::<Vec<_>>()
-            ))
-            .collect::<Vec<_>>()
-    );
-    let b = format!(
-        "{:?}",
-        eval_env(src, None)
-            .resources
-            .iter()
-            .map(|r| (
-                &r.address,
-                r.inputs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect::<Vec<_>>()
-            ))
-            .collect::<Vec<_>>()
-    );
+            .map(|r| {
+                (
+                    r.address.clone(),
+                    r.inputs.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+                )
+            })
+            .collect();
+        format!("{rows:?}")
+    };
+    let (a, b) = (render(), render());
     assert_eq!(a, b);
 }
