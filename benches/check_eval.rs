@@ -163,19 +163,35 @@ impl FileSystem for Memory<'_> {
     }
 }
 
-/// One full run: load (parse + collect), check, evaluate both environments.
-/// Returns the number of diagnostics.
-fn run_once(text: &str) -> usize {
+/// Times of one run's phases.
+struct Phases {
+    /// Parse + collect (`Program::load`).
+    load: Duration,
+    check: Duration,
+    /// Evaluating one environment (`prod`, which extends `staging`).
+    eval: Duration,
+    diags: usize,
+}
+
+/// One full run: load (parse + collect), check, evaluate `prod`.
+fn run_once(text: &str) -> Phases {
+    let t0 = Instant::now();
     let program = Program::load(&Memory("bench.tpt", text), &["bench.tpt".to_string()]);
+    let t1 = Instant::now();
     let mut diags = tpt_lang::check(&program).len();
+    let t2 = Instant::now();
     if diags == 0 {
-        for env in ["staging", "prod"] {
-            if let Err(d) = tpt_lang::evaluate(&program, Some(env), &NoInputs) {
-                diags += d.len();
-            }
+        if let Err(d) = tpt_lang::evaluate(&program, Some("prod"), &NoInputs) {
+            diags += d.len();
         }
     }
-    diags
+    let t3 = Instant::now();
+    Phases {
+        load: t1 - t0,
+        check: t2 - t1,
+        eval: t3 - t2,
+        diags,
+    }
 }
 
 // ------------------------------------------------------------------ the table
@@ -206,14 +222,14 @@ fn main() {
         .copied()
         .unwrap_or(5)
         .max(1);
-    println!("parse + check + evaluate (2 environments); median of {runs} runs\n");
+    println!("load (parse + collect), check, evaluate one environment; medians of {runs} runs\n");
     println!(
-        "| {:>9} | {:>9} | {:>10} | {:>9} | {:>11} | {:>12} | {:>14} | {:>5} |",
-        "resources", "lines", "bytes", "time ms", "ms / 1k res", "peak mem MB", "total alloc MB", "diags"
+        "| {:>9} | {:>9} | {:>10} | {:>7} | {:>8} | {:>7} | {:>13} | {:>8} | {:>11} | {:>8} | {:>9} | {:>5} |",
+        "resources", "lines", "bytes", "load ms", "check ms", "eval ms", "check+eval ms", "total ms", "ms / 1k res", "peak MB", "alloc MB", "diags"
     );
     println!(
-        "|{:->11}|{:->11}|{:->12}|{:->11}|{:->13}|{:->14}|{:->16}|{:->7}|",
-        ":", ":", ":", ":", ":", ":", ":", ":"
+        "|{:->11}|{:->11}|{:->12}|{:->9}|{:->10}|{:->9}|{:->15}|{:->10}|{:->13}|{:->10}|{:->11}|{:->7}|",
+        ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
     );
     for n in sizes {
         let text = generate(n);
@@ -225,28 +241,37 @@ fn main() {
         let lines = text.lines().count();
         // Runs of the largest sizes take long; fewer repetitions still give a median.
         let reps = if n >= 50_000 { runs.min(3) } else { runs };
-        let mut times = Vec::with_capacity(reps);
+        let (mut load, mut check, mut eval, mut both, mut total) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut peak = 0;
-        let mut total = 0;
+        let mut allocated = 0;
         let mut diags = 0;
         for _ in 0..reps {
-            let start = Instant::now();
-            let (d, p, t) = measure_memory(|| run_once(&text));
-            times.push(start.elapsed());
+            let (ph, p, t) = measure_memory(|| run_once(&text));
+            load.push(ph.load);
+            check.push(ph.check);
+            eval.push(ph.eval);
+            both.push(ph.check + ph.eval);
+            total.push(ph.load + ph.check + ph.eval);
             peak = peak.max(p);
-            total = t;
-            diags = d;
+            allocated = t;
+            diags = ph.diags;
         }
-        let ms = median(times).as_secs_f64() * 1000.0;
+        let ms = |d: Vec<Duration>| median(d).as_secs_f64() * 1000.0;
+        let total_ms = ms(total);
         println!(
-            "| {:>9} | {:>9} | {:>10} | {:>9.1} | {:>11.2} | {:>12.1} | {:>14.1} | {:>5} |",
+            "| {:>9} | {:>9} | {:>10} | {:>7.1} | {:>8.1} | {:>7.1} | {:>13.1} | {:>8.1} | {:>11.2} | {:>8.1} | {:>9.1} | {:>5} |",
             resources,
             lines,
             text.len(),
-            ms,
-            ms / (resources as f64 / 1000.0),
+            ms(load),
+            ms(check),
+            ms(eval),
+            ms(both),
+            total_ms,
+            total_ms / (resources as f64 / 1000.0),
             peak as f64 / MB,
-            total as f64 / MB,
+            allocated as f64 / MB,
             diags
         );
     }

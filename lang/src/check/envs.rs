@@ -3,7 +3,7 @@
 //! and fields, right types, merges only into records), and the required fields
 //! of every resource once the overlays of each environment are applied.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::Checker;
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
@@ -375,6 +375,24 @@ fn check_required_params(c: &mut Checker, m: ModuleId, chains: &[(Option<String>
 
 fn check_required_fields(c: &mut Checker, m: ModuleId, chains: &[(Option<String>, Vec<&Environment>)]) {
     let module = c.p.module(m);
+    // Per environment: resource name → the fields its chain overlays (whole-resource overlays).
+    let overlaid_by_env: Vec<HashMap<&str, BTreeSet<&str>>> = chains
+        .iter()
+        .map(|(_, chain)| {
+            let mut map: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+            for o in chain
+                .iter()
+                .flat_map(|e| e.overlays.iter())
+                .filter(|o| o.key.is_none())
+            {
+                map.entry(o.target.name.as_str())
+                    .or_default()
+                    .extend(o.fields.iter().map(|f| f.name.name.as_str()));
+            }
+            map
+        })
+        .collect();
+    let empty = BTreeSet::new();
     for (rname, r) in &module.resources {
         let Some(schema) = r.schema else { continue };
         let s = c.p.schema(schema);
@@ -386,13 +404,8 @@ fn check_required_fields(c: &mut Checker, m: ModuleId, chains: &[(Option<String>
             .map(|(n, _)| n.as_str())
             .collect();
         let mut per_env: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
-        for (env, chain) in chains {
-            let overlaid: BTreeSet<&str> = chain
-                .iter()
-                .flat_map(|e| e.overlays.iter())
-                .filter(|o| o.target.name == *rname && o.key.is_none())
-                .flat_map(|o| o.fields.iter().map(|f| f.name.name.as_str()))
-                .collect();
+        for ((env, _), overlaid) in chains.iter().zip(&overlaid_by_env) {
+            let overlaid = overlaid.get(rname.as_str()).unwrap_or(&empty);
             let missing: Vec<&str> = required
                 .iter()
                 .copied()

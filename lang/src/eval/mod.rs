@@ -206,6 +206,8 @@ pub(crate) struct Evaluator<'p> {
     instances: HashMap<String, InstanceSlot>,
     /// Nested function calls, to bound the depth.
     depth: usize,
+    /// The overlays of the environment chain by target resource, base first.
+    overlays: HashMap<&'p str, Vec<&'p crate::syntax::ast::Overlay>>,
 }
 
 enum InstanceSlot {
@@ -216,7 +218,14 @@ enum InstanceSlot {
 
 impl<'p> Evaluator<'p> {
     fn new(p: &'p Program, chain: Vec<&'p Environment>, inputs: &'p dyn Inputs) -> Self {
+        let mut overlays: HashMap<&'p str, Vec<&'p crate::syntax::ast::Overlay>> = HashMap::new();
+        for env in &chain {
+            for o in &env.overlays {
+                overlays.entry(o.target.name.as_str()).or_default().push(o);
+            }
+        }
         Evaluator {
+            overlays,
             p,
             chain,
             inputs,

@@ -245,17 +245,15 @@ impl Evaluator<'_> {
             }
             // Overlays of the environment chain, base first; loop variables are not in scope.
             let saved = std::mem::take(&mut ev.locals);
-            let chain = ev.chain.clone();
-            for env in chain {
-                for o in env.overlays.iter().filter(|o| o.target.name == plan.name) {
-                    if let Some(k) = &o.key {
-                        let key = ev.eval(root, k)?;
-                        if plan.key.as_ref() != Some(&key) {
-                            continue;
-                        }
+            let overlays = ev.overlays.get(plan.name.as_str()).cloned().unwrap_or_default();
+            for o in overlays {
+                if let Some(k) = &o.key {
+                    let key = ev.eval(root, k)?;
+                    if plan.key.as_ref() != Some(&key) {
+                        continue;
                     }
-                    ev.apply_overlay(&mut fields, &o.fields)?;
                 }
+                ev.apply_overlay(&mut fields, &o.fields)?;
             }
             ev.locals = saved;
             let inputs = ev.coerce_schema_fields(schema_id, fields, decl.node.name.span, &plan.address)?;
