@@ -98,6 +98,12 @@ pub fn evaluate(
     }
     let resources = ev.all_instances();
     ev.diags.retain(|d| !d.message.is_empty());
+    if let Some(env) = environment {
+        // The same configuration may fail in one environment and not another: say which.
+        for d in &mut ev.diags {
+            d.message = format!("in environment `{env}`: {}", d.message);
+        }
+    }
     if ev.diags.is_empty() {
         Ok(Evaluated {
             environment: environment.map(str::to_string),
