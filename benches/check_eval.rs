@@ -11,6 +11,9 @@
 //! A benchmark measures; it does not assert. A non-zero `diags` column says
 //! the generated text did not check cleanly, so the numbers mean little.
 
+// A benchmark reports by printing its table.
+#![allow(clippy::print_stdout)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -23,7 +23,8 @@ fn examples_evaluate_in_every_environment() {
         for env in *envs {
             let out = tpt_in(&repo_root(), &["eval", dir, "--env", env]);
             assert_eq!(out.code, 0, "tpt eval {dir} --env {env}:\n{}", out.stderr);
-            let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+            let json: serde_json::Value =
+                serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
             let resources = json["resources"].as_array().map(Vec::len).unwrap_or(0);
             assert!(resources > 0, "{dir} --env {env} has no resources");
             assert_eq!(json["environment"], *env);
@@ -35,6 +36,10 @@ fn examples_evaluate_in_every_environment() {
 fn examples_are_formatted() {
     for (dir, _) in EXAMPLES {
         let out = tpt_in(&repo_root(), &["fmt", "--check", dir]);
-        assert_eq!(out.code, 0, "tpt fmt --check {dir}: run `tpt fmt {dir}`\n{}{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.code, 0,
+            "tpt fmt --check {dir}: run `tpt fmt {dir}`\n{}{}",
+            out.stdout, out.stderr
+        );
     }
 }
