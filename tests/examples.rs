@@ -6,7 +6,10 @@ mod support;
 use support::{repo_root, tpt_in};
 
 /// `(example directory, environments)`.
-const EXAMPLES: &[(&str, &[&str])] = &[("examples/shop", &["dev", "staging", "prod"])];
+const EXAMPLES: &[(&str, &[&str])] = &[
+    ("examples/shop", &["dev", "staging", "prod"]),
+    ("examples/multi-region", &["staging", "prod"]),
+];
 
 #[test]
 fn examples_check_cleanly() {
