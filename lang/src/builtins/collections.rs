@@ -16,7 +16,7 @@ fn one_list(args: &[Ty], name: &str) -> Result<Ty, ArgError> {
     arity(args, 1, name)?;
     args.first()
         .and_then(list_elem)
-        .ok_or_else(|| wrong(0, format!("`{name}` takes a list")))
+        .ok_or_else(|| wrong(0, "the argument must be a list"))
 }
 
 pub fn check_len(args: &[Ty]) -> Result<Ty, ArgError> {
@@ -32,7 +32,7 @@ pub fn check_len(args: &[Ty]) -> Result<Ty, ArgError> {
 }
 
 pub fn check_list_same(args: &[Ty]) -> Result<Ty, ArgError> {
-    let e = one_list(args, "this function")?;
+    let e = one_list(args, "")?;
     Ok(Ty::List(Box::new(e)))
 }
 

@@ -8,7 +8,7 @@ use crate::types::Ty;
 use crate::value::Value;
 
 pub fn check_any_to_str(args: &[Ty]) -> Result<Ty, ArgError> {
-    arity(args, 1, "this function")?;
+    arity(args, 1, "")?;
     Ok(Ty::String)
 }
 

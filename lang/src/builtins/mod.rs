@@ -116,7 +116,12 @@ pub(crate) fn arity(args: &[Ty], n: usize, name: &str) -> Result<(), ArgError> {
         Err(ArgError {
             arg: None,
             message: format!(
-                "`{name}` takes {n} argument{}, {} given",
+                "{} {n} argument{}, {} given",
+                if name.is_empty() {
+                    "it takes".to_string()
+                } else {
+                    format!("`{name}` takes")
+                },
                 if n == 1 { "" } else { "s" },
                 args.len()
             ),

@@ -21,17 +21,17 @@ fn strings(args: &[Ty], n: usize, name: &str) -> Result<(), ArgError> {
 }
 
 pub fn str_to_str(args: &[Ty]) -> Result<Ty, ArgError> {
-    strings(args, 1, "this function")?;
+    strings(args, 1, "")?;
     Ok(Ty::String)
 }
 
 pub fn str_str_to_str(args: &[Ty]) -> Result<Ty, ArgError> {
-    strings(args, 2, "this function")?;
+    strings(args, 2, "")?;
     Ok(Ty::String)
 }
 
 pub fn str_str_to_bool(args: &[Ty]) -> Result<Ty, ArgError> {
-    strings(args, 2, "this function")?;
+    strings(args, 2, "")?;
     Ok(Ty::Bool)
 }
 

@@ -266,6 +266,34 @@ fn check_merge(
     let rec: Option<RecordTy> = match ty.non_null().resolved() {
         Ty::Schema(id) if !c.p.schema(*id).is_resource => Some(c.p.schema_record(*id)),
         Ty::Record(r) => Some((**r).clone()),
+        Ty::Map(elem) => {
+            // A merge into a map adds or replaces entries.
+            let elem = (**elem).clone();
+            c.check_duplicate_keys(fields.iter().map(|f| &f.name));
+            for f in fields {
+                match &f.value {
+                    OverlayValue::Set(value) => {
+                        c.check_expr(
+                            m,
+                            value,
+                            &elem,
+                            &format_args!("entry `{}` of {context}", f.name.name),
+                        );
+                    }
+                    OverlayValue::Merge(inner) => {
+                        check_merge(
+                            c,
+                            m,
+                            &elem,
+                            inner,
+                            &format!("entry `{}` of {context}", f.name.name),
+                            f.name.span,
+                        );
+                    }
+                }
+            }
+            return;
+        }
         Ty::Error => return,
         _ => None,
     };

@@ -16,6 +16,9 @@ use crate::syntax::ast::{
 };
 use crate::types::{FieldTy, RecordTy, Ty};
 
+/// A list of more different string literals than this is a list of `string`.
+const MAX_LITERAL_UNION: usize = 64;
+
 /// What a record literal is checked against.
 enum RecordTarget {
     Record {
@@ -70,7 +73,17 @@ impl Checker<'_> {
     /// The least type both fit in.
     pub(crate) fn join(&self, a: &Ty, b: &Ty) -> Ty {
         match (a.resolved(), b.resolved()) {
-            (Ty::Literal(x), Ty::Literal(y)) if x != y => Ty::String,
+            (Ty::Literal(x), Ty::Literal(y)) if x != y => Ty::union(vec![a.clone(), b.clone()]),
+            // A union of literals grows with each new literal, up to a bound.
+            (Ty::Union(ts), Ty::Literal(_)) | (Ty::Literal(_), Ty::Union(ts))
+                if ts.iter().all(|t| matches!(t.resolved(), Ty::Literal(_))) =>
+            {
+                if ts.len() >= MAX_LITERAL_UNION {
+                    Ty::String
+                } else {
+                    Ty::union(vec![a.clone(), b.clone()])
+                }
+            }
             (Ty::Null, t) | (t, Ty::Null) => match t {
                 Ty::Null | Ty::Optional(_) | Ty::Error => t.clone(),
                 t => Ty::Optional(Box::new(t.clone())),
@@ -783,6 +796,25 @@ impl Checker<'_> {
                 return match (b.check)(&tys) {
                     Ok(t) => taint(t, &tys),
                     Err(e) => {
+                        // An optional argument that would fit without its `?`: say so.
+                        if let Some(i) = e.arg.filter(|i| tys.get(*i).is_some_and(Ty::is_optional)) {
+                            let mut fixed = tys.clone();
+                            if let Some(t) = fixed.get_mut(i) {
+                                *t = t.non_null();
+                            }
+                            if let (Ok(t), Some(a)) = ((b.check)(&fixed), args.get(i)) {
+                                let shown = self.show(tys.get(i).unwrap_or(&Ty::Error));
+                                self.err(
+                                    Diagnostic::error(
+                                        Code::MaybeNull,
+                                        format!("argument {} of `{}` may be null", i + 1, b.name),
+                                    )
+                                    .label(a.span, format!("this is `{shown}`"))
+                                    .help("give a fallback first: `value ?? default`"),
+                                );
+                                return taint(t, &tys);
+                            }
+                        }
                         let (code, at) = match e.arg.and_then(|i| args.get(i)) {
                             Some(a) => (Code::TypeMismatch, a.span),
                             None => (Code::ArgumentCount, span),
@@ -908,6 +940,21 @@ impl Checker<'_> {
         }
         let lt = self.infer(m, l, None);
         let rt = self.infer(m, r, None);
+        // Operators work on values, not on values that may be null.
+        for (t, side) in [(&lt, l), (&rt, r)] {
+            if matches!(t.resolved(), Ty::Optional(_) | Ty::Null) && !matches!(op, BinOp::Eq | BinOp::Ne) {
+                let shown = self.show(t);
+                self.err(
+                    Diagnostic::error(
+                        Code::MaybeNull,
+                        format!("`{}` needs a value, but this may be null", op.as_str()),
+                    )
+                    .label(side.span, format!("this is `{shown}`"))
+                    .help("give a fallback first: `(value ?? default)`"),
+                );
+                return Ty::Error;
+            }
+        }
         let (a, b) = (lt.base().clone(), rt.base().clone());
         if a == Ty::Error || b == Ty::Error {
             return match op {

@@ -262,6 +262,10 @@ impl Evaluator<'_> {
         let (inputs, explicit) = result?;
         let mut depends_on = deps;
         depends_on.extend(explicit);
+        // References held in the inputs (`cluster = main`, a map of instances).
+        for v in inputs.values() {
+            collect_addresses(v, &mut depends_on);
+        }
         depends_on.remove(&plan.address);
         let schema = p.schema(schema_id);
         Ok(ResourceInstance {
@@ -382,8 +386,9 @@ impl Evaluator<'_> {
         })?;
         // Build nested collections from the plans' addresses (keys in order).
         let mut top: Vec<(Vec<Value>, Value)> = Vec::new();
+        // No dependency yet: reading an instance's field records one for that
+        // instance only; instances that end up in a value are found in the result.
         for p in plans.iter() {
-            self.depend(&p.address);
             top.push((p.keys.clone(), Value::Resource(p.address.as_str().into())));
         }
         Ok(nest(top))
