@@ -52,6 +52,46 @@ pub enum Command {
     /// Format .tpt files in place, or check that they are formatted.
     #[command(after_help = FMT_HELP)]
     Fmt(FmtArgs),
+    /// Print the dependency graph of one environment (DOT, JSON or text).
+    #[command(after_help = GRAPH_HELP)]
+    Graph(GraphArgs),
+}
+
+const GRAPH_HELP: &str = "\
+Nodes are resource instances (`shop`, `cluster[\"eu-west-1\"]`); an edge goes from a
+dependency to the resource that needs it, so creation follows the arrows. Edges
+come from references (`orders.url`, `cluster = main`) and `depends_on`. A cycle is
+an error naming every resource on it.
+
+Examples:
+  tpt graph examples/shop --env prod                  # DOT, for Graphviz
+  tpt graph examples/shop --env prod | dot -Tsvg > shop.svg
+  tpt graph examples/shop --env prod --format text    # creation order with dependencies
+  tpt graph examples/shop --env prod --format json";
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// A .tpt file, or a directory holding `main.tpt` (and `envs/*.tpt`).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// The environment; required when the configuration declares environments.
+    #[arg(long, short, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// The output format.
+    #[arg(long, short, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT (`dot -Tsvg` renders it).
+    Dot,
+    /// `{"nodes": [...], "edges": [...]}`.
+    Json,
+    /// One line per resource, in creation order.
+    Text,
 }
 
 const CHECK_HELP: &str = "\

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args, &renderer),
         Command::Eval(args) => commands::eval::run(args, &renderer),
         Command::Fmt(args) => commands::fmt::run(args, &renderer),
+        Command::Graph(args) => commands::graph::run(args, &renderer),
     }
 }
 

@@ -18,8 +18,14 @@ pub fn run(args: &CheckArgs, renderer: &Renderer) -> ExitCode {
         match select_environments(&checked.environments(), args.env.as_deref(), false) {
             Ok(envs) => {
                 for env in &envs {
-                    if let Err(diags) = tpt_lang::evaluate(&checked.program, env.as_deref(), &EnvInputs) {
-                        checked.diagnostics.extend(diags);
+                    match tpt_lang::evaluate(&checked.program, env.as_deref(), &EnvInputs) {
+                        // A dependency cycle is an error of the configuration too.
+                        Ok(evaluated) => {
+                            if let Err(diags) = tpt_planner::graph::build(&evaluated.resources) {
+                                checked.diagnostics.extend(diags);
+                            }
+                        }
+                        Err(diags) => checked.diagnostics.extend(diags),
                     }
                 }
                 evaluated = envs.iter().filter(|e| e.is_some()).count();

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod eval;
 pub mod fmt;
+pub mod graph;
 
 use std::path::Path;
 use std::process::ExitCode;

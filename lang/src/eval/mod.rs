@@ -70,7 +70,7 @@ pub struct ResourceInstance {
     pub inputs: IndexMap<String, Value>,
     /// Addresses this instance depends on: references and `depends_on`.
     pub depends_on: BTreeSet<String>,
-    /// The resource declaration.
+    /// The name in the resource declaration (what diagnostics point at).
     pub span: Span,
 }
 

@@ -266,7 +266,8 @@ impl Evaluator<'_> {
         for v in inputs.values() {
             collect_addresses(v, &mut depends_on);
         }
-        depends_on.remove(&plan.address);
+        // A resource reading its own output stays a dependency of itself: the
+        // graph reports it as a cycle.
         let schema = p.schema(schema_id);
         Ok(ResourceInstance {
             address: plan.address.clone(),
@@ -275,7 +276,7 @@ impl Evaluator<'_> {
             schema_name: schema.name.clone(),
             inputs,
             depends_on,
-            span: decl.span,
+            span: decl.node.name.span,
         })
     }
 
