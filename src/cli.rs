@@ -55,6 +55,52 @@ pub enum Command {
     /// Print the dependency graph of one environment (DOT, JSON or text).
     #[command(after_help = GRAPH_HELP)]
     Graph(GraphArgs),
+    /// Work with environments: compare two of them.
+    #[command(subcommand)]
+    Envs(EnvsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvsCommand {
+    /// Show which params and resource fields differ between two environments.
+    #[command(after_help = ENVS_DIFF_HELP)]
+    Diff(EnvsDiffArgs),
+}
+
+const ENVS_DIFF_HELP: &str = "\
+Both environments are evaluated and compared on resolved values: params, resources
+only in one of them, and every input field that differs (nested fields by path).
+Secrets are compared but shown as (sensitive).
+
+Examples:
+  tpt envs diff staging prod examples/shop
+  tpt envs diff staging prod examples/shop --format json";
+
+#[derive(Debug, Args)]
+pub struct EnvsDiffArgs {
+    /// The environment on the left (old) side.
+    #[arg(value_name = "LEFT")]
+    pub left: String,
+
+    /// The environment on the right (new) side.
+    #[arg(value_name = "RIGHT")]
+    pub right: String,
+
+    /// A .tpt file, or a directory holding `main.tpt` (and `envs/*.tpt`).
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub path: PathBuf,
+
+    /// The output format.
+    #[arg(long, short, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// For people.
+    Text,
+    /// For tools.
+    Json,
 }
 
 const GRAPH_HELP: &str = "\

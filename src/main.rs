@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(args, &renderer),
         Command::Fmt(args) => commands::fmt::run(args, &renderer),
         Command::Graph(args) => commands::graph::run(args, &renderer),
+        Command::Envs(cli::EnvsCommand::Diff(args)) => commands::envs::diff(args, &renderer),
     }
 }
 

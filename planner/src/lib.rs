@@ -3,4 +3,5 @@
 //!
 //! Architecture invariant: pure, like `tpt-lang` — no IO, no tokio, kube or AWS.
 
+pub mod envdiff;
 pub mod graph;

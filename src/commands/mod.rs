@@ -2,6 +2,7 @@
 //! language crate does not.
 
 pub mod check;
+pub mod envs;
 pub mod eval;
 pub mod fmt;
 pub mod graph;
