@@ -58,6 +58,45 @@ pub enum Command {
     /// Work with environments: compare two of them.
     #[command(subcommand)]
     Envs(EnvsCommand),
+    /// Copy the value of a `@promote` param from one environment to another, in place.
+    #[command(after_help = PROMOTE_HELP)]
+    Promote(PromoteArgs),
+}
+
+const PROMOTE_HELP: &str = "\
+The value the param has in the `--from` environment (after its `extends` chain)
+replaces the value written in the `--to` environment's own block. Only that value
+changes in the file: comments, order and formatting stay as they are. Then the
+changes it causes in the `--to` environment are shown.
+
+The param must be marked `@promote`, and the `--to` environment must set it itself
+(an inherited value has no place to edit).
+
+Examples:
+  tpt promote image_tag --from staging --to prod examples/shop
+  tpt promote image_tag --from dev --to staging --dry-run";
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The `@promote` param to copy.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// The environment to copy the value from.
+    #[arg(long, value_name = "ENV")]
+    pub from: String,
+
+    /// The environment whose file is edited.
+    #[arg(long, value_name = "ENV")]
+    pub to: String,
+
+    /// A .tpt file, or a directory holding `main.tpt` (and `envs/*.tpt`).
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub path: PathBuf,
+
+    /// Show what would change without writing the file.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

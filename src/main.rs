@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Fmt(args) => commands::fmt::run(args, &renderer),
         Command::Graph(args) => commands::graph::run(args, &renderer),
         Command::Envs(cli::EnvsCommand::Diff(args)) => commands::envs::diff(args, &renderer),
+        Command::Promote(args) => commands::promote::run(args, &renderer),
     }
 }
 

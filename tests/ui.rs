@@ -3,7 +3,8 @@
 //! colors off; what it prints on stderr, followed by the exit code, must equal
 //! the `.stderr` file beside it (`<case>.stderr` for a directory case).
 //!
-//! A header comment `// env: NAME` selects `--env NAME`.
+//! A header comment `// env: NAME` selects `--env NAME`; `// command: WORDS` runs
+//! `tpt WORDS PATH` instead of `tpt check PATH` (for errors of other commands).
 //! `BLESS=1 cargo nextest run --test ui` (re)writes the expected files.
 
 mod support;
@@ -81,7 +82,14 @@ fn normalize(text: &str) -> String {
 fn run_case(case: &Case) -> String {
     let source = std::fs::read_to_string(&case.main).unwrap_or_default();
     let input = relative(&case.input);
-    let mut args = vec!["--color", "never", "check", input.as_str()];
+    // `// command: promote tag --from a --to b` runs that command on the case instead of `check`.
+    let command = header(&source, "command");
+    let mut args = vec!["--color", "never"];
+    match &command {
+        Some(c) => args.extend(c.split_whitespace()),
+        None => args.push("check"),
+    }
+    args.push(input.as_str());
     let env = header(&source, "env");
     if let Some(env) = &env {
         args.extend(["--env", env.as_str()]);

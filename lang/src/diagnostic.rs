@@ -56,6 +56,10 @@ pub enum Code {
     MissingParam,
     /// An environment setting something that is not a parameter.
     UnknownParam,
+    /// `tpt promote` of a param that is not marked `@promote`.
+    NotPromotable,
+    /// `tpt promote` to an environment that does not set the param itself.
+    PromoteTargetUnset,
     /// A user function that calls itself, directly or through others.
     Recursion,
     /// Top-level `let`s that depend on each other in a cycle.
@@ -104,6 +108,8 @@ impl Code {
         Code::EnvironmentCycle,
         Code::MissingParam,
         Code::UnknownParam,
+        Code::NotPromotable,
+        Code::PromoteTargetUnset,
         Code::Recursion,
         Code::LetCycle,
         Code::DependencyCycle,
@@ -143,6 +149,8 @@ impl Code {
             Code::EnvironmentCycle => "E0303",
             Code::MissingParam => "E0304",
             Code::UnknownParam => "E0305",
+            Code::NotPromotable => "E0306",
+            Code::PromoteTargetUnset => "E0307",
             Code::Recursion => "E0400",
             Code::LetCycle => "E0401",
             Code::DependencyCycle => "E0402",

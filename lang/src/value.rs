@@ -141,6 +141,49 @@ impl Value {
     }
 }
 
+impl Value {
+    /// The value written as tpt source (`"1.5.0"`, `[1, 2]`, `{ a = true }`), for
+    /// tools that edit files (`tpt promote`). `None` for what has no literal form
+    /// or must never be written out: secrets, unknowns, resource references.
+    pub fn to_source(&self) -> Option<String> {
+        Some(match self {
+            Value::Null => "null".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => {
+                let s = format!("{f:?}");
+                if s.contains(['.', 'e', 'E']) && f.is_finite() {
+                    s
+                } else {
+                    return None;
+                }
+            }
+            Value::Duration(ms) if *ms >= 0 => format_duration(*ms),
+            Value::Duration(_) => return None,
+            Value::Str(s) => crate::fmt::quote(s),
+            Value::List(xs) => {
+                let parts: Option<Vec<String>> = xs.iter().map(Value::to_source).collect();
+                format!("[{}]", parts?.join(", "))
+            }
+            Value::Record(m) if m.is_empty() => "{}".into(),
+            Value::Record(m) => {
+                let mut parts = Vec::with_capacity(m.len());
+                for (k, v) in m.iter() {
+                    let simple = k
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    let key = if simple { k.clone() } else { crate::fmt::quote(k) };
+                    parts.push(format!("{key} = {}", v.to_source()?));
+                }
+                format!("{{ {} }}", parts.join(", "))
+            }
+            Value::Resource(_) | Value::Unknown(_) | Value::Secret(_) => return None,
+        })
+    }
+}
+
 /// `90000` → `1m30s`.
 pub fn format_duration(ms: i64) -> String {
     if ms == 0 {

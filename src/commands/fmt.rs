@@ -106,7 +106,7 @@ fn format_file(path: &Path, check: bool) -> Outcome {
 
 /// Writes `text` to a temporary file beside `path`, then renames it over
 /// `path`: a reader sees the old file or the new one, never half of one.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
