@@ -1,4 +1,4 @@
-//! How long parse + check + evaluate take, and how much memory they allocate,
+//! How long parse + check + evaluate + graph building take, and how much memory they allocate,
 //! on generated configurations of 1k to 100k resources.
 //!
 //! Run: `cargo bench --bench check_eval` (sizes can be chosen with
@@ -173,6 +173,8 @@ struct Phases {
     check: Duration,
     /// Evaluating one environment (`prod`, which extends `staging`).
     eval: Duration,
+    /// Building the resource graph of that environment (`tpt-planner`).
+    graph: Duration,
     diags: usize,
 }
 
@@ -183,16 +185,25 @@ fn run_once(text: &str) -> Phases {
     let t1 = Instant::now();
     let mut diags = tpt_lang::check(&program).len();
     let t2 = Instant::now();
+    let mut evaluated = None;
     if diags == 0 {
-        if let Err(d) = tpt_lang::evaluate(&program, Some("prod"), &NoInputs) {
-            diags += d.len();
+        match tpt_lang::evaluate(&program, Some("prod"), &NoInputs) {
+            Ok(e) => evaluated = Some(e),
+            Err(d) => diags += d.len(),
         }
     }
     let t3 = Instant::now();
+    if let Some(e) = &evaluated {
+        if let Err(d) = tpt_planner::graph::build(&e.resources) {
+            diags += d.len();
+        }
+    }
+    let t4 = Instant::now();
     Phases {
         load: t1 - t0,
         check: t2 - t1,
         eval: t3 - t2,
+        graph: t4 - t3,
         diags,
     }
 }
@@ -227,12 +238,12 @@ fn main() {
         .max(1);
     println!("load (parse + collect), check, evaluate one environment; medians of {runs} runs\n");
     println!(
-        "| {:>9} | {:>9} | {:>10} | {:>7} | {:>8} | {:>7} | {:>13} | {:>8} | {:>11} | {:>8} | {:>9} | {:>5} |",
-        "resources", "lines", "bytes", "load ms", "check ms", "eval ms", "check+eval ms", "total ms", "ms / 1k res", "peak MB", "alloc MB", "diags"
+        "| {:>9} | {:>9} | {:>10} | {:>7} | {:>8} | {:>7} | {:>13} | {:>8} | {:>8} | {:>11} | {:>8} | {:>9} | {:>5} |",
+        "resources", "lines", "bytes", "load ms", "check ms", "eval ms", "check+eval ms", "graph ms", "total ms", "ms / 1k res", "peak MB", "alloc MB", "diags"
     );
     println!(
-        "|{:->11}|{:->11}|{:->12}|{:->9}|{:->10}|{:->9}|{:->15}|{:->10}|{:->13}|{:->10}|{:->11}|{:->7}|",
-        ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
+        "|{:->11}|{:->11}|{:->12}|{:->9}|{:->10}|{:->9}|{:->15}|{:->10}|{:->10}|{:->13}|{:->10}|{:->11}|{:->7}|",
+        ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
     );
     for n in sizes {
         let text = generate(n);
@@ -246,6 +257,7 @@ fn main() {
         let reps = if n >= 50_000 { runs.min(3) } else { runs };
         let (mut load, mut check, mut eval, mut both, mut total) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut graph = Vec::new();
         let mut peak = 0;
         let mut allocated = 0;
         let mut diags = 0;
@@ -255,7 +267,8 @@ fn main() {
             check.push(ph.check);
             eval.push(ph.eval);
             both.push(ph.check + ph.eval);
-            total.push(ph.load + ph.check + ph.eval);
+            graph.push(ph.graph);
+            total.push(ph.load + ph.check + ph.eval + ph.graph);
             peak = peak.max(p);
             allocated = t;
             diags = ph.diags;
@@ -263,7 +276,7 @@ fn main() {
         let ms = |d: Vec<Duration>| median(d).as_secs_f64() * 1000.0;
         let total_ms = ms(total);
         println!(
-            "| {:>9} | {:>9} | {:>10} | {:>7.1} | {:>8.1} | {:>7.1} | {:>13.1} | {:>8.1} | {:>11.2} | {:>8.1} | {:>9.1} | {:>5} |",
+            "| {:>9} | {:>9} | {:>10} | {:>7.1} | {:>8.1} | {:>7.1} | {:>13.1} | {:>8.1} | {:>8.1} | {:>11.2} | {:>8.1} | {:>9.1} | {:>5} |",
             resources,
             lines,
             text.len(),
@@ -271,6 +284,7 @@ fn main() {
             ms(check),
             ms(eval),
             ms(both),
+            ms(graph),
             total_ms,
             total_ms / (resources as f64 / 1000.0),
             peak as f64 / MB,
