@@ -95,111 +95,104 @@ fn dry_run_writes_nothing() {
     );
 }
 
-/// A small deterministic generator (no randomness between runs).
-struct Lcg(u64);
+/// The value literals of each type a promoted param may have.
+const VALUES: &[(&str, &[&str])] = &[
+    (
+        "string",
+        &[
+            "\"1.4.2\"",
+            "\"2.0.0-rc.1\"",
+            "\"a \\\"quoted\\\" tag\"",
+            "\"x\\${y}\"",
+        ],
+    ),
+    ("int", &["1", "42", "-7", "1_000"]),
+    ("bool", &["true", "false"]),
+    ("duration", &["30s", "5m", "1h30m"]),
+    ("[string]", &["[]", "[\"a\", \"b\"]", "[\"c\"]"]),
+];
 
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[(self.next() as usize) % xs.len()]
-    }
+/// A configuration with `tag` set in staging and in prod, with comments and
+/// spacing around prod's value chosen by the strategy.
+fn case_text(ty: &str, from: &str, to: &str, b1: &str, b2: &str, comment: &str, one_line: bool) -> String {
+    let target_block = if one_line {
+        format!("environment prod {{ other = 1;{b1}tag{b2}={b1}{to}{comment}\n}}\n")
+    } else {
+        format!("environment prod {{\n  // keep me\n  other = 1\n{b1}tag{b2}= {to}{comment}\n\n  after = true\n}}\n")
+    };
+    format!(
+        "// generated\n@promote param tag: {ty}\nparam other: int = 0\nparam after: bool = false\n\nenvironment staging {{ tag = {from} }}\n\n{target_block}"
+    )
 }
 
-#[test]
-fn promotion_changes_exactly_one_value() {
-    let mut rng = Lcg(42);
-    let values: &[(&str, &[&str])] = &[
-        (
-            "string",
-            &[
-                "\"1.4.2\"",
-                "\"2.0.0-rc.1\"",
-                "\"a \\\"quoted\\\" tag\"",
-                "\"x${'$'}y\"",
-            ],
-        ),
-        ("int", &["1", "42", "-7", "1_000"]),
-        ("bool", &["true", "false"]),
-        ("duration", &["30s", "5m", "1h30m"]),
-        ("[string]", &["[]", "[\"a\", \"b\"]", "[\"c\"]"]),
-    ];
-    let blanks = ["", " ", "  "];
-    let comments = ["", " // the current release", " /* pinned */"];
-    for case in 0..60 {
-        let (ty, literals) = values[case % values.len()];
-        let from = rng.pick(literals).replace("${'$'}", "$");
-        let to = rng.pick(literals).replace("${'$'}", "$");
-        let (b1, b2) = (rng.pick(&blanks), rng.pick(&blanks));
-        let c = rng.pick(&comments);
-        let one_line = rng.next().is_multiple_of(2);
-        let target_block = if one_line {
-            format!("environment prod {{ other = 1;{b1}tag{b2}={b1}{to}{c}\n}}\n")
-        } else {
-            format!("environment prod {{\n  // keep me\n  other = 1\n{b1}tag{b2}= {to}{c}\n\n  after = true\n}}\n")
-        };
-        let src = format!(
-            "// generated case {case}\n@promote param tag: {ty}\nparam other: int = 0\nparam after: bool = false\n\nenvironment staging {{ tag = {from} }}\n\n{target_block}"
-        );
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let file = dir.path().join("main.tpt");
-        std::fs::write(&file, &src).expect("write the case");
-        let out = tpt_in(
-            dir.path(),
-            &["promote", "tag", "--from", "staging", "--to", "prod", "main.tpt"],
-        );
-        assert_eq!(out.code, 0, "case {case}:\n{src}\n{}", out.stderr);
-        let after = std::fs::read_to_string(&file).unwrap_or_default();
-        // Exactly one region of the text differs, and it is the value of `tag` in prod.
-        let prefix = src.bytes().zip(after.bytes()).take_while(|(a, b)| a == b).count();
-        let suffix = src
-            .bytes()
-            .rev()
-            .zip(after.bytes().rev())
-            .take_while(|(a, b)| a == b)
-            .count()
-            .min(src.len() - prefix)
-            .min(after.len() - prefix);
-        let old_mid = &src[prefix..src.len() - suffix];
-        let new_mid = &after[prefix..after.len() - suffix];
-        if from == to {
-            assert_eq!(src, after, "case {case}: an equal value must not change the file");
-            continue;
-        }
-        // (The new text is the value's canonical literal: `1_000` is written `1000`.)
-        assert!(
-            to.contains(old_mid),
-            "case {case}: changed {old_mid:?} → {new_mid:?}\n{src}\n---\n{after}"
-        );
-        assert!(
-            !new_mid.contains('\n') && !new_mid.contains("//"),
-            "case {case}: {new_mid:?}"
-        );
-        // The tree differs in exactly that one value.
-        let (a, _) = tpt_lang::syntax::parse(FileId(0), &src);
-        let (b, diags) = tpt_lang::syntax::parse(FileId(0), &after);
-        assert!(diags.is_empty(), "case {case}: the result does not parse");
-        let strip = |d: String| tpt_lang::fmt::strip_spans(&d);
-        let differing = a
-            .items
-            .iter()
-            .zip(b.items.iter())
-            .filter(|(x, y)| strip(format!("{x:?}")) != strip(format!("{y:?}")))
-            .count();
-        assert_eq!(differing, 1, "case {case}: more than one item changed");
-        // And the promoted value is the source's value.
-        let eval = tpt_in(dir.path(), &["eval", "main.tpt", "--env", "prod"]);
-        let staging = tpt_in(dir.path(), &["eval", "main.tpt", "--env", "staging"]);
-        let param = |out: &support::Output| {
-            serde_json::from_str::<serde_json::Value>(&out.stdout)
-                .ok()
-                .map(|j| j["params"]["tag"].clone())
-        };
-        assert_eq!(param(&eval), param(&staging), "case {case}");
+fn check_one_value_changes(src: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+    use proptest::prop_assert;
+    use proptest::prop_assert_eq;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("main.tpt");
+    std::fs::write(&file, src).expect("write the case");
+    let out = tpt_in(
+        dir.path(),
+        &["promote", "tag", "--from", "staging", "--to", "prod", "main.tpt"],
+    );
+    prop_assert_eq!(out.code, 0, "{}\n{}", src, out.stderr);
+    let after = std::fs::read_to_string(&file).unwrap_or_default();
+    // One contiguous region of the text differs, inside prod's old value, on one line.
+    let prefix = src.bytes().zip(after.bytes()).take_while(|(a, b)| a == b).count();
+    let suffix = src
+        .bytes()
+        .rev()
+        .zip(after.bytes().rev())
+        .take_while(|(a, b)| a == b)
+        .count()
+        .min(src.len() - prefix)
+        .min(after.len() - prefix);
+    let new_mid = &after[prefix..after.len() - suffix];
+    prop_assert!(
+        !new_mid.contains('\n') && !new_mid.contains("//"),
+        "{:?}",
+        new_mid
+    );
+    // The tree differs in at most that one item.
+    let (a, _) = tpt_lang::syntax::parse(FileId(0), src);
+    let (b, diags) = tpt_lang::syntax::parse(FileId(0), &after);
+    prop_assert!(diags.is_empty(), "the result does not parse:\n{}", after);
+    let strip = |d: String| tpt_lang::fmt::strip_spans(&d);
+    let differing = a
+        .items
+        .iter()
+        .zip(b.items.iter())
+        .filter(|(x, y)| strip(format!("{x:?}")) != strip(format!("{y:?}")))
+        .count();
+    prop_assert!(differing <= 1, "{} items changed", differing);
+    prop_assert_eq!(a.items.len(), b.items.len());
+    // And prod now has staging's value.
+    let param = |env: &str| {
+        let out = tpt_in(dir.path(), &["eval", "main.tpt", "--env", env]);
+        serde_json::from_str::<serde_json::Value>(&out.stdout)
+            .ok()
+            .map(|j| j["params"]["tag"].clone())
+    };
+    prop_assert_eq!(param("prod"), param("staging"));
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 48, ..proptest::test_runner::Config::default() })]
+
+    #[test]
+    fn promotion_changes_exactly_one_value(
+        kind in 0..VALUES.len(),
+        from in 0usize..4,
+        to in 0usize..4,
+        b1 in proptest::sample::select(vec!["", " ", "  "]),
+        b2 in proptest::sample::select(vec!["", " ", "\t"]),
+        comment in proptest::sample::select(vec!["", " // the current release", " /* pinned */"]),
+        one_line in proptest::bool::ANY,
+    ) {
+        let (ty, literals) = VALUES[kind];
+        let from = literals[from % literals.len()];
+        let to = literals[to % literals.len()];
+        check_one_value_changes(&case_text(ty, from, to, b1, b2, comment, one_line))?;
     }
 }
