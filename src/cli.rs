@@ -61,6 +61,55 @@ pub enum Command {
     /// Copy the value of a `@promote` param from one environment to another, in place.
     #[command(after_help = PROMOTE_HELP)]
     Promote(PromoteArgs),
+    /// Show what applying an environment would change, against its recorded state.
+    #[command(after_help = PLAN_HELP)]
+    Plan(PlanArgs),
+}
+
+const PLAN_HELP: &str = "\
+The environment is evaluated and compared with its recorded state
+(`.tpt/state/ENV.json` beside the configuration; none yet means everything is
+created). Each resource gets one action: create, update in place, replace (with
+the field that forces it), delete, or none. Values known only after apply show as
+(known after apply), secrets as (sensitive).
+
+Secrets are recorded as keyed fingerprints, never in plain text; the key comes
+from `TPT_STATE_KEY` or `.tpt/state.key`.
+
+Exit status: 0 success; 1 errors; with --detailed-exitcode, 0 no changes, 2 changes.
+
+Examples:
+  tpt plan examples/shop --env prod
+  tpt plan examples/shop --env prod --format markdown > plan.md
+  tpt plan examples/shop --env prod --format json --detailed-exitcode";
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A .tpt file, or a directory holding `main.tpt` (and `envs/*.tpt`).
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub path: PathBuf,
+
+    /// The environment; required when the configuration declares environments.
+    #[arg(long, short, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// The output format.
+    #[arg(long, short, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+
+    /// Exit 0 when there are no changes, 2 when there are (1 stays errors).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// For people.
+    Human,
+    /// For tools: the versioned format of docs/plan-json.md.
+    Json,
+    /// For pull-request comments.
+    Markdown,
 }
 
 const PROMOTE_HELP: &str = "\

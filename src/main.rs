@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => commands::graph::run(args, &renderer),
         Command::Envs(cli::EnvsCommand::Diff(args)) => commands::envs::diff(args, &renderer),
         Command::Promote(args) => commands::promote::run(args, &renderer),
+        Command::Plan(args) => commands::plan::run(args, &renderer),
     }
 }
 

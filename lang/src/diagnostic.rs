@@ -78,6 +78,10 @@ pub enum Code {
     MissingInput,
     /// A value too large to build (range, repetition).
     LimitExceeded,
+    /// A state file that is not valid state.
+    StateCorrupt,
+    /// A state file written by a newer tpt.
+    StateNewer,
     /// A file or directory that cannot be read.
     Io,
 }
@@ -119,6 +123,8 @@ impl Code {
         Code::DuplicateAddress,
         Code::MissingInput,
         Code::LimitExceeded,
+        Code::StateCorrupt,
+        Code::StateNewer,
         Code::Io,
     ];
 
@@ -161,6 +167,8 @@ impl Code {
             Code::MissingInput => "E0504",
             Code::LimitExceeded => "E0505",
             Code::Io => "E0600",
+            Code::StateCorrupt => "E0700",
+            Code::StateNewer => "E0701",
         }
     }
 }

@@ -5,3 +5,5 @@
 
 pub mod envdiff;
 pub mod graph;
+pub mod plan;
+pub mod state;

@@ -6,6 +6,7 @@ pub mod envs;
 pub mod eval;
 pub mod fmt;
 pub mod graph;
+pub mod plan;
 pub mod promote;
 
 use std::path::Path;

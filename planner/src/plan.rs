@@ -1,0 +1,474 @@
+//! The plan: for each resource one action, with the fields that change. Made by
+//! [`diff`] from the desired instances of an environment and its recorded
+//! [`State`]; rendered for people ([`to_text`]), pull requests ([`to_markdown`])
+//! and tools ([`to_json`], documented in `docs/plan-json.md`).
+//!
+//! Order: creates, updates and replacements follow the dependency graph
+//! (dependencies first); deletions come after, dependents before their
+//! dependencies (the reverse of the order they were created in).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value as J;
+
+use tpt_lang::{Program, ResourceInstance};
+
+use crate::graph::ResourceGraph;
+use crate::state::{is_sensitive, is_unknown, store, Sealer, State};
+
+/// The version of the JSON plan format (`docs/plan-json.md`).
+pub const PLAN_FORMAT_VERSION: &str = "1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    /// Delete and create again (or create first when the schema says so).
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+}
+
+/// One input that changes; values in stored form (secrets fingerprinted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    pub field: String,
+    /// `None`: absent before (a create, or a new field).
+    pub before: Option<J>,
+    /// `None`: absent after (a delete).
+    pub after: Option<J>,
+    /// The field is `@replace` and its change forces replacement.
+    pub forces_replacement: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceChange {
+    pub address: String,
+    pub schema: String,
+    pub action: Action,
+    /// Why a replacement happens, for people.
+    pub reason: Option<String>,
+    /// Replace by creating the new object before deleting the old one.
+    pub create_before_destroy: bool,
+    pub fields: Vec<FieldChange>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub environment: String,
+    /// The state the plan was made against (a saved plan is refused when it changed).
+    pub lineage: String,
+    pub serial: u64,
+    pub changes: Vec<ResourceChange>,
+}
+
+impl Plan {
+    /// Whether applying would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+}
+
+/// The plan that brings `state` to the `desired` instances of one environment.
+/// `graph` orders them; `program` knows which fields force replacement.
+pub fn diff(
+    program: &Program,
+    environment: &str,
+    desired: &[ResourceInstance],
+    graph: &ResourceGraph,
+    state: &State,
+    sealer: &Sealer,
+) -> Plan {
+    let by_address: BTreeMap<&str, &ResourceInstance> =
+        desired.iter().map(|r| (r.address.as_str(), r)).collect();
+    let order: Vec<&str> = graph
+        .creation_order()
+        .unwrap_or_else(|| by_address.keys().copied().collect());
+    let mut changes = Vec::new();
+    for address in order {
+        let Some(r) = by_address.get(address) else {
+            continue;
+        };
+        changes.push(diff_one(program, r, state, sealer));
+    }
+    changes.extend(deletions(state, &by_address));
+    Plan {
+        environment: environment.to_string(),
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        changes,
+    }
+}
+
+fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sealer) -> ResourceChange {
+    let schema = program.schema(r.schema);
+    let create_before_destroy = schema
+        .annotations
+        .iter()
+        .any(|a| a.name.name == "create_before_destroy");
+    let desired: BTreeMap<&str, J> = r
+        .inputs
+        .iter()
+        .map(|(k, v)| (k.as_str(), store(v, sealer)))
+        .collect();
+    let Some(recorded) = state.resources.get(&r.address) else {
+        let fields = r
+            .inputs
+            .keys()
+            .filter_map(|k| {
+                let after = desired.get(k.as_str())?.clone();
+                (!after.is_null()).then(|| FieldChange {
+                    field: k.clone(),
+                    before: None,
+                    after: Some(after),
+                    forces_replacement: false,
+                })
+            })
+            .collect();
+        return ResourceChange {
+            address: r.address.clone(),
+            schema: r.schema_name.clone(),
+            action: Action::Create,
+            reason: None,
+            create_before_destroy,
+            fields,
+        };
+    };
+    let mut fields = Vec::new();
+    for (name, after) in &desired {
+        let before = recorded.inputs.get(*name);
+        // An unknown value is a change: its value will be known, and set, at apply.
+        if before == Some(after) && !is_unknown(after) {
+            continue;
+        }
+        if before.is_none() && after.is_null() {
+            continue;
+        }
+        let forces = schema.fields.get(*name).is_some_and(|f| f.replace);
+        fields.push(FieldChange {
+            field: name.to_string(),
+            before: before.cloned(),
+            after: Some(after.clone()),
+            forces_replacement: forces,
+        });
+    }
+    for (name, before) in recorded
+        .inputs
+        .iter()
+        .filter(|(k, _)| !desired.contains_key(k.as_str()))
+    {
+        fields.push(FieldChange {
+            field: name.clone(),
+            before: Some(before.clone()),
+            after: None,
+            forces_replacement: false,
+        });
+    }
+    let type_changed = recorded.schema != r.schema_name;
+    let forcing: Vec<&str> = fields
+        .iter()
+        .filter(|f| f.forces_replacement)
+        .map(|f| f.field.as_str())
+        .collect();
+    let (action, reason) = if type_changed {
+        (
+            Action::Replace,
+            Some(format!(
+                "its type changes from `{}` to `{}`",
+                recorded.schema, r.schema_name
+            )),
+        )
+    } else if !forcing.is_empty() {
+        let names: Vec<String> = forcing.iter().map(|f| format!("`{f}`")).collect();
+        let verb = if names.len() == 1 { "forces" } else { "force" };
+        (
+            Action::Replace,
+            Some(format!("{} {verb} replacement", names.join(", "))),
+        )
+    } else if fields.is_empty() {
+        (Action::NoOp, None)
+    } else {
+        (Action::Update, None)
+    };
+    ResourceChange {
+        address: r.address.clone(),
+        schema: r.schema_name.clone(),
+        action,
+        reason,
+        create_before_destroy,
+        fields,
+    }
+}
+
+/// Recorded resources no longer desired, dependents first.
+fn deletions(state: &State, desired: &BTreeMap<&str, &ResourceInstance>) -> Vec<ResourceChange> {
+    let gone: BTreeSet<&str> = state
+        .resources
+        .keys()
+        .map(String::as_str)
+        .filter(|a| !desired.contains_key(a))
+        .collect();
+    // Repeatedly take those that no remaining deleted resource depends on.
+    let mut remaining: Vec<&str> = gone.iter().copied().collect();
+    let mut out = Vec::new();
+    while !remaining.is_empty() {
+        let needed: BTreeSet<&str> = remaining
+            .iter()
+            .filter_map(|a| state.resources.get(*a))
+            .flat_map(|r| r.depends_on.iter().map(String::as_str))
+            .collect();
+        let (mut now, mut later): (Vec<&str>, Vec<&str>) =
+            remaining.iter().partition(|a| !needed.contains(*a));
+        if now.is_empty() {
+            // A recorded cycle cannot be ordered; delete the rest in address order.
+            now = std::mem::take(&mut later);
+        }
+        remaining = later;
+        for a in now {
+            let Some(r) = state.resources.get(a) else { continue };
+            let fields = r
+                .inputs
+                .iter()
+                .map(|(k, v)| FieldChange {
+                    field: k.clone(),
+                    before: Some(v.clone()),
+                    after: None,
+                    forces_replacement: false,
+                })
+                .collect();
+            out.push(ResourceChange {
+                address: a.to_string(),
+                schema: r.schema.clone(),
+                action: Action::Delete,
+                reason: None,
+                create_before_destroy: false,
+                fields,
+            });
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------ rendering
+
+/// A stored value for people: secrets `(sensitive)`, unknowns `(known after apply)`.
+pub fn show(v: &J) -> String {
+    if let J::Object(m) = v {
+        if m.contains_key("$sensitive") {
+            return "(sensitive)".into();
+        }
+        if m.contains_key("$unknown") {
+            return "(known after apply)".into();
+        }
+        if let Some(J::String(a)) = m.get("$resource") {
+            return a.clone();
+        }
+    }
+    if is_sensitive(v) || is_unknown(v) {
+        // A collection holding some: show its shape with those parts masked.
+        return match v {
+            J::Array(xs) => format!("[{}]", xs.iter().map(show).collect::<Vec<_>>().join(", ")),
+            J::Object(m) => format!(
+                "{{ {} }}",
+                m.iter()
+                    .map(|(k, x)| format!("{k} = {}", show(x)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => v.to_string(),
+        };
+    }
+    v.to_string()
+}
+
+fn headline(c: &ResourceChange) -> String {
+    match c.action {
+        Action::Create => format!("{} ({}) will be created", c.address, c.schema),
+        Action::Update => format!("{} ({}) will be updated in place", c.address, c.schema),
+        Action::Replace => {
+            let how = if c.create_before_destroy {
+                "created anew, then the old one deleted"
+            } else {
+                "deleted, then created anew"
+            };
+            let why = c.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            format!("{} ({}) must be replaced ({how}){why}", c.address, c.schema)
+        }
+        Action::Delete => format!("{} ({}) will be deleted", c.address, c.schema),
+        Action::NoOp => format!("{} ({}) is up to date", c.address, c.schema),
+    }
+}
+
+/// Long text (manifests) changes as a line diff.
+fn text_diff(before: &str, after: &str, pad: &str) -> String {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let mut out = String::new();
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => "-",
+            similar::ChangeTag::Insert => "+",
+            similar::ChangeTag::Equal => " ",
+        };
+        out.push_str(&format!("{pad}{sign} {}", change.value()));
+        if !change.value().ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn field_lines(c: &ResourceChange, out: &mut String) {
+    for f in &c.fields {
+        let mark = match (&f.before, &f.after) {
+            (None, Some(_)) => "+",
+            (Some(_), None) => "-",
+            _ => "~",
+        };
+        let forces = if f.forces_replacement {
+            "  # forces replacement"
+        } else {
+            ""
+        };
+        match (&f.before, &f.after) {
+            (Some(J::String(a)), Some(J::String(b))) if a.contains('\n') || b.contains('\n') => {
+                out.push_str(&format!("      {mark} {}:{forces}\n", f.field));
+                out.push_str(&text_diff(a, b, "          "));
+            }
+            (None, Some(a)) => out.push_str(&format!("      {mark} {} = {}\n", f.field, show(a))),
+            (Some(b), None) => out.push_str(&format!("      {mark} {} = {}\n", f.field, show(b))),
+            (Some(b), Some(a)) => out.push_str(&format!(
+                "      {mark} {}: {} → {}{forces}\n",
+                f.field,
+                show(b),
+                show(a)
+            )),
+            (None, None) => {}
+        }
+    }
+}
+
+/// The plan for people.
+pub fn to_text(p: &Plan) -> String {
+    if !p.has_changes() {
+        return format!("No changes: `{}` matches the configuration.\n", p.environment);
+    }
+    let mut out = format!("tpt will perform these actions in `{}`:\n\n", p.environment);
+    for c in p.changes.iter().filter(|c| c.action != Action::NoOp) {
+        out.push_str(&format!("  {} {}\n", c.action.symbol(), headline(c)));
+        if c.action != Action::Delete {
+            field_lines(c, &mut out);
+        }
+        out.push('\n');
+    }
+    out.push_str(&summary(p));
+    out.push('\n');
+    out
+}
+
+/// `Plan: 2 to create, 1 to update, 0 to replace, 1 to delete.`
+pub fn summary(p: &Plan) -> String {
+    format!(
+        "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+        p.count(Action::Create),
+        p.count(Action::Update),
+        p.count(Action::Replace),
+        p.count(Action::Delete)
+    )
+}
+
+/// The plan for a pull-request comment.
+pub fn to_markdown(p: &Plan) -> String {
+    let mut out = format!("### tpt plan for `{}`\n\n", p.environment);
+    if !p.has_changes() {
+        out.push_str("No changes.\n");
+        return out;
+    }
+    out.push_str(&format!(
+        "**{}**\n\n| action | resource | type | why |\n|---|---|---|---|\n",
+        summary(p)
+    ));
+    for c in p.changes.iter().filter(|c| c.action != Action::NoOp) {
+        let why = c.reason.clone().unwrap_or_default().replace('|', "\\|");
+        out.push_str(&format!(
+            "| {} | `{}` | `{}` | {} |\n",
+            c.action.as_str(),
+            c.address,
+            c.schema,
+            why
+        ));
+    }
+    out.push_str("\n<details><summary>Details</summary>\n\n```\n");
+    out.push_str(&to_text(p));
+    out.push_str("```\n\n</details>\n");
+    out
+}
+
+/// The plan for tools (`docs/plan-json.md`). Values are in display form:
+/// secrets `"(sensitive)"`, unknowns `"(known after apply)"`.
+pub fn to_json(p: &Plan) -> J {
+    let display = |v: &Option<J>| match v {
+        None => J::Null,
+        Some(v) if is_sensitive(v) || is_unknown(v) => J::String(show(v)),
+        Some(v) => v.clone(),
+    };
+    let changes: Vec<J> = p
+        .changes
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "address": c.address,
+                "type": c.schema,
+                "action": c.action.as_str(),
+                "reason": c.reason,
+                "create_before_destroy": c.create_before_destroy,
+                "fields": c.fields.iter().map(|f| serde_json::json!({
+                    "field": f.field,
+                    "before": display(&f.before),
+                    "after": display(&f.after),
+                    "before_sensitive": f.before.as_ref().is_some_and(is_sensitive),
+                    "after_sensitive": f.after.as_ref().is_some_and(is_sensitive),
+                    "after_unknown": f.after.as_ref().is_some_and(is_unknown),
+                    "forces_replacement": f.forces_replacement,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "format_version": PLAN_FORMAT_VERSION,
+        "environment": p.environment,
+        "state": { "lineage": p.lineage, "serial": p.serial },
+        "summary": {
+            "create": p.count(Action::Create),
+            "update": p.count(Action::Update),
+            "replace": p.count(Action::Replace),
+            "delete": p.count(Action::Delete),
+        },
+        "changes": changes,
+    })
+}

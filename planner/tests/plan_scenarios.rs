@@ -1,0 +1,150 @@
+//! Plans for the scenarios of the planner: fresh create, in-place update, a
+//! change that forces replacement, removal, a changed secret, an unknown value,
+//! a long text. The state is what an apply of the first configuration would
+//! have recorded; the plan is made for the second. Expected plans are in
+//! `planner/tests/plans/` (`BLESS=1` rewrites them).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use tpt_lang::{check, evaluate, Program};
+use tpt_planner::graph;
+use tpt_planner::plan::{self, Plan};
+use tpt_planner::state::{store, ResourceState, Sealer, State};
+
+const SCHEMAS: &str = r#"
+resource schema Db {
+  @replace engine: "postgres" | "mysql"
+  size: string = "small"
+  password: secret
+  @output url: secret
+}
+resource schema App {
+  image: string
+  replicas: int = 1
+  env: {string: secret} = {}
+  manifest: string = ""
+}
+"#;
+
+fn evaluated(src: &str, password: &str) -> (Program, Vec<tpt_lang::ResourceInstance>) {
+    let program = Program::from_text("main.tpt", &format!("{SCHEMAS}\n{src}"));
+    let diags = check(&program);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let inputs: HashMap<String, String> = [("DB_PASSWORD".to_string(), password.to_string())]
+        .into_iter()
+        .collect();
+    let ev = evaluate(&program, None, &inputs).unwrap_or_else(|d| panic!("{d:#?}"));
+    (program, ev.resources)
+}
+
+/// The state an apply of `src` would record.
+fn applied(src: &str, password: &str, sealer: &Sealer) -> State {
+    let (_, resources) = evaluated(src, password);
+    let mut state = State::new("prod", "11111111-2222-4333-8444-555555555555".into());
+    state.serial = 7;
+    for r in resources {
+        state.resources.insert(
+            r.address.clone(),
+            ResourceState {
+                schema: r.schema_name.clone(),
+                provider_id: format!("id-{}", r.address),
+                inputs: r
+                    .inputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), store(v, sealer)))
+                    .collect(),
+                outputs: Default::default(),
+                depends_on: r.depends_on.iter().cloned().collect(),
+            },
+        );
+    }
+    state
+}
+
+fn plan_for(src: &str, password: &str, state: &State, sealer: &Sealer) -> Plan {
+    let (program, resources) = evaluated(src, password);
+    let g = graph::build(&resources).unwrap_or_else(|d| panic!("{d:#?}"));
+    plan::diff(&program, "prod", &resources, &g, state, sealer)
+}
+
+fn snapshot(name: &str, text: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/plans")
+        .join(format!("{name}.txt"));
+    if std::env::var_os("BLESS").is_some() {
+        let _ = std::fs::write(&path, text);
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(text, expected, "{} (BLESS=1 rewrites it)", path.display());
+}
+
+const V1: &str = r#"
+resource db: Db { engine = "postgres", password = secret_env("DB_PASSWORD") }
+resource web: App {
+  image = "shop:1.0"
+  env = { DATABASE_URL = db.url, MODE = "prod" }
+  manifest = """
+    kind: ConfigMap
+    data:
+      a: "1"
+      b: "2"
+  """
+}
+resource old: App { image = "legacy:3" }
+"#;
+
+#[test]
+fn scenarios() {
+    let sealer = Sealer::new(b"test key");
+    let empty = State::new("prod", String::new());
+
+    // Fresh create: everything is new; outputs are known after apply.
+    let fresh = plan_for(V1, "hunter2", &empty, &sealer);
+    snapshot("fresh-create", &plan::to_text(&fresh));
+    assert_eq!(
+        (fresh.count(plan::Action::Create), fresh.has_changes()),
+        (3, true)
+    );
+
+    // Nothing changed: no changes. (Fields computed from outputs are unknown until
+    // evaluation receives the recorded outputs, so this configuration reads none.)
+    let plain = "resource db: Db { engine = \"postgres\", password = secret_env(\"DB_PASSWORD\") }\nresource web: App { image = \"shop:1.0\" }\n";
+    let plain_state = applied(plain, "hunter2", &sealer);
+    let same = plan_for(plain, "hunter2", &plain_state, &sealer);
+    assert!(!same.has_changes());
+    snapshot("no-change", &plan::to_text(&same));
+
+    let state = applied(V1, "hunter2", &sealer);
+
+    // In-place update, replacement, removal, a changed secret, a changed manifest.
+    let v2 = V1
+        .replace("image = \"shop:1.0\"", "image = \"shop:1.1\", replicas = 3")
+        .replace("engine = \"postgres\"", "engine = \"mysql\"")
+        .replace("resource old: App { image = \"legacy:3\" }", "")
+        .replace("b: \"2\"", "b: \"3\"");
+    let changed = plan_for(&v2, "swordfish", &state, &sealer);
+    let text = plan::to_text(&changed);
+    snapshot("changes", &text);
+    snapshot("changes-markdown", &plan::to_markdown(&changed));
+    snapshot(
+        "changes-json",
+        &(serde_json::to_string_pretty(&plan::to_json(&changed)).unwrap_or_default() + "\n"),
+    );
+    assert!(text.contains("`engine` forces replacement"));
+    // No secret, in no rendering.
+    for rendering in [
+        text,
+        plan::to_markdown(&changed),
+        plan::to_json(&changed).to_string(),
+        state.to_json(),
+    ] {
+        assert!(
+            !rendering.contains("hunter2") && !rendering.contains("swordfish"),
+            "{rendering}"
+        );
+    }
+    // A changed secret alone is a change, shown as sensitive.
+    let secret_only = plan_for(V1, "swordfish", &state, &sealer);
+    snapshot("secret-change", &plan::to_text(&secret_only));
+}
