@@ -64,6 +64,64 @@ pub enum Command {
     /// Show what applying an environment would change, against its recorded state.
     #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
+    /// Inspect and edit the recorded state of an environment.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+/// Which environment's state, of which configuration.
+#[derive(Debug, Args)]
+pub struct StateTarget {
+    /// The environment whose state to use.
+    #[arg(long, short, value_name = "ENV")]
+    pub env: String,
+
+    /// A .tpt file, or a directory holding `main.tpt`; the state is in `.tpt/` beside it.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub path: PathBuf,
+
+    /// How long to wait for another run's lock (`0s`: fail at once).
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the addresses recorded in the state.
+    List {
+        #[command(flatten)]
+        target: StateTarget,
+    },
+    /// Show what is recorded for one address (secrets as fingerprints only).
+    Show {
+        /// The resource address, e.g. `shop` or `cluster["eu-west-1"]`.
+        address: String,
+        #[command(flatten)]
+        target: StateTarget,
+    },
+    /// Forget an address: the object stays at the provider, tpt no longer manages it.
+    Rm {
+        /// The resource address to forget.
+        address: String,
+        #[command(flatten)]
+        target: StateTarget,
+    },
+    /// Record an object under another address (after a rename), without touching it.
+    Mv {
+        /// The recorded address.
+        from: String,
+        /// The new address.
+        to: String,
+        #[command(flatten)]
+        target: StateTarget,
+    },
+    /// Release a lock left by a run that died, by the ID its error named.
+    Unlock {
+        /// The lock ID.
+        id: String,
+        #[command(flatten)]
+        target: StateTarget,
+    },
 }
 
 const PLAN_HELP: &str = "\
@@ -100,6 +158,10 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are (1 stays errors).
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// How long to wait for another run's lock on the environment's state (`0s`: fail at once).
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 mod host;
+mod lock;
 mod render;
 mod root;
 
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Envs(cli::EnvsCommand::Diff(args)) => commands::envs::diff(args, &renderer),
         Command::Promote(args) => commands::promote::run(args, &renderer),
         Command::Plan(args) => commands::plan::run(args, &renderer),
+        Command::State(cmd) => commands::state::run(cmd, &renderer),
     }
 }
 

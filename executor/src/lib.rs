@@ -1,3 +1,5 @@
-//! The executor: the graph walker and the providers (Kubernetes, AWS EKS / RDS /
-//! Route53). The only crate that talks to the world. Its capabilities arrive with
-//! the executor issue; until then the crate only fixes the workspace layout.
+//! The executor: the only crate that talks to the world. Today it holds the
+//! state backends (`backend`); the graph walker and the providers (Kubernetes,
+//! AWS EKS / RDS / Route53) arrive with the executor issue.
+
+pub mod backend;

@@ -82,6 +82,10 @@ pub enum Code {
     StateCorrupt,
     /// A state file written by a newer tpt.
     StateNewer,
+    /// The state is locked by another run.
+    StateLocked,
+    /// A state operation on an address the state does not have, or an unlock that does not match.
+    StateAddress,
     /// A file or directory that cannot be read.
     Io,
 }
@@ -125,6 +129,8 @@ impl Code {
         Code::LimitExceeded,
         Code::StateCorrupt,
         Code::StateNewer,
+        Code::StateLocked,
+        Code::StateAddress,
         Code::Io,
     ];
 
@@ -169,6 +175,8 @@ impl Code {
             Code::Io => "E0600",
             Code::StateCorrupt => "E0700",
             Code::StateNewer => "E0701",
+            Code::StateLocked => "E0702",
+            Code::StateAddress => "E0703",
         }
     }
 }

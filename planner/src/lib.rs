@@ -3,6 +3,7 @@
 //!
 //! Architecture invariant: pure, like `tpt-lang` — no IO, no tokio, kube or AWS.
 
+pub mod backend;
 pub mod envdiff;
 pub mod graph;
 pub mod plan;

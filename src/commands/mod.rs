@@ -8,6 +8,7 @@ pub mod fmt;
 pub mod graph;
 pub mod plan;
 pub mod promote;
+pub mod state;
 
 use std::path::Path;
 use std::process::ExitCode;

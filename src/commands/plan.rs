@@ -6,9 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use tpt_executor::backend::LocalBackend;
 use tpt_lang::{Code, Diagnostic};
+use tpt_planner::backend::StateBackend;
 use tpt_planner::plan;
-use tpt_planner::state::{Sealer, State, StateError};
+use tpt_planner::state::{Sealer, State};
 
 use super::{exit, load_and_check, select_environments, FAILED, OK};
 use crate::cli::{PlanArgs, PlanFormat};
@@ -42,9 +44,23 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         Err(diags) => return fail(&diags),
     };
     let dir = state_dir(&args.path);
-    let state = match read_state(&dir, &env_name) {
-        Ok(s) => s,
+    let backend = LocalBackend::new(&dir);
+    let timeout = match crate::lock::parse_timeout(&args.lock_timeout) {
+        Ok(t) => t,
+        Err(m) => {
+            return fail(&[
+                Diagnostic::error(Code::Io, m).help("`--lock-timeout` takes a duration such as `30s`")
+            ])
+        }
+    };
+    // The lock keeps another run from changing the state while this plan reads it.
+    let _held = match crate::lock::acquire(&backend, &env_name, "plan", timeout) {
+        Ok(h) => h,
         Err(d) => return fail(&[d]),
+    };
+    let state = match backend.read(&env_name) {
+        Ok(s) => s.unwrap_or_else(|| State::new(&env_name, String::new())),
+        Err(e) => return fail(&[crate::lock::backend_error(&env_name, e)]),
     };
     let sealer = Sealer::new(&state_key(&dir));
     let p = plan::diff(
@@ -70,7 +86,7 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
 }
 
 /// `.tpt/` beside the configuration: in the directory, or beside the file.
-fn state_dir(path: &Path) -> PathBuf {
+pub fn state_dir(path: &Path) -> PathBuf {
     let base = if path.is_dir() {
         path.to_path_buf()
     } else {
@@ -79,25 +95,8 @@ fn state_dir(path: &Path) -> PathBuf {
     base.join(".tpt")
 }
 
-/// The recorded state of `env`, or an empty one when there is none yet.
-fn read_state(dir: &Path, env: &str) -> Result<State, Diagnostic> {
-    let file = dir.join("state").join(format!("{env}.json"));
-    let shown = file.display().to_string();
-    match std::fs::read(&file) {
-        Ok(bytes) => State::parse(&bytes).map_err(|e| match e {
-            StateError::Corrupt(_) => Diagnostic::error(Code::StateCorrupt, format!("cannot read the state of `{env}` ({shown}): {e}"))
-                .help("the file is left as it is; restore it from its backup (`.json.backup` beside it) or from version control"),
-            StateError::Newer { .. } => Diagnostic::error(Code::StateNewer, format!("cannot read the state of `{env}` ({shown}): {e}"))
-                .help("upgrade tpt to the version that wrote it; this tpt never overwrites it"),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::new(env, String::new())),
-        Err(e) => Err(Diagnostic::error(Code::Io, format!("cannot read the state of `{env}` ({shown}): {e}"))
-            .help("check the file's permissions")),
-    }
-}
-
 /// The key that fingerprints secrets in state: `TPT_STATE_KEY`, else `.tpt/state.key`.
-fn state_key(dir: &Path) -> Vec<u8> {
+pub fn state_key(dir: &Path) -> Vec<u8> {
     if let Ok(k) = std::env::var("TPT_STATE_KEY") {
         return k.into_bytes();
     }

@@ -1,0 +1,240 @@
+//! The local file backend, the default: `.tpt/state/ENV.json` beside the
+//! configuration, the previous version in `ENV.json.backup`, the lock in
+//! `ENV.lock`.
+//!
+//! Writes are atomic: the new state goes to a temporary file in the same
+//! directory, is flushed to disk (fsync), and renamed over the old one; the old
+//! one is first copied to the backup. Files are created readable by their owner
+//! only (0600). The lock is a file created exclusively (`O_EXCL`): whoever
+//! creates it holds it; it names the holder.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use tpt_planner::backend::{BackendError, LockInfo, StateBackend};
+use tpt_planner::state::State;
+
+pub struct LocalBackend {
+    /// The `.tpt` directory.
+    dir: PathBuf,
+}
+
+impl LocalBackend {
+    pub fn new(dir: impl Into<PathBuf>) -> LocalBackend {
+        LocalBackend { dir: dir.into() }
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    pub fn state_path(&self, env: &str) -> PathBuf {
+        self.state_dir().join(format!("{env}.json"))
+    }
+
+    fn backup_path(&self, env: &str) -> PathBuf {
+        self.state_dir().join(format!("{env}.json.backup"))
+    }
+
+    fn lock_path(&self, env: &str) -> PathBuf {
+        self.state_dir().join(format!("{env}.lock"))
+    }
+}
+
+fn io(what: &str, path: &Path, e: &std::io::Error) -> BackendError {
+    BackendError::Io(format!("cannot {what} `{}`: {e}", path.display()))
+}
+
+/// A state error that names the file.
+fn with_path(e: tpt_planner::state::StateError, path: &Path) -> BackendError {
+    use tpt_planner::state::StateError;
+    BackendError::State(match e {
+        StateError::Corrupt(m) => StateError::Corrupt(format!("{}: {m}", path.display())),
+        other => other,
+    })
+}
+
+/// Options for files only their owner may read.
+fn private_file() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BackendError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = private_file().create(true).truncate(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        // The rename is durable once the directory is synced.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok::<(), std::io::Error>(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(|e| io("write", path, &e))
+}
+
+impl StateBackend for LocalBackend {
+    fn read(&self, env: &str) -> Result<Option<State>, BackendError> {
+        let path = self.state_path(env);
+        match fs::read(&path) {
+            Ok(bytes) => State::parse(&bytes).map(Some).map_err(|e| with_path(e, &path)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &path, &e)),
+        }
+    }
+
+    fn write(&self, env: &str, state: &State) -> Result<(), BackendError> {
+        let dir = self.state_dir();
+        fs::create_dir_all(&dir).map_err(|e| io("create", &dir, &e))?;
+        let path = self.state_path(env);
+        // Never replace a file that is not valid state: it may be a newer format.
+        if let Ok(bytes) = fs::read(&path) {
+            State::parse(&bytes).map_err(|e| with_path(e, &path))?;
+            write_atomically(&self.backup_path(env), &bytes)?;
+        }
+        write_atomically(&path, state.to_json().as_bytes())
+    }
+
+    fn lock(&self, env: &str, info: &LockInfo) -> Result<(), BackendError> {
+        let dir = self.state_dir();
+        fs::create_dir_all(&dir).map_err(|e| io("create", &dir, &e))?;
+        let path = self.lock_path(env);
+        let mut options = private_file();
+        options.create_new(true);
+        match options.open(&path) {
+            Ok(mut f) => {
+                let text = serde_json::to_string_pretty(info).unwrap_or_default();
+                f.write_all(text.as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| io("write", &path, &e))
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => match self.lock_holder(env)? {
+                Some(holder) => Err(BackendError::Locked(holder)),
+                // Released between our attempt and the read: the caller may retry.
+                None => Err(BackendError::Io(format!(
+                    "the lock `{}` changed hands; try again",
+                    path.display()
+                ))),
+            },
+            Err(e) => Err(io("create", &path, &e)),
+        }
+    }
+
+    fn unlock(&self, env: &str, id: &str) -> Result<(), BackendError> {
+        let path = self.lock_path(env);
+        match self.lock_holder(env)? {
+            Some(holder) if holder.id == id => fs::remove_file(&path).map_err(|e| io("remove", &path, &e)),
+            held => Err(BackendError::NotLocked { held }),
+        }
+    }
+
+    fn lock_holder(&self, env: &str) -> Result<Option<LockInfo>, BackendError> {
+        let path = self.lock_path(env);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| BackendError::Io(format!("the lock `{}` is not readable: {e}", path.display()))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &path, &e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: &str) -> LockInfo {
+        LockInfo {
+            id: id.into(),
+            who: "ana@ci".into(),
+            when: "2026-11-25T08:00:00Z".into(),
+            operation: "plan".into(),
+        }
+    }
+
+    #[test]
+    fn writes_atomically_with_a_backup_and_private_files() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let b = LocalBackend::new(dir.path());
+        assert_eq!(b.read("prod").ok().flatten(), None);
+        let mut s = State::new("prod", "lineage-1".into());
+        b.write("prod", &s).expect("first write");
+        s.serial = 1;
+        b.write("prod", &s).expect("second write");
+        assert_eq!(b.read("prod").ok().flatten(), Some(s));
+        let backup = fs::read_to_string(b.backup_path("prod")).unwrap_or_default();
+        assert!(backup.contains("\"serial\": 0"), "{backup}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(b.state_path("prod"))
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0);
+            assert_eq!(mode, 0o600);
+        }
+        // No temporary file is left behind.
+        let names: Vec<String> = fs::read_dir(b.state_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+    }
+
+    #[test]
+    fn a_corrupt_state_is_never_overwritten() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let b = LocalBackend::new(dir.path());
+        fs::create_dir_all(b.state_dir()).expect("state dir");
+        fs::write(b.state_path("prod"), b"{ half a file").expect("corrupt file");
+        assert!(matches!(b.read("prod"), Err(BackendError::State(_))));
+        assert!(matches!(
+            b.write("prod", &State::new("prod", "l".into())),
+            Err(BackendError::State(_))
+        ));
+        assert_eq!(
+            fs::read(b.state_path("prod")).unwrap_or_default(),
+            b"{ half a file"
+        );
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_and_names_its_holder() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let b = LocalBackend::new(dir.path());
+        b.lock("prod", &info("one")).expect("the first lock");
+        match b.lock("prod", &info("two")) {
+            Err(BackendError::Locked(holder)) => assert_eq!(holder.id, "one"),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        // Other environments have their own locks.
+        b.lock("staging", &info("three")).expect("another environment");
+        assert!(matches!(
+            b.unlock("prod", "two"),
+            Err(BackendError::NotLocked { .. })
+        ));
+        b.unlock("prod", "one").expect("unlock by its ID");
+        b.lock("prod", &info("four")).expect("free again");
+    }
+}

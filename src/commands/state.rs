@@ -1,0 +1,131 @@
+//! `tpt state list|show|rm|mv|unlock`: the recorded state of one environment.
+//! Every change takes the lock, bumps the serial and writes atomically with a backup.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use tpt_executor::backend::LocalBackend;
+use tpt_lang::{Code, Diagnostic};
+use tpt_planner::backend::StateBackend;
+use tpt_planner::state::State;
+
+use super::plan::state_dir;
+use super::{exit, FAILED, OK};
+use crate::cli::{StateCommand, StateTarget};
+use crate::render::{status, Renderer, Tally};
+
+pub fn run(cmd: &StateCommand, renderer: &Renderer) -> ExitCode {
+    let fail = |diags: &[Diagnostic]| {
+        renderer.emit(diags, &tpt_lang::SourceMap::new());
+        status(&format!("error: {}", Tally::of(diags).describe()));
+        exit(FAILED)
+    };
+    match run_inner(cmd) {
+        Ok(()) => exit(OK),
+        Err(d) => fail(&[d]),
+    }
+}
+
+fn target(cmd: &StateCommand) -> &StateTarget {
+    match cmd {
+        StateCommand::List { target }
+        | StateCommand::Show { target, .. }
+        | StateCommand::Rm { target, .. }
+        | StateCommand::Mv { target, .. }
+        | StateCommand::Unlock { target, .. } => target,
+    }
+}
+
+fn run_inner(cmd: &StateCommand) -> Result<(), Diagnostic> {
+    let t = target(cmd);
+    let backend = LocalBackend::new(state_dir(&t.path));
+    let env = t.env.as_str();
+    let read = |backend: &LocalBackend| -> Result<State, Diagnostic> {
+        backend
+            .read(env)
+            .map_err(|e| crate::lock::backend_error(env, e))?
+            .ok_or_else(|| {
+                Diagnostic::error(
+                    Code::StateAddress,
+                    format!("environment `{env}` has no recorded state"),
+                )
+                .help("state is recorded by `tpt apply`; check `--env` and `--path`")
+            })
+    };
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        StateCommand::List { .. } => {
+            let state = read(&backend)?;
+            for (address, r) in &state.resources {
+                let _ = writeln!(out, "{address}  ({})", r.schema);
+            }
+        }
+        StateCommand::Show { address, .. } => {
+            let state = read(&backend)?;
+            let r = state
+                .resources
+                .get(address)
+                .ok_or_else(|| unknown_address(&state, address, env))?;
+            let doc = serde_json::json!({ address.as_str(): r });
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        StateCommand::Rm { address, .. } | StateCommand::Mv { from: address, .. } => {
+            let timeout = crate::lock::parse_timeout(&t.lock_timeout)
+                .map_err(|m| Diagnostic::error(Code::Io, m).help("write e.g. `30s`"))?;
+            let operation = if matches!(cmd, StateCommand::Rm { .. }) {
+                "state rm"
+            } else {
+                "state mv"
+            };
+            let _held = crate::lock::acquire(&backend, env, operation, timeout)?;
+            let mut state = read(&backend)?;
+            let r = state
+                .resources
+                .remove(address)
+                .ok_or_else(|| unknown_address(&state, address, env))?;
+            if let StateCommand::Mv { to, .. } = cmd {
+                if state.resources.contains_key(to) {
+                    return Err(Diagnostic::error(
+                        Code::StateAddress,
+                        format!("`{to}` is already recorded in `{env}`"),
+                    )
+                    .help(format!(
+                        "remove it first with `tpt state rm {to} --env {env}`, or choose another address"
+                    )));
+                }
+                state.resources.insert(to.clone(), r);
+                let _ = writeln!(out, "moved `{address}` to `{to}` in the state of `{env}`");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "removed `{address}` from the state of `{env}`; the object itself is untouched"
+                );
+            }
+            state.serial += 1;
+            backend
+                .write(env, &state)
+                .map_err(|e| crate::lock::backend_error(env, e))?;
+        }
+        StateCommand::Unlock { id, .. } => {
+            backend
+                .unlock(env, id)
+                .map_err(|e| crate::lock::backend_error(env, e))?;
+            let _ = writeln!(out, "released the lock `{id}` of `{env}`");
+        }
+    }
+    Ok(())
+}
+
+fn unknown_address(state: &State, address: &str, env: &str) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        Code::StateAddress,
+        format!("`{address}` is not recorded in the state of `{env}`"),
+    );
+    d = match tpt_lang::diagnostic::did_you_mean(address, state.resources.keys().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+        None => d.help(format!(
+            "`tpt state list --env {env}` lists the recorded addresses"
+        )),
+    };
+    d
+}

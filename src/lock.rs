@@ -1,0 +1,134 @@
+//! Taking the state lock of an environment for the length of a command, and
+//! turning backend errors into diagnostics.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tpt_lang::{Code, Diagnostic};
+use tpt_planner::backend::{BackendError, LockInfo, StateBackend};
+use tpt_planner::state::StateError;
+
+/// A held lock, released when dropped.
+pub struct Held<'b> {
+    backend: &'b dyn StateBackend,
+    env: String,
+    id: String,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let _ = self.backend.unlock(&self.env, &self.id);
+    }
+}
+
+/// Takes the lock of `env` for `operation`, waiting up to `timeout` for another
+/// holder to release it.
+pub fn acquire<'b>(
+    backend: &'b dyn StateBackend,
+    env: &str,
+    operation: &str,
+    timeout: Duration,
+) -> Result<Held<'b>, Diagnostic> {
+    let info = LockInfo {
+        id: new_id(),
+        who: who(),
+        when: now_rfc3339(),
+        operation: operation.to_string(),
+    };
+    let start = Instant::now();
+    loop {
+        match backend.lock(env, &info) {
+            Ok(()) => {
+                return Ok(Held {
+                    backend,
+                    env: env.to_string(),
+                    id: info.id,
+                })
+            }
+            Err(BackendError::Locked(holder)) if start.elapsed() >= timeout => {
+                return Err(Diagnostic::error(
+                    Code::StateLocked,
+                    format!(
+                        "the state of `{env}` is locked by {} since {} (operation: {})",
+                        holder.who, holder.when, holder.operation
+                    ),
+                )
+                .help(format!(
+                    "wait for that run to finish, or retry with `--lock-timeout 5m`; if it died, release the lock with `tpt state unlock {} --env {env}`",
+                    holder.id
+                )));
+            }
+            Err(BackendError::Locked(_)) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(backend_error(env, e)),
+        }
+    }
+}
+
+/// A backend error as a diagnostic.
+pub fn backend_error(env: &str, e: BackendError) -> Diagnostic {
+    match e {
+        BackendError::State(StateError::Corrupt(_)) => Diagnostic::error(Code::StateCorrupt, format!("cannot read the state of `{env}`: {e}"))
+            .help("the file is left as it is; restore it from its backup (`.json.backup` beside it) or from version control"),
+        BackendError::State(StateError::Newer { .. }) => Diagnostic::error(Code::StateNewer, format!("cannot read the state of `{env}`: {e}"))
+            .help("upgrade tpt to the version that wrote it; this tpt never overwrites it"),
+        BackendError::Locked(ref l) => Diagnostic::error(Code::StateLocked, format!("{e}"))
+            .help(format!("release a dead run's lock with `tpt state unlock {} --env {env}`", l.id)),
+        BackendError::NotLocked { .. } => Diagnostic::error(Code::StateAddress, format!("cannot unlock the state of `{env}`: {e}"))
+            .help("`tpt state unlock` takes the lock ID named in the error that reported the lock"),
+        BackendError::Io(m) => Diagnostic::error(Code::Io, m).help("check that the state directory exists and is writable"),
+    }
+}
+
+fn new_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}-{:x}", nanos, std::process::id())
+}
+
+fn who() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "someone".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host}")
+}
+
+/// Now, as `2026-11-25T08:00:00Z`.
+pub fn now_rfc3339() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `30s`, `5m` → a duration (the language's duration syntax).
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    tpt_lang::syntax::parser::parse_duration(text)
+        .filter(|ms| *ms >= 0)
+        .map(|ms| Duration::from_millis(ms.unsigned_abs()))
+        .ok_or_else(|| format!("`{text}` is not a duration; write e.g. `30s` or `5m`"))
+}

@@ -1,0 +1,144 @@
+//! `tpt state` and the state lock, end to end on a temporary configuration.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use support::tpt_in;
+
+const CONFIG: &str = r#"
+resource schema S {
+  name: string
+}
+resource shop: S { name = "shop" }
+resource db: S { name = "db" }
+environment prod {}
+"#;
+
+const STATE: &str = r#"{
+  "version": 1,
+  "lineage": "11111111-2222-4333-8444-555555555555",
+  "serial": 4,
+  "environment": "prod",
+  "resources": {
+    "db": { "type": "S", "provider_id": "id-db", "inputs": { "name": "db" }, "outputs": {}, "depends_on": [] },
+    "shop": { "type": "S", "provider_id": "id-shop", "inputs": { "name": "shop" }, "outputs": {}, "depends_on": ["db"] }
+  }
+}
+"#;
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("main.tpt"), CONFIG).expect("config");
+    std::fs::create_dir_all(dir.path().join(".tpt/state")).expect("state dir");
+    std::fs::write(dir.path().join(".tpt/state/prod.json"), STATE).expect("state");
+    dir
+}
+
+fn state_json(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join(".tpt/state/prod.json")).unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+#[test]
+fn list_show_mv_rm() {
+    let dir = setup();
+    let list = tpt_in(dir.path(), &["state", "list", "--env", "prod"]);
+    assert_eq!((list.code, list.stdout.as_str()), (0, "db  (S)\nshop  (S)\n"));
+    let show = tpt_in(dir.path(), &["state", "show", "shop", "--env", "prod"]);
+    assert!(
+        show.stdout.contains("\"provider_id\": \"id-shop\""),
+        "{}",
+        show.stdout
+    );
+
+    let mv = tpt_in(
+        dir.path(),
+        &["state", "mv", "shop", "storefront", "--env", "prod"],
+    );
+    assert_eq!(mv.code, 0, "{}", mv.stderr);
+    let s = state_json(dir.path());
+    assert_eq!(s["serial"], 5);
+    assert!(s["resources"]["storefront"].is_object() && s["resources"]["shop"].is_null());
+    // The previous version is kept as a backup.
+    let backup = std::fs::read_to_string(dir.path().join(".tpt/state/prod.json.backup")).unwrap_or_default();
+    assert!(backup.contains("\"serial\": 4"));
+
+    let clash = tpt_in(dir.path(), &["state", "mv", "db", "storefront", "--env", "prod"]);
+    assert_eq!(clash.code, 1);
+    assert!(
+        clash.stderr.contains("E0703") && clash.stderr.contains("already recorded"),
+        "{}",
+        clash.stderr
+    );
+
+    let rm = tpt_in(dir.path(), &["state", "rm", "db", "--env", "prod"]);
+    assert_eq!(rm.code, 0, "{}", rm.stderr);
+    let s = state_json(dir.path());
+    assert_eq!(s["serial"], 6);
+    assert!(s["resources"]["db"].is_null());
+    // The lock was released after each command.
+    assert!(!dir.path().join(".tpt/state/prod.lock").exists());
+}
+
+#[test]
+fn a_held_lock_fails_fast_or_is_waited_for() {
+    let dir = setup();
+    let lock = dir.path().join(".tpt/state/prod.lock");
+    let holder =
+        r#"{ "id": "abc-1", "who": "ana@ci", "when": "2026-11-25T08:00:00Z", "operation": "apply" }"#;
+    std::fs::write(&lock, holder).expect("a lock held by another run");
+
+    let fast = tpt_in(dir.path(), &["plan", "--env", "prod"]);
+    assert_eq!(fast.code, 1);
+    assert!(
+        fast.stderr.contains("E0702") && fast.stderr.contains("ana@ci") && fast.stderr.contains("apply"),
+        "{}",
+        fast.stderr
+    );
+
+    // The other run finishes while this one waits.
+    let lock_path = lock.clone();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        let _ = std::fs::remove_file(lock_path);
+    });
+    let waited = tpt_in(dir.path(), &["plan", "--env", "prod", "--lock-timeout", "10s"]);
+    let _ = releaser.join();
+    assert_eq!(waited.code, 0, "{}", waited.stderr);
+    assert!(!lock.exists(), "plan releases its lock");
+
+    // A dead run's lock is released by its ID.
+    std::fs::write(&lock, holder).expect("a lock left by a dead run");
+    let wrong = tpt_in(dir.path(), &["state", "unlock", "xyz", "--env", "prod"]);
+    assert_eq!(wrong.code, 1);
+    let unlock = tpt_in(dir.path(), &["state", "unlock", "abc-1", "--env", "prod"]);
+    assert_eq!(unlock.code, 0, "{}", unlock.stderr);
+    assert!(!lock.exists());
+}
+
+#[test]
+fn plan_against_recorded_state() {
+    let dir = setup();
+    let plan = tpt_in(dir.path(), &["plan", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code, 0,
+        "recorded state matches: {}{}",
+        plan.stdout, plan.stderr
+    );
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        CONFIG.replace("name = \"db\"", "name = \"db2\""),
+    )
+    .expect("edit");
+    let changed = tpt_in(
+        dir.path(),
+        &["plan", "--env", "prod", "--detailed-exitcode", "--format", "json"],
+    );
+    assert_eq!(changed.code, 2, "{}", changed.stderr);
+    let json: serde_json::Value = serde_json::from_str(&changed.stdout).unwrap_or_default();
+    assert_eq!(json["format_version"], "1");
+    assert_eq!(json["summary"]["update"], 1);
+}
