@@ -28,6 +28,8 @@ pub enum Code {
     MisplacedItem,
     /// An annotation that does not exist or is misplaced.
     BadAnnotation,
+    /// A `moved` block whose addresses are not resource addresses, or point nowhere.
+    BadMove,
     /// A value of the wrong type.
     TypeMismatch,
     /// A required field (no default, not optional) is not set.
@@ -102,6 +104,7 @@ impl Code {
         Code::ImportCycle,
         Code::MisplacedItem,
         Code::BadAnnotation,
+        Code::BadMove,
         Code::TypeMismatch,
         Code::MissingField,
         Code::RefinementLiteral,
@@ -147,6 +150,7 @@ impl Code {
             Code::ImportCycle => "E0105",
             Code::MisplacedItem => "E0106",
             Code::BadAnnotation => "E0107",
+            Code::BadMove => "E0108",
             Code::TypeMismatch => "E0200",
             Code::MissingField => "E0201",
             Code::RefinementLiteral => "E0202",

@@ -60,6 +60,18 @@ pub struct Module {
     pub params: IndexMap<String, Decl<ast::Param>>,
     pub resources: IndexMap<String, ResourceDecl>,
     pub environments: IndexMap<String, Decl<ast::Environment>>,
+    /// `moved` blocks: recorded addresses that now belong to other addresses.
+    pub moves: Vec<MoveDecl>,
+}
+
+/// `moved { from = old, to = new }`, with both addresses in their canonical form.
+#[derive(Debug, Clone)]
+pub struct MoveDecl {
+    pub from: String,
+    pub to: String,
+    /// The resource name `to` belongs to.
+    pub to_name: ast::Ident,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -1225,6 +1237,53 @@ impl Collector<'_> {
                     self.collect(m, member, loops);
                 }
                 loops.pop();
+            }
+            ItemKind::Moved(mv) => {
+                self.check_annotations(&item.annotations, &[], "moved blocks");
+                if !is_root {
+                    return root_only(self, "a moved block", item.span);
+                }
+                let (from, to, to_name) = (
+                    ast::Moved::address(&mv.from),
+                    ast::Moved::address(&mv.to),
+                    ast::Moved::name(&mv.to),
+                );
+                for (addr, e) in [(&from, &mv.from), (&to, &mv.to)] {
+                    if addr.is_none() {
+                        self.diag(
+                            Diagnostic::error(Code::BadMove, "a `moved` block takes resource addresses")
+                                .label(e.span, "not an address")
+                                .help("write a resource name, or a stamped instance: `name[\"key\"]` or `name[0]`"),
+                        );
+                    }
+                }
+                if let (Some(from), Some(to), Some(to_name)) = (from, to, to_name) {
+                    if from == to {
+                        self.diag(
+                            Diagnostic::error(Code::BadMove, format!("`moved` from `{from}` to itself"))
+                                .label(item.span, "from and to are the same address")
+                                .help("remove this block"),
+                        );
+                        return;
+                    }
+                    if let Some(prev) = self.p.module(m).moves.iter().find(|d| d.from == from) {
+                        let prev_span = prev.span;
+                        self.diag(
+                            Diagnostic::error(Code::BadMove, format!("`{from}` is moved twice"))
+                                .label(item.span, "second move")
+                                .label(prev_span, "first move")
+                                .help("an address can move to one place; remove one of the blocks"),
+                        );
+                        return;
+                    }
+                    let to_name = to_name.clone();
+                    self.module(m).moves.push(MoveDecl {
+                        from,
+                        to,
+                        to_name,
+                        span: item.span,
+                    });
+                }
             }
             ItemKind::Environment(e) => {
                 self.check_annotations(&item.annotations, &[], "environments");

@@ -72,6 +72,8 @@ pub struct ResourceChange {
     pub reason: Option<String>,
     /// Replace by creating the new object before deleting the old one.
     pub create_before_destroy: bool,
+    /// A `moved` block gave the recorded object of this address to it.
+    pub moved_from: Option<String>,
     pub fields: Vec<FieldChange>,
 }
 
@@ -87,7 +89,10 @@ pub struct Plan {
 impl Plan {
     /// Whether applying would change anything.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        // A move changes the state even when the object stays as it is.
+        self.changes
+            .iter()
+            .any(|c| c.action != Action::NoOp || c.moved_from.is_some())
     }
 
     pub fn count(&self, action: Action) -> usize {
@@ -107,6 +112,19 @@ pub fn diff(
 ) -> Plan {
     let by_address: BTreeMap<&str, &ResourceInstance> =
         desired.iter().map(|r| (r.address.as_str(), r)).collect();
+    // `moved` blocks: the recorded object follows its resource to the new address.
+    let mut state = state.clone();
+    let mut moved: BTreeMap<String, String> = BTreeMap::new();
+    for mv in &program.module(program.root()).moves {
+        if state.resources.contains_key(&mv.to) {
+            continue;
+        }
+        if let Some(r) = state.resources.remove(&mv.from) {
+            state.resources.insert(mv.to.clone(), r);
+            moved.insert(mv.to.clone(), mv.from.clone());
+        }
+    }
+    let state = &state;
     let order: Vec<&str> = graph
         .creation_order()
         .unwrap_or_else(|| by_address.keys().copied().collect());
@@ -115,7 +133,9 @@ pub fn diff(
         let Some(r) = by_address.get(address) else {
             continue;
         };
-        changes.push(diff_one(program, r, state, sealer));
+        let mut change = diff_one(program, r, state, sealer);
+        change.moved_from = moved.get(address).cloned();
+        changes.push(change);
     }
     changes.extend(deletions(state, &by_address));
     Plan {
@@ -157,6 +177,7 @@ fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sea
             action: Action::Create,
             reason: None,
             create_before_destroy,
+            moved_from: None,
             fields,
         };
     };
@@ -222,6 +243,7 @@ fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sea
         action,
         reason,
         create_before_destroy,
+        moved_from: None,
         fields,
     }
 }
@@ -268,6 +290,7 @@ fn deletions(state: &State, desired: &BTreeMap<&str, &ResourceInstance>) -> Vec<
                 action: Action::Delete,
                 reason: None,
                 create_before_destroy: false,
+                moved_from: None,
                 fields,
             });
         }
@@ -308,6 +331,14 @@ pub fn show(v: &J) -> String {
 }
 
 fn headline(c: &ResourceChange) -> String {
+    let line = headline_action(c);
+    match &c.moved_from {
+        Some(from) => format!("{line} (moved from `{from}`)"),
+        None => line,
+    }
+}
+
+fn headline_action(c: &ResourceChange) -> String {
     match c.action {
         Action::Create => format!("{} ({}) will be created", c.address, c.schema),
         Action::Update => format!("{} ({}) will be updated in place", c.address, c.schema),
@@ -321,6 +352,7 @@ fn headline(c: &ResourceChange) -> String {
             format!("{} ({}) must be replaced ({how}){why}", c.address, c.schema)
         }
         Action::Delete => format!("{} ({}) will be deleted", c.address, c.schema),
+        Action::NoOp if c.moved_from.is_some() => format!("{} ({}) keeps its object", c.address, c.schema),
         Action::NoOp => format!("{} ({}) is up to date", c.address, c.schema),
     }
 }
@@ -379,8 +411,17 @@ pub fn to_text(p: &Plan) -> String {
         return format!("No changes: `{}` matches the configuration.\n", p.environment);
     }
     let mut out = format!("tpt will perform these actions in `{}`:\n\n", p.environment);
-    for c in p.changes.iter().filter(|c| c.action != Action::NoOp) {
-        out.push_str(&format!("  {} {}\n", c.action.symbol(), headline(c)));
+    for c in p
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp || c.moved_from.is_some())
+    {
+        let symbol = if c.action == Action::NoOp {
+            ">"
+        } else {
+            c.action.symbol()
+        };
+        out.push_str(&format!("  {symbol} {}\n", headline(c)));
         if c.action != Action::Delete {
             field_lines(c, &mut out);
         }
@@ -393,8 +434,14 @@ pub fn to_text(p: &Plan) -> String {
 
 /// `Plan: 2 to create, 1 to update, 0 to replace, 1 to delete.`
 pub fn summary(p: &Plan) -> String {
+    let moves = p.changes.iter().filter(|c| c.moved_from.is_some()).count();
+    let moved = if moves > 0 {
+        format!(" {moves} moved.")
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+        "Plan: {} to create, {} to update, {} to replace, {} to delete.{moved}",
         p.count(Action::Create),
         p.count(Action::Update),
         p.count(Action::Replace),
@@ -446,7 +493,8 @@ pub fn to_json(p: &Plan) -> J {
                 "type": c.schema,
                 "action": c.action.as_str(),
                 "reason": c.reason,
-                "create_before_destroy": c.create_before_destroy,
+                                "create_before_destroy": c.create_before_destroy,
+                "moved_from": c.moved_from,
                 "fields": c.fields.iter().map(|f| serde_json::json!({
                     "field": f.field,
                     "before": display(&f.before),

@@ -147,4 +147,18 @@ fn scenarios() {
     // A changed secret alone is a change, shown as sensitive.
     let secret_only = plan_for(V1, "swordfish", &state, &sealer);
     snapshot("secret-change", &plan::to_text(&secret_only));
+
+    // A rename with a `moved` block keeps the object: no delete, no create.
+    let before = "resource web: App { image = \"shop:1.0\" }\n";
+    let after = "resource storefront: App { image = \"shop:1.0\" }\nmoved { from = web, to = storefront }\n";
+    let renamed = plan_for(after, "x", &applied(before, "x", &sealer), &sealer);
+    snapshot("moved", &plan::to_text(&renamed));
+    assert_eq!(
+        (
+            renamed.count(plan::Action::Create),
+            renamed.count(plan::Action::Delete)
+        ),
+        (0, 0)
+    );
+    assert_eq!(renamed.changes[0].moved_from.as_deref(), Some("web"));
 }

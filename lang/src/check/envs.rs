@@ -26,6 +26,7 @@ pub(super) fn check_environments(c: &mut Checker) {
             .map(|e| (Some(e.node.name.name.clone()), chain(c, &e.node)))
             .collect()
     };
+    check_moves(c, root);
     check_required_params(c, root, &chains);
     check_required_fields(c, root, &chains);
 }
@@ -362,6 +363,27 @@ fn overlay_unknown_field(
         )),
     };
     c.err(d);
+}
+
+/// A `moved` block must point to a resource the configuration declares.
+fn check_moves(c: &mut Checker, m: ModuleId) {
+    let module = c.p.module(m);
+    for mv in &module.moves {
+        if !module.resources.contains_key(&mv.to_name.name) {
+            let mut d = Diagnostic::error(
+                Code::BadMove,
+                format!("`moved` to `{}`, which is not a resource", mv.to),
+            )
+            .label(mv.to_name.span, "no resource of this name");
+            d = match did_you_mean(&mv.to_name.name, module.resources.keys().map(String::as_str)) {
+                Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                None => {
+                    d.help("the target of a move is the resource's new name, declared in this configuration")
+                }
+            };
+            c.err(d);
+        }
+    }
 }
 
 fn check_required_params(c: &mut Checker, m: ModuleId, chains: &[(Option<String>, Vec<&Environment>)]) {

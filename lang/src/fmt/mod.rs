@@ -350,6 +350,10 @@ impl Printer<'_> {
             ItemKind::Resource(r) => self.resource(r, &prefix, item.span),
             ItemKind::For(f) => self.for_item(f, &prefix, item.span),
             ItemKind::Environment(e) => self.environment(e, &prefix, item.span),
+            ItemKind::Moved(mv) => {
+                let (from, to) = (self.expr_inline(&mv.from), self.expr_inline(&mv.to));
+                self.line(&format!("{prefix}moved {{ from = {from}, to = {to} }}"), end);
+            }
         }
     }
 

@@ -45,6 +45,47 @@ pub enum ItemKind {
     Resource(Resource),
     For(ForItem),
     Environment(Environment),
+    Moved(Moved),
+}
+
+/// `moved { from = old, to = new }`: a resource (or stamped instance) was
+/// renamed; the recorded object now belongs to the new address.
+#[derive(Debug, Clone)]
+pub struct Moved {
+    /// A resource address: `name` or `name["key"]`.
+    pub from: Expr,
+    pub to: Expr,
+}
+
+impl Moved {
+    /// The address an expression of a `moved` block names, if it is one.
+    pub fn address(e: &Expr) -> Option<String> {
+        match &e.kind {
+            ExprKind::Ident(id) => Some(id.name.clone()),
+            ExprKind::Index(target, key) => {
+                let base = Moved::address(target)?;
+                match &key.kind {
+                    ExprKind::Int(i) => Some(format!("{base}[{i}]")),
+                    ExprKind::Str(parts) => match parts.as_slice() {
+                        [] => Some(format!("{base}[\"\"]")),
+                        [StrPart::Text(t)] => Some(format!("{base}[{t:?}]")),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The resource name of an address expression (`db` of `db["eu"]`).
+    pub fn name(e: &Expr) -> Option<&Ident> {
+        match &e.kind {
+            ExprKind::Ident(id) => Some(id),
+            ExprKind::Index(target, _) => Moved::name(target),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

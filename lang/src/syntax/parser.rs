@@ -245,6 +245,7 @@ const ITEM_STARTS: &[&str] = &[
     "fn ",
     "for ",
     "environment ",
+    "moved ",
     "@",
     "///",
 ];
@@ -511,6 +512,12 @@ impl Builder<'_> {
             Rule::resource => ItemKind::Resource(self.resource(p)?),
             Rule::for_item => ItemKind::For(self.for_item(p)?),
             Rule::environment => ItemKind::Environment(self.environment(p)?),
+            Rule::moved => {
+                let mut inner = p.into_inner();
+                let from = self.expr(inner.next()?);
+                let to = self.expr(inner.next()?);
+                ItemKind::Moved(Moved { from, to })
+            }
             _ => return None,
         })
     }
