@@ -67,6 +67,9 @@ pub enum Command {
     /// Inspect and edit the recorded state of an environment.
     #[command(subcommand)]
     State(StateCommand),
+    /// Render a plan saved with `tpt plan --out FILE`.
+    #[command(after_help = SHOW_HELP)]
+    Show(ShowArgs),
 }
 
 /// Which environment's state, of which configuration.
@@ -162,6 +165,34 @@ pub struct PlanArgs {
     /// How long to wait for another run's lock on the environment's state (`0s`: fail at once).
     #[arg(long, value_name = "DURATION", default_value = "0s")]
     pub lock_timeout: String,
+
+    /// Also save the plan to FILE (for `tpt show`, and `tpt apply FILE`); it holds no secret.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+const SHOW_HELP: &str = "\
+Renders a plan saved with `tpt plan --out FILE`. When the environment's state has
+changed since the plan was made, a warning says so: applying it would be refused.
+
+Examples:
+  tpt plan examples/shop --env prod --out prod.plan
+  tpt show prod.plan
+  tpt show prod.plan --format markdown";
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The saved plan.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The configuration the plan was made for (default: as recorded in the plan).
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+
+    /// The output format.
+    #[arg(long, short, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

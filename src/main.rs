@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Promote(args) => commands::promote::run(args, &renderer),
         Command::Plan(args) => commands::plan::run(args, &renderer),
         Command::State(cmd) => commands::state::run(cmd, &renderer),
+        Command::Show(args) => commands::plan::show(args, &renderer),
     }
 }
 

@@ -142,3 +142,28 @@ fn plan_against_recorded_state() {
     assert_eq!(json["format_version"], "1");
     assert_eq!(json["summary"]["update"], 1);
 }
+
+#[test]
+fn saved_plans_show_as_planned_and_go_stale_when_the_state_changes() {
+    let dir = setup();
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        CONFIG.replace("name = \"db\"", "name = \"db2\""),
+    )
+    .expect("edit");
+    let plan = tpt_in(dir.path(), &["plan", "--env", "prod", "--out", "prod.plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let show = tpt_in(dir.path(), &["show", "prod.plan"]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert_eq!(show.stdout, plan.stdout, "a saved plan renders as the plan did");
+    assert!(!show.stderr.contains("E0704"));
+    // Another run changes the state: the saved plan is now stale.
+    let rm = tpt_in(dir.path(), &["state", "rm", "shop", "--env", "prod"]);
+    assert_eq!(rm.code, 0, "{}", rm.stderr);
+    let stale = tpt_in(dir.path(), &["show", "prod.plan"]);
+    assert!(
+        stale.stderr.contains("E0704") && stale.stderr.contains("serial 4 then, 5 now"),
+        "{}",
+        stale.stderr
+    );
+}

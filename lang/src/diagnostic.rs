@@ -88,6 +88,8 @@ pub enum Code {
     StateLocked,
     /// A state operation on an address the state does not have, or an unlock that does not match.
     StateAddress,
+    /// A saved plan made against another state than the current one.
+    StalePlan,
     /// A file or directory that cannot be read.
     Io,
 }
@@ -134,6 +136,7 @@ impl Code {
         Code::StateNewer,
         Code::StateLocked,
         Code::StateAddress,
+        Code::StalePlan,
         Code::Io,
     ];
 
@@ -181,6 +184,7 @@ impl Code {
             Code::StateNewer => "E0701",
             Code::StateLocked => "E0702",
             Code::StateAddress => "E0703",
+            Code::StalePlan => "E0704",
         }
     }
 }

@@ -520,3 +520,235 @@ pub fn to_json(p: &Plan) -> J {
         "changes": changes,
     })
 }
+
+// ------------------------------------------------------------------ saved plans
+
+/// The kind tag of a saved plan file.
+pub const SAVED_PLAN_KIND: &str = "tpt-plan";
+
+/// A plan written by `tpt plan --out FILE`: the plan in its JSON form, the state
+/// it was made against, and what it was made from. It holds no secret (secrets
+/// are fingerprints in the plan), so applying it re-evaluates the configuration
+/// for their values and refuses when the result or the state differs.
+pub fn to_saved(p: &Plan, tool_version: &str, config: &str) -> J {
+    serde_json::json!({
+        "kind": SAVED_PLAN_KIND,
+        "format_version": PLAN_FORMAT_VERSION,
+        "tool_version": tool_version,
+        "config": config,
+        "plan": to_json(p),
+    })
+}
+
+/// Why a saved plan cannot be used.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SavedPlanError {
+    /// Not a saved plan, or a newer format.
+    Unreadable(String),
+    /// The state changed since the plan was made.
+    Stale {
+        planned_lineage: String,
+        planned_serial: u64,
+        lineage: String,
+        serial: u64,
+    },
+}
+
+impl std::fmt::Display for SavedPlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SavedPlanError::Unreadable(m) => write!(f, "not a usable saved plan: {m}"),
+            SavedPlanError::Stale {
+                planned_lineage,
+                lineage,
+                ..
+            } if planned_lineage.is_empty() => write!(
+                f,
+                "the plan was made when there was no state yet; the state now has lineage {lineage}"
+            ),
+            SavedPlanError::Stale {
+                planned_lineage,
+                lineage,
+                ..
+            } if lineage.is_empty() => write!(
+                f,
+                "the plan was made for a state (lineage {planned_lineage}) that no longer exists"
+            ),
+            SavedPlanError::Stale {
+                planned_lineage,
+                lineage,
+                ..
+            } if planned_lineage != lineage => write!(
+                f,
+                "the plan was made for another state (lineage {planned_lineage}, the state's is {lineage})"
+            ),
+            SavedPlanError::Stale {
+                planned_serial,
+                serial,
+                ..
+            } => write!(
+                f,
+                "the state changed since the plan was made (serial {planned_serial} then, {serial} now)"
+            ),
+        }
+    }
+}
+
+/// Reads a saved plan back into a [`Plan`] (values in their display form).
+pub fn from_saved(bytes: &[u8]) -> Result<Plan, SavedPlanError> {
+    let bad = |m: &str| SavedPlanError::Unreadable(m.to_string());
+    let doc: J = serde_json::from_slice(bytes).map_err(|e| SavedPlanError::Unreadable(e.to_string()))?;
+    if doc["kind"] != SAVED_PLAN_KIND {
+        return Err(bad("it has no `kind: tpt-plan`"));
+    }
+    if doc["format_version"] != PLAN_FORMAT_VERSION {
+        return Err(SavedPlanError::Unreadable(format!(
+            "format version {} is not {PLAN_FORMAT_VERSION}; use the tpt that made it",
+            doc["format_version"]
+        )));
+    }
+    let p = &doc["plan"];
+    let action = |s: &str| match s {
+        "create" => Some(Action::Create),
+        "update" => Some(Action::Update),
+        "replace" => Some(Action::Replace),
+        "delete" => Some(Action::Delete),
+        "no-op" => Some(Action::NoOp),
+        _ => None,
+    };
+    let stored = |v: &J, sensitive: bool, unknown: bool| -> Option<J> {
+        if v.is_null() {
+            None
+        } else if sensitive {
+            Some(serde_json::json!({ "$sensitive": "" }))
+        } else if unknown {
+            Some(serde_json::json!({ "$unknown": "" }))
+        } else {
+            Some(v.clone())
+        }
+    };
+    let mut changes = Vec::new();
+    for c in p["changes"].as_array().ok_or_else(|| bad("no `changes`"))? {
+        let fields = c["fields"]
+            .as_array()
+            .map(|fs| {
+                fs.iter()
+                    .map(|f| FieldChange {
+                        field: f["field"].as_str().unwrap_or_default().to_string(),
+                        before: stored(&f["before"], f["before_sensitive"] == true, false),
+                        after: stored(
+                            &f["after"],
+                            f["after_sensitive"] == true,
+                            f["after_unknown"] == true,
+                        ),
+                        forces_replacement: f["forces_replacement"] == true,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        changes.push(ResourceChange {
+            address: c["address"]
+                .as_str()
+                .ok_or_else(|| bad("a change without an address"))?
+                .to_string(),
+            schema: c["type"].as_str().unwrap_or_default().to_string(),
+            action: action(c["action"].as_str().unwrap_or_default())
+                .ok_or_else(|| bad("an unknown action"))?,
+            reason: c["reason"].as_str().map(str::to_string),
+            create_before_destroy: c["create_before_destroy"] == true,
+            moved_from: c["moved_from"].as_str().map(str::to_string),
+            fields,
+        });
+    }
+    Ok(Plan {
+        environment: p["environment"].as_str().unwrap_or_default().to_string(),
+        lineage: p["state"]["lineage"].as_str().unwrap_or_default().to_string(),
+        serial: p["state"]["serial"].as_u64().unwrap_or(0),
+        changes,
+    })
+}
+
+/// A saved plan may be applied only to the state it was made against.
+pub fn check_current(p: &Plan, state: &State) -> Result<(), SavedPlanError> {
+    if p.lineage == state.lineage && p.serial == state.serial {
+        Ok(())
+    } else {
+        Err(SavedPlanError::Stale {
+            planned_lineage: p.lineage.clone(),
+            planned_serial: p.serial,
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+        })
+    }
+}
+
+#[cfg(test)]
+mod saved_tests {
+    use super::*;
+
+    fn sample() -> Plan {
+        Plan {
+            environment: "prod".into(),
+            lineage: "L".into(),
+            serial: 3,
+            changes: vec![ResourceChange {
+                address: "db".into(),
+                schema: "Db".into(),
+                action: Action::Replace,
+                reason: Some("`engine` forces replacement".into()),
+                create_before_destroy: false,
+                moved_from: None,
+                fields: vec![
+                    FieldChange {
+                        field: "engine".into(),
+                        before: Some(J::from("postgres")),
+                        after: Some(J::from("mysql")),
+                        forces_replacement: true,
+                    },
+                    FieldChange {
+                        field: "password".into(),
+                        before: Some(serde_json::json!({ "$sensitive": "hmac-sha256:aa" })),
+                        after: Some(serde_json::json!({ "$sensitive": "hmac-sha256:bb" })),
+                        forces_replacement: false,
+                    },
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn a_saved_plan_renders_as_the_plan_did() {
+        let p = sample();
+        let saved = to_saved(&p, "0.1.0", "examples/shop").to_string();
+        assert!(
+            !saved.contains("hmac-sha256"),
+            "fingerprints stay out of plan files: {saved}"
+        );
+        let back = from_saved(saved.as_bytes()).expect("readable");
+        assert_eq!(to_text(&back), to_text(&p));
+        assert!(matches!(from_saved(b"{}"), Err(SavedPlanError::Unreadable(_))));
+    }
+
+    #[test]
+    fn a_plan_for_another_state_is_refused() {
+        let p = sample();
+        let mut state = State::new("prod", "L".into());
+        state.serial = 3;
+        assert_eq!(check_current(&p, &state), Ok(()));
+        state.serial = 4;
+        let err = check_current(&p, &state)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            "the state changed since the plan was made (serial 3 then, 4 now)"
+        );
+        let other = State::new("prod", "M".into());
+        assert!(check_current(&p, &other)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("another state"));
+    }
+}

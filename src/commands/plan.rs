@@ -79,6 +79,20 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
             .unwrap_or_default(),
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if let Some(out) = &args.out {
+        let saved = plan::to_saved(&p, env!("CARGO_PKG_VERSION"), &args.path.display().to_string());
+        let text = serde_json::to_string_pretty(&saved)
+            .map(|s| s + "\n")
+            .unwrap_or_default();
+        if let Err(e) = super::fmt::write_atomically(out, &text) {
+            return fail(&[Diagnostic::error(
+                Code::Io,
+                format!("cannot write the plan to `{}`: {e}", out.display()),
+            )
+            .help("check that the directory exists and is writable")]);
+        }
+        status(&format!("saved the plan to `{}`", out.display()));
+    }
     if args.detailed_exitcode && p.has_changes() {
         return exit(CHANGES);
     }
@@ -101,4 +115,60 @@ pub fn state_key(dir: &Path) -> Vec<u8> {
         return k.into_bytes();
     }
     std::fs::read(dir.join("state.key")).unwrap_or_default()
+}
+
+/// `tpt show FILE`: render a saved plan; warn when its state has changed since.
+pub fn show(args: &crate::cli::ShowArgs, renderer: &Renderer) -> ExitCode {
+    let fail = |diags: &[Diagnostic]| {
+        renderer.emit(diags, &tpt_lang::SourceMap::new());
+        status(&format!("error: {}", Tally::of(diags).describe()));
+        exit(FAILED)
+    };
+    let bytes = match std::fs::read(&args.file) {
+        Ok(b) => b,
+        Err(e) => {
+            return fail(&[Diagnostic::error(
+                Code::Io,
+                format!("cannot read `{}`: {e}", args.file.display()),
+            )
+            .help("pass a file written by `tpt plan --out FILE`")])
+        }
+    };
+    let p = match plan::from_saved(&bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            return fail(&[
+                Diagnostic::error(Code::Io, format!("`{}`: {e}", args.file.display()))
+                    .help("pass a file written by `tpt plan --out FILE`"),
+            ])
+        }
+    };
+    // The state of the configuration it was made for, if it can be found.
+    let config = args.path.clone().or_else(|| {
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        doc["config"].as_str().map(PathBuf::from)
+    });
+    if let Some(config) = config {
+        let backend = LocalBackend::new(state_dir(&config));
+        let state = backend
+            .read(&p.environment)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| State::new(&p.environment, String::new()));
+        if let Err(e) = plan::check_current(&p, &state) {
+            let mut d = Diagnostic::error(Code::StalePlan, format!("this plan is stale: {e}"))
+                .help("make a new plan with `tpt plan`; applying this one would be refused");
+            d.severity = tpt_lang::diagnostic::Severity::Warning;
+            renderer.emit(&[d], &tpt_lang::SourceMap::new());
+        }
+    }
+    let text = match args.format {
+        PlanFormat::Human => plan::to_text(&p),
+        PlanFormat::Markdown => plan::to_markdown(&p),
+        PlanFormat::Json => serde_json::to_string_pretty(&plan::to_json(&p))
+            .map(|s| s + "\n")
+            .unwrap_or_default(),
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    exit(OK)
 }
