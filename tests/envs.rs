@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{repo_root, tpt_in};
+use support::{check_snapshot, repo_root, tpt_in};
 
 const CASES: &[(&str, &str, &str, &str)] = &[
     ("examples/shop", "staging", "prod", "shop-staging-prod"),
@@ -18,7 +18,6 @@ const CASES: &[(&str, &str, &str, &str)] = &[
 
 #[test]
 fn diffs_of_the_examples_match_their_snapshots() {
-    let bless = std::env::var_os("BLESS").is_some();
     let mut mismatches = Vec::new();
     for (dir, left, right, name) in CASES {
         for (format, ext) in [("text", "txt"), ("json", "json")] {
@@ -28,18 +27,7 @@ fn diffs_of_the_examples_match_their_snapshots() {
             );
             assert_eq!(out.code, 0, "{}", out.stderr);
             let path = repo_root().join(format!("tests/envs/{name}.{ext}"));
-            if bless {
-                let _ = std::fs::write(&path, &out.stdout);
-                continue;
-            }
-            let expected = std::fs::read_to_string(&path).unwrap_or_default();
-            if expected != out.stdout {
-                mismatches.push(format!(
-                    "{}:\n--- expected\n{expected}\n--- got\n{}",
-                    path.display(),
-                    out.stdout
-                ));
-            }
+            mismatches.extend(check_snapshot(&path, &out.stdout));
         }
     }
     assert!(

@@ -7,7 +7,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{repo_root, tpt_in};
+use support::{check_snapshot, repo_root, tpt_in};
 
 const CASES: &[(&str, &str)] = &[
     ("examples/shop", "dev"),
@@ -22,25 +22,13 @@ fn snapshot_name(dir: &str, env: &str, ext: &str) -> String {
 
 #[test]
 fn graphs_of_the_examples_match_their_snapshots() {
-    let bless = std::env::var_os("BLESS").is_some();
     let mut mismatches = Vec::new();
     for (dir, env) in CASES {
         for (format, ext) in [("text", "txt"), ("json", "json"), ("dot", "dot")] {
             let out = tpt_in(&repo_root(), &["graph", dir, "--env", env, "--format", format]);
             assert_eq!(out.code, 0, "tpt graph {dir} --env {env}:\n{}", out.stderr);
             let path = repo_root().join(snapshot_name(dir, env, ext));
-            if bless {
-                let _ = std::fs::write(&path, &out.stdout);
-                continue;
-            }
-            let expected = std::fs::read_to_string(&path).unwrap_or_default();
-            if expected != out.stdout {
-                mismatches.push(format!(
-                    "{}:\n--- expected\n{expected}\n--- got\n{}",
-                    path.display(),
-                    out.stdout
-                ));
-            }
+            mismatches.extend(check_snapshot(&path, &out.stdout));
         }
     }
     assert!(

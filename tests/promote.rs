@@ -5,23 +5,9 @@
 
 mod support;
 
-use std::path::Path;
 
-use support::{repo_root, tpt_in};
+use support::{copy_dir, repo_root, tpt_in};
 use tpt_lang::source::FileId;
-
-fn copy_dir(from: &Path, to: &Path) {
-    let _ = std::fs::create_dir_all(to);
-    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
-        let p = entry.path();
-        let target = to.join(entry.file_name());
-        if p.is_dir() {
-            copy_dir(&p, &target);
-        } else {
-            let _ = std::fs::copy(&p, &target);
-        }
-    }
-}
 
 #[test]
 fn promoting_the_shop_image_edits_only_prod() {

@@ -8,15 +8,11 @@ use tpt_planner::envdiff;
 use super::{exit, load_and_check, select_environments, FAILED, OK};
 use crate::cli::{DiffFormat, EnvsDiffArgs};
 use crate::host::EnvInputs;
-use crate::render::{status, Renderer, Tally};
+use crate::render::Renderer;
 
 pub fn diff(args: &EnvsDiffArgs, renderer: &Renderer) -> ExitCode {
     let checked = load_and_check(&args.path);
-    let fail = |diags: &[tpt_lang::Diagnostic]| {
-        renderer.emit(diags, &checked.program.sources);
-        status(&format!("error: {}", Tally::of(diags).describe()));
-        exit(FAILED)
-    };
+    let fail = |diags: &[tpt_lang::Diagnostic]| super::failed(renderer, diags, &checked.program.sources);
     if checked.has_errors() {
         return fail(&checked.diagnostics);
     }

@@ -7,34 +7,16 @@ use std::process::ExitCode;
 use serde_json::{json, Map, Value as Json};
 use tpt_lang::Evaluated;
 
-use super::{exit, load_and_check, select_environments, FAILED, OK};
+use super::{evaluate_env, exit, FAILED, OK};
 use crate::cli::{EvalArgs, Format};
-use crate::host::EnvInputs;
-use crate::render::{status, Renderer, Tally};
+use crate::render::{status, Renderer};
 
 pub fn run(args: &EvalArgs, renderer: &Renderer) -> ExitCode {
-    let checked = load_and_check(&args.path);
-    let fail = |diags: &[tpt_lang::Diagnostic]| {
-        renderer.emit(diags, &checked.program.sources);
-        status(&format!("error: {}", Tally::of(diags).describe()));
-        exit(FAILED)
+    let run = match evaluate_env(&args.path, args.env.as_deref(), renderer) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
-    if checked.has_errors() {
-        return fail(&checked.diagnostics);
-    }
-    // Warnings of the checker still show.
-    renderer.emit(&checked.diagnostics, &checked.program.sources);
-    let env = match select_environments(&checked.environments(), args.env.as_deref(), true) {
-        Ok(mut envs) => envs.pop().flatten(),
-        Err(d) => return fail(&[d]),
-    };
-    let evaluated = match tpt_lang::evaluate(&checked.program, env.as_deref(), &EnvInputs) {
-        Ok(e) => e,
-        Err(mut diags) => {
-            tpt_lang::diagnostic::sort_diagnostics(&mut diags);
-            return fail(&diags);
-        }
-    };
+    let evaluated = run.evaluated;
     let doc = to_json(&evaluated);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&doc)

@@ -5,32 +5,19 @@ use std::process::ExitCode;
 
 use tpt_planner::graph;
 
-use super::{exit, load_and_check, select_environments, FAILED, OK};
+use super::{evaluate_env, exit, failed, OK};
 use crate::cli::{GraphArgs, GraphFormat};
-use crate::host::EnvInputs;
-use crate::render::{status, Renderer, Tally};
+use crate::render::Renderer;
 
 pub fn run(args: &GraphArgs, renderer: &Renderer) -> ExitCode {
-    let checked = load_and_check(&args.path);
-    let fail = |diags: &[tpt_lang::Diagnostic]| {
-        renderer.emit(diags, &checked.program.sources);
-        status(&format!("error: {}", Tally::of(diags).describe()));
-        exit(FAILED)
+    let run = match evaluate_env(&args.path, args.env.as_deref(), renderer) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
-    if checked.has_errors() {
-        return fail(&checked.diagnostics);
-    }
-    let env = match select_environments(&checked.environments(), args.env.as_deref(), true) {
-        Ok(mut envs) => envs.pop().flatten(),
-        Err(d) => return fail(&[d]),
-    };
-    let evaluated = match tpt_lang::evaluate(&checked.program, env.as_deref(), &EnvInputs) {
-        Ok(e) => e,
-        Err(diags) => return fail(&diags),
-    };
+    let (evaluated, env) = (&run.evaluated, &run.env);
     let g = match graph::build(&evaluated.resources) {
         Ok(g) => g,
-        Err(diags) => return fail(&diags),
+        Err(diags) => return failed(renderer, &diags, &run.checked.program.sources),
     };
     let title = env.as_deref().unwrap_or("tpt");
     let text = match args.format {

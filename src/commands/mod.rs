@@ -16,7 +16,8 @@ use std::process::ExitCode;
 use tpt_lang::diagnostic::{did_you_mean, sort_diagnostics};
 use tpt_lang::{Code, Diagnostic, Program};
 
-use crate::host::DiskFs;
+use crate::host::{DiskFs, EnvInputs};
+use crate::render::{status, Renderer, Tally};
 use crate::root::root_files;
 
 /// Success.
@@ -26,6 +27,47 @@ pub const FAILED: u8 = 1;
 
 pub fn exit(code: u8) -> ExitCode {
     ExitCode::from(code)
+}
+
+/// Prints diagnostics and the error summary; the exit status of a failed command.
+pub fn failed(renderer: &Renderer, diags: &[Diagnostic], sources: &tpt_lang::SourceMap) -> ExitCode {
+    renderer.emit(diags, sources);
+    status(&format!("error: {}", Tally::of(diags).describe()));
+    exit(FAILED)
+}
+
+/// A configuration loaded, checked and evaluated for one environment.
+pub struct EnvRun {
+    pub checked: Checked,
+    /// The environment evaluated (`None`: a configuration without environments).
+    pub env: Option<String>,
+    pub evaluated: tpt_lang::Evaluated,
+}
+
+/// Loads, checks and evaluates one environment (`--env` is required when the
+/// configuration declares environments); on errors, prints them and returns the
+/// exit status. Warnings of the checker are printed either way.
+pub fn evaluate_env(path: &Path, env: Option<&str>, renderer: &Renderer) -> Result<EnvRun, ExitCode> {
+    let checked = load_and_check(path);
+    if checked.has_errors() {
+        return Err(failed(renderer, &checked.diagnostics, &checked.program.sources));
+    }
+    renderer.emit(&checked.diagnostics, &checked.program.sources);
+    let env = match select_environments(&checked.environments(), env, true) {
+        Ok(mut envs) => envs.pop().flatten(),
+        Err(d) => return Err(failed(renderer, &[d], &checked.program.sources)),
+    };
+    match tpt_lang::evaluate(&checked.program, env.as_deref(), &EnvInputs) {
+        Ok(evaluated) => Ok(EnvRun {
+            checked,
+            env,
+            evaluated,
+        }),
+        Err(mut diags) => {
+            sort_diagnostics(&mut diags);
+            Err(failed(renderer, &diags, &checked.program.sources))
+        }
+    }
 }
 
 /// A configuration loaded and type-checked.

@@ -12,33 +12,21 @@ use tpt_planner::backend::StateBackend;
 use tpt_planner::plan;
 use tpt_planner::state::{Sealer, State};
 
-use super::{exit, load_and_check, select_environments, FAILED, OK};
+use super::{evaluate_env, exit, failed, OK};
 use crate::cli::{PlanArgs, PlanFormat};
-use crate::host::EnvInputs;
-use crate::render::{status, Renderer, Tally};
+use crate::render::{status, Renderer};
 
 /// Exit status of `--detailed-exitcode` when the plan has changes.
 const CHANGES: u8 = 2;
 
 pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
-    let checked = load_and_check(&args.path);
-    let fail = |diags: &[Diagnostic]| {
-        renderer.emit(diags, &checked.program.sources);
-        status(&format!("error: {}", Tally::of(diags).describe()));
-        exit(FAILED)
+    let run = match evaluate_env(&args.path, args.env.as_deref(), renderer) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
-    if checked.has_errors() {
-        return fail(&checked.diagnostics);
-    }
-    let env = match select_environments(&checked.environments(), args.env.as_deref(), true) {
-        Ok(mut envs) => envs.pop().flatten(),
-        Err(d) => return fail(&[d]),
-    };
-    let env_name = env.clone().unwrap_or_else(|| "default".to_string());
-    let evaluated = match tpt_lang::evaluate(&checked.program, env.as_deref(), &EnvInputs) {
-        Ok(e) => e,
-        Err(diags) => return fail(&diags),
-    };
+    let (checked, evaluated) = (&run.checked, &run.evaluated);
+    let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
+    let env_name = run.env.clone().unwrap_or_else(|| "default".to_string());
     let graph = match tpt_planner::graph::build(&evaluated.resources) {
         Ok(g) => g,
         Err(diags) => return fail(&diags),
@@ -71,14 +59,9 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         &state,
         &sealer,
     );
-    let text = match args.format {
-        PlanFormat::Human => plan::to_text(&p),
-        PlanFormat::Markdown => plan::to_markdown(&p),
-        PlanFormat::Json => serde_json::to_string_pretty(&plan::to_json(&p))
-            .map(|s| s + "\n")
-            .unwrap_or_default(),
-    };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(render(&p, args.format).as_bytes());
     if let Some(out) = &args.out {
         let saved = plan::to_saved(&p, env!("CARGO_PKG_VERSION"), &args.path.display().to_string());
         let text = serde_json::to_string_pretty(&saved)
@@ -119,11 +102,7 @@ pub fn state_key(dir: &Path) -> Vec<u8> {
 
 /// `tpt show FILE`: render a saved plan; warn when its state has changed since.
 pub fn show(args: &crate::cli::ShowArgs, renderer: &Renderer) -> ExitCode {
-    let fail = |diags: &[Diagnostic]| {
-        renderer.emit(diags, &tpt_lang::SourceMap::new());
-        status(&format!("error: {}", Tally::of(diags).describe()));
-        exit(FAILED)
-    };
+    let fail = |diags: &[Diagnostic]| failed(renderer, diags, &tpt_lang::SourceMap::new());
     let bytes = match std::fs::read(&args.file) {
         Ok(b) => b,
         Err(e) => {
@@ -162,13 +141,18 @@ pub fn show(args: &crate::cli::ShowArgs, renderer: &Renderer) -> ExitCode {
             renderer.emit(&[d], &tpt_lang::SourceMap::new());
         }
     }
-    let text = match args.format {
-        PlanFormat::Human => plan::to_text(&p),
-        PlanFormat::Markdown => plan::to_markdown(&p),
-        PlanFormat::Json => serde_json::to_string_pretty(&plan::to_json(&p))
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(render(&p, args.format).as_bytes());
+    exit(OK)
+}
+
+fn render(p: &plan::Plan, format: PlanFormat) -> String {
+    match format {
+        PlanFormat::Human => plan::to_text(p),
+        PlanFormat::Markdown => plan::to_markdown(p),
+        PlanFormat::Json => serde_json::to_string_pretty(&plan::to_json(p))
             .map(|s| s + "\n")
             .unwrap_or_default(),
-    };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    exit(OK)
+    }
 }

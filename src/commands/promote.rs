@@ -13,15 +13,11 @@ use tpt_planner::envdiff;
 use super::{exit, load_and_check, select_environments, FAILED, OK};
 use crate::cli::PromoteArgs;
 use crate::host::EnvInputs;
-use crate::render::{status, Renderer, Tally};
+use crate::render::{status, Renderer};
 
 pub fn run(args: &PromoteArgs, renderer: &Renderer) -> ExitCode {
     let checked = load_and_check(&args.path);
-    let fail = |diags: &[Diagnostic]| {
-        renderer.emit(diags, &checked.program.sources);
-        status(&format!("error: {}", Tally::of(diags).describe()));
-        exit(FAILED)
-    };
+    let fail = |diags: &[Diagnostic]| super::failed(renderer, diags, &checked.program.sources);
     if checked.has_errors() {
         return fail(&checked.diagnostics);
     }

@@ -10,16 +10,12 @@ use tpt_planner::backend::StateBackend;
 use tpt_planner::state::State;
 
 use super::plan::state_dir;
-use super::{exit, FAILED, OK};
+use super::{exit, OK};
 use crate::cli::{StateCommand, StateTarget};
-use crate::render::{status, Renderer, Tally};
+use crate::render::Renderer;
 
 pub fn run(cmd: &StateCommand, renderer: &Renderer) -> ExitCode {
-    let fail = |diags: &[Diagnostic]| {
-        renderer.emit(diags, &tpt_lang::SourceMap::new());
-        status(&format!("error: {}", Tally::of(diags).describe()));
-        exit(FAILED)
-    };
+    let fail = |diags: &[Diagnostic]| super::failed(renderer, diags, &tpt_lang::SourceMap::new());
     match run_inner(cmd) {
         Ok(()) => exit(OK),
         Err(d) => fail(&[d]),

@@ -80,3 +80,28 @@ pub fn header(text: &str, key: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(&prefix))
         .map(|v| v.trim().to_string())
 }
+
+/// Copies a directory tree (for running commands on a copy of an example).
+pub fn copy_dir(from: &Path, to: &Path) {
+    let _ = std::fs::create_dir_all(to);
+    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
+        let p = entry.path();
+        let target = to.join(entry.file_name());
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            let _ = std::fs::copy(&p, &target);
+        }
+    }
+}
+
+/// Compares `got` with the snapshot file at `path`; with `BLESS` set, rewrites
+/// the file instead. Returns a description of a mismatch.
+pub fn check_snapshot(path: &Path, got: &str) -> Option<String> {
+    if std::env::var_os("BLESS").is_some() {
+        let _ = std::fs::write(path, got);
+        return None;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    (expected != got).then(|| format!("{}:\n--- expected\n{expected}\n--- got\n{got}", path.display()))
+}
