@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use tpt_lang::eval::NoInputs;
 use tpt_lang::{FileSystem, Program};
+use tpt_planner::state::{store, ResourceState, Sealer, State};
 
 // ------------------------------------------------------------------ memory
 
@@ -175,6 +176,8 @@ struct Phases {
     eval: Duration,
     /// Building the resource graph of that environment (`tpt-planner`).
     graph: Duration,
+    /// Planning against a state that records exactly these resources (no changes).
+    plan: Duration,
     diags: usize,
 }
 
@@ -193,17 +196,48 @@ fn run_once(text: &str) -> Phases {
         }
     }
     let t3 = Instant::now();
+    let mut graph = None;
     if let Some(e) = &evaluated {
-        if let Err(d) = tpt_planner::graph::build(&e.resources) {
-            diags += d.len();
+        match tpt_planner::graph::build(&e.resources) {
+            Ok(g) => graph = Some(g),
+            Err(d) => diags += d.len(),
         }
     }
     let t4 = Instant::now();
+    // The state an apply would have recorded; then a plan that finds nothing to do.
+    let sealer = Sealer::new(b"bench");
+    let mut plan_time = Duration::ZERO;
+    if let (Some(e), Some(g)) = (&evaluated, &graph) {
+        let mut state = State::new("prod", "bench-lineage".into());
+        for r in &e.resources {
+            state.resources.insert(
+                r.address.clone(),
+                ResourceState {
+                    schema: r.schema_name.clone(),
+                    provider_id: r.address.clone(),
+                    inputs: r
+                        .inputs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), store(v, &sealer)))
+                        .collect(),
+                    outputs: Default::default(),
+                    depends_on: r.depends_on.iter().cloned().collect(),
+                },
+            );
+        }
+        let start = Instant::now();
+        let p = tpt_planner::plan::diff(&program, "prod", &e.resources, g, &state, &sealer);
+        plan_time = start.elapsed();
+        // Fields computed from outputs stay unknown until evaluation gets recorded
+        // outputs; every other field must match.
+        let _ = p.changes.len();
+    }
     Phases {
         load: t1 - t0,
         check: t2 - t1,
         eval: t3 - t2,
         graph: t4 - t3,
+        plan: plan_time,
         diags,
     }
 }
@@ -230,7 +264,7 @@ fn median(mut xs: Vec<Duration>) -> Duration {
 const MB: f64 = 1024.0 * 1024.0;
 
 fn main() {
-    let sizes = env_list("TPT_BENCH_SIZES", &[1_000, 5_000, 20_000, 100_000]);
+    let sizes = env_list("TPT_BENCH_SIZES", &[1_000, 5_000, 10_000, 20_000, 100_000]);
     let runs = env_list("TPT_BENCH_RUNS", &[5])
         .first()
         .copied()
@@ -238,12 +272,12 @@ fn main() {
         .max(1);
     println!("load (parse + collect), check, evaluate one environment; medians of {runs} runs\n");
     println!(
-        "| {:>9} | {:>9} | {:>10} | {:>7} | {:>8} | {:>7} | {:>13} | {:>8} | {:>8} | {:>11} | {:>8} | {:>9} | {:>5} |",
-        "resources", "lines", "bytes", "load ms", "check ms", "eval ms", "check+eval ms", "graph ms", "total ms", "ms / 1k res", "peak MB", "alloc MB", "diags"
+        "| {:>9} | {:>9} | {:>10} | {:>7} | {:>8} | {:>7} | {:>13} | {:>8} | {:>7} | {:>8} | {:>11} | {:>8} | {:>9} | {:>5} |",
+        "resources", "lines", "bytes", "load ms", "check ms", "eval ms", "check+eval ms", "graph ms", "plan ms", "total ms", "ms / 1k res", "peak MB", "alloc MB", "diags"
     );
     println!(
-        "|{:->11}|{:->11}|{:->12}|{:->9}|{:->10}|{:->9}|{:->15}|{:->10}|{:->10}|{:->13}|{:->10}|{:->11}|{:->7}|",
-        ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
+        "|{:->11}|{:->11}|{:->12}|{:->9}|{:->10}|{:->9}|{:->15}|{:->10}|{:->9}|{:->10}|{:->13}|{:->10}|{:->11}|{:->7}|",
+        ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
     );
     for n in sizes {
         let text = generate(n);
@@ -258,6 +292,7 @@ fn main() {
         let (mut load, mut check, mut eval, mut both, mut total) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut graph = Vec::new();
+        let mut plans = Vec::new();
         let mut peak = 0;
         let mut allocated = 0;
         let mut diags = 0;
@@ -268,6 +303,7 @@ fn main() {
             eval.push(ph.eval);
             both.push(ph.check + ph.eval);
             graph.push(ph.graph);
+            plans.push(ph.plan);
             total.push(ph.load + ph.check + ph.eval + ph.graph);
             peak = peak.max(p);
             allocated = t;
@@ -276,7 +312,7 @@ fn main() {
         let ms = |d: Vec<Duration>| median(d).as_secs_f64() * 1000.0;
         let total_ms = ms(total);
         println!(
-            "| {:>9} | {:>9} | {:>10} | {:>7.1} | {:>8.1} | {:>7.1} | {:>13.1} | {:>8.1} | {:>8.1} | {:>11.2} | {:>8.1} | {:>9.1} | {:>5} |",
+            "| {:>9} | {:>9} | {:>10} | {:>7.1} | {:>8.1} | {:>7.1} | {:>13.1} | {:>8.1} | {:>7.1} | {:>8.1} | {:>11.2} | {:>8.1} | {:>9.1} | {:>5} |",
             resources,
             lines,
             text.len(),
@@ -285,6 +321,7 @@ fn main() {
             ms(eval),
             ms(both),
             ms(graph),
+            ms(plans),
             total_ms,
             total_ms / (resources as f64 / 1000.0),
             peak as f64 / MB,
