@@ -7,4 +7,5 @@ pub mod backend;
 pub mod envdiff;
 pub mod graph;
 pub mod plan;
+pub mod refresh;
 pub mod state;

@@ -80,6 +80,8 @@ pub struct ResourceChange {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub environment: String,
+    /// Objects changed outside tpt, found by refresh (empty without refresh).
+    pub drift: Vec<crate::refresh::Drift>,
     /// The state the plan was made against (a saved plan is refused when it changed).
     pub lineage: String,
     pub serial: u64,
@@ -98,6 +100,25 @@ impl Plan {
     pub fn count(&self, action: Action) -> usize {
         self.changes.iter().filter(|c| c.action == action).count()
     }
+}
+
+/// Like [`diff`], against the state as the providers see it now: `live` holds
+/// their answers for recorded objects; what differs from the record is drift,
+/// shown in the plan, and the plan brings the live objects back to the
+/// configuration.
+pub fn diff_refreshed(
+    program: &Program,
+    environment: &str,
+    desired: &[ResourceInstance],
+    graph: &ResourceGraph,
+    state: &State,
+    live: &BTreeMap<String, crate::refresh::Live>,
+    sealer: &Sealer,
+) -> Plan {
+    let (refreshed, drift) = crate::refresh::apply_live(state, live);
+    let mut p = diff(program, environment, desired, graph, &refreshed, sealer);
+    p.drift = drift;
+    p
 }
 
 /// The plan that brings `state` to the `desired` instances of one environment.
@@ -140,6 +161,7 @@ pub fn diff(
     changes.extend(deletions(state, &by_address));
     Plan {
         environment: environment.to_string(),
+        drift: Vec::new(),
         lineage: state.lineage.clone(),
         serial: state.serial,
         changes,
@@ -407,10 +429,17 @@ fn field_lines(c: &ResourceChange, out: &mut String) {
 
 /// The plan for people.
 pub fn to_text(p: &Plan) -> String {
+    let drift = crate::refresh::drift_text(&p.drift);
     if !p.has_changes() {
-        return format!("No changes: `{}` matches the configuration.\n", p.environment);
+        return format!(
+            "{drift}No changes: `{}` matches the configuration.\n",
+            p.environment
+        );
     }
-    let mut out = format!("tpt will perform these actions in `{}`:\n\n", p.environment);
+    let mut out = format!(
+        "{drift}tpt will perform these actions in `{}`:\n\n",
+        p.environment
+    );
     for c in p
         .changes
         .iter()
@@ -517,6 +546,16 @@ pub fn to_json(p: &Plan) -> J {
             "replace": p.count(Action::Replace),
             "delete": p.count(Action::Delete),
         },
+                "drift": p.drift.iter().map(|d| serde_json::json!({
+            "address": d.address,
+            "type": d.schema,
+            "deleted": d.changed.is_none(),
+            "fields": d.changed.iter().flatten().map(|f| serde_json::json!({
+                "field": f.field,
+                "before": display(&f.before),
+                "after": display(&f.after),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "changes": changes,
     })
 }
@@ -660,8 +699,35 @@ pub fn from_saved(bytes: &[u8]) -> Result<Plan, SavedPlanError> {
             fields,
         });
     }
+    let drift = p["drift"]
+        .as_array()
+        .map(|ds| {
+            ds.iter()
+                .map(|d| crate::refresh::Drift {
+                    address: d["address"].as_str().unwrap_or_default().to_string(),
+                    schema: d["type"].as_str().unwrap_or_default().to_string(),
+                    changed: (d["deleted"] != true).then(|| {
+                        d["fields"]
+                            .as_array()
+                            .map(|fs| {
+                                fs.iter()
+                                    .map(|f| FieldChange {
+                                        field: f["field"].as_str().unwrap_or_default().to_string(),
+                                        before: stored(&f["before"], false, false),
+                                        after: stored(&f["after"], false, false),
+                                        forces_replacement: false,
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    }),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Plan {
         environment: p["environment"].as_str().unwrap_or_default().to_string(),
+        drift,
         lineage: p["state"]["lineage"].as_str().unwrap_or_default().to_string(),
         serial: p["state"]["serial"].as_u64().unwrap_or(0),
         changes,
@@ -688,6 +754,7 @@ mod saved_tests {
 
     fn sample() -> Plan {
         Plan {
+            drift: Vec::new(),
             environment: "prod".into(),
             lineage: "L".into(),
             serial: 3,

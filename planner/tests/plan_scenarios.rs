@@ -161,4 +161,32 @@ fn scenarios() {
         (0, 0)
     );
     assert_eq!(renamed.changes[0].moved_from.as_deref(), Some("web"));
+
+    // Drift: changes made outside tpt show as such, and the plan brings them back.
+    let live: std::collections::BTreeMap<String, tpt_planner::refresh::Live> = [
+        ("db".to_string(), tpt_planner::refresh::Live::Gone),
+        (
+            "web".to_string(),
+            tpt_planner::refresh::Live::Present {
+                inputs: [("image".to_string(), serde_json::json!("shop:hotfix"))]
+                    .into_iter()
+                    .collect(),
+                outputs: Default::default(),
+            },
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let (program, resources) = evaluated(plain, "hunter2");
+    let g = graph::build(&resources).unwrap_or_else(|d| panic!("{d:#?}"));
+    let drifted = plan::diff_refreshed(&program, "prod", &resources, &g, &plain_state, &live, &sealer);
+    snapshot("drift", &plan::to_text(&drifted));
+    assert_eq!(drifted.drift.len(), 2);
+    assert_eq!(
+        (
+            drifted.count(plan::Action::Create),
+            drifted.count(plan::Action::Update)
+        ),
+        (1, 1)
+    );
 }

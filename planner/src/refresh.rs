@@ -1,0 +1,124 @@
+//! Refresh: what the providers report about recorded objects, as data. The
+//! executor's providers implement [`Refresh`]; the planner stays pure and only
+//! receives the answers ([`Live`]), compares them with the recorded state, and
+//! shows the difference as drift — changes made outside tpt.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value as J;
+
+use crate::plan::FieldChange;
+use crate::state::{ResourceState, State};
+
+/// A provider's answer about one recorded object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Live {
+    /// The object no longer exists.
+    Gone,
+    /// The object exists with these inputs and outputs (stored form).
+    Present {
+        inputs: BTreeMap<String, J>,
+        outputs: BTreeMap<String, J>,
+    },
+}
+
+/// Reads the live object of a recorded resource. Implemented by providers.
+pub trait Refresh {
+    fn refresh(&self, address: &str, recorded: &ResourceState) -> Result<Live, String>;
+}
+
+/// One object that changed outside tpt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drift {
+    pub address: String,
+    pub schema: String,
+    /// `None`: deleted outside tpt; else the inputs that differ (recorded → live).
+    pub changed: Option<Vec<FieldChange>>,
+}
+
+/// The state as the providers see it, and the drift from what was recorded.
+/// Fields a provider does not report keep their recorded value (it cannot
+/// see them, e.g. a write-only password).
+pub fn apply_live(state: &State, live: &BTreeMap<String, Live>) -> (State, Vec<Drift>) {
+    let mut refreshed = state.clone();
+    let mut drift = Vec::new();
+    for (address, answer) in live {
+        let Some(recorded) = state.resources.get(address) else {
+            continue;
+        };
+        match answer {
+            Live::Gone => {
+                refreshed.resources.remove(address);
+                drift.push(Drift {
+                    address: address.clone(),
+                    schema: recorded.schema.clone(),
+                    changed: None,
+                });
+            }
+            Live::Present { inputs, outputs } => {
+                let mut changes = Vec::new();
+                let entry = refreshed.resources.get_mut(address);
+                let Some(entry) = entry else { continue };
+                for (field, value) in inputs {
+                    if recorded.inputs.get(field) != Some(value) {
+                        changes.push(FieldChange {
+                            field: field.clone(),
+                            before: recorded.inputs.get(field).cloned(),
+                            after: Some(value.clone()),
+                            forces_replacement: false,
+                        });
+                        entry.inputs.insert(field.clone(), value.clone());
+                    }
+                }
+                for (field, value) in outputs {
+                    entry.outputs.insert(field.clone(), value.clone());
+                }
+                if !changes.is_empty() {
+                    drift.push(Drift {
+                        address: address.clone(),
+                        schema: recorded.schema.clone(),
+                        changed: Some(changes),
+                    });
+                }
+            }
+        }
+    }
+    (refreshed, drift)
+}
+
+/// Drift for people.
+pub fn drift_text(drift: &[Drift]) -> String {
+    if drift.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("Objects changed outside tpt since the last apply:\n\n");
+    for d in drift {
+        match &d.changed {
+            None => out.push_str(&format!(
+                "  ! {} ({}) was deleted outside tpt\n",
+                d.address, d.schema
+            )),
+            Some(fields) => {
+                out.push_str(&format!(
+                    "  ! {} ({}) was changed outside tpt\n",
+                    d.address, d.schema
+                ));
+                for f in fields {
+                    let before = f
+                        .before
+                        .as_ref()
+                        .map(crate::plan::show)
+                        .unwrap_or_else(|| "(absent)".into());
+                    let after = f
+                        .after
+                        .as_ref()
+                        .map(crate::plan::show)
+                        .unwrap_or_else(|| "(absent)".into());
+                    out.push_str(&format!("      ~ {}: {before} → {after}\n", f.field));
+                }
+            }
+        }
+    }
+    out.push('\n');
+    out
+}
