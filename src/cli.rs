@@ -169,6 +169,10 @@ pub struct PlanArgs {
     /// Also save the plan to FILE (for `tpt show`, and `tpt apply FILE`); it holds no secret.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Plan only this address and what it depends on (repeatable), e.g. `--target 'cluster["eu-west-1"]'`.
+    #[arg(long, value_name = "ADDR")]
+    pub target: Vec<String>,
 }
 
 const SHOW_HELP: &str = "\

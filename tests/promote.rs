@@ -5,7 +5,6 @@
 
 mod support;
 
-
 use support::{copy_dir, repo_root, tpt_in};
 use tpt_lang::source::FileId;
 

@@ -90,6 +90,8 @@ pub enum Code {
     StateAddress,
     /// A saved plan made against another state than the current one.
     StalePlan,
+    /// `--target` of an address that neither the configuration nor the state has.
+    UnknownTarget,
     /// A file or directory that cannot be read.
     Io,
 }
@@ -137,6 +139,7 @@ impl Code {
         Code::StateLocked,
         Code::StateAddress,
         Code::StalePlan,
+        Code::UnknownTarget,
         Code::Io,
     ];
 
@@ -185,6 +188,7 @@ impl Code {
             Code::StateLocked => "E0702",
             Code::StateAddress => "E0703",
             Code::StalePlan => "E0704",
+            Code::UnknownTarget => "E0705",
         }
     }
 }

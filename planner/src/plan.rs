@@ -102,6 +102,19 @@ impl Plan {
     }
 }
 
+/// Keeps only the changes of the `targets` and of everything they depend on
+/// (so that they can be applied), and deletions of targeted addresses.
+pub fn restrict(p: &mut Plan, targets: &[String], graph: &ResourceGraph) {
+    let mut keep: BTreeSet<String> = BTreeSet::new();
+    let mut queue: Vec<String> = targets.to_vec();
+    while let Some(a) = queue.pop() {
+        if keep.insert(a.clone()) {
+            queue.extend(graph.dependencies(&a).into_iter().map(str::to_string));
+        }
+    }
+    p.changes.retain(|c| keep.contains(&c.address));
+}
+
 /// Like [`diff`], against the state as the providers see it now: `live` holds
 /// their answers for recorded objects; what differs from the record is drift,
 /// shown in the plan, and the plan brings the live objects back to the

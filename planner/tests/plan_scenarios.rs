@@ -189,4 +189,12 @@ fn scenarios() {
         ),
         (1, 1)
     );
+
+    // `--target web` plans web and what it depends on, nothing else.
+    let (program, resources) = evaluated(V1, "hunter2");
+    let g = graph::build(&resources).unwrap_or_else(|d| panic!("{d:#?}"));
+    let mut targeted = plan::diff(&program, "prod", &resources, &g, &empty, &sealer);
+    plan::restrict(&mut targeted, &["web".to_string()], &g);
+    let addresses: Vec<&str> = targeted.changes.iter().map(|c| c.address.as_str()).collect();
+    assert_eq!(addresses, ["db", "web"]);
 }

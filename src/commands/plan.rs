@@ -51,7 +51,7 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         Err(e) => return fail(&[crate::lock::backend_error(&env_name, e)]),
     };
     let sealer = Sealer::new(&state_key(&dir));
-    let p = plan::diff(
+    let mut p = plan::diff(
         &checked.program,
         &env_name,
         &evaluated.resources,
@@ -59,6 +59,27 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         &state,
         &sealer,
     );
+    if !args.target.is_empty() {
+        for t in &args.target {
+            if graph.node(t).is_none() && !state.resources.contains_key(t) {
+                let known = evaluated
+                    .resources
+                    .iter()
+                    .map(|r| r.address.as_str())
+                    .chain(state.resources.keys().map(String::as_str));
+                let mut d = Diagnostic::error(
+                    Code::UnknownTarget,
+                    format!("`--target {t}` names no resource of `{env_name}`"),
+                );
+                d = match tpt_lang::diagnostic::did_you_mean(t, known) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                    None => d.help("`tpt graph --format text` lists the addresses; stamped ones look like `name[\"key\"]`"),
+                };
+                return fail(&[d]);
+            }
+        }
+        plan::restrict(&mut p, &args.target, &graph);
+    }
     let _ = std::io::stdout()
         .lock()
         .write_all(render(&p, args.format).as_bytes());
