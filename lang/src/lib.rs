@@ -18,7 +18,7 @@ pub mod fmt;
 
 pub use check::check;
 pub use diagnostic::{Code, Diagnostic};
-pub use eval::{evaluate, Evaluated, Inputs, ResourceInstance};
+pub use eval::{evaluate, evaluate_with, Evaluated, Inputs, KnownOutputs, ResourceInstance};
 pub use program::{FileSystem, Program};
 pub use source::{SourceMap, Span};
 pub mod stdlib;

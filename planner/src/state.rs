@@ -258,3 +258,91 @@ mod tests {
         assert_ne!(store(&v, &Sealer::new(b"other key")), stored);
     }
 }
+
+/// The outputs recorded in `state`, as values the evaluator can use, so that
+/// a reference to an applied resource's output is known in the next plan.
+/// Sensitive outputs stay unknown: the state holds only their fingerprints
+/// (the executor reads them live when it needs them).
+pub fn known_outputs(program: &tpt_lang::Program, state: &State) -> tpt_lang::KnownOutputs {
+    let mut known = tpt_lang::KnownOutputs::default();
+    for (address, r) in &state.resources {
+        let Some(schema) = program.schemas.iter().find(|s| s.name == r.schema) else {
+            continue;
+        };
+        let mut values = indexmap::IndexMap::new();
+        for (field, stored) in &r.outputs {
+            let Some(f) = schema.fields.get(field).filter(|f| f.output) else {
+                continue;
+            };
+            if let Some(v) = recall(program, stored, &f.ty) {
+                values.insert(field.clone(), v);
+            }
+        }
+        if !values.is_empty() {
+            known.outputs.insert(address.clone(), values);
+        }
+    }
+    known
+}
+
+/// A stored value back as a value of type `ty`; `None` when it cannot be (a
+/// fingerprinted secret, an unknown, a shape that does not fit).
+pub fn recall(program: &tpt_lang::Program, j: &serde_json::Value, ty: &tpt_lang::types::Ty) -> Option<Value> {
+    use serde_json::Value as J;
+    use tpt_lang::types::Ty;
+    if let J::Object(m) = j {
+        if m.contains_key("$sensitive") || m.contains_key("$unknown") {
+            return None;
+        }
+    }
+    Some(match (ty, j) {
+        (Ty::Alias(_, t) | Ty::Refined(t, _), _) => return recall(program, j, t),
+        (Ty::Optional(_), J::Null) => Value::Null,
+        (Ty::Optional(t), _) => return recall(program, j, t),
+        (Ty::Duration, J::String(s)) => Value::Duration(tpt_lang::syntax::parser::parse_duration(s)?),
+        (Ty::Int, J::Number(n)) => Value::Int(n.as_i64()?),
+        (Ty::Float, J::Number(n)) => Value::Float(n.as_f64()?),
+        (Ty::Bool, J::Bool(b)) => Value::Bool(*b),
+        (Ty::String | Ty::Literal(_), J::String(s)) => Value::str(s.as_str()),
+        (Ty::List(t), J::Array(xs)) => Value::list(
+            xs.iter()
+                .map(|x| recall(program, x, t))
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        (Ty::Map(t), J::Object(m)) => Value::record(
+            m.iter()
+                .map(|(k, x)| Some((k.clone(), recall(program, x, t)?)))
+                .collect::<Option<_>>()?,
+        ),
+        (Ty::Record(r), J::Object(m)) => Value::record(
+            r.fields
+                .iter()
+                .map(|(k, f)| {
+                    Some((
+                        k.clone(),
+                        m.get(k)
+                            .map_or(Some(Value::Null), |x| recall(program, x, &f.ty))?,
+                    ))
+                })
+                .collect::<Option<_>>()?,
+        ),
+        (Ty::Schema(id), J::Object(m)) if !program.schema(*id).is_resource => Value::record(
+            program
+                .schema(*id)
+                .fields
+                .iter()
+                .filter(|(_, f)| !f.output)
+                .map(|(k, f)| {
+                    Some((
+                        k.clone(),
+                        m.get(k)
+                            .map_or(Some(Value::Null), |x| recall(program, x, &f.ty))?,
+                    ))
+                })
+                .collect::<Option<_>>()?,
+        ),
+        (Ty::Schema(_), J::Object(m)) => Value::Resource(m.get("$resource")?.as_str()?.into()),
+        (Ty::Union(ts), _) => return ts.iter().find_map(|t| recall(program, j, t)),
+        _ => return None,
+    })
+}

@@ -197,4 +197,90 @@ fn scenarios() {
     plan::restrict(&mut targeted, &["web".to_string()], &g);
     let addresses: Vec<&str> = targeted.changes.iter().map(|c| c.address.as_str()).collect();
     assert_eq!(addresses, ["db", "web"]);
+
+    // After an apply, recorded outputs are known: a reference to one is no longer
+    // a change. (Sensitive outputs stay fingerprints and are not recalled.)
+    let src = "resource db: Db { engine = \"postgres\", password = secret_env(\"DB_PASSWORD\") }\nresource web: App { image = \"shop:1.0\", env = { CONNECT = db.url, PLAIN = \"x\" } }\n";
+    let (program, resources) = evaluated(src, "hunter2");
+    let mut state = applied(src, "hunter2", &sealer);
+    if let Some(db) = state.resources.get_mut("db") {
+        db.outputs.insert(
+            "url".into(),
+            serde_json::json!({ "$sensitive": "hmac-sha256:00" }),
+        );
+    }
+    let known = tpt_planner::state::known_outputs(&program, &state);
+    assert!(known.outputs.is_empty(), "sensitive outputs are not recalled");
+    let _ = resources;
+}
+
+#[test]
+fn recorded_outputs_make_references_known() {
+    let sealer = Sealer::new(b"test key");
+    let src = r#"
+resource schema Api {
+  name: string
+  @output endpoint: string
+  @output port: int
+}
+resource api: Api { name = "api" }
+resource web: App { image = "shop:${api.port}", env = { UPSTREAM = api.endpoint } }
+"#;
+    let program = Program::from_text("main.tpt", &format!("{SCHEMAS}\n{src}"));
+    assert!(check(&program).is_empty());
+    // What an apply records: inputs evaluated with the outputs the provider returned.
+    let mut known = tpt_lang::KnownOutputs::default();
+    known.outputs.insert(
+        "api".into(),
+        [
+            (
+                "endpoint".to_string(),
+                tpt_lang::value::Value::str("https://api.internal"),
+            ),
+            ("port".to_string(), tpt_lang::value::Value::Int(8443)),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let applied_run = tpt_lang::evaluate_with(&program, None, &HashMap::<String, String>::new(), &known)
+        .unwrap_or_else(|d| panic!("{d:#?}"));
+    let mut state = State::new("prod", "L".into());
+    for r in &applied_run.resources {
+        let outputs = known
+            .outputs
+            .get(&r.address)
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), store(v, &sealer))).collect())
+            .unwrap_or_default();
+        state.resources.insert(
+            r.address.clone(),
+            ResourceState {
+                schema: r.schema_name.clone(),
+                provider_id: r.address.clone(),
+                inputs: r
+                    .inputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), store(v, &sealer)))
+                    .collect(),
+                outputs,
+                depends_on: r.depends_on.iter().cloned().collect(),
+            },
+        );
+    }
+    // The next plan recalls them from the state and finds nothing to do.
+    let recalled = tpt_planner::state::known_outputs(&program, &state);
+    assert_eq!(recalled.outputs.get("api").map(|o| o.len()), Some(2));
+    let again = tpt_lang::evaluate_with(&program, None, &HashMap::<String, String>::new(), &recalled)
+        .unwrap_or_else(|d| panic!("{d:#?}"));
+    let g = graph::build(&again.resources).unwrap_or_else(|d| panic!("{d:#?}"));
+    let p = plan::diff(&program, "prod", &again.resources, &g, &state, &sealer);
+    assert!(!p.has_changes(), "{}", plan::to_text(&p));
+    // Without them, the references are unknown and show as changes.
+    let blind = plan_for_program(&program, &state, &sealer);
+    assert!(blind.has_changes());
+}
+
+fn plan_for_program(program: &Program, state: &State, sealer: &Sealer) -> Plan {
+    let ev = evaluate(program, None, &HashMap::<String, String>::new()).unwrap_or_else(|d| panic!("{d:#?}"));
+    let g = graph::build(&ev.resources).unwrap_or_else(|d| panic!("{d:#?}"));
+    plan::diff(program, "prod", &ev.resources, &g, state, sealer)
 }

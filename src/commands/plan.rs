@@ -24,13 +24,9 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let (checked, evaluated) = (&run.checked, &run.evaluated);
+    let checked = &run.checked;
     let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
     let env_name = run.env.clone().unwrap_or_else(|| "default".to_string());
-    let graph = match tpt_planner::graph::build(&evaluated.resources) {
-        Ok(g) => g,
-        Err(diags) => return fail(&diags),
-    };
     let dir = state_dir(&args.path);
     let backend = LocalBackend::new(&dir);
     let timeout = match crate::lock::parse_timeout(&args.lock_timeout) {
@@ -49,6 +45,25 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
     let state = match backend.read(&env_name) {
         Ok(s) => s.unwrap_or_else(|| State::new(&env_name, String::new())),
         Err(e) => return fail(&[crate::lock::backend_error(&env_name, e)]),
+    };
+    // Outputs recorded by an earlier apply are known: evaluate with them.
+    let known = tpt_planner::state::known_outputs(&checked.program, &state);
+    let evaluated = if known.outputs.is_empty() {
+        run.evaluated.clone()
+    } else {
+        match tpt_lang::evaluate_with(
+            &checked.program,
+            run.env.as_deref(),
+            &crate::host::EnvInputs,
+            &known,
+        ) {
+            Ok(e) => e,
+            Err(diags) => return fail(&diags),
+        }
+    };
+    let graph = match tpt_planner::graph::build(&evaluated.resources) {
+        Ok(g) => g,
+        Err(diags) => return fail(&diags),
     };
     let sealer = Sealer::new(&state_key(&dir));
     let mut p = plan::diff(

@@ -81,12 +81,29 @@ pub fn evaluate(
     environment: Option<&str>,
     inputs: &dyn Inputs,
 ) -> Result<Evaluated, Vec<Diagnostic>> {
+    evaluate_with(program, environment, inputs, &KnownOutputs::default())
+}
+
+/// Outputs already known (recorded by an earlier apply), per address and field.
+/// A reference to a known output evaluates to its value instead of an unknown.
+#[derive(Debug, Clone, Default)]
+pub struct KnownOutputs {
+    pub outputs: HashMap<String, IndexMap<String, Value>>,
+}
+
+/// [`evaluate`], with outputs known from an earlier apply.
+pub fn evaluate_with(
+    program: &Program,
+    environment: Option<&str>,
+    inputs: &dyn Inputs,
+    known: &KnownOutputs,
+) -> Result<Evaluated, Vec<Diagnostic>> {
     let root = program.module(program.root());
     let chain = match resolve_chain(program, environment) {
         Ok(c) => c,
         Err(d) => return Err(vec![d]),
     };
-    let mut ev = Evaluator::new(program, chain, inputs);
+    let mut ev = Evaluator::new(program, chain, inputs, known);
     let mut params = IndexMap::new();
     for name in root.params.keys() {
         match ev.param(name) {
@@ -212,6 +229,8 @@ pub(crate) struct Evaluator<'p> {
     instances: HashMap<String, InstanceSlot>,
     /// Nested function calls, to bound the depth.
     depth: usize,
+    /// Outputs known from an earlier apply.
+    known: &'p KnownOutputs,
     /// The overlays of the environment chain by target resource, base first.
     overlays: HashMap<&'p str, Vec<&'p crate::syntax::ast::Overlay>>,
 }
@@ -223,7 +242,12 @@ enum InstanceSlot {
 }
 
 impl<'p> Evaluator<'p> {
-    fn new(p: &'p Program, chain: Vec<&'p Environment>, inputs: &'p dyn Inputs) -> Self {
+    fn new(
+        p: &'p Program,
+        chain: Vec<&'p Environment>,
+        inputs: &'p dyn Inputs,
+        known: &'p KnownOutputs,
+    ) -> Self {
         let mut overlays: HashMap<&'p str, Vec<&'p crate::syntax::ast::Overlay>> = HashMap::new();
         for env in &chain {
             for o in &env.overlays {
@@ -231,6 +255,7 @@ impl<'p> Evaluator<'p> {
             }
         }
         Evaluator {
+            known,
             overlays,
             p,
             chain,

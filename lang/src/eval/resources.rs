@@ -415,10 +415,13 @@ impl Evaluator<'_> {
         };
         let def = self.p.schema(schema);
         match def.fields.get(field) {
-            Some(f) if f.output => Ok(Value::Unknown(std::sync::Arc::new(Unknown {
-                origin: format!("{address}.{field}"),
-                deps: std::iter::once(address.to_string()).collect(),
-            }))),
+            Some(f) if f.output => match self.known.outputs.get(address).and_then(|o| o.get(field)) {
+                Some(v) => Ok(v.clone()),
+                None => Ok(Value::Unknown(std::sync::Arc::new(Unknown {
+                    origin: format!("{address}.{field}"),
+                    deps: std::iter::once(address.to_string()).collect(),
+                }))),
+            },
             Some(_) => {
                 let saved = std::mem::take(&mut self.locals);
                 let inst = self.instance(&name, address);
