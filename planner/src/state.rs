@@ -184,81 +184,6 @@ pub fn is_unknown(j: &serde_json::Value) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> State {
-        let mut s = State::new("prod", "0b7e5a5e-1111-4222-8333-944455556666".into());
-        s.serial = 3;
-        s.resources.insert(
-            "orders".into(),
-            ResourceState {
-                schema: "aws.Postgres".into(),
-                provider_id: "arn:aws:rds:eu-west-1:1:db:orders".into(),
-                inputs: [("storage_gb".to_string(), serde_json::json!(20))]
-                    .into_iter()
-                    .collect(),
-                outputs: BTreeMap::new(),
-                depends_on: vec!["main".into()],
-            },
-        );
-        s
-    }
-
-    #[test]
-    fn round_trips_deterministically() {
-        let s = sample();
-        let text = s.to_json();
-        assert_eq!(State::parse(text.as_bytes()), Ok(s.clone()));
-        assert_eq!(
-            text,
-            State::parse(text.as_bytes())
-                .map(|s| s.to_json())
-                .unwrap_or_default()
-        );
-        assert!(text.ends_with("}\n"));
-    }
-
-    #[test]
-    fn corrupt_and_newer_files_are_errors() {
-        assert!(matches!(State::parse(b"{not json"), Err(StateError::Corrupt(_))));
-        assert!(matches!(State::parse(b"{}"), Err(StateError::Corrupt(_))));
-        let newer = sample().to_json().replace("\"version\": 1", "\"version\": 9");
-        assert_eq!(
-            State::parse(newer.as_bytes()),
-            Err(StateError::Newer {
-                found: 9,
-                supported: 1
-            })
-        );
-    }
-
-    #[test]
-    fn secrets_are_stored_as_keyed_fingerprints() {
-        let sealer = Sealer::new(b"key");
-        let v = Value::record(
-            [
-                (
-                    "url".to_string(),
-                    Value::secret(Value::str("postgres://app:hunter2@db")),
-                ),
-                ("mode".to_string(), Value::str("prod")),
-            ]
-            .into_iter()
-            .collect(),
-        );
-        let stored = store(&v, &sealer);
-        let text = stored.to_string();
-        assert!(!text.contains("hunter2"), "{text}");
-        assert!(is_sensitive(&stored));
-        assert_eq!(stored["mode"], "prod");
-        // Same value, same fingerprint; other value or other key, another.
-        assert_eq!(store(&v, &sealer), stored);
-        assert_ne!(store(&v, &Sealer::new(b"other key")), stored);
-    }
-}
-
 /// The outputs recorded in `state`, as values the evaluator can use, so that
 /// a reference to an applied resource's output is known in the next plan.
 /// Sensitive outputs stay unknown: the state holds only their fingerprints
@@ -345,4 +270,79 @@ pub fn recall(program: &tpt_lang::Program, j: &serde_json::Value, ty: &tpt_lang:
         (Ty::Union(ts), _) => return ts.iter().find_map(|t| recall(program, j, t)),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> State {
+        let mut s = State::new("prod", "0b7e5a5e-1111-4222-8333-944455556666".into());
+        s.serial = 3;
+        s.resources.insert(
+            "orders".into(),
+            ResourceState {
+                schema: "aws.Postgres".into(),
+                provider_id: "arn:aws:rds:eu-west-1:1:db:orders".into(),
+                inputs: [("storage_gb".to_string(), serde_json::json!(20))]
+                    .into_iter()
+                    .collect(),
+                outputs: BTreeMap::new(),
+                depends_on: vec!["main".into()],
+            },
+        );
+        s
+    }
+
+    #[test]
+    fn round_trips_deterministically() {
+        let s = sample();
+        let text = s.to_json();
+        assert_eq!(State::parse(text.as_bytes()), Ok(s.clone()));
+        assert_eq!(
+            text,
+            State::parse(text.as_bytes())
+                .map(|s| s.to_json())
+                .unwrap_or_default()
+        );
+        assert!(text.ends_with("}\n"));
+    }
+
+    #[test]
+    fn corrupt_and_newer_files_are_errors() {
+        assert!(matches!(State::parse(b"{not json"), Err(StateError::Corrupt(_))));
+        assert!(matches!(State::parse(b"{}"), Err(StateError::Corrupt(_))));
+        let newer = sample().to_json().replace("\"version\": 1", "\"version\": 9");
+        assert_eq!(
+            State::parse(newer.as_bytes()),
+            Err(StateError::Newer {
+                found: 9,
+                supported: 1
+            })
+        );
+    }
+
+    #[test]
+    fn secrets_are_stored_as_keyed_fingerprints() {
+        let sealer = Sealer::new(b"key");
+        let v = Value::record(
+            [
+                (
+                    "url".to_string(),
+                    Value::secret(Value::str("postgres://app:hunter2@db")),
+                ),
+                ("mode".to_string(), Value::str("prod")),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let stored = store(&v, &sealer);
+        let text = stored.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(is_sensitive(&stored));
+        assert_eq!(stored["mode"], "prod");
+        // Same value, same fingerprint; other value or other key, another.
+        assert_eq!(store(&v, &sealer), stored);
+        assert_ne!(store(&v, &Sealer::new(b"other key")), stored);
+    }
 }
