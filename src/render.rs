@@ -16,6 +16,8 @@ pub const PLAIN_WIDTH: usize = 100;
 
 pub struct Renderer {
     handler: GraphicalReportHandler,
+    /// Whether what goes to stdout (plans) is colored.
+    color_stdout: bool,
 }
 
 impl Renderer {
@@ -34,8 +36,16 @@ impl Renderer {
         } else {
             GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(PLAIN_WIDTH)
         };
+        let color_stdout = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+            }
+        };
         Renderer {
             handler: handler.with_links(false).with_urls(false),
+            color_stdout,
         }
     }
 
@@ -47,6 +57,43 @@ impl Renderer {
         if self.handler.render_report(&mut out, &rendered).is_err() {
             // The handler only fails when writing to the String fails; show the essentials.
             out = format!("{} [{}]: {}\n", severity_word(diag), diag.code, diag.message);
+        }
+        out
+    }
+
+    /// A human plan, colored by action when stdout is a terminal: `+` green,
+    /// `-` red, `~` yellow, `-/+` magenta, drift `!` red, the summary bold.
+    pub fn paint_plan(&self, text: &str) -> String {
+        if !self.color_stdout {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len() + text.len() / 8);
+        for line in text.split_inclusive('\n') {
+            let t = line.trim_start();
+            let code = if t.starts_with("-/+ ") {
+                "35"
+            } else if t.starts_with("+ ") {
+                "32"
+            } else if t.starts_with("- ") {
+                "31"
+            } else if t.starts_with("~ ") {
+                "33"
+            } else if t.starts_with("! ") {
+                "1;31"
+            } else if t.starts_with("Plan:") {
+                "1"
+            } else {
+                ""
+            };
+            if code.is_empty() {
+                out.push_str(line);
+            } else {
+                let body = line.trim_end_matches('\n');
+                out.push_str(&format!("\x1b[{code}m{body}\x1b[0m"));
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
         }
         out
     }

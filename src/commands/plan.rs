@@ -97,7 +97,7 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
     }
     let _ = std::io::stdout()
         .lock()
-        .write_all(render(&p, args.format).as_bytes());
+        .write_all(paint(renderer, &p, args.format).as_bytes());
     if let Some(out) = &args.out {
         let saved = plan::to_saved(&p, env!("CARGO_PKG_VERSION"), &args.path.display().to_string());
         let text = serde_json::to_string_pretty(&saved)
@@ -179,8 +179,18 @@ pub fn show(args: &crate::cli::ShowArgs, renderer: &Renderer) -> ExitCode {
     }
     let _ = std::io::stdout()
         .lock()
-        .write_all(render(&p, args.format).as_bytes());
+        .write_all(paint(renderer, &p, args.format).as_bytes());
     exit(OK)
+}
+
+/// The plan in `format`; a human plan is colored on a terminal.
+fn paint(renderer: &Renderer, p: &plan::Plan, format: PlanFormat) -> String {
+    let text = render(p, format);
+    if format == PlanFormat::Human {
+        renderer.paint_plan(&text)
+    } else {
+        text
+    }
 }
 
 fn render(p: &plan::Plan, format: PlanFormat) -> String {
