@@ -132,3 +132,35 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
         .map(|ms| Duration::from_millis(ms.unsigned_abs()))
         .ok_or_else(|| format!("`{text}` is not a duration; write e.g. `30s` or `5m`"))
 }
+
+/// The state backend for a configuration's `.tpt` directory: the local files by
+/// default; with `TPT_STATE_BACKEND=kubernetes`, Secrets and Leases in the
+/// namespace `TPT_STATE_NAMESPACE` (default `tpt`) of the cluster named by
+/// `TPT_STATE_KUBECONFIG` (default `$KUBECONFIG`, then `~/.kube/config`) and
+/// `TPT_STATE_CONTEXT` (default: its current context).
+pub fn open_backend(dir: &std::path::Path) -> Result<Box<dyn StateBackend>, Diagnostic> {
+    match std::env::var("TPT_STATE_BACKEND").ok().as_deref() {
+        None | Some("") | Some("local") => Ok(Box::new(tpt_executor::backend::LocalBackend::new(dir))),
+        Some("kubernetes") => {
+            let kubeconfig = std::env::var_os("TPT_STATE_KUBECONFIG")
+                .or_else(|| std::env::var_os("KUBECONFIG"))
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config"))
+                })
+                .unwrap_or_default();
+            let context = std::env::var("TPT_STATE_CONTEXT").ok();
+            let namespace = std::env::var("TPT_STATE_NAMESPACE").unwrap_or_else(|_| "tpt".into());
+            tpt_executor::backend::KubernetesBackend::connect(&kubeconfig, context.as_deref(), &namespace)
+                .map(|b| Box::new(b) as Box<dyn StateBackend>)
+                .map_err(|e| {
+                    Diagnostic::error(Code::Io, format!("cannot reach the Kubernetes state backend: {e}"))
+                        .help("check TPT_STATE_KUBECONFIG / TPT_STATE_CONTEXT, and that the namespace TPT_STATE_NAMESPACE exists")
+                })
+        }
+        Some(other) => Err(
+            Diagnostic::error(Code::Io, format!("unknown state backend `{other}`"))
+                .help("TPT_STATE_BACKEND is `local` (the default) or `kubernetes`"),
+        ),
+    }
+}

@@ -6,9 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use tpt_executor::backend::LocalBackend;
 use tpt_lang::{Code, Diagnostic};
-use tpt_planner::backend::StateBackend;
 use tpt_planner::plan;
 use tpt_planner::state::{Sealer, State};
 
@@ -28,7 +26,11 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
     let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
     let env_name = run.env.clone().unwrap_or_else(|| "default".to_string());
     let dir = state_dir(&args.path);
-    let backend = LocalBackend::new(&dir);
+    let backend = match crate::lock::open_backend(&dir) {
+        Ok(b) => b,
+        Err(d) => return fail(&[d]),
+    };
+    let backend = backend.as_ref();
     let timeout = match crate::lock::parse_timeout(&args.lock_timeout) {
         Ok(t) => t,
         Err(m) => {
@@ -38,7 +40,7 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         }
     };
     // The lock keeps another run from changing the state while this plan reads it.
-    let _held = match crate::lock::acquire(&backend, &env_name, "plan", timeout) {
+    let _held = match crate::lock::acquire(backend, &env_name, "plan", timeout) {
         Ok(h) => h,
         Err(d) => return fail(&[d]),
     };
@@ -164,12 +166,11 @@ pub fn show(args: &crate::cli::ShowArgs, renderer: &Renderer) -> ExitCode {
         doc["config"].as_str().map(PathBuf::from)
     });
     if let Some(config) = config {
-        let backend = LocalBackend::new(state_dir(&config));
-        let state = backend
-            .read(&p.environment)
+        // Without a reachable backend there is nothing to compare with.
+        let recorded = crate::lock::open_backend(&state_dir(&config))
             .ok()
-            .flatten()
-            .unwrap_or_else(|| State::new(&p.environment, String::new()));
+            .and_then(|b| b.read(&p.environment).ok().flatten());
+        let state = recorded.unwrap_or_else(|| State::new(&p.environment, String::new()));
         if let Err(e) = plan::check_current(&p, &state) {
             let mut d = Diagnostic::error(Code::StalePlan, format!("this plan is stale: {e}"))
                 .help("make a new plan with `tpt plan`; applying this one would be refused");

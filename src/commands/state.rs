@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use tpt_executor::backend::LocalBackend;
 use tpt_lang::{Code, Diagnostic};
 use tpt_planner::backend::StateBackend;
 use tpt_planner::state::State;
@@ -34,9 +33,10 @@ fn target(cmd: &StateCommand) -> &StateTarget {
 
 fn run_inner(cmd: &StateCommand) -> Result<(), Diagnostic> {
     let t = target(cmd);
-    let backend = LocalBackend::new(state_dir(&t.path));
+    let backend = crate::lock::open_backend(&state_dir(&t.path))?;
+    let backend = backend.as_ref();
     let env = t.env.as_str();
-    let read = |backend: &LocalBackend| -> Result<State, Diagnostic> {
+    let read = |backend: &dyn StateBackend| -> Result<State, Diagnostic> {
         backend
             .read(env)
             .map_err(|e| crate::lock::backend_error(env, e))?
@@ -51,13 +51,13 @@ fn run_inner(cmd: &StateCommand) -> Result<(), Diagnostic> {
     let mut out = std::io::stdout().lock();
     match cmd {
         StateCommand::List { .. } => {
-            let state = read(&backend)?;
+            let state = read(backend)?;
             for (address, r) in &state.resources {
                 let _ = writeln!(out, "{address}  ({})", r.schema);
             }
         }
         StateCommand::Show { address, .. } => {
-            let state = read(&backend)?;
+            let state = read(backend)?;
             let r = state
                 .resources
                 .get(address)
@@ -73,8 +73,8 @@ fn run_inner(cmd: &StateCommand) -> Result<(), Diagnostic> {
             } else {
                 "state mv"
             };
-            let _held = crate::lock::acquire(&backend, env, operation, timeout)?;
-            let mut state = read(&backend)?;
+            let _held = crate::lock::acquire(backend, env, operation, timeout)?;
+            let mut state = read(backend)?;
             let r = state
                 .resources
                 .remove(address)
