@@ -158,6 +158,10 @@ pub struct PlanArgs {
     #[arg(long, short, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
 
+    /// Short for `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
     /// Exit 0 when there are no changes, 2 when there are (1 stays errors).
     #[arg(long)]
     pub detailed_exitcode: bool,

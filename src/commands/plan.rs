@@ -97,9 +97,14 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         }
         plan::restrict(&mut p, &args.target, &graph);
     }
-    let _ = std::io::stdout()
-        .lock()
-        .write_all(paint(renderer, &p, args.format).as_bytes());
+    let _ = std::io::stdout().lock().write_all(
+        paint(
+            renderer,
+            &p,
+            if args.json { PlanFormat::Json } else { args.format },
+        )
+        .as_bytes(),
+    );
     if let Some(out) = &args.out {
         let saved = plan::to_saved(&p, env!("CARGO_PKG_VERSION"), &args.path.display().to_string());
         let text = serde_json::to_string_pretty(&saved)
