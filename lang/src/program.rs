@@ -162,6 +162,14 @@ pub struct SchemaField {
     pub name_span: Span,
 }
 
+impl SchemaDef {
+    /// `@data resource schema`: a lookup of something tpt does not manage; its
+    /// instances are read at every plan, never created, changed or deleted.
+    pub fn is_data(&self) -> bool {
+        self.annotations.iter().any(|a| a.name.name == "data")
+    }
+}
+
 impl SchemaField {
     /// May be omitted by users: has a default, is optional, or is an output.
     pub fn is_optional(&self) -> bool {
@@ -175,6 +183,7 @@ pub const ITEM_ANNOTATIONS: &[(&str, &str)] = &[
     ("timeout", "resource schema"),
     ("create_before_destroy", "resource schema"),
     ("provider", "resource schema"),
+    ("data", "resource schema"),
 ];
 pub const FIELD_ANNOTATIONS: &[&str] = &["replace", "output"];
 
@@ -689,7 +698,7 @@ impl Collector<'_> {
             }
             ItemKind::Schema(schema) => {
                 let allowed: &[&str] = if schema.is_resource {
-                    &["timeout", "create_before_destroy", "provider"]
+                    &["timeout", "create_before_destroy", "provider", "data"]
                 } else {
                     &[]
                 };

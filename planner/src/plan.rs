@@ -27,6 +27,8 @@ pub enum Action {
     /// Delete and create again (or create first when the schema says so).
     Replace,
     Delete,
+    /// A data lookup (`@data` schema), read at every plan and apply.
+    Read,
 }
 
 impl Action {
@@ -37,6 +39,7 @@ impl Action {
             Action::Update => "update",
             Action::Replace => "replace",
             Action::Delete => "delete",
+            Action::Read => "read",
         }
     }
 
@@ -47,6 +50,7 @@ impl Action {
             Action::Update => "~",
             Action::Replace => "-/+",
             Action::Delete => "-",
+            Action::Read => "<=",
         }
     }
 }
@@ -94,7 +98,7 @@ impl Plan {
         // A move changes the state even when the object stays as it is.
         self.changes
             .iter()
-            .any(|c| c.action != Action::NoOp || c.moved_from.is_some())
+            .any(|c| !matches!(c.action, Action::NoOp | Action::Read) || c.moved_from.is_some())
     }
 
     pub fn count(&self, action: Action) -> usize {
@@ -183,6 +187,29 @@ pub fn diff(
 
 fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sealer) -> ResourceChange {
     let schema = program.schema(r.schema);
+    if schema.is_data() {
+        // A lookup: read now, nothing to compare with, nothing recorded.
+        let fields = r
+            .inputs
+            .iter()
+            .filter(|(_, v)| !matches!(v, tpt_lang::value::Value::Null))
+            .map(|(k, v)| FieldChange {
+                field: k.clone(),
+                before: None,
+                after: Some(store(v, sealer)),
+                forces_replacement: false,
+            })
+            .collect();
+        return ResourceChange {
+            address: r.address.clone(),
+            schema: r.schema_name.clone(),
+            action: Action::Read,
+            reason: None,
+            create_before_destroy: false,
+            moved_from: None,
+            fields,
+        };
+    }
     let create_before_destroy = schema
         .annotations
         .iter()
@@ -387,6 +414,7 @@ fn headline_action(c: &ResourceChange) -> String {
             format!("{} ({}) must be replaced ({how}){why}", c.address, c.schema)
         }
         Action::Delete => format!("{} ({}) will be deleted", c.address, c.schema),
+        Action::Read => format!("{} ({}) will be read", c.address, c.schema),
         Action::NoOp if c.moved_from.is_some() => format!("{} ({}) keeps its object", c.address, c.schema),
         Action::NoOp => format!("{} ({}) is up to date", c.address, c.schema),
     }
@@ -477,11 +505,15 @@ pub fn to_text(p: &Plan) -> String {
 /// `Plan: 2 to create, 1 to update, 0 to replace, 1 to delete.`
 pub fn summary(p: &Plan) -> String {
     let moves = p.changes.iter().filter(|c| c.moved_from.is_some()).count();
-    let moved = if moves > 0 {
+    let mut moved = if moves > 0 {
         format!(" {moves} moved.")
     } else {
         String::new()
     };
+    let reads = p.count(Action::Read);
+    if reads > 0 {
+        moved.push_str(&format!(" {reads} to read."));
+    }
     format!(
         "Plan: {} to create, {} to update, {} to replace, {} to delete.{moved}",
         p.count(Action::Create),
@@ -666,6 +698,7 @@ pub fn from_saved(bytes: &[u8]) -> Result<Plan, SavedPlanError> {
         "replace" => Some(Action::Replace),
         "delete" => Some(Action::Delete),
         "no-op" => Some(Action::NoOp),
+        "read" => Some(Action::Read),
         _ => None,
     };
     let stored = |v: &J, sensitive: bool, unknown: bool| -> Option<J> {

@@ -284,3 +284,30 @@ fn plan_for_program(program: &Program, state: &State, sealer: &Sealer) -> Plan {
     let g = graph::build(&ev.resources).unwrap_or_else(|d| panic!("{d:#?}"));
     plan::diff(program, "prod", &ev.resources, &g, state, sealer)
 }
+
+#[test]
+fn data_lookups_are_read_not_managed() {
+    let sealer = Sealer::new(b"test key");
+    let src = r#"
+@data
+resource schema Zone {
+  name: string
+  @output zone_id: string
+}
+resource zone: Zone { name = "acme.io" }
+resource web: App { image = "shop:1.0", env = { ZONE = zone.zone_id } }
+"#;
+    let program = Program::from_text("main.tpt", &format!("{SCHEMAS}\n{src}"));
+    assert!(check(&program).is_empty());
+    let p = plan_for_program(&program, &State::new("prod", String::new()), &sealer);
+    let actions: Vec<(&str, plan::Action)> =
+        p.changes.iter().map(|c| (c.address.as_str(), c.action)).collect();
+    assert_eq!(
+        actions,
+        [("zone", plan::Action::Read), ("web", plan::Action::Create)]
+    );
+    snapshot("data-read", &plan::to_text(&p));
+    // Reads alone are not changes.
+    let only = Program::from_text("main.tpt", &format!("{SCHEMAS}\n@data\nresource schema Zone {{ name: string }}\nresource zone: Zone {{ name = \"a\" }}\n"));
+    assert!(!plan_for_program(&only, &State::new("prod", String::new()), &sealer).has_changes());
+}
