@@ -10,6 +10,7 @@ pub mod source;
 pub mod syntax;
 pub mod types;
 pub mod value;
+pub mod yaml;
 
 pub mod builtins;
 pub mod check;

@@ -170,6 +170,16 @@ fn evaluation_successes() {
             s("{\"a\":[1]}"),
         ),
         ("yaml_encode", vec![map(&[("a", Value::Int(1))])], s("a: 1\n")),
+        // YAML 1.1 readers (Kubernetes) would take these strings for bools, numbers and nulls.
+        (
+            "yaml_encode",
+            vec![map(&[
+                ("a", s("yes")),
+                ("b", list(vec![s("on"), s("080"), s("~"), s("plain")])),
+                ("c", map(&[])),
+            ])],
+            s("a: \"yes\"\nb:\n  - \"on\"\n  - \"080\"\n  - \"~\"\n  - plain\nc: {}\n"),
+        ),
         ("url_encode", vec![s("a b&c")], s("a%20b%26c")),
         (
             "cidr_subnet",

@@ -22,7 +22,7 @@ pub fn run(args: &EvalArgs, renderer: &Renderer) -> ExitCode {
         Format::Json => serde_json::to_string_pretty(&doc)
             .map(|s| s + "\n")
             .map_err(|e| e.to_string()),
-        Format::Yaml => serde_yaml::to_string(&doc).map_err(|e| e.to_string()),
+        Format::Yaml => Ok::<String, String>(tpt_lang::yaml::to_yaml(&doc)),
     };
     match text {
         Ok(text) => {

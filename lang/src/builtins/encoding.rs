@@ -32,7 +32,7 @@ pub fn json_encode(args: &[Value], _: &dyn Inputs) -> Result<Value, String> {
 
 pub fn yaml_encode(args: &[Value], _: &dyn Inputs) -> Result<Value, String> {
     let v = args.first().ok_or("missing argument 1")?;
-    checked_str(serde_yaml::to_string(&v.to_json()).map_err(|e| e.to_string())?)
+    checked_str(crate::yaml::to_yaml(&v.to_json()))
 }
 
 pub fn url_encode(args: &[Value], _: &dyn Inputs) -> Result<Value, String> {
