@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tpt_lang::eval::NoInputs;
-use tpt_lang::{FileSystem, Program};
-use tpt_planner::state::{store, ResourceState, Sealer, State};
+use tpt_lang::Program;
+use tpt_planner::state::{record, Sealer, State};
 
 // ------------------------------------------------------------------ memory
 
@@ -155,18 +155,6 @@ param domain: string = "example.com"
     s
 }
 
-struct Memory<'a>(&'a str, &'a str);
-
-impl FileSystem for Memory<'_> {
-    fn read(&self, path: &str) -> Result<String, String> {
-        if path == self.0 {
-            Ok(self.1.to_string())
-        } else {
-            Err("not found".into())
-        }
-    }
-}
-
 /// Times of one run's phases.
 struct Phases {
     /// Parse + collect (`Program::load`).
@@ -186,7 +174,7 @@ struct Phases {
 /// One full run: load (parse + collect), check, evaluate `prod`.
 fn run_once(text: &str) -> Phases {
     let t0 = Instant::now();
-    let program = Program::load(&Memory("bench.tpt", text), &["bench.tpt".to_string()]);
+    let program = Program::from_text("bench.tpt", text);
     let t1 = Instant::now();
     let mut diags = tpt_lang::check(&program).len();
     let t2 = Instant::now();
@@ -231,25 +219,8 @@ fn run_once(text: &str) -> Phases {
         if let Ok(applied) = applied {
             let mut state = State::new("prod", "bench-lineage".into());
             for r in &applied.resources {
-                let outputs = known
-                    .outputs
-                    .get(&r.address)
-                    .map(|o| o.iter().map(|(k, v)| (k.clone(), store(v, &sealer))).collect())
-                    .unwrap_or_default();
-                state.resources.insert(
-                    r.address.clone(),
-                    ResourceState {
-                        schema: r.schema_name.clone(),
-                        provider_id: r.address.clone(),
-                        inputs: r
-                            .inputs
-                            .iter()
-                            .map(|(k, v)| (k.clone(), store(v, &sealer)))
-                            .collect(),
-                        outputs,
-                        depends_on: r.depends_on.iter().cloned().collect(),
-                    },
-                );
+                let recorded = record(r, &r.address, known.outputs.get(&r.address), &sealer);
+                state.resources.insert(r.address.clone(), recorded);
             }
             // The measured part: recall the outputs, evaluate with them, diff.
             let start = Instant::now();

@@ -417,7 +417,7 @@ impl Loader<'_> {
         }
         let module = match self.by_key.get(&key) {
             Some(m) => *m,
-            None => match self.load_module(&key, import, span) {
+            None => match self.load_module(&key, import) {
                 Some(m) => m,
                 None => return,
             },
@@ -444,7 +444,7 @@ impl Loader<'_> {
         );
     }
 
-    fn load_module(&mut self, key: &str, import: &ast::Import, span: Span) -> Option<ModuleId> {
+    fn load_module(&mut self, key: &str, import: &ast::Import) -> Option<ModuleId> {
         let (name, text) = match &import.source {
             ast::ImportSource::Std(n) => match stdlib_source(&n.name) {
                 Some((file, text)) => (file.to_string(), text.to_string()),
@@ -478,7 +478,6 @@ impl Loader<'_> {
                             .label(*pspan, format!("looked for `{key}`"))
                             .help("import paths are relative to the importing file; check the path"),
                     );
-                    let _ = span;
                     return None;
                 }
             },

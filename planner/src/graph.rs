@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -356,11 +356,6 @@ fn dot_id(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// Whether the graph has no cycle (petgraph's topological sort succeeds).
-pub fn is_acyclic(g: &ResourceGraph) -> bool {
-    toposort(&g.graph, None).is_ok()
 }
 
 #[cfg(test)]

@@ -166,6 +166,29 @@ fn plain_json(v: &Value) -> serde_json::Value {
     }
 }
 
+/// What an apply records for an instance: its inputs (and the outputs the
+/// provider returned) in stored form, and its dependencies.
+pub fn record(
+    r: &tpt_lang::ResourceInstance,
+    provider_id: &str,
+    outputs: Option<&indexmap::IndexMap<String, Value>>,
+    sealer: &Sealer,
+) -> ResourceState {
+    ResourceState {
+        schema: r.schema_name.clone(),
+        provider_id: provider_id.to_string(),
+        inputs: r
+            .inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), store(v, sealer)))
+            .collect(),
+        outputs: outputs
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), store(v, sealer))).collect())
+            .unwrap_or_default(),
+        depends_on: r.depends_on.iter().cloned().collect(),
+    }
+}
+
 /// Whether a stored value is (or holds) a sensitive one.
 pub fn is_sensitive(j: &serde_json::Value) -> bool {
     match j {
@@ -210,6 +233,23 @@ pub fn known_outputs(program: &tpt_lang::Program, state: &State) -> tpt_lang::Kn
     known
 }
 
+/// A stored record back as a record with these fields; absent ones are null.
+fn recall_fields<'t>(
+    program: &tpt_lang::Program,
+    m: &serde_json::Map<String, serde_json::Value>,
+    fields: impl Iterator<Item = (&'t String, &'t tpt_lang::types::Ty)>,
+) -> Option<Value> {
+    let mut out = indexmap::IndexMap::new();
+    for (k, ty) in fields {
+        let v = match m.get(k) {
+            Some(x) => recall(program, x, ty)?,
+            None => Value::Null,
+        };
+        out.insert(k.clone(), v);
+    }
+    Some(Value::record(out))
+}
+
 /// A stored value back as a value of type `ty`; `None` when it cannot be (a
 /// fingerprinted secret, an unknown, a shape that does not fit).
 pub fn recall(program: &tpt_lang::Program, j: &serde_json::Value, ty: &tpt_lang::types::Ty) -> Option<Value> {
@@ -239,33 +279,17 @@ pub fn recall(program: &tpt_lang::Program, j: &serde_json::Value, ty: &tpt_lang:
                 .map(|(k, x)| Some((k.clone(), recall(program, x, t)?)))
                 .collect::<Option<_>>()?,
         ),
-        (Ty::Record(r), J::Object(m)) => Value::record(
-            r.fields
-                .iter()
-                .map(|(k, f)| {
-                    Some((
-                        k.clone(),
-                        m.get(k)
-                            .map_or(Some(Value::Null), |x| recall(program, x, &f.ty))?,
-                    ))
-                })
-                .collect::<Option<_>>()?,
-        ),
-        (Ty::Schema(id), J::Object(m)) if !program.schema(*id).is_resource => Value::record(
+        (Ty::Record(r), J::Object(m)) => recall_fields(program, m, r.fields.iter().map(|(k, f)| (k, &f.ty)))?,
+        (Ty::Schema(id), J::Object(m)) if !program.schema(*id).is_resource => recall_fields(
+            program,
+            m,
             program
                 .schema(*id)
                 .fields
                 .iter()
                 .filter(|(_, f)| !f.output)
-                .map(|(k, f)| {
-                    Some((
-                        k.clone(),
-                        m.get(k)
-                            .map_or(Some(Value::Null), |x| recall(program, x, &f.ty))?,
-                    ))
-                })
-                .collect::<Option<_>>()?,
-        ),
+                .map(|(k, f)| (k, &f.ty)),
+        )?,
         (Ty::Schema(_), J::Object(m)) => Value::Resource(m.get("$resource")?.as_str()?.into()),
         (Ty::Union(ts), _) => return ts.iter().find_map(|t| recall(program, j, t)),
         _ => return None,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use tpt_lang::{check, evaluate, Program};
 use tpt_planner::graph;
 use tpt_planner::plan::{self, Plan};
-use tpt_planner::state::{store, ResourceState, Sealer, State};
+use tpt_planner::state::{record, Sealer, State};
 
 const SCHEMAS: &str = r#"
 resource schema Db {
@@ -44,20 +44,8 @@ fn applied(src: &str, password: &str, sealer: &Sealer) -> State {
     let mut state = State::new("prod", "11111111-2222-4333-8444-555555555555".into());
     state.serial = 7;
     for r in resources {
-        state.resources.insert(
-            r.address.clone(),
-            ResourceState {
-                schema: r.schema_name.clone(),
-                provider_id: format!("id-{}", r.address),
-                inputs: r
-                    .inputs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), store(v, sealer)))
-                    .collect(),
-                outputs: Default::default(),
-                depends_on: r.depends_on.iter().cloned().collect(),
-            },
-        );
+        let recorded = record(&r, &format!("id-{}", r.address), None, sealer);
+        state.resources.insert(r.address.clone(), recorded);
     }
     state
 }
@@ -246,25 +234,8 @@ resource web: App { image = "shop:${api.port}", env = { UPSTREAM = api.endpoint 
         .unwrap_or_else(|d| panic!("{d:#?}"));
     let mut state = State::new("prod", "L".into());
     for r in &applied_run.resources {
-        let outputs = known
-            .outputs
-            .get(&r.address)
-            .map(|o| o.iter().map(|(k, v)| (k.clone(), store(v, &sealer))).collect())
-            .unwrap_or_default();
-        state.resources.insert(
-            r.address.clone(),
-            ResourceState {
-                schema: r.schema_name.clone(),
-                provider_id: r.address.clone(),
-                inputs: r
-                    .inputs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), store(v, &sealer)))
-                    .collect(),
-                outputs,
-                depends_on: r.depends_on.iter().cloned().collect(),
-            },
-        );
+        let recorded = record(r, &r.address, known.outputs.get(&r.address), &sealer);
+        state.resources.insert(r.address.clone(), recorded);
     }
     // The next plan recalls them from the state and finds nothing to do.
     let recalled = tpt_planner::state::known_outputs(&program, &state);

@@ -61,7 +61,7 @@ impl Evaluator<'_> {
             Ty::Alias(_, t) => self.coerce(v, t, span, context),
             Ty::Refined(base, r) => {
                 let v = self.coerce(v, base, span, context)?;
-                check_refinement(&v, r, span, context, ty)?;
+                check_refinement(&v, r, span, context)?;
                 Ok(v)
             }
             Ty::Optional(t) => match v {
@@ -239,7 +239,7 @@ fn fits_shape(v: &Value, t: &Ty, ev: &Evaluator) -> bool {
     }
 }
 
-fn check_refinement(v: &Value, r: &Refinement, span: Span, context: &Ctx, ty: &Ty) -> Result<(), Diagnostic> {
+fn check_refinement(v: &Value, r: &Refinement, span: Span, context: &Ctx) -> Result<(), Diagnostic> {
     let (ok, is_length, shown) = match v {
         Value::Int(i) => (r.allows_number(*i as f64), false, i.to_string()),
         Value::Float(f) => (r.allows_number(*f), false, f.to_string()),
@@ -257,7 +257,6 @@ fn check_refinement(v: &Value, r: &Refinement, span: Span, context: &Ctx, ty: &T
         Refinement::Pattern { text, .. } => format!("must match {text}"),
         Refinement::Range { .. } => format!("must be {}", describe_refinement(r, is_length)),
     };
-    let _ = ty;
     Err(Diagnostic::error(
         Code::RefinementValue,
         format!("computed value out of bounds: {context} {what}"),

@@ -195,25 +195,9 @@ impl Evaluator<'_> {
         if let Value::Unknown(_) = coll {
             return Ok(mark(coll, secret));
         }
-        let items: Vec<(Value, Value)> = match coll {
-            Value::List(xs) => xs
-                .iter()
-                .enumerate()
-                .map(|(i, x)| (Value::Int(i as i64), x.clone()))
-                .collect(),
-            Value::Record(r) => r
-                .iter()
-                .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
-                .collect(),
-            Value::Null => Vec::new(),
-            other => {
-                return Err(mismatch(
-                    "a comprehension",
-                    "a list or a map",
-                    &other,
-                    c.iter.span,
-                ))
-            }
+        let items: Vec<(Value, Value)> = match entries(&coll) {
+            Some(items) => items,
+            None => return Err(mismatch("a comprehension", "a list or a map", &coll, c.iter.span)),
         };
         let mut list = Vec::new();
         let mut map = IndexMap::new();
@@ -431,6 +415,27 @@ impl Evaluator<'_> {
                 binary(op, a, b, span)
             }
         }
+    }
+}
+
+/// The `(key, value)` pairs a `for` or a comprehension iterates: (index,
+/// element) for lists, (key, value) for maps, none for null; `None` for
+/// anything else.
+pub(crate) fn entries(coll: &Value) -> Option<Vec<(Value, Value)>> {
+    match coll {
+        Value::List(xs) => Some(
+            xs.iter()
+                .enumerate()
+                .map(|(i, x)| (Value::Int(i as i64), x.clone()))
+                .collect(),
+        ),
+        Value::Record(m) => Some(
+            m.iter()
+                .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
+                .collect(),
+        ),
+        Value::Null => Some(Vec::new()),
+        _ => None,
     }
 }
 

@@ -10,7 +10,7 @@ use super::{Evaluator, InstancePlan, InstanceSlot, ResourceInstance};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::program::ResourceDecl;
 use crate::source::Span;
-use crate::syntax::ast::{ForItem, OverlayField, OverlayValue};
+use crate::syntax::ast::{OverlayField, OverlayValue};
 use crate::value::{Unknown, Value};
 
 /// `name["key"]`, `name[0]`, `name["a"]["b"]`.
@@ -102,7 +102,7 @@ impl Evaluator<'_> {
         self.locals = bindings.clone();
         let root = self.p.root();
         let coll = self.eval(root, &l.iter)?;
-        let items = self.loop_items(&coll, l, l.iter.span)?;
+        let items = self.loop_items(&coll, l.iter.span)?;
         let mut out = Vec::new();
         for (key, value) in items {
             let mut b = bindings.clone();
@@ -125,26 +125,13 @@ impl Evaluator<'_> {
         Ok(out)
     }
 
-    /// `(key, value)` pairs of a `for` collection: (index, element) for lists,
-    /// (key, value) for maps.
-    pub(super) fn loop_items(
-        &mut self,
-        coll: &Value,
-        l: &ForItem,
-        span: Span,
-    ) -> Result<Vec<(Value, Value)>, Diagnostic> {
-        let _ = l;
+    /// `(key, value)` pairs of a `for` collection; a collection known only
+    /// after apply cannot stamp resources.
+    pub(super) fn loop_items(&mut self, coll: &Value, span: Span) -> Result<Vec<(Value, Value)>, Diagnostic> {
+        if let Some(items) = super::expr::entries(coll.unwrap_secret().0) {
+            return Ok(items);
+        }
         match coll.unwrap_secret().0 {
-            Value::List(xs) => Ok(xs
-                .iter()
-                .enumerate()
-                .map(|(i, x)| (Value::Int(i as i64), x.clone()))
-                .collect()),
-            Value::Record(m) => Ok(m
-                .iter()
-                .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
-                .collect()),
-            Value::Null => Ok(Vec::new()),
             Value::Unknown(u) => Err(Diagnostic::error(
                 Code::TypeMismatch,
                 "`for` needs a collection known before apply",
