@@ -48,26 +48,54 @@ pub struct EnvRun {
 /// configuration declares environments); on errors, prints them and returns the
 /// exit status. Warnings of the checker are printed either way.
 pub fn evaluate_env(path: &Path, env: Option<&str>, renderer: &Renderer) -> Result<EnvRun, ExitCode> {
+    let (checked, env) = checked_env(path, env, renderer)?;
+    let evaluated = evaluate_checked(
+        &checked,
+        env.as_deref(),
+        &tpt_lang::KnownOutputs::default(),
+        renderer,
+    )?;
+    Ok(EnvRun {
+        checked,
+        env,
+        evaluated,
+    })
+}
+
+/// Loads and checks a configuration and chooses its environment (`--env` is
+/// required when it declares environments); prints errors and returns the exit
+/// status on failure. Warnings of the checker are printed either way.
+pub fn checked_env(
+    path: &Path,
+    env: Option<&str>,
+    renderer: &Renderer,
+) -> Result<(Checked, Option<String>), ExitCode> {
     let checked = load_and_check(path);
     if checked.has_errors() {
         return Err(failed(renderer, &checked.diagnostics, &checked.program.sources));
     }
     renderer.emit(&checked.diagnostics, &checked.program.sources);
-    let env = match select_environments(&checked.environments(), env, true) {
-        Ok(mut envs) => envs.pop().flatten(),
-        Err(d) => return Err(failed(renderer, &[d], &checked.program.sources)),
-    };
-    match tpt_lang::evaluate(&checked.program, env.as_deref(), &EnvInputs) {
-        Ok(evaluated) => Ok(EnvRun {
-            checked,
-            env,
-            evaluated,
-        }),
-        Err(mut diags) => {
-            sort_diagnostics(&mut diags);
-            Err(failed(renderer, &diags, &checked.program.sources))
+    match select_environments(&checked.environments(), env, true) {
+        Ok(mut envs) => {
+            let env = envs.pop().flatten();
+            Ok((checked, env))
         }
+        Err(d) => Err(failed(renderer, &[d], &checked.program.sources)),
     }
+}
+
+/// Evaluates one environment of a checked configuration with the outputs
+/// already known; prints errors and returns the exit status on failure.
+pub fn evaluate_checked(
+    checked: &Checked,
+    env: Option<&str>,
+    known: &tpt_lang::KnownOutputs,
+    renderer: &Renderer,
+) -> Result<tpt_lang::Evaluated, ExitCode> {
+    tpt_lang::evaluate_with(&checked.program, env, &EnvInputs, known).map_err(|mut diags| {
+        sort_diagnostics(&mut diags);
+        failed(renderer, &diags, &checked.program.sources)
+    })
 }
 
 /// A configuration loaded and type-checked.

@@ -10,7 +10,7 @@ use tpt_lang::{Code, Diagnostic};
 use tpt_planner::plan;
 use tpt_planner::state::{Sealer, State};
 
-use super::{evaluate_env, exit, failed, OK};
+use super::{checked_env, evaluate_checked, exit, failed, OK};
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::render::{status, Renderer};
 
@@ -18,13 +18,13 @@ use crate::render::{status, Renderer};
 const CHANGES: u8 = 2;
 
 pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
-    let run = match evaluate_env(&args.path, args.env.as_deref(), renderer) {
-        Ok(r) => r,
+    let (checked, env) = match checked_env(&args.path, args.env.as_deref(), renderer) {
+        Ok(c) => c,
         Err(code) => return code,
     };
-    let checked = &run.checked;
+    let checked = &checked;
     let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
-    let env_name = run.env.clone().unwrap_or_else(|| "default".to_string());
+    let env_name = env.clone().unwrap_or_else(|| "default".to_string());
     let dir = state_dir(&args.path);
     let backend = match crate::lock::open_backend(&dir) {
         Ok(b) => b,
@@ -48,20 +48,11 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         Ok(s) => s.unwrap_or_else(|| State::new(&env_name, String::new())),
         Err(e) => return fail(&[crate::lock::backend_error(&env_name, e)]),
     };
-    // Outputs recorded by an earlier apply are known: evaluate with them.
+    // Evaluated once, with the outputs an earlier apply recorded known.
     let known = tpt_planner::state::known_outputs(&checked.program, &state);
-    let evaluated = if known.outputs.is_empty() {
-        run.evaluated.clone()
-    } else {
-        match tpt_lang::evaluate_with(
-            &checked.program,
-            run.env.as_deref(),
-            &crate::host::EnvInputs,
-            &known,
-        ) {
-            Ok(e) => e,
-            Err(diags) => return fail(&diags),
-        }
+    let evaluated = match evaluate_checked(checked, env.as_deref(), &known, renderer) {
+        Ok(e) => e,
+        Err(code) => return code,
     };
     let graph = match tpt_planner::graph::build(&evaluated.resources) {
         Ok(g) => g,
