@@ -70,6 +70,80 @@ pub enum Command {
     /// Render a plan saved with `tpt plan --out FILE`.
     #[command(after_help = SHOW_HELP)]
     Show(ShowArgs),
+    /// Make the real objects match an environment: plan, ask, then apply in parallel.
+    #[command(after_help = APPLY_HELP)]
+    Apply(ApplyArgs),
+    /// Delete every object recorded in an environment's state.
+    #[command(after_help = DESTROY_HELP)]
+    Destroy(ApplyArgs),
+}
+
+const APPLY_HELP: &str = "\
+Plans as `tpt plan` does (refreshing the live objects first), shows the plan and
+asks for `yes` on a terminal; without a terminal it refuses unless
+`--auto-approve` is given. A plan saved with `tpt plan --out FILE` is applied as
+it is with `tpt apply FILE`: it is refused when the state or the configuration
+changed since.
+
+Operations run in parallel (`--parallelism`), each as soon as what it depends on
+is done. A failed operation fails only what depends on it; the rest goes on. The
+state is saved after every operation; Ctrl-C starts nothing new, lets running
+operations finish, saves, and exits with 130.
+
+Providers: AWS through the standard credential chain and region
+(`AWS_ENDPOINT_URL` points elsewhere, e.g. a local emulator); Kubernetes
+through the kubeconfig of a `k8s.KubeconfigCluster`, or for an `aws.EksCluster`
+the kubeconfig named by `TPT_EKS_KUBECONFIG` (context `TPT_EKS_CONTEXT`).
+
+Exit status: 0 applied (or nothing to do), 1 errors or failed operations,
+130 interrupted.
+
+Examples:
+  tpt apply examples/shop --env dev
+  tpt apply examples/shop --env prod --auto-approve --parallelism 4
+  tpt plan examples/shop --env prod --out prod.plan && tpt apply prod.plan";
+
+const DESTROY_HELP: &str = "\
+Plans the deletion of every object recorded in the environment's state,
+dependents first, shows it and asks as `tpt apply` does.
+
+Examples:
+  tpt destroy examples/shop --env dev
+  tpt destroy examples/shop --env dev --auto-approve";
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A .tpt file, a directory holding `main.tpt` (and `envs/*.tpt`), or a plan saved by `tpt plan --out`.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub path: PathBuf,
+
+    /// The environment; required when the configuration declares environments.
+    #[arg(long, short, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// Apply without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// How many operations may run at once.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub parallelism: usize,
+
+    /// How long to wait for another run's lock on the environment's state (`0s`: fail at once).
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+
+    /// Apply only this address and what it depends on (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub target: Vec<String>,
+
+    /// Read the live objects first; `--refresh=false` trusts the recorded state.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub refresh: bool,
+
+    /// Bound every wait (cluster ACTIVE, database available, rollout), e.g. `2m`; default: the schema's `@timeout`.
+    #[arg(long, value_name = "DURATION")]
+    pub wait_timeout: Option<String>,
 }
 
 /// Which environment's state, of which configuration.
@@ -177,6 +251,10 @@ pub struct PlanArgs {
     /// Plan only this address and what it depends on (repeatable), e.g. `--target 'cluster["eu-west-1"]'`.
     #[arg(long, value_name = "ADDR")]
     pub target: Vec<String>,
+
+    /// Read the live objects first and show drift; `--refresh=false` plans against the recorded state as it is.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub refresh: bool,
 }
 
 const SHOW_HELP: &str = "\

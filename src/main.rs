@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod host;
 mod lock;
+mod progress;
 mod render;
 mod root;
 
@@ -32,6 +33,8 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(args, &renderer),
         Command::State(cmd) => commands::state::run(cmd, &renderer),
         Command::Show(args) => commands::plan::show(args, &renderer),
+        Command::Apply(args) => commands::apply::run(args, false, &renderer),
+        Command::Destroy(args) => commands::apply::run(args, true, &renderer),
     }
 }
 

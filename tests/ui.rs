@@ -94,7 +94,26 @@ fn run_case(case: &Case) -> String {
     if let Some(env) = &env {
         args.extend(["--env", env.as_str()]);
     }
-    let out = tpt(&args);
+    // Commands that write state run on a copy, so that every run starts afresh.
+    let writes = command
+        .as_deref()
+        .is_some_and(|c| c.starts_with("apply") || c.starts_with("destroy"));
+    let out = if writes {
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        let name = case.input.file_name().map(PathBuf::from).unwrap_or_default();
+        if case.input.is_dir() {
+            support::copy_dir(&case.input, &tmp.path().join(&name));
+        } else {
+            std::fs::copy(&case.input, tmp.path().join(&name)).expect("the case copies");
+        }
+        let input = name.display().to_string();
+        if let Some(a) = args.iter_mut().find(|a| **a == relative(&case.input).as_str()) {
+            *a = input.as_str();
+        }
+        support::tpt_in(tmp.path(), &args)
+    } else {
+        tpt(&args)
+    };
     normalize(&format!("{}\nexit code: {}\n", out.stderr, out.code))
 }
 

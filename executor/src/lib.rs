@@ -1,5 +1,334 @@
-//! The executor: the only crate that talks to the world. Today it holds the
-//! state backends (`backend`); the graph walker and the providers (Kubernetes,
-//! AWS EKS / RDS / Route53) arrive with the executor issue.
+//! The executor: the only crate that talks to the world. It holds the state
+//! backends (`backend`), the providers (`provider`: Kubernetes, AWS EKS / RDS /
+//! Route53) and the walker that applies a plan (`apply`). [`Engine`] is what
+//! the CLI uses: a tokio runtime with the providers, and the operations that
+//! need them — refresh, data lookups, reconciling interrupted creates, apply.
 
+pub mod apply;
 pub mod backend;
+pub mod events;
+pub mod provider;
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tpt_lang::{KnownOutputs, ResourceInstance};
+use tpt_planner::backend::StateBackend;
+use tpt_planner::refresh::Live;
+use tpt_planner::state::{store, ResourceState, Sealer, State};
+
+use crate::apply::{Cancel, Job, Report};
+use crate::events::Events;
+use crate::provider::{Cx, Providers, Secrets};
+
+/// A tokio runtime and the providers.
+pub struct Engine {
+    runtime: tokio::runtime::Runtime,
+    providers: Providers,
+    /// Bounds every wait of refresh, lookups and apply (`--wait-timeout`).
+    pub wait_limit: Option<std::time::Duration>,
+}
+
+/// A failure of one resource's refresh, lookup or data read.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub address: String,
+    pub message: String,
+}
+
+impl Engine {
+    pub fn new() -> Result<Engine, String> {
+        // Two TLS stacks are linked (kube's ring, the AWS SDK's aws-lc); rustls
+        // needs the process-wide choice made once. An error means it was made.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the executor: {e}"))?;
+        Ok(Engine {
+            runtime,
+            providers: Providers::default(),
+            wait_limit: None,
+        })
+    }
+
+    /// A [`Cancel`] that the first Ctrl-C triggers.
+    pub fn cancel_on_ctrl_c(&self) -> Cancel {
+        let cancel = Cancel::default();
+        let c = cancel.clone();
+        self.runtime.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                c.cancel();
+            }
+        });
+        cancel
+    }
+
+    fn cx(
+        &self,
+        address: &str,
+        state: &State,
+        refs: impl IntoIterator<Item = String>,
+        secrets: &std::sync::Arc<Secrets>,
+    ) -> Cx {
+        let refs = refs
+            .into_iter()
+            .filter_map(|a| {
+                let r = state.resources.get(&a)?;
+                Some((
+                    a,
+                    provider::Referenced {
+                        schema: r.schema.clone(),
+                        inputs: r.inputs.clone(),
+                        outputs: r.outputs.clone(),
+                    },
+                ))
+            })
+            .collect();
+        Cx {
+            address: address.to_string(),
+            events: Events::none(),
+            refs: std::sync::Arc::new(refs),
+            secrets: secrets.clone(),
+            retry: Default::default(),
+            wait_limit: self.wait_limit,
+        }
+    }
+
+    /// The live objects of every recorded resource, read in parallel.
+    pub fn refresh(&self, state: &State, key: &[u8]) -> (BTreeMap<String, Live>, Vec<Failure>) {
+        let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
+        self.runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (address, r) in &state.resources {
+                let Some(p) = self.providers.get(&r.schema) else {
+                    continue;
+                };
+                let cx = self.cx(address, state, apply::refs_of_stored(&r.inputs), &secrets);
+                let (address, r) = (address.clone(), r.clone());
+                tasks.spawn(async move {
+                    let live = p.read(&cx, &r).await;
+                    (address, live)
+                });
+            }
+            let mut live = BTreeMap::new();
+            let mut failures = Vec::new();
+            while let Some(j) = tasks.join_next().await {
+                match j {
+                    Ok((a, Ok(l))) => {
+                        live.insert(a, l);
+                    }
+                    Ok((address, Err(e))) => failures.push(Failure {
+                        address,
+                        message: e.message,
+                    }),
+                    Err(e) => failures.push(Failure {
+                        address: String::new(),
+                        message: format!("internal error in a provider: {e}"),
+                    }),
+                }
+            }
+            failures.sort_by(|a, b| a.address.cmp(&b.address));
+            (live, failures)
+        })
+    }
+
+    /// The secret outputs of recorded resources (generated passwords and what
+    /// is built from them), derived from the key: they are never stored.
+    pub fn secret_outputs(&self, state: &State, key: &[u8], known: &mut KnownOutputs) {
+        let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
+        for (address, r) in &state.resources {
+            let Some(p) = self.providers.get(&r.schema) else {
+                continue;
+            };
+            let cx = self.cx(address, state, [], &secrets);
+            let outputs = p.secret_outputs(&cx, r);
+            if !outputs.is_empty() {
+                known.outputs.entry(address.clone()).or_default().extend(outputs);
+            }
+        }
+    }
+
+    /// Reads the data lookups among `instances` whose inputs are known; their
+    /// outputs become known.
+    pub fn read_data(
+        &self,
+        instances: &[ResourceInstance],
+        state: &State,
+        key: &[u8],
+        known: &mut KnownOutputs,
+    ) -> Vec<Failure> {
+        let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
+        let mut failures = Vec::new();
+        self.runtime.block_on(async {
+            for r in instances {
+                let Some(source) = self.providers.data(&r.schema_name) else {
+                    continue;
+                };
+                if r.inputs.values().any(tpt_lang::value::Value::contains_unknown) {
+                    continue;
+                }
+                let cx = self.cx(&r.address, state, r.depends_on.iter().cloned(), &secrets);
+                match source.read_data(&cx, &apply::desired(r)).await {
+                    Ok(a) => {
+                        known.outputs.insert(r.address.clone(), a.outputs);
+                    }
+                    Err(e) => failures.push(Failure {
+                        address: r.address.clone(),
+                        message: e.message,
+                    }),
+                }
+            }
+        });
+        failures
+    }
+
+    /// Follows the creates an earlier run started but did not confirm: an
+    /// object found at the provider is recorded (adopted), else the intent is
+    /// dropped. Returns the addresses adopted and the failures; `state` is
+    /// written after each.
+    pub fn reconcile(
+        &self,
+        state: &mut State,
+        backend: &dyn StateBackend,
+        sealer: &Sealer,
+        key: &[u8],
+    ) -> (Vec<String>, Vec<Failure>) {
+        let mut adopted = Vec::new();
+        let mut failures = Vec::new();
+        let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
+        let intents: Vec<_> = state.intents.clone().into_iter().collect();
+        for (address, intent) in intents {
+            let Some(p) = self.providers.get(&intent.schema) else {
+                state.intents.remove(&address);
+                continue;
+            };
+            let d = provider::Desired {
+                address: address.clone(),
+                schema: intent.schema.clone(),
+                default_name: provider::default_name(&address),
+                inputs: intent
+                    .inputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), from_stored(v)))
+                    .collect(),
+            };
+            let cx = self.cx(&address, state, apply::refs_of_stored(&intent.inputs), &secrets);
+            match self.runtime.block_on(p.lookup(&cx, &d)) {
+                Ok(Some(applied)) => {
+                    state.resources.insert(
+                        address.clone(),
+                        ResourceState {
+                            schema: intent.schema.clone(),
+                            provider_id: applied.provider_id,
+                            inputs: intent.inputs.clone(),
+                            outputs: applied
+                                .outputs
+                                .iter()
+                                .map(|(k, v)| (k.clone(), store(v, sealer)))
+                                .collect(),
+                            depends_on: intent.depends_on.clone(),
+                        },
+                    );
+                    adopted.push(address.clone());
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    failures.push(Failure {
+                        address,
+                        message: e.message,
+                    });
+                    continue;
+                }
+            }
+            state.intents.remove(&address);
+            state.serial += 1;
+            if let Err(e) = backend.write(&state.environment.clone(), state) {
+                failures.push(Failure {
+                    address: String::new(),
+                    message: format!("cannot save the state: {e}"),
+                });
+                break;
+            }
+        }
+        (adopted, failures)
+    }
+
+    /// Applies a plan; see [`apply::apply`]. State is written to `backend`
+    /// after every operation.
+    pub fn apply(
+        &self,
+        job: &Job<'_>,
+        state: State,
+        backend: &dyn StateBackend,
+        events: Events,
+        cancel: Cancel,
+    ) -> (Report, State) {
+        let env = state.environment.clone();
+        apply::with_writer(backend, &env, |writer| {
+            self.runtime
+                .block_on(apply::apply(job, &self.providers, state, writer, events, cancel))
+        })
+    }
+
+    /// The schemas among `schemas` no provider can apply.
+    pub fn unsupported<'s>(&self, schemas: impl IntoIterator<Item = &'s str>) -> Vec<&'s str> {
+        schemas
+            .into_iter()
+            .filter(|s| self.providers.get(s).is_none() && self.providers.data(s).is_none())
+            .collect()
+    }
+}
+
+/// A stored value back as a value, without its type: enough to find an
+/// object by name. Secrets stay hidden (as an empty secret).
+fn from_stored(j: &serde_json::Value) -> tpt_lang::value::Value {
+    use serde_json::Value as J;
+    use tpt_lang::value::Value;
+    match j {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => n
+            .as_i64()
+            .map(Value::Int)
+            .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or_default())),
+        J::String(s) => Value::str(s.as_str()),
+        J::Array(xs) => Value::list(xs.iter().map(from_stored).collect()),
+        J::Object(m) => {
+            if let Some(J::String(a)) = m.get("$resource") {
+                return Value::Resource(a.as_str().into());
+            }
+            if m.contains_key("$sensitive") {
+                return Value::secret(Value::Null);
+            }
+            Value::record(m.iter().map(|(k, v)| (k.clone(), from_stored(v))).collect())
+        }
+    }
+}
+
+/// Now, as `2026-11-25T08:00:00Z`.
+pub fn now_rfc3339() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

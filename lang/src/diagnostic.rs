@@ -92,6 +92,12 @@ pub enum Code {
     StalePlan,
     /// `--target` of an address that neither the configuration nor the state has.
     UnknownTarget,
+    /// An operation of a provider failed (apply, refresh, data lookup).
+    ProviderFailed,
+    /// A schema no provider can apply yet.
+    NoProvider,
+    /// `tpt apply` without approval and no terminal to ask on.
+    NotApproved,
     /// A file or directory that cannot be read.
     Io,
 }
@@ -140,6 +146,9 @@ impl Code {
         Code::StateAddress,
         Code::StalePlan,
         Code::UnknownTarget,
+        Code::ProviderFailed,
+        Code::NoProvider,
+        Code::NotApproved,
         Code::Io,
     ];
 
@@ -189,6 +198,9 @@ impl Code {
             Code::StateAddress => "E0703",
             Code::StalePlan => "E0704",
             Code::UnknownTarget => "E0705",
+            Code::ProviderFailed => "E0800",
+            Code::NoProvider => "E0801",
+            Code::NotApproved => "E0802",
         }
     }
 }

@@ -50,7 +50,7 @@ impl std::fmt::Display for BackendError {
 }
 
 /// State storage for the environments of one configuration.
-pub trait StateBackend {
+pub trait StateBackend: Send + Sync {
     /// The recorded state of `env`, or `None` when there is none yet.
     fn read(&self, env: &str) -> Result<Option<State>, BackendError>;
 

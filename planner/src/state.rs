@@ -33,6 +33,24 @@ pub struct State {
     pub environment: String,
     /// Per resource address, sorted.
     pub resources: BTreeMap<String, ResourceState>,
+    /// Creates started but not confirmed: recorded before the provider is
+    /// called, removed once the result is recorded. One left over means a run
+    /// died mid-create; the next run looks the object up instead of creating
+    /// it twice.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub intents: BTreeMap<String, Intent>,
+}
+
+/// A create in flight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    #[serde(rename = "type")]
+    pub schema: String,
+    /// The inputs it is created with, in stored form (enough to find it by name).
+    pub inputs: BTreeMap<String, serde_json::Value>,
+    pub depends_on: Vec<String>,
+    /// When the create started (RFC 3339).
+    pub started: String,
 }
 
 /// What was applied for one resource.
@@ -60,6 +78,7 @@ impl State {
             serial: 0,
             environment: environment.to_string(),
             resources: BTreeMap::new(),
+            intents: BTreeMap::new(),
         }
     }
 

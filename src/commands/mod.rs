@@ -1,6 +1,7 @@
 //! The commands. Each returns the process exit status; they print, the
 //! language crate does not.
 
+pub mod apply;
 pub mod check;
 pub mod envs;
 pub mod eval;

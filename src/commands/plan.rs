@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use tpt_executor::Engine;
 use tpt_lang::{Code, Diagnostic};
 use tpt_planner::plan;
 use tpt_planner::state::{Sealer, State};
@@ -31,73 +32,49 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         Err(d) => return fail(&[d]),
     };
     let backend = backend.as_ref();
-    let timeout = match crate::lock::parse_timeout(&args.lock_timeout) {
+    let timeout = match lock_timeout(&args.lock_timeout) {
         Ok(t) => t,
-        Err(m) => {
-            return fail(&[
-                Diagnostic::error(Code::Io, m).help("`--lock-timeout` takes a duration such as `30s`")
-            ])
-        }
+        Err(d) => return fail(&[d]),
     };
     // The lock keeps another run from changing the state while this plan reads it.
     let _held = match crate::lock::acquire(backend, &env_name, "plan", timeout) {
         Ok(h) => h,
         Err(d) => return fail(&[d]),
     };
-    let state = match backend.read(&env_name) {
-        Ok(s) => s.unwrap_or_else(|| State::new(&env_name, String::new())),
-        Err(e) => return fail(&[crate::lock::backend_error(&env_name, e)]),
-    };
-    // Evaluated once, with the outputs an earlier apply recorded known.
-    let known = tpt_planner::state::known_outputs(&checked.program, &state);
-    let evaluated = match evaluate_checked(checked, env.as_deref(), &known, renderer) {
+    let engine = match engine() {
         Ok(e) => e,
+        Err(d) => return fail(&[d]),
+    };
+    let options = Options {
+        refresh: args.refresh,
+        destroy: false,
+        targets: &args.target,
+        reconcile: false,
+    };
+    let planned = match make_plan(
+        checked,
+        env.as_deref(),
+        &env_name,
+        backend,
+        &dir,
+        &engine,
+        &options,
+        renderer,
+    ) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    let graph = match tpt_planner::graph::build(&evaluated.resources) {
-        Ok(g) => g,
-        Err(diags) => return fail(&diags),
-    };
-    let sealer = Sealer::new(&state_key(&dir));
-    let mut p = plan::diff(
-        &checked.program,
-        &env_name,
-        &evaluated.resources,
-        &graph,
-        &state,
-        &sealer,
-    );
-    if !args.target.is_empty() {
-        for t in &args.target {
-            if graph.node(t).is_none() && !state.resources.contains_key(t) {
-                let known = evaluated
-                    .resources
-                    .iter()
-                    .map(|r| r.address.as_str())
-                    .chain(state.resources.keys().map(String::as_str));
-                let mut d = Diagnostic::error(
-                    Code::UnknownTarget,
-                    format!("`--target {t}` names no resource of `{env_name}`"),
-                );
-                d = match tpt_lang::diagnostic::did_you_mean(t, known) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
-                    None => d.help("`tpt graph --format text` lists the addresses; stamped ones look like `name[\"key\"]`"),
-                };
-                return fail(&[d]);
-            }
-        }
-        plan::restrict(&mut p, &args.target, &graph);
-    }
+    let p = &planned.plan;
     let _ = std::io::stdout().lock().write_all(
         paint(
             renderer,
-            &p,
+            p,
             if args.json { PlanFormat::Json } else { args.format },
         )
         .as_bytes(),
     );
     if let Some(out) = &args.out {
-        let saved = plan::to_saved(&p, env!("CARGO_PKG_VERSION"), &args.path.display().to_string());
+        let saved = plan::to_saved(p, env!("CARGO_PKG_VERSION"), &args.path.display().to_string());
         let text = serde_json::to_string_pretty(&saved)
             .map(|s| s + "\n")
             .unwrap_or_default();
@@ -116,6 +93,165 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
     exit(OK)
 }
 
+/// `--lock-timeout` as a duration.
+pub fn lock_timeout(text: &str) -> Result<std::time::Duration, Diagnostic> {
+    crate::lock::parse_timeout(text)
+        .map_err(|m| Diagnostic::error(Code::Io, m).help("`--lock-timeout` takes a duration such as `30s`"))
+}
+
+/// The executor's engine (a runtime and the providers).
+pub fn engine() -> Result<Engine, Diagnostic> {
+    Engine::new().map_err(|m| {
+        Diagnostic::error(Code::Io, m).help("this is a problem of the machine, not of the configuration")
+    })
+}
+
+/// How to plan.
+pub struct Options<'a> {
+    /// Read the live objects first (drift).
+    pub refresh: bool,
+    /// Plan the deletion of everything recorded.
+    pub destroy: bool,
+    pub targets: &'a [String],
+    /// Follow the creates an interrupted run left unconfirmed (apply only: it writes state).
+    pub reconcile: bool,
+}
+
+/// A plan and what applying it needs.
+pub struct Planned {
+    pub plan: plan::Plan,
+    pub state: State,
+    pub resources: Vec<tpt_lang::ResourceInstance>,
+    pub graph: tpt_planner::graph::ResourceGraph,
+    pub known: tpt_lang::KnownOutputs,
+    pub sealer: Sealer,
+    pub key: Vec<u8>,
+}
+
+/// Reads the state (the caller holds the lock), follows interrupted creates,
+/// refreshes, evaluates with what is known, reads data lookups and diffs.
+#[allow(clippy::too_many_arguments)]
+pub fn make_plan(
+    checked: &super::Checked,
+    env: Option<&str>,
+    env_name: &str,
+    backend: &dyn tpt_planner::backend::StateBackend,
+    dir: &Path,
+    engine: &Engine,
+    options: &Options<'_>,
+    renderer: &Renderer,
+) -> Result<Planned, ExitCode> {
+    let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
+    let provider_failures = |what: &str, failures: Vec<tpt_executor::Failure>| -> Vec<Diagnostic> {
+        failures
+            .into_iter()
+            .map(|f| {
+                Diagnostic::error(Code::ProviderFailed, format!("cannot {what} `{}`: {}", f.address, f.message))
+                    .help("check the provider's credentials and endpoint, or plan with `--refresh=false` to use the recorded state as it is")
+            })
+            .collect()
+    };
+    let mut state = match backend.read(env_name) {
+        Ok(s) => s.unwrap_or_else(|| State::new(env_name, String::new())),
+        Err(e) => return Err(fail(&[crate::lock::backend_error(env_name, e)])),
+    };
+    let key = state_key(dir);
+    let sealer = Sealer::new(&key);
+    if !state.intents.is_empty() {
+        if options.reconcile {
+            let (adopted, failures) = engine.reconcile(&mut state, backend, &sealer, &key);
+            for a in adopted {
+                status(&format!(
+                    "{a}: found the object an interrupted apply created; recorded it"
+                ));
+            }
+            if !failures.is_empty() {
+                return Err(fail(&provider_failures("look up", failures)));
+            }
+        } else {
+            for a in state.intents.keys() {
+                status(&format!(
+                    "warning: an earlier apply was interrupted while creating `{a}`; the next `tpt apply` looks it up before anything else"
+                ));
+            }
+        }
+    }
+    let mut live = std::collections::BTreeMap::new();
+    if options.refresh && !state.resources.is_empty() {
+        let (answers, failures) = engine.refresh(&state, &key);
+        if !failures.is_empty() {
+            return Err(fail(&provider_failures("refresh", failures)));
+        }
+        live = answers;
+    }
+    let (refreshed, _) = tpt_planner::refresh::apply_live(&state, &live);
+    // Evaluated with the outputs an earlier apply recorded (and secret ones,
+    // derived) known, then again when data lookups added theirs.
+    let mut known = tpt_planner::state::known_outputs(&checked.program, &refreshed);
+    engine.secret_outputs(&refreshed, &key, &mut known);
+    let mut evaluated = if options.destroy {
+        tpt_lang::Evaluated::default()
+    } else {
+        evaluate_checked(checked, env, &known, renderer)?
+    };
+    if !options.destroy {
+        let failures = engine.read_data(&evaluated.resources, &refreshed, &key, &mut known);
+        if !failures.is_empty() {
+            return Err(fail(&provider_failures("read", failures)));
+        }
+        if evaluated
+            .resources
+            .iter()
+            .any(|r| known.outputs.contains_key(&r.address) && checked.program.schema(r.schema).is_data())
+        {
+            evaluated = evaluate_checked(checked, env, &known, renderer)?;
+        }
+    }
+    let graph = match tpt_planner::graph::build(&evaluated.resources) {
+        Ok(g) => g,
+        Err(diags) => return Err(fail(&diags)),
+    };
+    let mut p = plan::diff_refreshed(
+        &checked.program,
+        env_name,
+        &evaluated.resources,
+        &graph,
+        &state,
+        &live,
+        &sealer,
+    );
+    if !options.targets.is_empty() {
+        for t in options.targets {
+            if graph.node(t).is_none() && !state.resources.contains_key(t) {
+                let known = evaluated
+                    .resources
+                    .iter()
+                    .map(|r| r.address.as_str())
+                    .chain(state.resources.keys().map(String::as_str));
+                let mut d = Diagnostic::error(
+                    Code::UnknownTarget,
+                    format!("`--target {t}` names no resource of `{env_name}`"),
+                );
+                d = match tpt_lang::diagnostic::did_you_mean(t, known) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                    None => d.help("`tpt graph --format text` lists the addresses; stamped ones look like `name[\"key\"]`"),
+                };
+                return Err(fail(&[d]));
+            }
+        }
+        plan::restrict(&mut p, options.targets, &graph);
+    }
+    Ok(Planned {
+        plan: p,
+        state: refreshed,
+        resources: evaluated.resources,
+        graph,
+        known,
+        sealer,
+        key,
+    })
+}
+
 /// `.tpt/` beside the configuration: in the directory, or beside the file.
 pub fn state_dir(path: &Path) -> PathBuf {
     let base = if path.is_dir() {
@@ -126,12 +262,38 @@ pub fn state_dir(path: &Path) -> PathBuf {
     base.join(".tpt")
 }
 
-/// The key that fingerprints secrets in state: `TPT_STATE_KEY`, else `.tpt/state.key`.
+/// The key that fingerprints secrets in state and from which generated
+/// passwords are derived: `TPT_STATE_KEY`, else `.tpt/state.key`, made (32
+/// random bytes, mode 0600) when missing.
 pub fn state_key(dir: &Path) -> Vec<u8> {
     if let Ok(k) = std::env::var("TPT_STATE_KEY") {
         return k.into_bytes();
     }
-    std::fs::read(dir.join("state.key")).unwrap_or_default()
+    let path = dir.join("state.key");
+    if let Ok(k) = std::fs::read(&path) {
+        return k;
+    }
+    let fresh: String = random_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    if std::fs::create_dir_all(dir).is_ok() && super::fmt::write_atomically(&path, &fresh).is_ok() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        // Another run may have made one at the same moment: use what is there.
+        return std::fs::read(&path).unwrap_or_else(|_| fresh.into_bytes());
+    }
+    fresh.into_bytes()
+}
+
+/// 32 random bytes from the operating system's generator.
+fn random_bytes() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut b);
+    }
+    b
 }
 
 /// `tpt show FILE`: render a saved plan; warn when its state has changed since.

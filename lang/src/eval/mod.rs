@@ -48,7 +48,7 @@ impl Inputs for HashMap<String, String> {
 }
 
 /// The result of evaluating one environment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Evaluated {
     pub environment: Option<String>,
     /// Every param with its resolved value.

@@ -1,0 +1,313 @@
+//! `tpt apply` and `tpt destroy`: plan (as `tpt plan` does), ask, then let
+//! the executor apply the plan; show its progress and a summary.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tpt_executor::apply::{Job, Outcome};
+use tpt_executor::events::Events;
+use tpt_lang::{Code, Diagnostic, KnownOutputs};
+use tpt_planner::plan::{self, Action};
+
+use super::plan::{engine, lock_timeout, make_plan, state_dir, Options};
+use super::{checked_env, exit, failed, OK};
+use crate::cli::ApplyArgs;
+use crate::render::{status, Renderer};
+
+/// Exit status of an apply stopped by Ctrl-C.
+const INTERRUPTED: u8 = 130;
+/// How long one operation may take when its schema gives no `@timeout`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
+    let verb = if destroy { "destroy" } else { "apply" };
+    let no_sources = tpt_lang::SourceMap::new();
+    // A saved plan, or a configuration?
+    let saved = saved_plan(&args.path);
+    let saved = match saved {
+        Some(Ok(s)) => Some(s),
+        Some(Err(d)) => return failed(renderer, &[d], &no_sources),
+        None => None,
+    };
+    let (path, env_arg) = match &saved {
+        Some((p, config)) => (
+            config.clone(),
+            (p.environment != "default" || args.env.is_some()).then(|| p.environment.clone()),
+        ),
+        None => (args.path.clone(), args.env.clone()),
+    };
+    let (checked, env) = match checked_env(&path, env_arg.as_deref(), renderer) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let checked = &checked;
+    let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
+    let env_name = env.clone().unwrap_or_else(|| "default".to_string());
+    let dir = state_dir(&path);
+    let backend = match crate::lock::open_backend(&dir) {
+        Ok(b) => b,
+        Err(d) => return fail(&[d]),
+    };
+    let backend = backend.as_ref();
+    let timeout = match lock_timeout(&args.lock_timeout) {
+        Ok(t) => t,
+        Err(d) => return fail(&[d]),
+    };
+    let wait_limit = match args.wait_timeout.as_deref().map(crate::lock::parse_timeout) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(m)) => {
+            return fail(&[
+                Diagnostic::error(Code::Io, m).help("`--wait-timeout` takes a duration such as `2m`")
+            ])
+        }
+    };
+    let _held = match crate::lock::acquire(backend, &env_name, verb, timeout) {
+        Ok(h) => h,
+        Err(d) => return fail(&[d]),
+    };
+    let mut engine = match engine() {
+        Ok(e) => e,
+        Err(d) => return fail(&[d]),
+    };
+    engine.wait_limit = wait_limit;
+    let options = Options {
+        refresh: args.refresh,
+        destroy,
+        targets: &args.target,
+        reconcile: true,
+    };
+    let planned = match make_plan(
+        checked,
+        env.as_deref(),
+        &env_name,
+        backend,
+        &dir,
+        &engine,
+        &options,
+        renderer,
+    ) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let p = &planned.plan;
+    if let Some((old, _)) = &saved {
+        if let Err(e) = plan::check_current(old, &planned.state) {
+            return fail(&[stale(&e.to_string())]);
+        }
+        if plan::to_json(old)["changes"] != plan::to_json(p)["changes"] {
+            return fail(&[stale(
+                "the configuration (or the live objects) changed since the plan was made",
+            )]);
+        }
+    }
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(renderer.paint_plan(&plan::to_text(p)).as_bytes());
+    if !p.has_changes() {
+        return exit(OK);
+    }
+    // Every schema to apply needs a provider; say so before anything runs.
+    let spans: HashMap<&str, tpt_lang::Span> = planned
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), r.span))
+        .collect();
+    let unsupported: Vec<Diagnostic> = p
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .filter(|c| !engine.unsupported([c.schema.as_str()]).is_empty())
+        .map(|c| {
+            let d = Diagnostic::error(
+                Code::NoProvider,
+                format!("no provider can apply `{}` (`{}`) yet", c.schema, c.address),
+            )
+            .help("tpt applies std.aws EKS, RDS and Route53 schemas and std.k8s App, Manifest, Namespace, IngressController and CertManager; remove the resource or plan with `--target` to leave it out");
+            match spans.get(c.address.as_str()) {
+                Some(s) => d.label(*s, "declared here"),
+                None => d,
+            }
+        })
+        .collect();
+    if !unsupported.is_empty() {
+        return fail(&unsupported);
+    }
+    if saved.is_none() && !args.auto_approve {
+        match ask(verb) {
+            Ok(true) => {}
+            Ok(false) => {
+                status(&format!("{verb} cancelled: nothing was changed"));
+                return exit(OK);
+            }
+            Err(d) => return fail(&[d]),
+        }
+    }
+    let timeouts = schema_timeouts(&checked.program);
+    let program = &checked.program;
+    let reevaluate = |known: &KnownOutputs| {
+        tpt_lang::evaluate_with(program, env.as_deref(), &crate::host::EnvInputs, known)
+            .map(|e| e.resources)
+            .map_err(|diags| {
+                diags
+                    .iter()
+                    .map(|d| d.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+    };
+    let job = Job {
+        plan: p,
+        desired: planned.resources.clone(),
+        graph: &planned.graph,
+        known: planned.known.clone(),
+        reevaluate: &reevaluate,
+        sealer: &planned.sealer,
+        key: &planned.key,
+        timeouts,
+        default_timeout: DEFAULT_TIMEOUT,
+        parallelism: args.parallelism,
+        wait_limit,
+    };
+    let cancel = engine.cancel_on_ctrl_c();
+    let (events, rx) = Events::channel();
+    let printer = crate::progress::spawn(rx);
+    let (report, _state) = engine.apply(&job, planned.state.clone(), backend, events, cancel);
+    let _ = printer.join();
+    // The summary.
+    let mut diags = Vec::new();
+    for (address, action, outcome) in &report.outcomes {
+        if let Outcome::Failed(message) = outcome {
+            let d = Diagnostic::error(
+                Code::ProviderFailed,
+                format!("{} of `{address}` failed: {message}", action.as_str()),
+            )
+            .help("what depends on it was skipped; fix the cause and run `tpt apply` again: what succeeded is recorded");
+            diags.push(match spans.get(address.as_str()) {
+                Some(s) => d.label(*s, "this resource"),
+                None => d,
+            });
+        }
+    }
+    if let Some(e) = &report.state_error {
+        diags.push(
+            Diagnostic::error(Code::Io, e.clone())
+                .help("the apply stopped; check the state backend, then run `tpt apply` again (interrupted creates are looked up)"),
+        );
+    }
+    let done = |a: Action| {
+        report
+            .outcomes
+            .iter()
+            .filter(|(_, x, o)| *x == a && *o == Outcome::Done)
+            .count()
+    };
+    let failed_n = report.count(|o| matches!(o, Outcome::Failed(_)));
+    let skipped = report.count(|o| matches!(o, Outcome::Skipped(_)));
+    let not_started = report.count(|o| *o == Outcome::NotStarted);
+    let mut line = format!(
+        "{}: {} created, {} updated, {} replaced, {} deleted",
+        if report.ok() {
+            "Apply complete"
+        } else if report.cancelled {
+            "Apply interrupted"
+        } else {
+            "Apply failed"
+        },
+        done(Action::Create),
+        done(Action::Update),
+        done(Action::Replace),
+        done(Action::Delete),
+    );
+    if failed_n > 0 {
+        line.push_str(&format!(", {failed_n} failed"));
+    }
+    if skipped > 0 {
+        line.push_str(&format!(", {skipped} skipped"));
+    }
+    if not_started > 0 {
+        line.push_str(&format!(", {not_started} not started"));
+    }
+    if !report.mismatches.is_empty() {
+        line.push_str(&format!(
+            ", {} field(s) differ from the plan after apply",
+            report.mismatches.len()
+        ));
+    }
+    line.push_str(&format!(
+        " in {}.",
+        tpt_executor::events::human_duration(report.elapsed)
+    ));
+    let _ = writeln!(std::io::stdout().lock(), "\n{line}");
+    if !diags.is_empty() {
+        return fail(&diags);
+    }
+    if report.cancelled {
+        status("interrupted: nothing was started after Ctrl-C; what ran is recorded in the state. Run `tpt apply` again to finish.");
+        return exit(INTERRUPTED);
+    }
+    exit(OK)
+}
+
+fn stale(message: &str) -> Diagnostic {
+    Diagnostic::error(Code::StalePlan, format!("this plan is stale: {message}"))
+        .help("make a new plan with `tpt plan --out FILE` and apply that one")
+}
+
+/// A saved plan at `path`, with the configuration it was made for; `None`
+/// when `path` is a configuration.
+fn saved_plan(path: &Path) -> Option<Result<(plan::Plan, PathBuf), Diagnostic>> {
+    if !path.is_file() || path.extension().is_some_and(|e| e == "tpt") {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    if doc["kind"] != plan::SAVED_PLAN_KIND {
+        return None;
+    }
+    let config = doc["config"].as_str().map(PathBuf::from).unwrap_or_default();
+    Some(plan::from_saved(&bytes).map(|p| (p, config)).map_err(|e| {
+        Diagnostic::error(Code::Io, format!("`{}`: {e}", path.display()))
+            .help("pass a file written by `tpt plan --out FILE`")
+    }))
+}
+
+/// Asks on the terminal; refuses without one.
+fn ask(verb: &str) -> Result<bool, Diagnostic> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Diagnostic::error(
+            Code::NotApproved,
+            format!("refusing to {verb} without approval: there is no terminal to ask on"),
+        )
+        .help(format!(
+            "review the plan above, then run `tpt {verb}` with `--auto-approve`, or apply a saved plan (`tpt plan --out FILE`, `tpt apply FILE`)"
+        )));
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = write!(
+        out,
+        "\nDo you want to {verb} these changes? Only `yes` is accepted: "
+    );
+    let _ = out.flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    Ok(answer.trim() == "yes")
+}
+
+/// `@timeout(d)` of each resource schema.
+fn schema_timeouts(program: &tpt_lang::Program) -> HashMap<String, Duration> {
+    program
+        .schemas
+        .iter()
+        .filter_map(|s| {
+            let a = s.annotations.iter().find(|a| a.name.name == "timeout")?;
+            let tpt_lang::syntax::ast::ExprKind::Duration(ms) = a.args.first()?.kind else {
+                return None;
+            };
+            Some((s.name.clone(), Duration::from_millis(ms.max(0).unsigned_abs())))
+        })
+        .collect()
+}
