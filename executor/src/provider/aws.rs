@@ -960,11 +960,12 @@ impl Provider for Rds {
             .get("final_snapshot")
             .and_then(J::as_bool)
             .unwrap_or(true);
-        let snapshot = format!(
-            "{id}-final-{}",
-            crate::now_rfc3339().replace([':', 'T', 'Z'], "-")
-        );
-        let snapshot = snapshot.trim_end_matches('-').to_string();
+        // Unique even when the same database is deleted twice in a second.
+        let stamp: String = crate::now_rfc3339()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let snapshot = format!("{id}-final-{stamp}-{:04x}", rand::random::<u16>());
         let r = cx
             .call("rds:DeleteDBInstance", || async {
                 client

@@ -1,0 +1,619 @@
+//! End-to-end: `tpt apply` against real servers — the moto AWS emulator
+//! (`TPT_TEST_MOTO_URL`) and a real Kubernetes API server
+//! (`TPT_TEST_KUBECONFIG`), both started by `.ci/run` (see
+//! `tests/targets/`). Without them a test says why and skips, unless
+//! `TPT_REQUIRE_MOTO` / `TPT_REQUIRE_KUBE` is set (CI), where it fails.
+//!
+//! These tests share the servers, so nextest runs them one at a time (test
+//! group `real-targets` in `.config/nextest.toml`); each resets moto first.
+
+// Skipping prints why (locally); CI requires the servers instead.
+#![allow(clippy::print_stderr)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::{copy_dir, repo_root, Output};
+
+fn moto() -> Option<String> {
+    match std::env::var("TPT_TEST_MOTO_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var_os("TPT_REQUIRE_MOTO").is_none(),
+                "TPT_REQUIRE_MOTO is set but TPT_TEST_MOTO_URL is not: the AWS emulator did not start"
+            );
+            eprintln!(
+                "skipping: no AWS emulator (set TPT_TEST_MOTO_URL, e.g. after `bash tests/targets/start-moto.sh`)"
+            );
+            None
+        }
+    }
+}
+
+fn kube() -> Option<String> {
+    match std::env::var("TPT_TEST_KUBECONFIG") {
+        Ok(k) if !k.is_empty() => Some(k),
+        _ => {
+            assert!(
+                std::env::var_os("TPT_REQUIRE_KUBE").is_none(),
+                "TPT_REQUIRE_KUBE is set but TPT_TEST_KUBECONFIG is not: the Kubernetes API server did not start"
+            );
+            eprintln!(
+                "skipping: no Kubernetes API server (set TPT_TEST_KUBECONFIG, e.g. after `bash tests/targets/start-kube.sh`)"
+            );
+            None
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// Clears everything moto holds.
+fn reset_moto(url: &str) {
+    let rt = runtime();
+    rt.block_on(async {
+        let addr = url.trim_start_matches("http://");
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("moto is reachable");
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        s.write_all(
+            format!("POST /moto-api/reset HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .expect("reset request");
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf).await;
+        assert!(String::from_utf8_lossy(&buf).contains("200"), "moto reset failed");
+    });
+}
+
+fn aws_vars(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ENDPOINT_URL", endpoint.into()),
+        ("AWS_CONFIG_FILE", "/nonexistent".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".into()),
+        ("TPT_STATE_KEY", "e2e-test-key".into()),
+    ]
+}
+
+fn run(dir: &Path, args: &[&str], vars: &[(&str, String)]) -> Output {
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    support::tpt_with(dir, args, &vars)
+}
+
+/// What moto holds, by kind: EKS clusters, RDS instances, hosted zones (names).
+fn aws_inventory(endpoint: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let rt = runtime();
+    rt.block_on(async {
+        let creds = aws_sdk_eks::config::Credentials::new("test", "test", None, None, "e2e");
+        let mut clusters = Vec::new();
+        let mut dbs = Vec::new();
+        for region in ["us-east-1", "us-east-2", "eu-west-1"] {
+            let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region))
+                .endpoint_url(endpoint)
+                .credentials_provider(creds.clone())
+                .load()
+                .await;
+            let eks = aws_sdk_eks::Client::new(&conf);
+            clusters.extend(
+                eks.list_clusters()
+                    .send()
+                    .await
+                    .expect("list clusters")
+                    .clusters()
+                    .to_vec(),
+            );
+            let rds = aws_sdk_rds::Client::new(&conf);
+            dbs.extend(
+                rds.describe_db_instances()
+                    .send()
+                    .await
+                    .expect("list databases")
+                    .db_instances()
+                    .iter()
+                    .filter_map(|d| d.db_instance_identifier().map(str::to_string)),
+            );
+        }
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(creds)
+            .load()
+            .await;
+        let zones = aws_sdk_route53::Client::new(&conf)
+            .list_hosted_zones()
+            .send()
+            .await
+            .expect("list zones")
+            .hosted_zones()
+            .iter()
+            .map(|z| z.name().to_string())
+            .collect();
+        (clusters, dbs, zones)
+    })
+}
+
+/// Plays the cloud's load-balancer controller, which the local API server
+/// lacks: every LoadBalancer Service and every Ingress gets a host name.
+struct FakeLoadBalancers {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeLoadBalancers {
+    fn start(kubeconfig: &str) -> FakeLoadBalancers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let kubeconfig = PathBuf::from(kubeconfig);
+        let thread = std::thread::spawn(move || {
+            let rt = runtime();
+            rt.block_on(async move {
+                use k8s_openapi::api::core::v1::Service;
+                use k8s_openapi::api::networking::v1::Ingress;
+                use kube::api::{ListParams, Patch, PatchParams};
+                let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
+                let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                    .await
+                    .expect("config");
+                let client = kube::Client::try_from(config).expect("client");
+                let status = |host: &str| {
+                    serde_json::json!({"status": {"loadBalancer": {"ingress": [{"hostname": host}]}}})
+                };
+                while !flag.load(Ordering::SeqCst) {
+                    let services: kube::Api<Service> = kube::Api::all(client.clone());
+                    if let Ok(list) = services.list(&ListParams::default()).await {
+                        for s in list {
+                            let is_lb = s.spec.as_ref().and_then(|x| x.type_.as_deref()) == Some("LoadBalancer");
+                            let has = s
+                                .status
+                                .as_ref()
+                                .and_then(|x| x.load_balancer.as_ref())
+                                .and_then(|l| l.ingress.as_ref())
+                                .is_some_and(|i| !i.is_empty());
+                            if is_lb && !has {
+                                let ns = s.metadata.namespace.clone().unwrap_or_default();
+                                let name = s.metadata.name.clone().unwrap_or_default();
+                                let api: kube::Api<Service> = kube::Api::namespaced(client.clone(), &ns);
+                                let _ = api
+                                    .patch_status(
+                                        &name,
+                                        &PatchParams::default(),
+                                        &Patch::Merge(status(&format!("{name}.elb.example.com"))),
+                                    )
+                                    .await;
+                            }
+                        }
+                    }
+                    let ingresses: kube::Api<Ingress> = kube::Api::all(client.clone());
+                    if let Ok(list) = ingresses.list(&ListParams::default()).await {
+                        for i in list {
+                            let has = i
+                                .status
+                                .as_ref()
+                                .and_then(|x| x.load_balancer.as_ref())
+                                .and_then(|l| l.ingress.as_ref())
+                                .is_some_and(|x| !x.is_empty());
+                            if !has {
+                                let ns = i.metadata.namespace.clone().unwrap_or_default();
+                                let name = i.metadata.name.clone().unwrap_or_default();
+                                let api: kube::Api<Ingress> = kube::Api::namespaced(client.clone(), &ns);
+                                let _ = api
+                                    .patch_status(
+                                        &name,
+                                        &PatchParams::default(),
+                                        &Patch::Merge(status("ingress.elb.example.com")),
+                                    )
+                                    .await;
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+        });
+        FakeLoadBalancers {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeLoadBalancers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `kubectl`-free look at the cluster: the object's JSON, or `None`.
+fn kube_get(kubeconfig: &str, path: &str) -> Option<serde_json::Value> {
+    let rt = runtime();
+    rt.block_on(async {
+        let kc = kube::config::Kubeconfig::read_from(kubeconfig).ok()?;
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .ok()?;
+        let client = kube::Client::try_from(config).ok()?;
+        let req = http::Request::get(path).body(Vec::new()).ok()?;
+        client.request::<serde_json::Value>(req).await.ok()
+    })
+}
+
+/// The shop example, with an environment for the test servers: dev's
+/// settings, without waiting for pods (the test API server runs no kubelet).
+fn shop_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    copy_dir(&repo_root().join("examples/shop"), dir.path());
+    let _ = std::fs::remove_dir_all(dir.path().join(".tpt"));
+    std::fs::write(
+        dir.path().join("envs/ci.tpt"),
+        "/// dev, without waiting for pods: the test API server runs no kubelet.\n\
+         environment ci extends dev {\n  shop { wait = false }\n}\n",
+    )
+    .expect("env file");
+    dir
+}
+
+fn assert_ok(what: &str, out: &Output) {
+    assert_eq!(out.code, 0, "{what} failed:\n{}\n{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn e2e_shop_apply_change_destroy() {
+    let (Some(moto), Some(kubeconfig)) = (moto(), kube()) else {
+        return;
+    };
+    reset_moto(&moto);
+    let _lb = FakeLoadBalancers::start(&kubeconfig);
+    let dir = shop_copy();
+    let mut vars = aws_vars(&moto);
+    vars.push(("TPT_EKS_KUBECONFIG", kubeconfig.clone()));
+    let d = dir.path();
+
+    let apply = run(
+        d,
+        &[
+            "apply",
+            ".",
+            "--env",
+            "ci",
+            "--auto-approve",
+            "--wait-timeout",
+            "60s",
+        ],
+        &vars,
+    );
+    assert_ok("the first apply", &apply);
+    assert!(
+        apply.stdout.contains("Apply complete: 7 created"),
+        "{}",
+        apply.stdout
+    );
+    let (clusters, dbs, zones) = aws_inventory(&moto);
+    assert_eq!(clusters, ["main"]);
+    assert_eq!(dbs, ["orders"]);
+    assert_eq!(zones, ["dev.acme.dev."]);
+    let deployment =
+        kube_get(&kubeconfig, "/apis/apps/v1/namespaces/shop/deployments/shop").expect("the deployment");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    // The database URL reaches the app as a Secret, never in the Deployment.
+    let secret = kube_get(&kubeconfig, "/api/v1/namespaces/shop/secrets/shop-env").expect("the env secret");
+    let url = secret["data"]["DATABASE_URL"]
+        .as_str()
+        .expect("DATABASE_URL in the secret");
+    let url = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, url).expect("base64"),
+    )
+    .expect("text");
+    let password = url
+        .strip_prefix("postgres://app:")
+        .and_then(|r| r.split('@').next())
+        .expect("a URL with a password")
+        .to_string();
+    assert!(password.len() >= 16, "{url}");
+    assert!(!deployment.to_string().contains(&password));
+    // The generated password is in no output and no state file.
+    let state = std::fs::read_to_string(d.join(".tpt/state/ci.json")).expect("the state file");
+    for (what, text) in [
+        ("apply output", format!("{}{}", apply.stdout, apply.stderr)),
+        ("state", state),
+    ] {
+        assert!(!text.contains(&password), "the password leaks into the {what}");
+    }
+    assert!(kube_get(
+        &kubeconfig,
+        "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/shop"
+    )
+    .is_some());
+
+    // Nothing changed: a refreshed plan is empty.
+    let plan = run(d, &["plan", ".", "--env", "ci", "--detailed-exitcode"], &vars);
+    assert_eq!(
+        plan.code, 0,
+        "a plan after apply changes nothing:\n{}{}",
+        plan.stdout, plan.stderr
+    );
+
+    // A change: plan shows the updates, apply makes them, the next plan is empty.
+    std::fs::write(
+        d.join("envs/ci.tpt"),
+        "environment ci extends dev {\n  replicas = 3\n  orders { storage_gb = 30 }\n  shop { wait = false }\n}\n",
+    )
+    .expect("env file");
+    let plan = run(d, &["plan", ".", "--env", "ci", "--detailed-exitcode"], &vars);
+    assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("~ shop (k8s.App) will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("replicas: 1 → 3"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("storage_gb: 20 → 30"), "{}", plan.stdout);
+    let apply = run(d, &["apply", ".", "--env", "ci", "--auto-approve"], &vars);
+    assert_ok("the second apply", &apply);
+    assert!(apply.stdout.contains("0 created, 2 updated"), "{}", apply.stdout);
+    let deployment =
+        kube_get(&kubeconfig, "/apis/apps/v1/namespaces/shop/deployments/shop").expect("the deployment");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    let plan = run(d, &["plan", ".", "--env", "ci", "--detailed-exitcode"], &vars);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+
+    // Destroy leaves nothing behind.
+    let destroy = run(d, &["destroy", ".", "--env", "ci", "--auto-approve"], &vars);
+    assert_ok("destroy", &destroy);
+    assert!(destroy.stdout.contains("7 deleted"), "{}", destroy.stdout);
+    let (clusters, dbs, zones) = aws_inventory(&moto);
+    assert!(
+        clusters.is_empty() && dbs.is_empty() && zones.is_empty(),
+        "{clusters:?} {dbs:?} {zones:?}"
+    );
+    for path in [
+        "/apis/apps/v1/namespaces/shop/deployments/shop",
+        "/api/v1/namespaces/shop/services/shop",
+        "/api/v1/namespaces/shop/secrets/shop-env",
+        "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/shop",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/clusterissuers.cert-manager.io",
+        "/apis/networking.k8s.io/v1/ingressclasses/nginx",
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles/tpt-ingress-nginx",
+    ] {
+        assert!(kube_get(&kubeconfig, path).is_none(), "{path} is left behind");
+    }
+    let state = run(d, &["state", "list", "--env", "ci", "."], &vars);
+    assert_eq!(state.stdout.trim(), "", "{}", state.stdout);
+}
+
+/// Many independent AWS objects: zones, records, databases.
+const FLEET: &str = r#"
+import std.aws
+
+resource zone: aws.HostedZone {
+  name = "fleet.example.com"
+}
+
+resource other: aws.HostedZone {
+  name = "other.example.com"
+}
+
+for i in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+  resource record: aws.DnsRecord {
+    zone = zone.name
+    name = "${i}.fleet.example.com"
+    type = "A"
+    values = ["10.0.0.1"]
+  }
+}
+
+for i in ["one", "two", "three"] {
+  resource db: aws.Postgres {
+    identifier = "db-${i}"
+    region = "us-east-1"
+  }
+}
+"#;
+
+#[test]
+fn e2e_kill_9_then_apply_again_converges() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("main.tpt"), FLEET).expect("config");
+    let vars = aws_vars(&moto);
+    let runs = 20;
+    let mut killed_mid_run = 0;
+    for n in 0..runs {
+        // Apply and destroy in turn, each killed at a random moment, so that
+        // creates and deletes are interrupted at every stage.
+        let verb = if n % 2 == 0 { "apply" } else { "destroy" };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
+            .args([verb, ".", "--auto-approve", "--parallelism", "4"])
+            .current_dir(dir.path())
+            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tpt starts");
+        let delay = rand::random_range(10..250u64);
+        std::thread::sleep(Duration::from_millis(delay));
+        if matches!(child.try_wait(), Ok(None)) {
+            killed_mid_run += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // A killed run leaves its lock: release it as an operator would.
+        let _ = std::fs::remove_file(dir.path().join(".tpt/state/default.lock"));
+    }
+    assert!(
+        killed_mid_run >= runs / 2,
+        "only {killed_mid_run} of {runs} runs were killed while running"
+    );
+    let out = run(dir.path(), &["apply", ".", "--auto-approve"], &vars);
+    assert_ok("the converging apply", &out);
+    let plan = run(dir.path(), &["plan", ".", "--detailed-exitcode"], &vars);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let (_, mut dbs, mut zones) = aws_inventory(&moto);
+    dbs.sort();
+    zones.sort();
+    assert_eq!(
+        dbs,
+        ["db-one", "db-three", "db-two"],
+        "no duplicate or orphaned database"
+    );
+    assert_eq!(
+        zones,
+        ["fleet.example.com.", "other.example.com."],
+        "no duplicate or orphaned zone"
+    );
+    let state = run(dir.path(), &["state", "list", "--env", "default", "."], &vars);
+    assert_eq!(state.stdout.lines().count(), 13, "{}", state.stdout);
+    let destroy = run(dir.path(), &["destroy", ".", "--auto-approve"], &vars);
+    assert_ok("the final destroy", &destroy);
+    let (_, dbs, zones) = aws_inventory(&moto);
+    assert!(dbs.is_empty() && zones.is_empty(), "{dbs:?} {zones:?}");
+}
+
+#[test]
+fn e2e_two_concurrent_applies_one_runs() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("main.tpt"), FLEET).expect("config");
+    let vars = aws_vars(&moto);
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_tpt"))
+            .args(["apply", ".", "--auto-approve", "--color", "never"])
+            .current_dir(dir.path())
+            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tpt starts")
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().expect("a"), b.wait_with_output().expect("b"));
+    let codes = [a.status.code(), b.status.code()];
+    let stderr = format!(
+        "{}{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    assert!(
+        codes.contains(&Some(0)) && codes.contains(&Some(1)),
+        "one runs, one is refused: {codes:?}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("E0702") && stderr.contains("operation: apply"),
+        "{stderr}"
+    );
+    let (_, dbs, zones) = aws_inventory(&moto);
+    assert_eq!((dbs.len(), zones.len()), (3, 2), "created once");
+    let destroy = run(dir.path(), &["destroy", ".", "--auto-approve"], &vars);
+    assert_ok("destroy", &destroy);
+}
+
+/// A proxy between tpt and moto that answers some requests with throttling
+/// (400 `Throttling`) or 503 instead of forwarding them.
+fn fault_proxy(
+    upstream: String,
+    rt: &tokio::runtime::Runtime,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let faults = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = faults.clone();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("proxy port");
+    let addr = listener.local_addr().expect("address");
+    rt.spawn(async move {
+        let mut n = 0usize;
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else { return };
+            n += 1;
+            let fault = match n % 4 {
+                1 => Some(
+                    "HTTP/1.1 400 Bad Request\r\nx-amzn-ErrorType: ThrottlingException\r\nContent-Type: text/xml\r\n\
+                     Connection: close\r\nContent-Length: 123\r\n\r\n\
+                     <ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>",
+                ),
+                3 => Some("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
+                _ => None,
+            };
+            let upstream = upstream.clone();
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                match fault {
+                    Some(response) => {
+                        // Read the request (headers and body) before answering.
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 4096];
+                        loop {
+                            let Ok(k) = client.read(&mut chunk).await else { return };
+                            if k == 0 {
+                                return;
+                            }
+                            buf.extend_from_slice(&chunk[..k]);
+                            let text = String::from_utf8_lossy(&buf).to_string();
+                            if let Some(end) = text.find("\r\n\r\n") {
+                                let len = text[..end]
+                                    .lines()
+                                    .find_map(|l| {
+                                        let (k, v) = l.split_once(':')?;
+                                        k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                                    })
+                                    .unwrap_or(0);
+                                if buf.len() >= end + 4 + len {
+                                    break;
+                                }
+                            }
+                        }
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        let _ = client.write_all(response.as_bytes()).await;
+                        let _ = client.shutdown().await;
+                    }
+                    None => {
+                        let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), faults)
+}
+
+#[test]
+fn e2e_throttling_and_5xx_are_retried() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let rt = runtime();
+    let (proxy, faults) = fault_proxy(moto.trim_start_matches("http://").to_string(), &rt);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("main.tpt"), FLEET).expect("config");
+    let vars = aws_vars(&proxy);
+    let apply = run(dir.path(), &["apply", ".", "--auto-approve"], &vars);
+    assert_ok("the apply through the faulty proxy", &apply);
+    assert!(faults.load(Ordering::SeqCst) > 0, "the proxy injected faults");
+    assert!(apply.stdout.contains("retrying"), "{}", apply.stdout);
+    let (_, dbs, zones) = aws_inventory(&moto);
+    assert_eq!((dbs.len(), zones.len()), (3, 2));
+    let destroy = run(dir.path(), &["destroy", ".", "--auto-approve"], &aws_vars(&moto));
+    assert_ok("destroy", &destroy);
+}
