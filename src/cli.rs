@@ -70,7 +70,25 @@ pub enum Command {
     /// Render a plan saved with `tpt plan --out FILE`.
     #[command(after_help = SHOW_HELP)]
     Show(ShowArgs),
+    /// Run the language server (LSP over stdin/stdout) for editors.
+    #[command(after_help = LSP_HELP)]
+    Lsp(LspArgs),
 }
+
+/// `tpt lsp` takes no options; `--stdio` is accepted because clients pass it.
+#[derive(Debug, Args)]
+pub struct LspArgs {
+    /// Speak LSP over stdin/stdout (the only transport, and the default).
+    #[arg(long)]
+    pub stdio: bool,
+}
+
+const LSP_HELP: &str = "\
+Editors start this command; it is not meant to be run by hand. It answers on
+stdout and logs to stderr. See editors/README.md for VS Code and Neovim.
+
+Examples:
+  nvim: vim.lsp.start({ name = 'tpt', cmd = { 'tpt', 'lsp' } })";
 
 /// Which environment's state, of which configuration.
 #[derive(Debug, Args)]

@@ -32,6 +32,13 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(args, &renderer),
         Command::State(cmd) => commands::state::run(cmd, &renderer),
         Command::Show(args) => commands::plan::show(args, &renderer),
+        Command::Lsp(_) => match tpt_lsp::run_stdio() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: tpt lsp: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

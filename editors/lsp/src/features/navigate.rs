@@ -1,0 +1,193 @@
+//! Go to definition, find references and rename: lookups in the symbol index.
+//! A rename edits every file of the configuration that names the target
+//! (`main.tpt`, `envs/*.tpt`, imported files); names of the standard library
+//! and builtins cannot be renamed.
+
+use std::collections::HashMap;
+
+use lsp_server::ErrorCode;
+use lsp_types::{
+    GotoDefinitionParams, Location, PrepareRenameResponse, ReferenceParams, RenameParams,
+    TextDocumentPositionParams, TextEdit, Url, WorkspaceEdit,
+};
+use serde_json::Value;
+use tpt_lang::program::ModuleId;
+use tpt_lang::source::Span;
+
+use super::At;
+use crate::index::{DeclKind, Occurrence, Target};
+use crate::server::{Answer, Failure, Server};
+use crate::workspace::Analysis;
+
+/// The words of the language that cannot be names.
+const KEYWORDS: &[&str] = &[
+    "import",
+    "as",
+    "param",
+    "let",
+    "fn",
+    "resource",
+    "schema",
+    "type",
+    "for",
+    "in",
+    "environment",
+    "extends",
+    "if",
+    "then",
+    "else",
+    "true",
+    "false",
+    "null",
+    "moved",
+    "std",
+];
+
+fn module_start(a: &Analysis, m: ModuleId) -> Option<Span> {
+    let file = *a.program.module(m).files.first()?;
+    Some(Span {
+        file,
+        start: 0,
+        end: 0,
+    })
+}
+
+/// Where go to definition leads from a target: the declaration, or for an
+/// import's name, the imported module itself.
+fn definition_span(a: &Analysis, target: &Target) -> Option<Span> {
+    match target {
+        Target::Builtin(_) => None,
+        Target::Decl(span) => match a.index().decls.get(span) {
+            Some(DeclKind::Import(_, of)) => module_start(a, *of),
+            _ => Some(*span),
+        },
+    }
+}
+
+pub fn definition(server: &mut Server, p: GotoDefinitionParams) -> Answer {
+    let Some(at) = At::of(server, &p.text_document_position_params) else {
+        return Ok(Value::Null);
+    };
+    let index = at.analysis.index();
+    let span = match index.link_at(at.file, at.offset) {
+        Some(m) => module_start(&at.analysis, m),
+        None => index
+            .at(at.file, at.offset)
+            .and_then(|o| definition_span(&at.analysis, &o.target)),
+    };
+    let location = span.and_then(|s| server.locator(&at.analysis).location(s));
+    Ok(serde_json::to_value(location).unwrap_or(Value::Null))
+}
+
+pub fn references(server: &mut Server, p: ReferenceParams) -> Answer {
+    let Some(at) = At::of(server, &p.text_document_position) else {
+        return Ok(Value::Null);
+    };
+    let Some(occ) = at.analysis.index().at(at.file, at.offset) else {
+        return Ok(Value::Null);
+    };
+    let include_decl = p.context.include_declaration;
+    let spans: Vec<Span> = at
+        .analysis
+        .index()
+        .occurrences_of(&occ.target)
+        .into_iter()
+        .filter(|o| include_decl || !o.is_decl)
+        .map(|o| o.span)
+        .collect();
+    let mut loc = server.locator(&at.analysis);
+    let locations: Vec<Location> = spans.into_iter().filter_map(|s| loc.location(s)).collect();
+    Ok(serde_json::to_value(locations).unwrap_or(Value::Null))
+}
+
+/// The occurrence a rename at this position would rename, or why it cannot.
+fn renameable(
+    server: &mut Server,
+    p: &TextDocumentPositionParams,
+) -> Result<Option<(At, Occurrence)>, Failure> {
+    let Some(at) = At::of(server, p) else {
+        return Ok(None);
+    };
+    let Some(occ) = at.analysis.index().at(at.file, at.offset).cloned() else {
+        return Ok(None);
+    };
+    let refuse = |what: &str| {
+        Err(Failure::new(
+            ErrorCode::InvalidRequest,
+            format!("cannot rename {what}"),
+        ))
+    };
+    match &occ.target {
+        Target::Builtin(name) => return refuse(&format!("`{name}`: it is a builtin function")),
+        Target::Decl(span) => {
+            let in_std = at
+                .analysis
+                .program
+                .sources
+                .get(span.file)
+                .is_some_and(|f| crate::stdlib_files::is_stdlib_name(&f.name));
+            if in_std {
+                return refuse("a name of the standard library");
+            }
+        }
+    }
+    Ok(Some((at, occ)))
+}
+
+pub fn prepare_rename(server: &mut Server, p: TextDocumentPositionParams) -> Answer {
+    let Some((at, occ)) = renameable(server, &p)? else {
+        return Ok(Value::Null);
+    };
+    let range = server.locator(&at.analysis).range(occ.span);
+    Ok(serde_json::to_value(range.map(PrepareRenameResponse::Range)).unwrap_or(Value::Null))
+}
+
+pub fn rename(server: &mut Server, p: RenameParams) -> Answer {
+    let new = p.new_name.trim();
+    let valid = new
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && new.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid || KEYWORDS.contains(&new) {
+        return Err(Failure::new(
+            ErrorCode::InvalidParams,
+            format!("`{new}` is not a valid name: use letters, digits and `_`, not starting with a digit, and not a keyword"),
+        ));
+    }
+    let Some((at, occ)) = renameable(server, &p.text_document_position)? else {
+        return Ok(Value::Null);
+    };
+    let a = at.analysis.clone();
+    let occurrences: Vec<Occurrence> = a
+        .index()
+        .occurrences_of(&occ.target)
+        .into_iter()
+        .cloned()
+        .collect();
+    let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
+    let mut loc = server.locator(&a);
+    for o in occurrences {
+        // `import std.aws` binds `aws` implicitly: renaming it adds an alias.
+        let implicit_import = o.is_decl
+            && matches!(a.index().decls.get(&o.span), Some(DeclKind::Import(..)))
+            && a.index().link_at(o.span.file, o.span.start as usize).is_some();
+        let new_text = if implicit_import {
+            let old = a.program.sources.get(o.span.file).map_or("", |f| f.slice(o.span));
+            format!("{old} as {new}")
+        } else {
+            new.to_string()
+        };
+        if let (Some(uri), Some(range)) = (loc.uri_of(o.span), loc.range(o.span)) {
+            changes
+                .entry(uri)
+                .or_default()
+                .push(TextEdit::new(range, new_text));
+        }
+    }
+    let edit = WorkspaceEdit {
+        changes: Some(changes),
+        ..Default::default()
+    };
+    Ok(serde_json::to_value(edit).unwrap_or(Value::Null))
+}
