@@ -108,6 +108,16 @@ fn scan(text: &str) -> Scan {
                     }
                 }
             },
+            b'/' if b.get(i + 1) == Some(&b'*') => match text.get(i + 2..).and_then(|t| t.find("*/")) {
+                Some(n) => i += n + 3,
+                None => {
+                    return Scan {
+                        open,
+                        in_string: false,
+                        in_comment: true,
+                    }
+                }
+            },
             b'"' if text.get(i..).is_some_and(|t| t.starts_with("\"\"\"")) => {
                 match text.get(i + 3..).and_then(|t| t.find("\"\"\"")) {
                     Some(n) => i += n + 5,
@@ -750,6 +760,8 @@ mod tests {
         let s = scan("a = \"abc ${ x }");
         assert!(s.in_string);
         assert!(scan("a = 1 // comment").in_comment);
+        assert!(scan("a = 1 /* comment").in_comment);
+        assert_eq!(scan("a = { /* { */").open.len(), 1);
     }
 
     #[test]
