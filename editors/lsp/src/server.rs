@@ -235,7 +235,7 @@ impl<'c> Server<'c> {
                         }
                         doc.version = p.text_document.version;
                     }
-                    self.ws.invalidate();
+                    self.ws.changed(&path);
                 }
             }
             notif::DidCloseTextDocument::METHOD => {
@@ -244,8 +244,26 @@ impl<'c> Server<'c> {
                     self.ws.close(&path);
                 }
             }
-            // The disk changed: what was read from it is stale.
-            _ => self.ws.invalidate(),
+            notif::DidSaveTextDocument::METHOD => {
+                if let Ok(p) = serde_json::from_value::<lsp_types::DidSaveTextDocumentParams>(n.params) {
+                    let path = self.paths.path(&p.text_document.uri);
+                    self.ws.changed(&path);
+                }
+            }
+            // Files changed on disk (another program, a branch switch).
+            notif::DidChangeWatchedFiles::METHOD => {
+                match serde_json::from_value::<lsp_types::DidChangeWatchedFilesParams>(n.params) {
+                    Ok(p) => {
+                        for change in p.changes {
+                            let path = self.paths.path(&change.uri);
+                            self.ws.changed(&path);
+                        }
+                    }
+                    Err(_) => self.ws.invalidate(),
+                }
+            }
+            // `initialized`, `$/cancelRequest`, `$/setTrace`, settings: nothing to do.
+            _ => {}
         }
     }
 

@@ -159,13 +159,23 @@ impl FileSystem for OverlayFs<'_> {
 
 impl Workspace {
     pub fn open(&mut self, path: PathBuf, text: String, version: i32) {
+        self.changed(&path);
         self.docs.insert(path, Document { text, version });
-        self.analyses.clear();
     }
 
     pub fn close(&mut self, path: &Path) {
         self.docs.remove(path);
-        self.analyses.clear();
+        self.changed(path);
+    }
+
+    /// The text of `path` changed: the analyses that read it, or that it may now
+    /// join (its configuration), are stale; those of other configurations are kept.
+    pub fn changed(&mut self, path: &Path) {
+        let root = self.root_of(path);
+        let alone = Root::File(path.to_path_buf());
+        let name = path.to_string_lossy();
+        self.analyses
+            .retain(|r, a| *r != root && *r != alone && a.program.sources.find(&name).is_none());
     }
 
     /// Something changed (an edit, a file on disk): every analysis is stale.
@@ -323,7 +333,7 @@ mod tests {
         if let Some(doc) = ws.docs.get_mut(&main) {
             doc.text.push_str("let more = owner\n");
         }
-        ws.invalidate();
+        ws.changed(&main);
         let a = ws.analysis_for(&main);
         assert!(a.diagnostics.is_empty(), "{:?}", a.diagnostics);
         assert_eq!(ws.parses.parse_count(), 4, "only main.tpt is parsed again");
@@ -332,6 +342,18 @@ mod tests {
         ws.invalidate();
         ws.analysis_for(&dir.join("lib.tpt"));
         assert_eq!(ws.parses.parse_count(), 4);
+    }
+
+    #[test]
+    fn an_edit_keeps_the_analyses_of_other_configurations() {
+        let (_tmp, dir, mut ws) = workspace();
+        let other = dir.join("elsewhere/alone.tpt");
+        ws.open(other.clone(), "let a = 1\n".into(), 1);
+        let before = ws.analysis_for(&other);
+        ws.changed(&dir.join("lib.tpt"));
+        assert!(Rc::ptr_eq(&before, &ws.analysis_for(&other)));
+        ws.changed(&other);
+        assert!(!Rc::ptr_eq(&before, &ws.analysis_for(&other)));
     }
 
     #[test]
