@@ -229,6 +229,18 @@ impl Completer<'_> {
             return self.type_items(segment.contains("resource"));
         }
         let value = assignment(segment);
+        // Keys already written in this block (the one being typed aside) are not offered again.
+        let typed = before.get(word_start..).unwrap_or("");
+        let block_keys = match scan.open.last() {
+            Some(o) if o.ch == b'{' => keys_in_block(self.text, o.pos + 1),
+            _ => Vec::new(),
+        };
+        let unset = |items: Vec<CompletionItem>| -> Vec<CompletionItem> {
+            items
+                .into_iter()
+                .filter(|i| i.label == typed || !block_keys.contains(&i.label))
+                .collect()
+        };
         match (&ctx, value) {
             (Ctx::Top, None) => TOP_KEYWORDS
                 .iter()
@@ -245,10 +257,10 @@ impl Completer<'_> {
                         None,
                     ));
                 }
-                items
+                unset(items)
             }
-            (Ctx::Overlay(ty), None) => self.field_items(ty.as_ref(), false),
-            (Ctx::Environment, None) => self.environment_items(),
+            (Ctx::Overlay(ty), None) => unset(self.field_items(ty.as_ref(), false)),
+            (Ctx::Environment, None) => unset(self.environment_items()),
             (Ctx::Schema, None) => Vec::new(),
             (Ctx::List(elem), None) => {
                 let mut items = elem
@@ -660,6 +672,57 @@ fn opener_text(text: &str, pos: usize) -> &str {
     head.get(start..).unwrap_or("").trim()
 }
 
+/// The keys set (`key = …`, or `key { … }` in an overlay) at the top level of
+/// the block that starts at `start`, up to its closing brace.
+fn keys_in_block(text: &str, start: usize) -> Vec<String> {
+    let Some(body) = text.get(start..) else {
+        return Vec::new();
+    };
+    let b = body.as_bytes();
+    let mut keys = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    let mut at_entry = true;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i += body.get(i..).and_then(|t| t.find('\n')).unwrap_or(b.len() - i);
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                at_entry = false;
+            }
+            b'{' | b'[' | b'(' => depth += 1,
+            b'}' | b']' | b')' => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => break,
+            },
+            b'\n' | b',' | b';' => at_entry = depth == 0,
+            c if at_entry && depth == 0 && (c.is_ascii_alphabetic() || c == b'_') => {
+                let word: String = body[i..].chars().take_while(|c| is_ident_char(*c)).collect();
+                i += word.len();
+                let rest = body[i..].trim_start();
+                if (rest.starts_with('=') && !rest.starts_with("==") && !rest.starts_with("=>"))
+                    || rest.starts_with('{')
+                {
+                    keys.push(word);
+                }
+                at_entry = false;
+                continue;
+            }
+            c if !c.is_ascii_whitespace() => at_entry = false,
+            _ => {}
+        }
+        i += 1;
+    }
+    keys
+}
+
 /// `key =` at the end of a segment (not `==`, `!=`, `<=`, `>=`, `=>`): the key.
 fn assignment(segment: &str) -> Option<&str> {
     let c = re(r"(?:^|[^\w])(\w+)\s*=(?:[^=>]|$)")?
@@ -762,6 +825,13 @@ mod tests {
         assert!(scan("a = 1 // comment").in_comment);
         assert!(scan("a = 1 /* comment").in_comment);
         assert_eq!(scan("a = { /* { */").open.len(), 1);
+    }
+
+    #[test]
+    fn keys_of_a_block_at_its_top_level() {
+        let text =
+            "{\n  region = \"a}\" // x = 1\n  tags = { inner = 1 }, size = 2\n  main { a = 1 }\n}\nafter = 1";
+        assert_eq!(super::keys_in_block(text, 1), ["region", "tags", "size", "main"]);
     }
 
     #[test]
