@@ -320,12 +320,8 @@ impl<'c> Server<'c> {
     }
 
     fn publish_to(&mut self, uri: Url, diagnostics: Vec<lsp_types::Diagnostic>) {
-        let version = self
-            .paths
-            .path(&uri)
-            .to_str()
-            .and_then(|p| self.ws.docs.get(std::path::Path::new(p)))
-            .map(|d| d.version);
+        let path = self.paths.path(&uri);
+        let version = self.ws.docs.get(&path).map(|d| d.version);
         self.diagnostics.insert(uri.clone(), diagnostics.clone());
         let params = PublishDiagnosticsParams {
             uri,
@@ -390,7 +386,7 @@ impl<'c> Server<'c> {
     pub fn file(&mut self, uri: &Url) -> Option<(Rc<Analysis>, tpt_lang::source::FileId)> {
         let path = self.paths.path(uri);
         let a = self.ws.analysis_for(&path);
-        let id = a.program.sources.find(&path.to_string_lossy())?;
+        let id = a.program.sources.find(&self.ws.source_name(&path))?;
         Some((a, id))
     }
 

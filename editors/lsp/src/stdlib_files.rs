@@ -24,7 +24,8 @@ impl StdlibFiles {
         self.dir.as_ref().and_then(|d| d.as_deref())
     }
 
-    fn write(&self) -> Option<PathBuf> {
+    /// Where the modules go: a directory named for their content.
+    fn dir_path(&self) -> PathBuf {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for (_, _, text) in tpt_lang::stdlib::MODULES {
             for b in text.bytes() {
@@ -32,7 +33,11 @@ impl StdlibFiles {
             }
         }
         let base = self.base.clone().unwrap_or_else(std::env::temp_dir);
-        let dir = base.join(format!("tpt-stdlib-{hash:016x}"));
+        base.join(format!("tpt-stdlib-{hash:016x}"))
+    }
+
+    fn write(&self) -> Option<PathBuf> {
+        let dir = self.dir_path();
         for (_, display, text) in tpt_lang::stdlib::MODULES {
             let path = dir.join(display);
             if std::fs::read_to_string(&path).ok().as_deref() == Some(*text) {
@@ -57,8 +62,7 @@ impl StdlibFiles {
 
     /// The source name of a path: a written stdlib copy → `std/aws.tpt`.
     pub fn name_of(&self, path: &Path) -> Option<String> {
-        let dir = self.dir.as_ref()?.as_deref()?;
-        let rel = path.strip_prefix(dir).ok()?;
+        let rel = path.strip_prefix(self.dir_path()).ok()?;
         let name = rel.to_str()?.replace('\\', "/");
         is_stdlib_name(&name).then_some(name)
     }

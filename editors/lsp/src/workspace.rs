@@ -34,7 +34,12 @@ pub enum Root {
     Dir(PathBuf),
     /// A file on its own.
     File(PathBuf),
+    /// The standard library, for its files opened in the editor (from a definition).
+    Std,
 }
+
+/// The root file of [`Root::Std`]: it imports every module of the standard library.
+const STD_ROOT: &str = "<std>";
 
 impl Root {
     /// The main file (where file-less diagnostics are shown).
@@ -42,6 +47,7 @@ impl Root {
         match self {
             Root::Dir(dir) => dir.join("main.tpt"),
             Root::File(f) => f.clone(),
+            Root::Std => PathBuf::from(STD_ROOT),
         }
     }
 }
@@ -146,6 +152,12 @@ struct OverlayFs<'w> {
 
 impl FileSystem for OverlayFs<'_> {
     fn read(&self, path: &str) -> Result<String, String> {
+        if path == STD_ROOT {
+            return Ok(tpt_lang::stdlib::MODULES
+                .iter()
+                .map(|(name, _, _)| format!("import std.{name}\n"))
+                .collect());
+        }
         if let Some(doc) = self.docs.get(Path::new(path)) {
             return Ok(doc.text.clone());
         }
@@ -202,6 +214,7 @@ impl Workspace {
     fn root_files(&self, root: &Root) -> Vec<String> {
         match root {
             Root::File(f) => vec![f.to_string_lossy().into_owned()],
+            Root::Std => vec![STD_ROOT.to_string()],
             Root::Dir(dir) => {
                 let envs = dir.join("envs");
                 let mut names: Vec<PathBuf> = std::fs::read_dir(&envs)
@@ -229,6 +242,9 @@ impl Workspace {
     /// The analysis of the configuration `path` belongs to (computed when stale).
     /// A file that its directory's configuration does not load is analysed alone.
     pub fn analysis_for(&mut self, path: &Path) -> Rc<Analysis> {
+        if self.stdlib.name_of(path).is_some() {
+            return self.analysis(&Root::Std);
+        }
         let root = self.root_of(path);
         let analysis = self.analysis(&root);
         let name = path.to_string_lossy();
@@ -245,6 +261,14 @@ impl Workspace {
         let a = Rc::new(self.analyse(root));
         self.analyses.insert(root.clone(), a.clone());
         a
+    }
+
+    /// The name a file has in its analysis: its path, or `std/aws.tpt` for the
+    /// written copy of a standard library module.
+    pub fn source_name(&self, path: &Path) -> String {
+        self.stdlib
+            .name_of(path)
+            .unwrap_or_else(|| path.to_string_lossy().into_owned())
     }
 
     /// The analyses computed since the last change.

@@ -134,6 +134,33 @@ fn renameable(
     Ok(Some((at, occ)))
 }
 
+/// Why `new` cannot be the name of a module-level declaration: the module has it already.
+fn conflict(a: &Analysis, target: &Target, new: &str) -> Option<String> {
+    let Target::Decl(span) = target else { return None };
+    let m = match a.index().decls.get(span)? {
+        DeclKind::Resource(m, _) | DeclKind::Param(m, _) | DeclKind::Let(m, _) | DeclKind::Fn(m, _) => *m,
+        DeclKind::Alias(m, _) | DeclKind::Import(m, _) => *m,
+        DeclKind::Schema(sid) => a.program.schema(*sid).module,
+        DeclKind::Field(sid, _) => {
+            let taken = a.program.schema(*sid).fields.contains_key(new);
+            return taken.then(|| format!("`{}` already has a field `{new}`", a.program.schema(*sid).name));
+        }
+        DeclKind::Environment(_) => {
+            let taken = a.program.module(a.program.root()).environments.contains_key(new);
+            return taken.then(|| format!("there is already an environment `{new}`"));
+        }
+        DeclKind::Local(..) => return None,
+    };
+    let module = a.program.module(m);
+    let taken = module.lets.contains_key(new)
+        || module.params.contains_key(new)
+        || module.resources.contains_key(new)
+        || module.fns.contains_key(new)
+        || module.types.contains_key(new)
+        || module.imports.contains_key(new);
+    taken.then(|| format!("`{new}` is already defined in this module"))
+}
+
 pub fn prepare_rename(server: &mut Server, p: TextDocumentPositionParams) -> Answer {
     let Some((at, occ)) = renameable(server, &p)? else {
         return Ok(Value::Null);
@@ -159,6 +186,9 @@ pub fn rename(server: &mut Server, p: RenameParams) -> Answer {
         return Ok(Value::Null);
     };
     let a = at.analysis.clone();
+    if let Some(taken) = conflict(&a, &occ.target, new) {
+        return Err(Failure::new(ErrorCode::InvalidParams, taken));
+    }
     let occurrences: Vec<Occurrence> = a
         .index()
         .occurrences_of(&occ.target)
