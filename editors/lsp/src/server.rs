@@ -74,11 +74,12 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
         "capabilities": capabilities(),
         "serverInfo": ServerInfo { name: "tpt".into(), version: Some(env!("CARGO_PKG_VERSION").into()) },
     });
-    let (id, _params) = connection.initialize_start().map_err(|e| e.to_string())?;
+    let (id, params) = connection.initialize_start().map_err(|e| e.to_string())?;
     connection
         .initialize_finish(id, init)
         .map_err(|e| e.to_string())?;
     let mut server = Server::new(connection);
+    server.ws.folders = workspace_folders(params);
     loop {
         let message = if server.stale {
             match connection.receiver.try_recv() {
@@ -107,6 +108,20 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
             Message::Response(_) => {}
         }
     }
+}
+
+/// The workspace folders the client names (or its root), as paths.
+fn workspace_folders(params: Value) -> Vec<PathBuf> {
+    let Ok(p) = serde_json::from_value::<lsp_types::InitializeParams>(params) else {
+        return Vec::new();
+    };
+    #[allow(deprecated)] // `root_uri` is deprecated in favour of folders; older clients send only it.
+    let root = p.root_uri;
+    let uris: Vec<Url> = match p.workspace_folders {
+        Some(folders) if !folders.is_empty() => folders.into_iter().map(|f| f.uri).collect(),
+        _ => root.into_iter().collect(),
+    };
+    uris.iter().filter_map(|u| u.to_file_path().ok()).collect()
 }
 
 /// Runs `f`; a panic in it becomes an internal-error answer with the panic's message.

@@ -143,7 +143,13 @@ pub struct Workspace {
     pub parses: ParseCache,
     analyses: HashMap<Root, Rc<Analysis>>,
     pub stdlib: StdlibFiles,
+    /// The workspace folders (for references and renames across configurations).
+    pub folders: Vec<PathBuf>,
 }
+
+/// How deep and how many directories [`Workspace::configurations`] looks through.
+const SEARCH_DEPTH: usize = 8;
+const SEARCH_DIRS: usize = 5_000;
 
 /// Reads open documents from memory and everything else from disk.
 struct OverlayFs<'w> {
@@ -269,6 +275,40 @@ impl Workspace {
         self.stdlib
             .name_of(path)
             .unwrap_or_else(|| path.to_string_lossy().into_owned())
+    }
+
+    /// Every configuration in the workspace folders: the directories holding
+    /// `main.tpt` (hidden directories, `target` and `node_modules` skipped).
+    pub fn configurations(&self) -> Vec<Root> {
+        let mut out = Vec::new();
+        let mut queue: Vec<(PathBuf, usize)> = self.folders.iter().map(|f| (f.clone(), 0)).collect();
+        let mut seen = 0;
+        while let Some((dir, depth)) = queue.pop() {
+            seen += 1;
+            if seen > SEARCH_DIRS {
+                break;
+            }
+            if self.exists(&dir.join("main.tpt")) {
+                out.push(Root::Dir(dir.clone()));
+            }
+            if depth >= SEARCH_DEPTH {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.filter_map(Result::ok) {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                let skip = name.starts_with('.') || name == "target" || name == "node_modules";
+                if !skip && e.file_type().is_ok_and(|t| t.is_dir()) {
+                    queue.push((e.path(), depth + 1));
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// The analyses computed since the last change.

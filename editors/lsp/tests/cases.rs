@@ -1,5 +1,6 @@
 //! Data-driven tests of the language server through JSON-RPC. Each
-//! `tests/cases/*.case` holds files (`--- PATH` then the text) and, after
+//! `tests/cases/*.case` holds files (`--- PATH` then the text, opened in the
+//! editor; `--- PATH (closed)` only on disk) and, after
 //! `=== requests`, one request per line; the server's answers, rendered as
 //! text, must equal `*.snap` beside it (`BLESS=1` rewrites them).
 //!
@@ -48,11 +49,17 @@ fn run_case(input: &str) -> String {
     let mut sources = Vec::new();
     for chunk in files.split("--- ").skip(1) {
         let (name, text) = chunk.split_once('\n').unwrap_or((chunk, ""));
-        let name = name.trim();
+        // `--- PATH (closed)`: on disk only, never opened in the editor.
+        let (name, closed) = match name.trim().strip_suffix("(closed)") {
+            Some(n) => (n.trim(), true),
+            None => (name.trim(), false),
+        };
         let path = root.join(name);
         std::fs::create_dir_all(path.parent().expect("a file has a directory")).expect("mkdir");
         std::fs::write(&path, text).expect("write");
-        sources.push((name.to_string(), text.to_string()));
+        if !closed {
+            sources.push((name.to_string(), text.to_string()));
+        }
     }
     let mut client = Client::start(&root);
     for (name, text) in &sources {

@@ -4,6 +4,7 @@
 //! and builtins cannot be renamed.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use lsp_server::ErrorCode;
 use lsp_types::{
@@ -83,21 +84,56 @@ pub fn references(server: &mut Server, p: ReferenceParams) -> Answer {
     let Some(at) = At::of(server, &p.text_document_position) else {
         return Ok(Value::Null);
     };
-    let Some(occ) = at.analysis.index().at(at.file, at.offset) else {
+    let Some(occ) = at.analysis.index().at(at.file, at.offset).cloned() else {
         return Ok(Value::Null);
     };
     let include_decl = p.context.include_declaration;
-    let spans: Vec<Span> = at
-        .analysis
-        .index()
-        .occurrences_of(&occ.target)
-        .into_iter()
-        .filter(|o| include_decl || !o.is_decl)
-        .map(|o| o.span)
-        .collect();
-    let mut loc = server.locator(&at.analysis);
-    let locations: Vec<Location> = spans.into_iter().filter_map(|s| loc.location(s)).collect();
+    let mut locations: Vec<Location> = Vec::new();
+    for (a, target) in analyses_naming(server, &at.analysis, &occ.target) {
+        let spans: Vec<Span> = a
+            .index()
+            .occurrences_of(&target)
+            .into_iter()
+            .filter(|o| include_decl || !o.is_decl)
+            .map(|o| o.span)
+            .collect();
+        let mut loc = server.locator(&a);
+        for l in spans.into_iter().filter_map(|s| loc.location(s)) {
+            if !locations.contains(&l) {
+                locations.push(l);
+            }
+        }
+    }
     Ok(serde_json::to_value(locations).unwrap_or(Value::Null))
+}
+
+/// The analyses that may name a target, each with the target in its terms: the
+/// one asked, and when the target is declared in an imported file (not the
+/// standard library), every other configuration of the workspace that loads it.
+fn analyses_naming(server: &mut Server, a: &Rc<Analysis>, target: &Target) -> Vec<(Rc<Analysis>, Target)> {
+    let mut out = vec![(a.clone(), target.clone())];
+    let Target::Decl(span) = target else { return out };
+    let Some(name) = a.program.sources.get(span.file).map(|f| f.name.clone()) else {
+        return out;
+    };
+    let shared = a
+        .program
+        .modules
+        .iter()
+        .any(|m| !m.is_root && !m.name.starts_with("std.") && m.files.contains(&span.file));
+    if !shared {
+        return out;
+    }
+    for root in server.ws.configurations() {
+        if root == a.root {
+            continue;
+        }
+        let other = server.ws.analysis(&root);
+        if let Some(file) = other.program.sources.find(&name) {
+            out.push((other, Target::Decl(Span { file, ..*span })));
+        }
+    }
+    out
 }
 
 /// The occurrence a rename at this position would rename, or why it cannot.
@@ -189,30 +225,28 @@ pub fn rename(server: &mut Server, p: RenameParams) -> Answer {
     if let Some(taken) = conflict(&a, &occ.target, new) {
         return Err(Failure::new(ErrorCode::InvalidParams, taken));
     }
-    let occurrences: Vec<Occurrence> = a
-        .index()
-        .occurrences_of(&occ.target)
-        .into_iter()
-        .cloned()
-        .collect();
     let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
-    let mut loc = server.locator(&a);
-    for o in occurrences {
-        // `import std.aws` binds `aws` implicitly: renaming it adds an alias.
-        let implicit_import = o.is_decl
-            && matches!(a.index().decls.get(&o.span), Some(DeclKind::Import(..)))
-            && a.index().link_at(o.span.file, o.span.start as usize).is_some();
-        let new_text = if implicit_import {
-            let old = a.program.sources.get(o.span.file).map_or("", |f| f.slice(o.span));
-            format!("{old} as {new}")
-        } else {
-            new.to_string()
-        };
-        if let (Some(uri), Some(range)) = (loc.uri_of(o.span), loc.range(o.span)) {
-            changes
-                .entry(uri)
-                .or_default()
-                .push(TextEdit::new(range, new_text));
+    for (a, target) in analyses_naming(server, &a, &occ.target) {
+        let occurrences: Vec<Occurrence> = a.index().occurrences_of(&target).into_iter().cloned().collect();
+        let mut loc = server.locator(&a);
+        for o in occurrences {
+            // `import std.aws` binds `aws` implicitly: renaming it adds an alias.
+            let implicit_import = o.is_decl
+                && matches!(a.index().decls.get(&o.span), Some(DeclKind::Import(..)))
+                && a.index().link_at(o.span.file, o.span.start as usize).is_some();
+            let new_text = if implicit_import {
+                let old = a.program.sources.get(o.span.file).map_or("", |f| f.slice(o.span));
+                format!("{old} as {new}")
+            } else {
+                new.to_string()
+            };
+            if let (Some(uri), Some(range)) = (loc.uri_of(o.span), loc.range(o.span)) {
+                let edits = changes.entry(uri).or_default();
+                let edit = TextEdit::new(range, new_text);
+                if !edits.contains(&edit) {
+                    edits.push(edit);
+                }
+            }
         }
     }
     let edit = WorkspaceEdit {
