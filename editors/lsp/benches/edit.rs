@@ -174,12 +174,39 @@ fn main() {
         let n = c.diagnostics(&uri, version);
         (t.elapsed(), n)
     };
+    // After an edit, the first hover builds the symbol index of the whole
+    // configuration; completion reads the text and the analysis.
+    let hover_line = text
+        .lines()
+        .position(|l| l.contains("replicas_of(110)"))
+        .expect("the hovered line") as u32;
+    let hover_col = text
+        .lines()
+        .nth(hover_line as usize)
+        .and_then(|l| l.find("replicas_of"))
+        .expect("column") as u32;
+    let at = |line: u32, character: u32| json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } });
+    let mut hovers = Vec::new();
+    let mut completions = Vec::new();
     let mut clean = Vec::new();
     let mut failing = Vec::new();
     for _ in 0..RUNS {
         let (d, n) = run(&c, "111", 3);
         assert_eq!(n, 0);
         clean.push(d);
+        let t = Instant::now();
+        let hover = c.request("textDocument/hover", at(hover_line, hover_col + 2));
+        hovers.push(t.elapsed());
+        assert!(
+            hover["contents"]["value"]
+                .as_str()
+                .is_some_and(|v| v.contains("fn l")),
+            "{hover}"
+        );
+        let t = Instant::now();
+        let items = c.request("textDocument/completion", at(hover_line, 2));
+        completions.push(t.elapsed());
+        assert!(items["items"].as_array().is_some_and(|i| !i.is_empty()));
         let (d, _) = run(&c, "110", 3);
         clean.push(d);
         // `"ns-1"10"` is a syntax error; then back.
@@ -190,6 +217,8 @@ fn main() {
     }
     clean.sort();
     failing.sort();
+    hovers.sort();
+    completions.sort();
     println!(
         "workspace: {lines} lines in {} files ({RESOURCES} resources, {ENVS} environments)",
         1 + LIBS + ENVS
@@ -208,6 +237,20 @@ fn main() {
         failing.len(),
         percentile(&failing, 0.5),
         percentile(&failing, 0.95)
+    );
+    println!("| request after an edit | runs | p50 ms | p95 ms |");
+    println!("|---|---|---|---|");
+    println!(
+        "| hover (builds the symbol index of the configuration) | {} | {:.1} | {:.1} |",
+        hovers.len(),
+        percentile(&hovers, 0.5),
+        percentile(&hovers, 0.95)
+    );
+    println!(
+        "| completion in a resource body | {} | {:.1} | {:.1} |",
+        completions.len(),
+        percentile(&completions, 0.5),
+        percentile(&completions, 0.95)
     );
     c.request("shutdown", Value::Null);
     c.notify("exit", Value::Null);
