@@ -28,7 +28,10 @@ mod text;
 
 use self::text::{assignment, is_ident_char, keys_in_block, opener_text, re, scan, Open};
 use super::At;
+use crate::index::DeclKind;
 use crate::server::{Answer, Server};
+use crate::workspace::Analysis;
+use tpt_lang::source::FileId;
 
 const TOP_KEYWORDS: &[&str] = &[
     "import",
@@ -53,6 +56,7 @@ pub fn completion(server: &mut Server, p: CompletionParams) -> Answer {
         p: &at.analysis.program,
         m,
         text: at.text(),
+        locals: locals_at(&at.analysis, at.file, at.offset),
     }
     .complete(before);
     let list = CompletionResponse::List(CompletionList {
@@ -86,6 +90,42 @@ struct Completer<'a> {
     m: ModuleId,
     /// The whole document.
     text: &'a str,
+    /// Local variables that may be in scope at the cursor, innermost last.
+    locals: Vec<(String, Ty)>,
+}
+
+/// The local variables declared before the cursor in the item it is in
+/// (`for` variables, function parameters, `let … in`, comprehensions): those
+/// that may be in scope there, innermost last.
+fn locals_at(a: &Analysis, file: FileId, offset: usize) -> Vec<(String, Ty)> {
+    let Some(tree) = a.trees.get(&file) else {
+        return Vec::new();
+    };
+    let Ok(offset) = u32::try_from(offset) else {
+        return Vec::new();
+    };
+    let Some(item) = tree
+        .items
+        .iter()
+        .find(|i| i.span.start <= offset && offset <= i.span.end)
+    else {
+        return Vec::new();
+    };
+    let mut found: Vec<(u32, String, Ty)> = a
+        .index()
+        .decls
+        .iter()
+        .filter_map(|(span, kind)| match kind {
+            DeclKind::Local(name, ty)
+                if span.file == file && item.span.start <= span.start && span.end <= offset =>
+            {
+                Some((span.start, name.clone(), ty.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    found.sort_by_key(|(start, _, _)| *start);
+    found.into_iter().map(|(_, n, t)| (n, t)).collect()
 }
 
 impl Completer<'_> {
@@ -387,6 +427,14 @@ impl Completer<'_> {
     fn value_items(&self) -> Vec<CompletionItem> {
         let module = self.p.module(self.m);
         let mut items = Vec::new();
+        for (n, ty) in self.locals.iter().rev() {
+            if items.iter().any(|i: &CompletionItem| i.label == *n) {
+                continue; // shadowed by an inner one
+            }
+            let mut it = item(n, CompletionItemKind::VARIABLE, Some(self.p.show(ty)), None);
+            it.sort_text = Some(format!("0{n}"));
+            items.push(it);
+        }
         let sorted = |items: &mut Vec<CompletionItem>, it: CompletionItem| {
             let mut it = it;
             it.sort_text = Some(format!("1{}", it.label));
@@ -547,7 +595,7 @@ impl Completer<'_> {
         let Some(expr) = chain_expr(chain) else {
             return Vec::new();
         };
-        let mut ty = Types::new(self.p).type_of(self.m, &[], &expr);
+        let mut ty = Types::new(self.p).type_of(self.m, &self.locals, &expr);
         if ty == Ty::Error {
             // A resource being edited: its schema from the text, then the fields read.
             let Some((first, rest)) = chain.split_first() else {
