@@ -76,6 +76,9 @@ pub enum Command {
     /// Delete every object recorded in an environment's state.
     #[command(after_help = DESTROY_HELP)]
     Destroy(ApplyArgs),
+    /// Run the language server (LSP over stdin/stdout) for editors.
+    #[command(after_help = LSP_HELP)]
+    Lsp(LspArgs),
 }
 
 const APPLY_HELP: &str = "\
@@ -145,6 +148,21 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "DURATION")]
     pub wait_timeout: Option<String>,
 }
+
+/// `tpt lsp` takes no options; `--stdio` is accepted because clients pass it.
+#[derive(Debug, Args)]
+pub struct LspArgs {
+    /// Speak LSP over stdin/stdout (the only transport, and the default).
+    #[arg(long)]
+    pub stdio: bool,
+}
+
+const LSP_HELP: &str = "\
+Editors start this command; it is not meant to be run by hand. It answers on
+stdout and logs to stderr. See editors/README.md for VS Code and Neovim.
+
+Examples:
+  nvim: vim.lsp.start({ name = 'tpt', cmd = { 'tpt', 'lsp' } })";
 
 /// Which environment's state, of which configuration.
 #[derive(Debug, Args)]

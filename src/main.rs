@@ -35,6 +35,13 @@ fn main() -> ExitCode {
         Command::Show(args) => commands::plan::show(args, &renderer),
         Command::Apply(args) => commands::apply::run(args, false, &renderer),
         Command::Destroy(args) => commands::apply::run(args, true, &renderer),
+        Command::Lsp(_) => match tpt_lsp::run_stdio() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: tpt lsp: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -21,6 +21,13 @@ use crate::apply::{Cancel, Job, Report};
 use crate::events::Events;
 use crate::provider::{Cx, Providers, Secrets};
 
+/// Chooses rustls' process-wide crypto provider. Two are linked (kube's ring,
+/// the AWS SDK's aws-lc), so rustls cannot pick one itself; every client made
+/// by this crate calls this first. An error means the choice was made already.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A tokio runtime and the providers.
 pub struct Engine {
     runtime: tokio::runtime::Runtime,
@@ -38,9 +45,7 @@ pub struct Failure {
 
 impl Engine {
     pub fn new() -> Result<Engine, String> {
-        // Two TLS stacks are linked (kube's ring, the AWS SDK's aws-lc); rustls
-        // needs the process-wide choice made once. An error means it was made.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(4)
             .enable_all()

@@ -17,7 +17,7 @@ pub mod check;
 pub mod eval;
 pub mod fmt;
 
-pub use check::check;
+pub use check::{check, Types};
 pub use diagnostic::{Code, Diagnostic};
 pub use eval::{evaluate, evaluate_with, Evaluated, Inputs, KnownOutputs, ResourceInstance};
 pub use program::{FileSystem, Program};

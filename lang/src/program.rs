@@ -23,6 +23,22 @@ pub trait FileSystem {
     fn read(&self, path: &str) -> Result<String, String>;
 }
 
+/// Parses one file for the loader. [`Program::load`] parses every file each
+/// time; the LSP supplies one that keeps the trees of files that did not change.
+pub trait ParseFile {
+    /// The tree and syntax diagnostics of `text`, the file `name` with id `file`.
+    fn parse(&self, file: FileId, name: &str, text: &Arc<str>) -> (ast::File, Vec<Diagnostic>);
+}
+
+/// Parses with [`parse`], every time.
+pub struct AlwaysParse;
+
+impl ParseFile for AlwaysParse {
+    fn parse(&self, file: FileId, _name: &str, text: &Arc<str>) -> (ast::File, Vec<Diagnostic>) {
+        parse(file, text)
+    }
+}
+
 /// The embedded standard library modules, `std.NAME` → (display name, text).
 pub fn stdlib_source(name: &str) -> Option<(&'static str, &'static str)> {
     crate::stdlib::module(name)
@@ -191,8 +207,14 @@ impl Program {
     /// Loads the root module from `root_files` (paths as the file system knows
     /// them), then every module they import, and collects all declarations.
     pub fn load(fs: &dyn FileSystem, root_files: &[String]) -> Program {
+        Program::load_with(fs, root_files, &AlwaysParse)
+    }
+
+    /// [`Program::load`] with files parsed by `parser` (which may reuse earlier trees).
+    pub fn load_with(fs: &dyn FileSystem, root_files: &[String], parser: &dyn ParseFile) -> Program {
         let mut loader = Loader {
             fs,
+            parser,
             program: Program::default(),
             by_key: HashMap::new(),
             loading: Vec::new(),
@@ -325,6 +347,7 @@ pub const BUILTIN_TYPES: &[&str] = &["string", "int", "float", "bool", "duration
 
 struct Loader<'a> {
     fs: &'a dyn FileSystem,
+    parser: &'a dyn ParseFile,
     program: Program,
     /// `std.aws` or a normalised path → module.
     by_key: HashMap<String, ModuleId>,
@@ -349,13 +372,13 @@ impl Loader<'_> {
     }
 
     fn parse_file(&mut self, file: FileId) -> ast::File {
-        let text = self
+        let (name, text) = self
             .program
             .sources
             .get(file)
-            .map(|f| f.text.clone())
+            .map(|f| (f.name.clone(), f.text.clone()))
             .unwrap_or_default();
-        let (ast, diags) = parse(file, &text);
+        let (ast, diags) = self.parser.parse(file, &name, &text);
         self.program.diagnostics.extend(diags);
         ast
     }

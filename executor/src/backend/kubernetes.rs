@@ -47,6 +47,7 @@ impl KubernetesBackend {
         context: Option<&str>,
         namespace: &str,
     ) -> Result<Self, BackendError> {
+        crate::install_crypto();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

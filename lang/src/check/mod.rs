@@ -89,3 +89,39 @@ impl<'p> Checker<'p> {
         self.locals.iter().rev().find(|(n, _)| n == name).map(|(_, t)| t)
     }
 }
+
+/// Types of expressions for editors (hover, completion, go to definition):
+/// the checker's inference without its diagnostics. The types of `let`s are
+/// inferred once and kept across calls.
+pub struct Types<'p> {
+    checker: Checker<'p>,
+}
+
+impl<'p> Types<'p> {
+    pub fn new(program: &'p Program) -> Self {
+        Types {
+            checker: Checker::new(program),
+        }
+    }
+
+    /// The type of `e` in module `m`, with `locals` (innermost last) in scope.
+    pub fn type_of(&mut self, m: ModuleId, locals: &[(String, Ty)], e: &crate::syntax::ast::Expr) -> Ty {
+        let saved = std::mem::replace(&mut self.checker.locals, locals.to_vec());
+        let ty = self.checker.infer_quiet(m, e);
+        self.checker.locals = saved;
+        self.checker.diags.clear();
+        ty
+    }
+
+    /// The type of the top-level `let NAME` of module `m`.
+    pub fn let_type(&mut self, m: ModuleId, name: &str) -> Ty {
+        let ty = self.checker.let_type(m, name);
+        self.checker.diags.clear();
+        ty
+    }
+
+    /// The variables `for VARS in …` binds over a value of type `iter`.
+    pub fn loop_vars(vars: &crate::syntax::ast::ForVars, iter: &Ty) -> Vec<(String, Ty)> {
+        expr::loop_bindings(vars, iter).0
+    }
+}

@@ -16,7 +16,7 @@
 //! Idempotent: formatting formatted text changes nothing (every layout choice
 //! depends only on what the formatter itself writes).
 
-mod comments;
+pub mod comments;
 mod exprs;
 
 use crate::diagnostic::Diagnostic;

@@ -41,9 +41,6 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
     }
     let mut items = Vec::new();
     let mut diags = Vec::new();
-    // Detailed errors (expected tokens at the furthest position) cost time, so
-    // they are collected only on this path, which runs only for a file with errors.
-    pest::set_error_detail(true);
     let mut pos = 0usize;
     while pos < src.len() {
         let rest = &src[pos..];
@@ -69,7 +66,13 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
                 }
                 pos += end;
             }
-            Err(err) => {
+            Err(plain) => {
+                // Detailed errors (expected tokens at the furthest position) slow every
+                // rule down, so only the item that fails is parsed again to collect them
+                // (the editor re-parses a file with an error at every keystroke).
+                pest::set_error_detail(true);
+                let err = Grammar::parse(Rule::single_item, rest).err().unwrap_or(plain);
+                pest::set_error_detail(false);
                 let (at, message) = describe_error(&err, rest);
                 let at_abs = pos + at;
                 let span_end = next_char_boundary(src, at_abs);
@@ -83,7 +86,6 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
             }
         }
     }
-    pest::set_error_detail(false);
     (File { items }, diags)
 }
 

@@ -1,0 +1,138 @@
+//! Between the language crate's terms (source names, spans, diagnostics) and
+//! the protocol's (URIs, ranges, LSP diagnostics).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use lsp_types::{DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Range, Url};
+use serde_json::json;
+use tpt_lang::diagnostic::Severity;
+use tpt_lang::source::{SourceMap, Span};
+use tpt_lang::Diagnostic;
+
+use crate::line_index::LineIndex;
+use crate::stdlib_files::StdlibFiles;
+
+/// Paths of documents and their URIs. A URI that is not a `file:` URI (an
+/// unsaved buffer) gets a path of its own, so that it can still be analysed.
+#[derive(Default)]
+pub struct Paths {
+    other: HashMap<PathBuf, Url>,
+}
+
+impl Paths {
+    pub fn path(&mut self, uri: &Url) -> PathBuf {
+        if uri.scheme() == "file" {
+            if let Ok(p) = uri.to_file_path() {
+                return p;
+            }
+        }
+        let path = PathBuf::from(format!(
+            "/<{}>/{}",
+            uri.scheme(),
+            uri.path().trim_start_matches('/')
+        ));
+        self.other.insert(path.clone(), uri.clone());
+        path
+    }
+
+    pub fn uri(&self, path: &Path) -> Option<Url> {
+        if let Some(u) = self.other.get(path) {
+            return Some(u.clone());
+        }
+        Url::from_file_path(path).ok()
+    }
+}
+
+/// Locations of spans: source names are absolute paths, or `std/*.tpt`.
+pub struct Locator<'a> {
+    pub sources: &'a SourceMap,
+    pub paths: &'a Paths,
+    pub stdlib: &'a mut StdlibFiles,
+}
+
+impl Locator<'_> {
+    pub fn uri_of(&mut self, span: Span) -> Option<Url> {
+        let file = self.sources.get(span.file)?;
+        let path = self.stdlib.path_of(&file.name)?;
+        self.paths.uri(&path)
+    }
+
+    pub fn range(&self, span: Span) -> Option<Range> {
+        let file = self.sources.get(span.file)?;
+        Some(LineIndex::new(&file.text).range(span.start as usize, span.end as usize))
+    }
+
+    pub fn location(&mut self, span: Span) -> Option<Location> {
+        Some(Location::new(self.uri_of(span)?, self.range(span)?))
+    }
+}
+
+/// An LSP diagnostic of `d`, shown in the file of its primary span. The code is
+/// the stable `E0xxx`; the help follows the message; a "did you mean"
+/// suggestion travels in `data.fix` for the code action.
+pub fn diagnostic(d: &Diagnostic, loc: &mut Locator<'_>, fallback: Range) -> lsp_types::Diagnostic {
+    let primary = d.primary_span();
+    let range = primary.and_then(|s| loc.range(s)).unwrap_or(fallback);
+    let mut message = d.message.clone();
+    if let Some(help) = &d.help {
+        message.push_str("\nhelp: ");
+        message.push_str(help);
+    }
+    let related: Vec<DiagnosticRelatedInformation> = d
+        .labels
+        .iter()
+        .skip(1)
+        .filter_map(|l| {
+            Some(DiagnosticRelatedInformation {
+                location: loc.location(l.span)?,
+                message: if l.message.is_empty() {
+                    "here".to_string()
+                } else {
+                    l.message.clone()
+                },
+            })
+        })
+        .collect();
+    let data = match (primary, &d.suggestion) {
+        (Some(span), Some(s)) => {
+            fix(span, s, loc).map(|(range, text)| json!({ "fix": { "range": range, "newText": text } }))
+        }
+        _ => None,
+    };
+    lsp_types::Diagnostic {
+        range,
+        severity: Some(match d.severity {
+            Severity::Error => DiagnosticSeverity::ERROR,
+            Severity::Warning => DiagnosticSeverity::WARNING,
+        }),
+        code: Some(NumberOrString::String(d.code.as_str().to_string())),
+        source: Some("tpt".to_string()),
+        message,
+        related_information: (!related.is_empty()).then_some(related),
+        data,
+        ..Default::default()
+    }
+}
+
+/// The edit that applies a suggestion: the name in the primary span replaced
+/// (an annotation's span starts with `@`, which stays).
+fn fix(span: Span, suggestion: &str, loc: &Locator<'_>) -> Option<(Range, String)> {
+    let text = loc.sources.get(span.file)?.slice(span);
+    let (start, len) = match text.strip_prefix('@') {
+        Some(rest) => (
+            span.start + 1,
+            rest.chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .count(),
+        ),
+        None => (span.start, text.len()),
+    };
+    let end = start + u32::try_from(len).ok()?;
+    let range = loc.range(Span {
+        file: span.file,
+        start,
+        end,
+    })?;
+    Some((range, suggestion.to_string()))
+}

@@ -1,0 +1,45 @@
+//! The requests the server answers, one module per feature.
+
+pub mod completion;
+pub mod edits;
+pub mod hover;
+pub mod navigate;
+pub mod symbols;
+
+use std::rc::Rc;
+
+use lsp_types::TextDocumentPositionParams;
+use tpt_lang::source::FileId;
+
+use crate::line_index::LineIndex;
+use crate::server::Server;
+use crate::workspace::Analysis;
+
+/// Where a request points: the analysis of its document, the file, the byte offset.
+pub struct At {
+    pub analysis: Rc<Analysis>,
+    pub file: FileId,
+    pub offset: usize,
+}
+
+impl At {
+    /// `None` for a document no configuration loads.
+    pub fn of(server: &mut Server, p: &TextDocumentPositionParams) -> Option<At> {
+        let (analysis, file) = server.file(&p.text_document.uri)?;
+        let text = analysis.program.sources.get(file)?.text.clone();
+        let offset = LineIndex::new(&text).offset(p.position);
+        Some(At {
+            analysis,
+            file,
+            offset,
+        })
+    }
+
+    pub fn text(&self) -> &str {
+        self.analysis
+            .program
+            .sources
+            .get(self.file)
+            .map_or("", |f| &f.text)
+    }
+}

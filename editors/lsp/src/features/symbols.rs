@@ -1,0 +1,219 @@
+//! Document symbols: the outline of one file, from its tree — imports,
+//! params, `let`s, functions, types and schemas (with their fields),
+//! resources (with their entries; inside `for` blocks too), environments
+//! (with their settings and overlays).
+
+use lsp_types::{DocumentSymbol, DocumentSymbolParams, SymbolKind};
+use serde_json::Value;
+use tpt_lang::source::Span;
+use tpt_lang::syntax::ast::{self, ItemKind};
+
+use super::hover::trim_trailing;
+use crate::line_index::LineIndex;
+use crate::server::{Answer, Server};
+
+pub fn document_symbols(server: &mut Server, p: DocumentSymbolParams) -> Answer {
+    let Some((a, file)) = server.file(&p.text_document.uri) else {
+        return Ok(Value::Null);
+    };
+    let (Some(tree), Some(source)) = (a.trees.get(&file), a.program.sources.get(file)) else {
+        return Ok(Value::Null);
+    };
+    let outline = Outline {
+        text: &source.text,
+        index: LineIndex::new(&source.text),
+    };
+    let symbols: Vec<DocumentSymbol> = tree.items.iter().filter_map(|i| outline.item(i)).collect();
+    Ok(serde_json::to_value(symbols).unwrap_or(Value::Null))
+}
+
+struct Outline<'t> {
+    text: &'t str,
+    index: LineIndex<'t>,
+}
+
+impl Outline<'_> {
+    #[allow(deprecated)] // `deprecated` is a required field of the struct, deprecated in the protocol.
+    fn symbol(
+        &self,
+        name: &str,
+        detail: Option<String>,
+        kind: SymbolKind,
+        span: Span,
+        name_span: Span,
+        children: Vec<DocumentSymbol>,
+    ) -> DocumentSymbol {
+        // Pest spans of some nodes run on over the blanks and comments after them.
+        let start = span.start as usize;
+        let content = trim_trailing(self.text.get(start..span.end as usize).unwrap_or(""));
+        let end = (start + content.len()).max(name_span.end as usize);
+        let start = start.min(name_span.start as usize);
+        DocumentSymbol {
+            name: name.to_string(),
+            detail,
+            kind,
+            tags: None,
+            deprecated: None,
+            range: self.index.range(start, end),
+            selection_range: self.index.range(name_span.start as usize, name_span.end as usize),
+            children: (!children.is_empty()).then_some(children),
+        }
+    }
+
+    fn item(&self, item: &ast::Item) -> Option<DocumentSymbol> {
+        let span = item.span;
+        Some(match &item.kind {
+            ItemKind::Import(i) => {
+                let name = i.binding()?;
+                let source = match &i.source {
+                    ast::ImportSource::Std(n) => format!("std.{}", n.name),
+                    ast::ImportSource::Path { path, .. } => format!("{path:?}"),
+                };
+                self.symbol(
+                    &name.name,
+                    Some(source),
+                    SymbolKind::MODULE,
+                    span,
+                    name.span,
+                    vec![],
+                )
+            }
+            ItemKind::TypeAlias(t) => self.symbol(
+                &t.name.name,
+                None,
+                SymbolKind::TYPE_PARAMETER,
+                span,
+                t.name.span,
+                vec![],
+            ),
+            ItemKind::Schema(s) => {
+                let fields = s
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        self.symbol(
+                            &f.name.name,
+                            Some(self.slice(f.ty.span)),
+                            SymbolKind::FIELD,
+                            f.span,
+                            f.name.span,
+                            vec![],
+                        )
+                    })
+                    .collect();
+                let kind = if s.is_resource {
+                    "resource schema"
+                } else {
+                    "schema"
+                };
+                self.symbol(
+                    &s.name.name,
+                    Some(kind.into()),
+                    SymbolKind::STRUCT,
+                    span,
+                    s.name.span,
+                    fields,
+                )
+            }
+            ItemKind::Param(p) => self.symbol(
+                &p.name.name,
+                Some(self.slice(p.ty.span)),
+                SymbolKind::VARIABLE,
+                span,
+                p.name.span,
+                vec![],
+            ),
+            ItemKind::Let(l) => self.symbol(
+                &l.name.name,
+                None,
+                SymbolKind::CONSTANT,
+                span,
+                l.name.span,
+                vec![],
+            ),
+            ItemKind::Fn(f) => self.symbol(
+                &f.name.name,
+                None,
+                SymbolKind::FUNCTION,
+                span,
+                f.name.span,
+                vec![],
+            ),
+            ItemKind::Resource(r) => {
+                let entries = r
+                    .body
+                    .iter()
+                    .map(|e| self.symbol(&e.name.name, None, SymbolKind::FIELD, e.span, e.name.span, vec![]))
+                    .collect();
+                self.symbol(
+                    &r.name.name,
+                    Some(r.schema.to_string()),
+                    SymbolKind::OBJECT,
+                    span,
+                    r.name.span,
+                    entries,
+                )
+            }
+            ItemKind::For(f) => {
+                let members = f.members.iter().filter_map(|m| self.item(m)).collect();
+                let name = format!("for {}", f.vars.first.name);
+                self.symbol(
+                    &name,
+                    None,
+                    SymbolKind::NAMESPACE,
+                    span,
+                    f.vars.first.span,
+                    members,
+                )
+            }
+            ItemKind::Environment(e) => {
+                let mut children: Vec<DocumentSymbol> = e
+                    .sets
+                    .iter()
+                    .map(|s| {
+                        self.symbol(
+                            &s.name.name,
+                            None,
+                            SymbolKind::PROPERTY,
+                            s.span,
+                            s.name.span,
+                            vec![],
+                        )
+                    })
+                    .collect();
+                children.extend(e.overlays.iter().map(|o| {
+                    self.symbol(
+                        &o.target.name,
+                        Some("overlay".into()),
+                        SymbolKind::OBJECT,
+                        o.span,
+                        o.target.span,
+                        vec![],
+                    )
+                }));
+                let detail = e.extends.as_ref().map(|p| format!("extends {}", p.name));
+                self.symbol(
+                    &e.name.name,
+                    detail,
+                    SymbolKind::NAMESPACE,
+                    span,
+                    e.name.span,
+                    children,
+                )
+            }
+            ItemKind::Moved(m) => {
+                let name = format!("moved {} → {}", self.slice(m.from.span), self.slice(m.to.span));
+                self.symbol(&name, None, SymbolKind::EVENT, span, m.from.span, vec![])
+            }
+        })
+    }
+
+    fn slice(&self, span: Span) -> String {
+        trim_trailing(
+            self.text
+                .get(span.start as usize..span.end as usize)
+                .unwrap_or(""),
+        )
+        .to_string()
+    }
+}

@@ -1,0 +1,425 @@
+//! The main loop: messages in, responses and diagnostics out.
+//!
+//! One thread handles every message in order. Edits only mark the workspace
+//! stale; analysis runs when the queue of incoming messages is empty (so a
+//! burst of keystrokes is analysed once) or when a request needs it.
+//! Every handler runs under [`guarded`]: a panic becomes an error response
+//! and a message to the user, and the server goes on.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use crossbeam_channel::TryRecvError;
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
+use lsp_types::notification::Notification as _;
+use lsp_types::{
+    notification as notif, CodeActionProviderCapability, CompletionOptions, HoverProviderCapability,
+    MessageType, OneOf, Position, PublishDiagnosticsParams, Range, RenameOptions, ServerCapabilities,
+    ServerInfo, ShowMessageParams, TextDocumentSyncCapability, TextDocumentSyncKind, Url,
+};
+use serde_json::Value;
+
+use crate::convert::{self, Locator, Paths};
+use crate::features;
+use crate::line_index::apply_change;
+use crate::workspace::{Analysis, Workspace};
+
+/// An error answer to a request.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Answer = Result<Value, Failure>;
+
+/// What the server offers.
+pub fn capabilities() -> ServerCapabilities {
+    ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Kind(
+            TextDocumentSyncKind::INCREMENTAL,
+        )),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec![".".into(), "\"".into(), "@".into()]),
+            ..Default::default()
+        }),
+        definition_provider: Some(OneOf::Left(true)),
+        references_provider: Some(OneOf::Left(true)),
+        rename_provider: Some(OneOf::Right(RenameOptions {
+            prepare_provider: Some(true),
+            work_done_progress_options: Default::default(),
+        })),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        document_formatting_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+        ..Default::default()
+    }
+}
+
+/// Runs the server on a connection until the client says `exit` (or goes away).
+pub fn serve(connection: &Connection) -> Result<(), String> {
+    let init = serde_json::json!({
+        "capabilities": capabilities(),
+        "serverInfo": ServerInfo { name: "tpt".into(), version: Some(env!("CARGO_PKG_VERSION").into()) },
+    });
+    let (id, params) = connection.initialize_start().map_err(|e| e.to_string())?;
+    connection
+        .initialize_finish(id, init)
+        .map_err(|e| e.to_string())?;
+    let mut server = Server::new(connection);
+    server.ws.folders = workspace_folders(params);
+    loop {
+        let message = if server.stale {
+            match connection.receiver.try_recv() {
+                Ok(m) => m,
+                Err(TryRecvError::Empty) => {
+                    server.publish();
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => return Ok(()),
+            }
+        } else {
+            match connection.receiver.recv() {
+                Ok(m) => m,
+                Err(_) => return Ok(()),
+            }
+        };
+        match message {
+            Message::Request(req) => {
+                if connection.handle_shutdown(&req).map_err(|e| e.to_string())? {
+                    return Ok(());
+                }
+                server.request(req);
+            }
+            Message::Notification(n) if n.method == notif::Exit::METHOD => return Ok(()),
+            Message::Notification(n) => server.notification(n),
+            Message::Response(_) => {}
+        }
+    }
+}
+
+/// The workspace folders the client names (or its root), as paths.
+fn workspace_folders(params: Value) -> Vec<PathBuf> {
+    let Ok(p) = serde_json::from_value::<lsp_types::InitializeParams>(params) else {
+        return Vec::new();
+    };
+    #[allow(deprecated)] // `root_uri` is deprecated in favour of folders; older clients send only it.
+    let root = p.root_uri;
+    let uris: Vec<Url> = match p.workspace_folders {
+        Some(folders) if !folders.is_empty() => folders.into_iter().map(|f| f.uri).collect(),
+        _ => root.into_iter().collect(),
+    };
+    uris.iter().filter_map(|u| u.to_file_path().ok()).collect()
+}
+
+/// Runs `f`; a panic in it becomes an internal-error answer with the panic's message.
+pub fn guarded(method: &str, f: impl FnOnce() -> Answer) -> Answer {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(answer) => answer,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(Failure::new(
+                ErrorCode::InternalError,
+                format!("internal error in tpt while answering {method}: {what} (this is a bug of tpt; please report it)"),
+            ))
+        }
+    }
+}
+
+pub struct Server<'c> {
+    connection: &'c Connection,
+    pub ws: Workspace,
+    paths: Paths,
+    /// Edits not yet analysed and published.
+    stale: bool,
+    /// The analysis each configuration's diagnostics were last published from,
+    /// and the URIs they went to.
+    published: HashMap<crate::workspace::Root, (Rc<Analysis>, HashSet<Url>)>,
+    /// The last diagnostics of each URI (code actions read their fixes).
+    pub diagnostics: HashMap<Url, Vec<lsp_types::Diagnostic>>,
+}
+
+impl<'c> Server<'c> {
+    fn new(connection: &'c Connection) -> Server<'c> {
+        Server {
+            connection,
+            ws: Workspace::default(),
+            paths: Paths::default(),
+            stale: false,
+            published: HashMap::new(),
+            diagnostics: HashMap::new(),
+        }
+    }
+
+    fn send(&self, message: Message) {
+        // The client has gone away when this fails; the loop ends at the next receive.
+        let _ = self.connection.sender.send(message);
+    }
+
+    fn show_error(&self, message: String) {
+        let params = ShowMessageParams {
+            typ: MessageType::ERROR,
+            message,
+        };
+        self.send(Message::Notification(Notification::new(
+            notif::ShowMessage::METHOD.to_string(),
+            params,
+        )));
+    }
+
+    fn request(&mut self, req: Request) {
+        let Request { id, method, params } = req;
+        let answer = guarded(&method, || self.dispatch(&method, params));
+        let response = match answer {
+            Ok(value) => Response::new_ok(id, value),
+            Err(f) => {
+                if matches!(f.code, ErrorCode::InternalError) {
+                    self.show_error(f.message.clone());
+                    // The panic may have left an analysis half-built.
+                    self.ws.invalidate();
+                    self.stale = true;
+                }
+                Response::new_err(id, f.code as i32, f.message)
+            }
+        };
+        self.send(Message::Response(response));
+    }
+
+    fn dispatch(&mut self, method: &str, params: Value) -> Answer {
+        use lsp_types::request::*;
+        match method {
+            HoverRequest::METHOD => features::hover::hover(self, parse(params)?),
+            Completion::METHOD => features::completion::completion(self, parse(params)?),
+            GotoDefinition::METHOD => features::navigate::definition(self, parse(params)?),
+            References::METHOD => features::navigate::references(self, parse(params)?),
+            PrepareRenameRequest::METHOD => features::navigate::prepare_rename(self, parse(params)?),
+            Rename::METHOD => features::navigate::rename(self, parse(params)?),
+            DocumentSymbolRequest::METHOD => features::symbols::document_symbols(self, parse(params)?),
+            Formatting::METHOD => features::edits::formatting(self, parse(params)?),
+            CodeActionRequest::METHOD => features::edits::code_actions(self, parse(params)?),
+            _ => Err(Failure::new(
+                ErrorCode::MethodNotFound,
+                format!("tpt lsp does not answer `{method}`"),
+            )),
+        }
+    }
+
+    fn notification(&mut self, n: Notification) {
+        let method = n.method.clone();
+        let outcome = guarded(&method, || {
+            self.on_notification(n);
+            Ok(Value::Null)
+        });
+        if let Err(f) = outcome {
+            self.show_error(f.message);
+            self.ws.invalidate();
+        }
+        self.stale = true;
+    }
+
+    fn on_notification(&mut self, n: Notification) {
+        match n.method.as_str() {
+            notif::DidOpenTextDocument::METHOD => {
+                if let Ok(p) = serde_json::from_value::<lsp_types::DidOpenTextDocumentParams>(n.params) {
+                    let path = self.paths.path(&p.text_document.uri);
+                    self.ws.open(path, p.text_document.text, p.text_document.version);
+                }
+            }
+            notif::DidChangeTextDocument::METHOD => {
+                if let Ok(p) = serde_json::from_value::<lsp_types::DidChangeTextDocumentParams>(n.params) {
+                    let path = self.paths.path(&p.text_document.uri);
+                    if let Some(doc) = self.ws.docs.get_mut(&path) {
+                        for change in p.content_changes {
+                            apply_change(&mut doc.text, change.range, &change.text);
+                        }
+                        doc.version = p.text_document.version;
+                    }
+                    self.ws.changed(&path);
+                }
+            }
+            notif::DidCloseTextDocument::METHOD => {
+                if let Ok(p) = serde_json::from_value::<lsp_types::DidCloseTextDocumentParams>(n.params) {
+                    let path = self.paths.path(&p.text_document.uri);
+                    self.ws.close(&path);
+                }
+            }
+            notif::DidSaveTextDocument::METHOD => {
+                if let Ok(p) = serde_json::from_value::<lsp_types::DidSaveTextDocumentParams>(n.params) {
+                    let path = self.paths.path(&p.text_document.uri);
+                    self.ws.changed(&path);
+                }
+            }
+            // Files changed on disk (another program, a branch switch).
+            notif::DidChangeWatchedFiles::METHOD => {
+                match serde_json::from_value::<lsp_types::DidChangeWatchedFilesParams>(n.params) {
+                    Ok(p) => {
+                        for change in p.changes {
+                            let path = self.paths.path(&change.uri);
+                            self.ws.changed(&path);
+                        }
+                    }
+                    Err(_) => self.ws.invalidate(),
+                }
+            }
+            // `initialized`, `$/cancelRequest`, `$/setTrace`, settings: nothing to do.
+            _ => {}
+        }
+    }
+
+    /// Analyses the configuration of every open document and publishes the
+    /// diagnostics of those whose analysis is new.
+    fn publish(&mut self) {
+        self.stale = false;
+        let outcome = guarded("publishing diagnostics", || {
+            self.publish_all();
+            Ok(Value::Null)
+        });
+        if let Err(f) = outcome {
+            self.show_error(f.message);
+            self.ws.invalidate();
+        }
+    }
+
+    fn publish_all(&mut self) {
+        let open: Vec<PathBuf> = self.ws.docs.keys().cloned().collect();
+        let mut analyses: Vec<Rc<Analysis>> = Vec::new();
+        for path in open {
+            if self.ws.stdlib.name_of(&path).is_some() {
+                continue;
+            }
+            let a = self.ws.analysis_for(&path);
+            if !analyses.iter().any(|b| Rc::ptr_eq(&a, b)) {
+                analyses.push(a);
+            }
+        }
+        for a in analyses {
+            if self
+                .published
+                .get(&a.root)
+                .is_some_and(|(b, _)| Rc::ptr_eq(&a, b))
+            {
+                continue;
+            }
+            let by_uri = self.diagnostics_of(&a);
+            let previous = self
+                .published
+                .remove(&a.root)
+                .map(|(_, uris)| uris)
+                .unwrap_or_default();
+            let mut uris = HashSet::new();
+            for (uri, diags) in by_uri {
+                uris.insert(uri.clone());
+                self.publish_to(uri, diags);
+            }
+            for gone in previous.difference(&uris) {
+                self.publish_to(gone.clone(), Vec::new());
+            }
+            self.published.insert(a.root.clone(), (a, uris));
+        }
+    }
+
+    fn publish_to(&mut self, uri: Url, diagnostics: Vec<lsp_types::Diagnostic>) {
+        let path = self.paths.path(&uri);
+        let version = self.ws.docs.get(&path).map(|d| d.version);
+        self.diagnostics.insert(uri.clone(), diagnostics.clone());
+        let params = PublishDiagnosticsParams {
+            uri,
+            diagnostics,
+            version,
+        };
+        self.send(Message::Notification(Notification::new(
+            notif::PublishDiagnostics::METHOD.to_string(),
+            params,
+        )));
+    }
+
+    /// The diagnostics of an analysis per URI: every file of the configuration
+    /// (the standard library's aside) has an entry, empty when clean.
+    fn diagnostics_of(&mut self, a: &Analysis) -> Vec<(Url, Vec<lsp_types::Diagnostic>)> {
+        let mut loc = Locator {
+            sources: &a.program.sources,
+            paths: &self.paths,
+            stdlib: &mut self.ws.stdlib,
+        };
+        let mut by_file: Vec<(tpt_lang::source::FileId, Url, Vec<lsp_types::Diagnostic>)> = Vec::new();
+        for (id, file) in a.program.sources.iter() {
+            if crate::stdlib_files::is_stdlib_name(&file.name) {
+                continue;
+            }
+            if let Some(uri) = loc.paths.uri(std::path::Path::new(&file.name)) {
+                by_file.push((id, uri, Vec::new()));
+            }
+        }
+        let main_uri = self.paths.uri(&a.root.main_file());
+        let start = Range::new(Position::new(0, 0), Position::new(0, 0));
+        for d in &a.diagnostics {
+            let file = d.primary_span().map(|s| s.file);
+            let converted = convert::diagnostic(d, &mut loc, start);
+            match file.and_then(|f| by_file.iter_mut().find(|(id, _, _)| *id == f)) {
+                Some((_, _, list)) => list.push(converted),
+                // File-less (a root that cannot be read) or in the standard library: shown on the main file.
+                None => match by_file.first_mut() {
+                    Some((_, _, list)) => list.push(lsp_types::Diagnostic {
+                        range: start,
+                        ..converted
+                    }),
+                    None => {
+                        if let Some(uri) = &main_uri {
+                            by_file.push((
+                                Default::default(),
+                                uri.clone(),
+                                vec![lsp_types::Diagnostic {
+                                    range: start,
+                                    ..converted
+                                }],
+                            ));
+                        }
+                    }
+                },
+            }
+        }
+        by_file.into_iter().map(|(_, uri, list)| (uri, list)).collect()
+    }
+
+    /// The analysis and file id of a document, or `None` for a file no configuration loads.
+    pub fn file(&mut self, uri: &Url) -> Option<(Rc<Analysis>, tpt_lang::source::FileId)> {
+        let path = self.paths.path(uri);
+        let a = self.ws.analysis_for(&path);
+        let id = a.program.sources.find(&self.ws.source_name(&path))?;
+        Some((a, id))
+    }
+
+    pub fn locator<'a>(&'a mut self, a: &'a Analysis) -> Locator<'a> {
+        Locator {
+            sources: &a.program.sources,
+            paths: &self.paths,
+            stdlib: &mut self.ws.stdlib,
+        }
+    }
+
+    /// The source path of a URI (for the documents map).
+    pub fn path(&mut self, uri: &Url) -> PathBuf {
+        self.paths.path(uri)
+    }
+}
+
+fn parse<P: serde::de::DeserializeOwned>(params: Value) -> Result<P, Failure> {
+    serde_json::from_value(params)
+        .map_err(|e| Failure::new(ErrorCode::InvalidParams, format!("invalid parameters: {e}")))
+}

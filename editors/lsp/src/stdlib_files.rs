@@ -1,0 +1,76 @@
+//! The standard library as files an editor can open: go to definition of
+//! `aws.EksCluster` needs a location, but the modules are embedded in the
+//! binary. They are written once per server into a directory named for their
+//! content (so that another version of tpt writes its own), and a location in
+//! `std/aws.tpt` maps to that file and back.
+
+use std::path::{Path, PathBuf};
+
+/// Where the embedded modules were written (`None` until first needed, or
+/// when they could not be written: definitions in the stdlib then have no location).
+#[derive(Default)]
+pub struct StdlibFiles {
+    dir: Option<Option<PathBuf>>,
+    /// Overrides the directory (tests).
+    pub base: Option<PathBuf>,
+}
+
+impl StdlibFiles {
+    /// The directory holding `std/*.tpt`, written on first use.
+    fn dir(&mut self) -> Option<&Path> {
+        if self.dir.is_none() {
+            self.dir = Some(self.write());
+        }
+        self.dir.as_ref().and_then(|d| d.as_deref())
+    }
+
+    /// Where the modules go: a directory named for their content.
+    fn dir_path(&self) -> PathBuf {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for (_, _, text) in tpt_lang::stdlib::MODULES {
+            for b in text.bytes() {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        let base = self.base.clone().unwrap_or_else(std::env::temp_dir);
+        base.join(format!("tpt-stdlib-{hash:016x}"))
+    }
+
+    fn write(&self) -> Option<PathBuf> {
+        let dir = self.dir_path();
+        for (_, display, text) in tpt_lang::stdlib::MODULES {
+            let path = dir.join(display);
+            if std::fs::read_to_string(&path).ok().as_deref() == Some(*text) {
+                continue;
+            }
+            std::fs::create_dir_all(path.parent()?).ok()?;
+            // Written to a temporary name and renamed, so that a reader never sees half a file.
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, text).ok()?;
+            std::fs::rename(&tmp, &path).ok()?;
+        }
+        Some(dir)
+    }
+
+    /// The file of a source name: `std/aws.tpt` → the written copy; other names are paths.
+    pub fn path_of(&mut self, name: &str) -> Option<PathBuf> {
+        if is_stdlib_name(name) {
+            return self.dir().map(|d| d.join(name));
+        }
+        Some(PathBuf::from(name))
+    }
+
+    /// The source name of a path: a written stdlib copy → `std/aws.tpt`.
+    pub fn name_of(&self, path: &Path) -> Option<String> {
+        let rel = path.strip_prefix(self.dir_path()).ok()?;
+        let name = rel.to_str()?.replace('\\', "/");
+        is_stdlib_name(&name).then_some(name)
+    }
+}
+
+/// `std/aws.tpt` and the like: the display names of the embedded modules.
+pub fn is_stdlib_name(name: &str) -> bool {
+    tpt_lang::stdlib::MODULES
+        .iter()
+        .any(|(_, display, _)| *display == name)
+}

@@ -1,0 +1,441 @@
+//! The server's view of the files: open documents (the editor's text, which
+//! wins over the disk), the configuration each file belongs to, a cache of
+//! parse trees keyed by file text, and the analysis of each configuration.
+//!
+//! Incremental by construction: loading a configuration asks [`ParseCache`]
+//! for every file's tree, and only a file whose text changed is parsed again;
+//! the standard library is parsed once per server.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use tpt_lang::diagnostic::sort_diagnostics;
+use tpt_lang::program::{ModuleId, ParseFile};
+use tpt_lang::source::FileId;
+use tpt_lang::syntax::ast;
+use tpt_lang::{Diagnostic, FileSystem, Program};
+
+use crate::index::Index;
+use crate::stdlib_files::StdlibFiles;
+
+/// An open document.
+pub struct Document {
+    pub text: String,
+    pub version: i32,
+}
+
+/// The files of one configuration's root module.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Root {
+    /// A directory with `main.tpt` (and `envs/*.tpt`).
+    Dir(PathBuf),
+    /// A file on its own.
+    File(PathBuf),
+    /// The standard library, for its files opened in the editor (from a definition).
+    Std,
+}
+
+/// The root file of [`Root::Std`]: it imports every module of the standard library.
+const STD_ROOT: &str = "<std>";
+
+impl Root {
+    /// The main file (where file-less diagnostics are shown).
+    pub fn main_file(&self) -> PathBuf {
+        match self {
+            Root::Dir(dir) => dir.join("main.tpt"),
+            Root::File(f) => f.clone(),
+            Root::Std => PathBuf::from(STD_ROOT),
+        }
+    }
+}
+
+/// One parsed file, kept while its text stays the same.
+struct CachedParse {
+    text: Arc<str>,
+    file: FileId,
+    ast: Arc<ast::File>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Trees of files by name; a file is parsed again only when its text (or its
+/// id in the program) changed.
+#[derive(Default)]
+pub struct ParseCache {
+    entries: RefCell<HashMap<String, CachedParse>>,
+    /// The trees handed out during the current load, by file id.
+    handed: RefCell<HashMap<FileId, Arc<ast::File>>>,
+    /// How many files were parsed (tests and the benchmark read it).
+    parses: Cell<usize>,
+}
+
+impl ParseFile for ParseCache {
+    fn parse(&self, file: FileId, name: &str, text: &Arc<str>) -> (ast::File, Vec<Diagnostic>) {
+        let mut entries = self.entries.borrow_mut();
+        let hit = entries
+            .get(name)
+            .filter(|c| c.file == file && (Arc::ptr_eq(&c.text, text) || *c.text == **text));
+        let (tree, diagnostics) = match hit {
+            Some(c) => (c.ast.clone(), c.diagnostics.clone()),
+            None => {
+                self.parses.set(self.parses.get() + 1);
+                let (tree, diagnostics) = tpt_lang::syntax::parse(file, text);
+                let tree = Arc::new(tree);
+                entries.insert(
+                    name.to_string(),
+                    CachedParse {
+                        text: text.clone(),
+                        file,
+                        ast: tree.clone(),
+                        diagnostics: diagnostics.clone(),
+                    },
+                );
+                (tree, diagnostics)
+            }
+        };
+        self.handed.borrow_mut().insert(file, tree.clone());
+        ((*tree).clone(), diagnostics)
+    }
+}
+
+impl ParseCache {
+    pub fn parse_count(&self) -> usize {
+        self.parses.get()
+    }
+}
+
+/// A configuration loaded and checked, with what the editor features need.
+pub struct Analysis {
+    pub root: Root,
+    pub program: Program,
+    /// What `tpt check` reports: loading and checking diagnostics, and when
+    /// there are no errors, those of evaluating every environment and of its graph.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The tree of every file of the program.
+    pub trees: HashMap<FileId, Arc<ast::File>>,
+    /// Built on the first request that needs it.
+    index: std::cell::OnceCell<Index>,
+}
+
+impl Analysis {
+    pub fn index(&self) -> &Index {
+        self.index
+            .get_or_init(|| Index::build(&self.program, &self.trees))
+    }
+
+    /// The module a file belongs to.
+    pub fn module_of(&self, file: FileId) -> ModuleId {
+        self.program
+            .modules
+            .iter()
+            .position(|m| m.files.contains(&file))
+            .and_then(|i| u32::try_from(i).ok())
+            .map_or(self.program.root(), ModuleId)
+    }
+}
+
+/// Open documents, the parse cache, and analyses by configuration.
+#[derive(Default)]
+pub struct Workspace {
+    pub docs: HashMap<PathBuf, Document>,
+    pub parses: ParseCache,
+    analyses: HashMap<Root, Rc<Analysis>>,
+    pub stdlib: StdlibFiles,
+    /// The workspace folders (for references and renames across configurations).
+    pub folders: Vec<PathBuf>,
+}
+
+/// How deep and how many directories [`Workspace::configurations`] looks through.
+const SEARCH_DEPTH: usize = 8;
+const SEARCH_DIRS: usize = 5_000;
+
+/// Reads open documents from memory and everything else from disk.
+struct OverlayFs<'w> {
+    docs: &'w HashMap<PathBuf, Document>,
+}
+
+impl FileSystem for OverlayFs<'_> {
+    fn read(&self, path: &str) -> Result<String, String> {
+        if path == STD_ROOT {
+            return Ok(tpt_lang::stdlib::MODULES
+                .iter()
+                .map(|(name, _, _)| format!("import std.{name}\n"))
+                .collect());
+        }
+        if let Some(doc) = self.docs.get(Path::new(path)) {
+            return Ok(doc.text.clone());
+        }
+        std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+            std::io::ErrorKind::InvalidData => "the file is not valid UTF-8".to_string(),
+            _ => e.to_string(),
+        })
+    }
+}
+
+impl Workspace {
+    pub fn open(&mut self, path: PathBuf, text: String, version: i32) {
+        self.changed(&path);
+        self.docs.insert(path, Document { text, version });
+    }
+
+    pub fn close(&mut self, path: &Path) {
+        self.docs.remove(path);
+        self.changed(path);
+    }
+
+    /// The text of `path` changed: the analyses that read it, or that it may now
+    /// join (its configuration), are stale; those of other configurations are kept.
+    pub fn changed(&mut self, path: &Path) {
+        let root = self.root_of(path);
+        let alone = Root::File(path.to_path_buf());
+        let name = path.to_string_lossy();
+        self.analyses
+            .retain(|r, a| *r != root && *r != alone && a.program.sources.find(&name).is_none());
+    }
+
+    /// Something changed (an edit, a file on disk): every analysis is stale.
+    pub fn invalidate(&mut self) {
+        self.analyses.clear();
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        self.docs.contains_key(path) || path.is_file()
+    }
+
+    /// The configuration a file belongs to: the nearest directory above it
+    /// that holds `main.tpt`; else the file alone.
+    pub fn root_of(&self, path: &Path) -> Root {
+        for dir in path.ancestors().skip(1).take(6) {
+            if self.exists(&dir.join("main.tpt")) {
+                return Root::Dir(dir.to_path_buf());
+            }
+        }
+        Root::File(path.to_path_buf())
+    }
+
+    /// The root module's files: `main.tpt`, then `envs/*.tpt` (on disk or open) by name.
+    fn root_files(&self, root: &Root) -> Vec<String> {
+        match root {
+            Root::File(f) => vec![f.to_string_lossy().into_owned()],
+            Root::Std => vec![STD_ROOT.to_string()],
+            Root::Dir(dir) => {
+                let envs = dir.join("envs");
+                let mut names: Vec<PathBuf> = std::fs::read_dir(&envs)
+                    .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+                    .unwrap_or_default();
+                names.extend(
+                    self.docs
+                        .keys()
+                        .filter(|p| p.parent() == Some(envs.as_path()))
+                        .cloned(),
+                );
+                names.retain(|p| {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    name.ends_with(".tpt") && !name.starts_with('.')
+                });
+                names.sort();
+                names.dedup();
+                let mut files = vec![dir.join("main.tpt").to_string_lossy().into_owned()];
+                files.extend(names.iter().map(|p| p.to_string_lossy().into_owned()));
+                files
+            }
+        }
+    }
+
+    /// The analysis of the configuration `path` belongs to (computed when stale).
+    /// A file that its directory's configuration does not load is analysed alone.
+    pub fn analysis_for(&mut self, path: &Path) -> Rc<Analysis> {
+        if self.stdlib.name_of(path).is_some() {
+            return self.analysis(&Root::Std);
+        }
+        let root = self.root_of(path);
+        let analysis = self.analysis(&root);
+        let name = path.to_string_lossy();
+        if analysis.program.sources.find(&name).is_some() || matches!(root, Root::File(_)) {
+            return analysis;
+        }
+        self.analysis(&Root::File(path.to_path_buf()))
+    }
+
+    pub fn analysis(&mut self, root: &Root) -> Rc<Analysis> {
+        if let Some(a) = self.analyses.get(root) {
+            return a.clone();
+        }
+        let a = Rc::new(self.analyse(root));
+        self.analyses.insert(root.clone(), a.clone());
+        a
+    }
+
+    /// The name a file has in its analysis: its path, or `std/aws.tpt` for the
+    /// written copy of a standard library module.
+    pub fn source_name(&self, path: &Path) -> String {
+        self.stdlib
+            .name_of(path)
+            .unwrap_or_else(|| path.to_string_lossy().into_owned())
+    }
+
+    /// Every configuration in the workspace folders: the directories holding
+    /// `main.tpt` (hidden directories, `target` and `node_modules` skipped).
+    pub fn configurations(&self) -> Vec<Root> {
+        let mut out = Vec::new();
+        let mut queue: Vec<(PathBuf, usize)> = self.folders.iter().map(|f| (f.clone(), 0)).collect();
+        let mut seen = 0;
+        while let Some((dir, depth)) = queue.pop() {
+            seen += 1;
+            if seen > SEARCH_DIRS {
+                break;
+            }
+            if self.exists(&dir.join("main.tpt")) {
+                out.push(Root::Dir(dir.clone()));
+            }
+            if depth >= SEARCH_DEPTH {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.filter_map(Result::ok) {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                let skip = name.starts_with('.') || name == "target" || name == "node_modules";
+                if !skip && e.file_type().is_ok_and(|t| t.is_dir()) {
+                    queue.push((e.path(), depth + 1));
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The analyses computed since the last change.
+    pub fn current(&self) -> impl Iterator<Item = &Rc<Analysis>> {
+        self.analyses.values()
+    }
+
+    fn analyse(&self, root: &Root) -> Analysis {
+        let files = self.root_files(root);
+        self.parses.handed.borrow_mut().clear();
+        let fs = OverlayFs { docs: &self.docs };
+        let program = Program::load_with(&fs, &files, &self.parses);
+        let trees = std::mem::take(&mut *self.parses.handed.borrow_mut());
+        let diagnostics = check_like_cli(&program);
+        Analysis {
+            root: root.clone(),
+            program,
+            diagnostics,
+            trees,
+            index: std::cell::OnceCell::new(),
+        }
+    }
+}
+
+/// The diagnostics `tpt check` gives: loading and type errors; with none, the
+/// errors of evaluating every environment (or the base, when there are none)
+/// and dependency cycles of their graphs.
+pub fn check_like_cli(program: &Program) -> Vec<Diagnostic> {
+    let mut diags = tpt_lang::check(program);
+    if diags.iter().any(Diagnostic::is_error) {
+        return diags;
+    }
+    let envs: Vec<Option<&str>> = match program.modules.first() {
+        Some(m) if !m.environments.is_empty() => m.environments.keys().map(|e| Some(e.as_str())).collect(),
+        _ => vec![None],
+    };
+    for env in envs {
+        match tpt_lang::evaluate(program, env, &EnvInputs) {
+            Ok(evaluated) => {
+                if let Err(cycle) = tpt_planner::graph::build(&evaluated.resources) {
+                    diags.extend(cycle);
+                }
+            }
+            Err(errors) => diags.extend(errors),
+        }
+    }
+    sort_diagnostics(&mut diags);
+    diags
+}
+
+/// Named inputs from the server's environment, as `tpt check` reads them.
+struct EnvInputs;
+
+impl tpt_lang::Inputs for EnvInputs {
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A configuration of three files on disk, with `main.tpt` open in the editor.
+    fn workspace() -> (tempfile::TempDir, PathBuf, Workspace) {
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        let dir = tmp.path().to_path_buf();
+        std::fs::create_dir_all(dir.join("envs")).expect("mkdir");
+        std::fs::write(dir.join("lib.tpt"), "let team = \"shop\"\n").expect("write");
+        std::fs::write(dir.join("envs/prod.tpt"), "environment prod { replicas = 3 }\n").expect("write");
+        let main = "import \"./lib.tpt\" as lib\nparam replicas: int = 1\nlet owner = lib.team\n";
+        std::fs::write(dir.join("main.tpt"), main).expect("write");
+        let mut ws = Workspace::default();
+        ws.open(dir.join("main.tpt"), main.to_string(), 1);
+        (tmp, dir, ws)
+    }
+
+    #[test]
+    fn only_changed_files_are_parsed_again() {
+        let (_tmp, dir, mut ws) = workspace();
+        let main = dir.join("main.tpt");
+        let a = ws.analysis_for(&main);
+        assert!(a.diagnostics.is_empty(), "{:?}", a.diagnostics);
+        // main, envs/prod, lib, and no stdlib (not imported).
+        assert_eq!(ws.parses.parse_count(), 3);
+        if let Some(doc) = ws.docs.get_mut(&main) {
+            doc.text.push_str("let more = owner\n");
+        }
+        ws.changed(&main);
+        let a = ws.analysis_for(&main);
+        assert!(a.diagnostics.is_empty(), "{:?}", a.diagnostics);
+        assert_eq!(ws.parses.parse_count(), 4, "only main.tpt is parsed again");
+        // Nothing changed: the analysis is reused, nothing is parsed.
+        ws.analysis_for(&main);
+        ws.invalidate();
+        ws.analysis_for(&dir.join("lib.tpt"));
+        assert_eq!(ws.parses.parse_count(), 4);
+    }
+
+    #[test]
+    fn an_edit_keeps_the_analyses_of_other_configurations() {
+        let (_tmp, dir, mut ws) = workspace();
+        let other = dir.join("elsewhere/alone.tpt");
+        ws.open(other.clone(), "let a = 1\n".into(), 1);
+        let before = ws.analysis_for(&other);
+        ws.changed(&dir.join("lib.tpt"));
+        assert!(Rc::ptr_eq(&before, &ws.analysis_for(&other)));
+        ws.changed(&other);
+        assert!(!Rc::ptr_eq(&before, &ws.analysis_for(&other)));
+    }
+
+    #[test]
+    fn files_belong_to_the_configuration_above_them() {
+        let (_tmp, dir, ws) = workspace();
+        assert_eq!(ws.root_of(&dir.join("envs/prod.tpt")), Root::Dir(dir.clone()));
+        assert_eq!(ws.root_of(&dir.join("lib.tpt")), Root::Dir(dir.clone()));
+        let alone = Path::new("/nonexistent/x.tpt");
+        assert_eq!(ws.root_of(alone), Root::File(alone.to_path_buf()));
+    }
+
+    #[test]
+    fn a_file_the_configuration_does_not_load_is_analysed_alone() {
+        let (_tmp, dir, mut ws) = workspace();
+        let stray = dir.join("stray.tpt");
+        ws.open(stray.clone(), "let x = y\n".into(), 1);
+        let a = ws.analysis_for(&stray);
+        assert_eq!(a.root, Root::File(stray));
+        assert_eq!(a.diagnostics.first().map(|d| d.code.as_str()), Some("E0100"));
+    }
+}

@@ -1,0 +1,333 @@
+//! Data-driven tests of the language server through JSON-RPC. Each
+//! `tests/cases/*.case` holds files (`--- PATH` then the text, opened in the
+//! editor; `--- PATH (closed)` only on disk) and, after
+//! `=== requests`, one request per line; the server's answers, rendered as
+//! text, must equal `*.snap` beside it (`BLESS=1` rewrites them).
+//!
+//! Requests (positions are 1-based `LINE:COL`):
+//! `diagnostics FILE`, `hover FILE L:C`, `completion FILE L:C`,
+//! `definition FILE L:C`, `references FILE L:C`, `rename FILE L:C NAME`,
+//! `symbols FILE`, `format FILE`, `actions FILE L:C`, and
+//! `change FILE L:C-L:C "JSON string"` (an incremental edit).
+
+mod support;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{json, Value};
+use support::{check_snapshot, Client};
+
+#[test]
+fn cases() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/cases exists")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "case"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty());
+    let mut failures = Vec::new();
+    for path in &paths {
+        let input = std::fs::read_to_string(path).expect("readable case");
+        let actual = run_case(&input);
+        if let Err(e) = check_snapshot(&path.with_extension("snap"), &actual) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn run_case(input: &str) -> String {
+    let (files, requests) = input
+        .split_once("=== requests\n")
+        .expect("a case has `=== requests`");
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let root = tmp.path().canonicalize().expect("canonical temp dir");
+    let mut sources = Vec::new();
+    for chunk in files.split("--- ").skip(1) {
+        let (name, text) = chunk.split_once('\n').unwrap_or((chunk, ""));
+        // `--- PATH (closed)`: on disk only, never opened in the editor.
+        let (name, closed) = match name.trim().strip_suffix("(closed)") {
+            Some(n) => (n.trim(), true),
+            None => (name.trim(), false),
+        };
+        let path = root.join(name);
+        std::fs::create_dir_all(path.parent().expect("a file has a directory")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+        if !closed {
+            sources.push((name.to_string(), text.to_string()));
+        }
+    }
+    let mut client = Client::start(&root);
+    for (name, text) in &sources {
+        client.open(name, text);
+    }
+    let mut out = String::new();
+    for line in requests
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let _ = writeln!(out, ">>> {line}");
+        let result = run_request(&mut client, line);
+        out.push_str(&render_paths(&result, &root));
+        out.push('\n');
+    }
+    client.shutdown();
+    out
+}
+
+fn position(lc: &str) -> Value {
+    let (l, c) = lc.split_once(':').expect("LINE:COL");
+    let l: u32 = l.parse().expect("a line number");
+    let c: u32 = c.parse().expect("a column number");
+    json!({ "line": l - 1, "character": c - 1 })
+}
+
+fn run_request(client: &mut Client, line: &str) -> String {
+    let mut words = line.splitn(4, ' ');
+    let command = words.next().unwrap_or("");
+    let file = words.next().unwrap_or("");
+    let arg = words.next().unwrap_or("");
+    let rest = words.next().unwrap_or("");
+    let uri = client.uri(file);
+    let at = |arg: &str| json!({ "textDocument": { "uri": uri }, "position": position(arg) });
+    match command {
+        "diagnostics" => render_diagnostics(&client.diagnostics(file)),
+        "hover" => {
+            let r = client.request("textDocument/hover", at(arg));
+            match r.get("contents").and_then(|c| c.get("value")) {
+                Some(v) => format!("{}\n{}\n", range(&r["range"]), v.as_str().unwrap_or("")),
+                None => "(nothing)\n".to_string(),
+            }
+        }
+        "completion" => render_completion(&client.request("textDocument/completion", at(arg))),
+        "definition" => {
+            let r = client.request("textDocument/definition", at(arg));
+            if r.is_null() {
+                "(nothing)\n".into()
+            } else {
+                format!("{}\n", location(&r))
+            }
+        }
+        "references" => {
+            let mut params = at(arg);
+            params["context"] = json!({ "includeDeclaration": true });
+            let r = client.request("textDocument/references", params);
+            r.as_array()
+                .map(|ls| ls.iter().map(|l| format!("{}\n", location(l))).collect())
+                .unwrap_or_else(|| "(nothing)\n".into())
+        }
+        "rename" => {
+            let mut params = at(arg);
+            params["newName"] = json!(rest);
+            let r = client.request_raw("textDocument/rename", params);
+            match (r.result, r.error) {
+                (_, Some(e)) => format!("error {}: {}\n", e.code, e.message),
+                (Some(v), None) => render_edit(&v),
+                (None, None) => "(nothing)\n".into(),
+            }
+        }
+        "symbols" => {
+            let r = client.request(
+                "textDocument/documentSymbol",
+                json!({ "textDocument": { "uri": uri } }),
+            );
+            let mut out = String::new();
+            for s in r.as_array().into_iter().flatten() {
+                render_symbol(s, 0, &mut out);
+            }
+            out
+        }
+        "format" => {
+            let r = client.request_raw(
+                "textDocument/formatting",
+                json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } }),
+            );
+            match (r.result, r.error) {
+                (_, Some(e)) => format!("error {}: {}\n", e.code, e.message),
+                (Some(v), None) => match v.as_array().and_then(|a| a.first()) {
+                    Some(edit) => format!(
+                        "{}\n{}",
+                        range(&edit["range"]),
+                        edit["newText"].as_str().unwrap_or("")
+                    ),
+                    None => "(unchanged)\n".into(),
+                },
+                (None, None) => "(nothing)\n".into(),
+            }
+        }
+        "actions" => {
+            let p = position(arg);
+            let r = client.request(
+                "textDocument/codeAction",
+                json!({ "textDocument": { "uri": uri }, "range": { "start": p, "end": p },
+                        "context": { "diagnostics": [] } }),
+            );
+            let mut out = String::new();
+            for a in r.as_array().into_iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "{} [{}]",
+                    a["title"].as_str().unwrap_or(""),
+                    a["kind"].as_str().unwrap_or("")
+                );
+                out.push_str(&render_edit(&a["edit"]));
+            }
+            if out.is_empty() {
+                out.push_str("(no actions)\n");
+            }
+            out
+        }
+        "change" => {
+            let (from, to) = arg.split_once('-').expect("L:C-L:C");
+            let text: String = serde_json::from_str(rest).expect("the new text as a JSON string");
+            client.change(
+                file,
+                json!({ "start": position(from), "end": position(to) }),
+                &text,
+            );
+            String::new()
+        }
+        other => panic!("unknown request `{other}`"),
+    }
+}
+
+fn range(r: &Value) -> String {
+    let p = |v: &Value| {
+        format!(
+            "{}:{}",
+            v["line"].as_u64().unwrap_or(0) + 1,
+            v["character"].as_u64().unwrap_or(0) + 1
+        )
+    };
+    if r.is_null() {
+        return "(no range)".into();
+    }
+    format!("{}-{}", p(&r["start"]), p(&r["end"]))
+}
+
+fn location(l: &Value) -> String {
+    format!("{} {}", l["uri"].as_str().unwrap_or(""), range(&l["range"]))
+}
+
+fn render_diagnostics(diags: &Value) -> String {
+    let mut out = String::new();
+    for d in diags.as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "{} {} {}",
+            range(&d["range"]),
+            d["code"].as_str().unwrap_or(""),
+            d["message"].as_str().unwrap_or("").replace('\n', "\n    ")
+        );
+        if let Some(fix) = d.get("data").and_then(|d| d.get("fix")) {
+            let _ = writeln!(out, "    fix: {} → {}", range(&fix["range"]), fix["newText"]);
+        }
+        for r in d["relatedInformation"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "    related: {} {}",
+                location(&r["location"]),
+                r["message"].as_str().unwrap_or("")
+            );
+        }
+    }
+    if out.is_empty() {
+        out.push_str("(none)\n");
+    }
+    out
+}
+
+/// At most this many completion items are shown (sorted as an editor sorts them).
+const SHOWN_ITEMS: usize = 25;
+
+fn render_completion(r: &Value) -> String {
+    let mut items: Vec<&Value> = r["items"].as_array().into_iter().flatten().collect();
+    let key = |i: &Value| {
+        (
+            i["sortText"]
+                .as_str()
+                .or(i["label"].as_str())
+                .unwrap_or("")
+                .to_string(),
+            i["label"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    items.sort_by_key(|i| key(i));
+    let mut out = String::new();
+    for i in items.iter().take(SHOWN_ITEMS) {
+        let kind = i["kind"].as_u64().unwrap_or(0);
+        let _ = write!(out, "{} (kind {kind})", i["label"].as_str().unwrap_or(""));
+        if let Some(d) = i["detail"].as_str() {
+            let _ = write!(out, ": {d}");
+        }
+        if let Some(doc) = i["documentation"]["value"].as_str() {
+            let _ = write!(out, " — {}", doc.lines().next().unwrap_or(""));
+        }
+        out.push('\n');
+    }
+    if items.len() > SHOWN_ITEMS {
+        let _ = writeln!(out, "… {} more", items.len() - SHOWN_ITEMS);
+    }
+    if items.is_empty() {
+        out.push_str("(no items)\n");
+    }
+    out
+}
+
+fn render_edit(edit: &Value) -> String {
+    let mut lines = Vec::new();
+    if let Some(changes) = edit["changes"].as_object() {
+        for (uri, edits) in changes {
+            for e in edits.as_array().into_iter().flatten() {
+                lines.push(format!("{uri} {} → {}", range(&e["range"]), e["newText"]));
+            }
+        }
+    }
+    lines.sort();
+    if lines.is_empty() {
+        return "(no edits)\n".into();
+    }
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+fn render_symbol(s: &Value, depth: usize, out: &mut String) {
+    let _ = write!(
+        out,
+        "{}{} (kind {}) {}",
+        "  ".repeat(depth),
+        s["name"].as_str().unwrap_or(""),
+        s["kind"],
+        range(&s["range"])
+    );
+    if let Some(d) = s["detail"].as_str() {
+        let _ = write!(out, " {d}");
+    }
+    out.push('\n');
+    for c in s["children"].as_array().into_iter().flatten() {
+        render_symbol(c, depth + 1, out);
+    }
+}
+
+/// URIs of the temporary workspace and of the written standard library as short paths.
+fn render_paths(text: &str, root: &Path) -> String {
+    let prefix = format!("file://{}/", root.display());
+    stdlib_paths(&text.replace(&prefix, ""))
+}
+
+/// `file:///…/tpt-stdlib-HASH/std/aws.tpt` → `std/aws.tpt`.
+fn stdlib_paths(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        let mut line = line.to_string();
+        while let Some(i) = line.find("file://") {
+            let Some(j) = line[i..].find("/std/") else { break };
+            line.replace_range(i..i + j + 1, "");
+        }
+        out.push_str(&line);
+    }
+    out
+}

@@ -1,0 +1,2 @@
+" tpt configuration files.
+autocmd BufRead,BufNewFile *.tpt setfiletype tpt

@@ -1,0 +1,79 @@
+-- The tpt language server for Neovim's built-in LSP client (Neovim 0.7 and later).
+--
+--   require('tpt').setup()                          -- `tpt` on PATH
+--   require('tpt').setup({ cmd = { '/path/to/tpt', 'lsp' } })
+--
+-- Every buffer of filetype `tpt` is attached to one server per configuration:
+-- the nearest directory above the file that holds `main.tpt` (else the file's
+-- directory).
+local M = {}
+
+M.defaults = {
+  cmd = { 'tpt', 'lsp' },
+  -- Passed on to the client (e.g. on_attach, capabilities).
+  on_attach = nil,
+  capabilities = nil,
+}
+
+-- The configuration directory of a file: the nearest ancestor with main.tpt.
+function M.root_dir(path)
+  local dir = vim.fn.fnamemodify(path, ':p:h')
+  local start = dir
+  while dir and dir ~= '' do
+    if vim.fn.filereadable(dir .. '/main.tpt') == 1 then
+      return dir
+    end
+    local parent = vim.fn.fnamemodify(dir, ':h')
+    if parent == dir then
+      break
+    end
+    dir = parent
+  end
+  return start
+end
+
+local clients = {} -- root directory → client id (Neovim 0.7 has no vim.lsp.start)
+
+function M.attach(buf, opts)
+  local name = vim.api.nvim_buf_get_name(buf)
+  local root = M.root_dir(name ~= '' and name or vim.fn.getcwd() .. '/untitled.tpt')
+  local config = {
+    name = 'tpt',
+    cmd = opts.cmd,
+    root_dir = root,
+    on_attach = opts.on_attach,
+    capabilities = opts.capabilities,
+  }
+  if vim.lsp.start then
+    return vim.lsp.start(config, { bufnr = buf })
+  end
+  local id = clients[root]
+  if not id or not vim.lsp.get_client_by_id(id) then
+    id = vim.lsp.start_client(config)
+    clients[root] = id
+  end
+  if id then
+    vim.lsp.buf_attach_client(buf, id)
+  end
+  return id
+end
+
+function M.setup(opts)
+  opts = vim.tbl_deep_extend('force', M.defaults, opts or {})
+  local group = vim.api.nvim_create_augroup('tpt_lsp', { clear = true })
+  vim.api.nvim_create_autocmd('FileType', {
+    group = group,
+    pattern = 'tpt',
+    callback = function(args)
+      M.attach(args.buf, opts)
+    end,
+  })
+  -- Buffers already open when setup runs.
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(buf) and vim.bo[buf].filetype == 'tpt' then
+      M.attach(buf, opts)
+    end
+  end
+end
+
+return M

@@ -1,0 +1,156 @@
+//! `tpt lsp` with a real client: Neovim, headless, with the editor package of
+//! `editors/nvim` (filetype detection, syntax, the LSP setup) opens a copy of
+//! the shop example with an error in it, and must receive the diagnostic, a
+//! hover text and a completion list from the built `tpt` binary.
+//!
+//! Without `nvim` on PATH the test says why and passes, unless
+//! `TPT_REQUIRE_NVIM=1` (as in CI), where it fails.
+
+#![allow(clippy::print_stderr)]
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SCRIPT: &str = r#"
+local out = {}
+local function say(line) table.insert(out, line) end
+local ok, err = pcall(function()
+  local file, bin = os.getenv('TPT_FILE'), os.getenv('TPT_BIN')
+  vim.opt.runtimepath:prepend(os.getenv('TPT_NVIM_PLUGIN'))
+  vim.cmd('filetype plugin on')
+  vim.cmd('syntax on')
+  require('tpt').setup({ cmd = { bin, 'lsp' } })
+  vim.cmd('edit ' .. vim.fn.fnameescape(file))
+  local buf = vim.api.nvim_get_current_buf()
+  say('filetype: ' .. vim.bo[buf].filetype)
+  say('syntax: ' .. tostring(vim.b[buf].current_syntax))
+  local got = vim.wait(30000, function() return #vim.diagnostic.get(buf) > 0 end, 50)
+  say('diagnostics received: ' .. tostring(got))
+  for _, d in ipairs(vim.diagnostic.get(buf)) do
+    local code = d.code or (d.user_data and d.user_data.lsp and d.user_data.lsp.code)
+    say(string.format('diagnostic: %d:%d %s %s', d.lnum + 1, d.col + 1, tostring(code), d.message:gsub('\n', ' | ')))
+  end
+  local client
+  for _, c in pairs(vim.lsp.buf_get_clients(buf)) do client = c end
+  if not client then error('no LSP client attached') end
+  local function at(line, col)
+    return { textDocument = { uri = vim.uri_from_bufnr(buf) }, position = { line = line, character = col } }
+  end
+  local hover = client.request_sync('textDocument/hover',
+    at(tonumber(os.getenv('TPT_HOVER_LINE')), tonumber(os.getenv('TPT_HOVER_COL'))), 10000, buf)
+  if hover and hover.result and hover.result.contents then
+    say('hover: ' .. hover.result.contents.value:gsub('\n', ' | '))
+  else
+    say('hover: none ' .. vim.inspect(hover))
+  end
+  local completion = client.request_sync('textDocument/completion',
+    at(tonumber(os.getenv('TPT_COMPLETE_LINE')), tonumber(os.getenv('TPT_COMPLETE_COL'))), 10000, buf)
+  local items = completion and completion.result and (completion.result.items or completion.result) or {}
+  for _, item in ipairs(items) do say('completion: ' .. item.label .. ' ' .. tostring(item.detail)) end
+  client.stop()
+end)
+if not ok then say('error: ' .. tostring(err)) end
+vim.fn.writefile(out, os.getenv('TPT_OUT'))
+vim.cmd('qa!')
+"#;
+
+fn have_nvim() -> bool {
+    Command::new("nvim")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The 0-based line and column of the first occurrence of `needle` (plus `offset` columns).
+fn position(text: &str, needle: &str, offset: usize) -> (usize, usize) {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` is in the example"));
+    let line = text[..at].matches('\n').count();
+    let col = at - text[..at].rfind('\n').map_or(0, |i| i + 1) + offset;
+    (line, col)
+}
+
+#[test]
+fn neovim_receives_diagnostics_hover_and_completion() {
+    if !have_nvim() {
+        if std::env::var("TPT_REQUIRE_NVIM").as_deref() == Ok("1") {
+            panic!("nvim is not installed, and TPT_REQUIRE_NVIM=1 requires this test to run (apt-get install neovim)");
+        }
+        eprintln!("skipped: nvim is not installed (apt-get install neovim; TPT_REQUIRE_NVIM=1 makes this a failure)");
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let dir = tmp.path().join("shop");
+    support::copy_dir(&repo.join("examples/shop"), &dir);
+    let main = dir.join("main.tpt");
+    let text = std::fs::read_to_string(&main).expect("main.tpt");
+    // The error: a misspelt param, which `tpt check` reports as E0100 with a suggestion.
+    let text = text.replacen("  replicas = replicas\n", "  replicas = replicaz\n", 1);
+    std::fs::write(&main, &text).expect("write main.tpt");
+    let (hover_line, hover_col) = position(&text, "  replicas = replicaz", 3);
+    let (complete_line, complete_col) = position(&text, "  namespace = \"shop\"", 2);
+
+    let script = tmp.path().join("test.lua");
+    std::fs::write(&script, SCRIPT).expect("write the script");
+    let out = tmp.path().join("out.txt");
+    let mut child = Command::new("nvim")
+        .args(["--headless", "-u", "NONE", "-i", "NONE", "-n"])
+        .arg("-c")
+        .arg(format!("luafile {}", script.display()))
+        .env("TPT_FILE", &main)
+        .env("TPT_BIN", env!("CARGO_BIN_EXE_tpt"))
+        .env("TPT_NVIM_PLUGIN", repo.join("editors/nvim"))
+        .env("TPT_OUT", &out)
+        .env("TPT_HOVER_LINE", hover_line.to_string())
+        .env("TPT_HOVER_COL", hover_col.to_string())
+        .env("TPT_COMPLETE_LINE", complete_line.to_string())
+        .env("TPT_COMPLETE_COL", complete_col.to_string())
+        .current_dir(tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nvim starts");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if child.try_wait().expect("waiting for nvim").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("nvim did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let report = std::fs::read_to_string(&out).expect("the script wrote its report");
+    let has = |line: &str| report.lines().any(|l| l.starts_with(line));
+    assert!(has("filetype: tpt"), "{report}");
+    assert!(has("syntax: tpt"), "{report}");
+    assert!(!has("error:"), "{report}");
+    assert!(has("diagnostics received: true"), "{report}");
+    let diagnostic = format!(
+        "diagnostic: {}:{} E0100 unknown name `replicaz`",
+        hover_line + 1,
+        14
+    );
+    assert!(has(&diagnostic), "expected `{diagnostic}` in:\n{report}");
+    assert!(report.contains("did you mean `replicas`?"), "{report}");
+    assert!(has("hover: ```tpt | replicas: int(0..1000)"), "{report}");
+    assert!(report.contains("How many pods to run."), "{report}");
+    // The fields of k8s.App that the shop does not set yet.
+    for field in [
+        "completion: name Name?",
+        "completion: health_path string",
+        "completion: wait bool",
+    ] {
+        assert!(has(field), "expected `{field}` in:\n{report}");
+    }
+    assert!(!has("completion: image"), "`image` is set already:\n{report}");
+}
