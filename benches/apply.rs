@@ -67,7 +67,7 @@ fn main() {
         return;
     };
     let count = env_list("TPT_BENCH_COUNT", &[200])[0];
-    let runs = env_list("TPT_BENCH_RUNS", &[3])[0];
+    let runs = env_list("TPT_BENCH_RUNS", &[3])[0].max(1);
     let levels = env_list("TPT_BENCH_PARALLELISM", &[1, 10, 32]);
     let names: Vec<String> = (0..count).map(|i| format!("\"z{i:04}\"")).collect();
     let config = format!(
