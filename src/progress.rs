@@ -81,6 +81,13 @@ fn line(address: &str, e: &Event) -> Option<String> {
             ..
         } => format!("{address}: {action} failed: {m}"),
         Event::Skipped { because } => format!("{address}: skipped (it depends on `{because}`, which failed)"),
+        Event::Interrupted { running: 0, .. } => "Interrupted: starting nothing new.".to_string(),
+        Event::Interrupted { running, hard: false } => format!(
+            "Interrupted: starting nothing new; waiting for {running} running operation(s) to finish (Ctrl-C again stops them)."
+        ),
+        Event::Interrupted { running, hard: true } => format!(
+            "Interrupted again: stopping {running} running operation(s); creates stopped this way are looked up by the next run."
+        ),
     })
 }
 

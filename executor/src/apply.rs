@@ -12,7 +12,7 @@
 //!   evaluating the configuration again with the outputs applied so far.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,28 +32,38 @@ use tpt_planner::state::{record, store, Intent, ResourceState, Sealer, State};
 use crate::events::{Event, Events};
 use crate::provider::{default_name, Applied, Cx, Desired, ProviderError, Providers, Referenced, Secrets};
 
-/// Stops an apply from starting new operations.
+/// Stops an apply: the first [`Cancel::cancel`] (Ctrl-C) starts nothing new
+/// and lets running operations finish; the second aborts them too (a create
+/// aborted that way keeps its intent, so the next run looks it up).
 #[derive(Clone, Default)]
 pub struct Cancel {
-    flag: Arc<AtomicBool>,
+    count: Arc<AtomicUsize>,
     notify: Arc<Notify>,
 }
 
 impl Cancel {
     pub fn cancel(&self) {
-        self.flag.store(true, Ordering::SeqCst);
+        self.count.fetch_add(1, Ordering::SeqCst);
         self.notify.notify_waiters();
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
+        self.count.load(Ordering::SeqCst) >= 1
     }
 
-    async fn cancelled(&self) {
-        if self.is_cancelled() {
-            return;
+    pub fn is_aborted(&self) -> bool {
+        self.count.load(Ordering::SeqCst) >= 2
+    }
+
+    /// Returns when `cancel` has been called more than `seen` times.
+    async fn beyond(&self, seen: usize) {
+        loop {
+            let notified = self.notify.notified();
+            if self.count.load(Ordering::SeqCst) > seen {
+                return;
+            }
+            notified.await;
         }
-        self.notify.notified().await;
     }
 }
 
@@ -86,6 +96,8 @@ pub enum Outcome {
     Skipped(String),
     /// Not started: the apply was cancelled.
     NotStarted,
+    /// Stopped while running by a second Ctrl-C.
+    Interrupted,
 }
 
 /// The end of an apply.
@@ -315,13 +327,27 @@ pub async fn apply(
             }
             continue;
         }
+        let seen = usize::from(cancel.is_cancelled()) + usize::from(cancel.is_aborted());
         let joined = tokio::select! {
             j = tasks.join_next() => j,
-            _ = cancel.cancelled(), if !cancel.is_cancelled() => continue,
+            _ = cancel.beyond(seen), if seen < 2 => {
+                let hard = cancel.is_aborted();
+                walk.events.send("", Event::Interrupted { running: tasks.len(), hard });
+                if hard {
+                    tasks.abort_all();
+                }
+                continue;
+            }
         };
         let Some(joined) = joined else { continue };
         let (i, result) = match joined {
             Ok(r) => r,
+            Err(e) if e.is_cancelled() => {
+                if let Some(&i) = task_ops.get(&e.id()) {
+                    status[i] = Status::Finished(Outcome::Interrupted);
+                }
+                continue;
+            }
             Err(e) => {
                 // A provider panicked: a bug of tpt, reported as that operation's failure.
                 let message = format!("internal error in the provider (a bug of tpt): {e}");
@@ -547,7 +573,11 @@ impl Walk<'_> {
                     self.save().await?;
                 }
                 let d = desired(&r);
-                let cx = self.cx(&address, r.depends_on.clone());
+                let mut cx = self.cx(&address, r.depends_on.clone());
+                // A resource's own `wait_timeout` bounds its waits, within `--wait-timeout`.
+                if let Some(own) = d.duration("wait_timeout") {
+                    cx.wait_limit = Some(cx.wait_limit.map_or(own, |global| global.min(own)));
+                }
                 let planned_inputs = record(&r, "", None, self.job.sealer).inputs;
                 let action = op.action;
                 let cbd = self

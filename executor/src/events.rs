@@ -38,6 +38,9 @@ pub enum Event {
     },
     /// Not started because a dependency failed.
     Skipped { because: String },
+    /// Ctrl-C (sent with an empty address): nothing new starts and `running`
+    /// operations finish; with `hard` (a second Ctrl-C) they are stopped.
+    Interrupted { running: usize, hard: bool },
 }
 
 /// Where events go: a channel to the CLI, or nowhere.

@@ -58,12 +58,17 @@ impl Engine {
         })
     }
 
-    /// A [`Cancel`] that the first Ctrl-C triggers.
+    /// A [`Cancel`] that Ctrl-C triggers: the first press stops new operations,
+    /// the second the running ones.
     pub fn cancel_on_ctrl_c(&self) -> Cancel {
         let cancel = Cancel::default();
         let c = cancel.clone();
         self.runtime.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            // The first Ctrl-C stops new operations, the second the running ones.
+            for _ in 0..2 {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
                 c.cancel();
             }
         });

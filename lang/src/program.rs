@@ -174,6 +174,9 @@ pub struct SchemaField {
     pub replace: bool,
     /// `@output`: known only after apply.
     pub output: bool,
+    /// `@setting`: how tpt applies the resource (waits), not a property of the
+    /// object; a change of it alone changes nothing in a plan.
+    pub setting: bool,
     pub span: Span,
     pub name_span: Span,
 }
@@ -201,7 +204,7 @@ pub const ITEM_ANNOTATIONS: &[(&str, &str)] = &[
     ("provider", "resource schema"),
     ("data", "resource schema"),
 ];
-pub const FIELD_ANNOTATIONS: &[&str] = &["replace", "output"];
+pub const FIELD_ANNOTATIONS: &[&str] = &["replace", "output", "setting"];
 
 impl Program {
     /// Loads the root module from `root_files` (paths as the file system knows
@@ -1112,6 +1115,18 @@ impl Collector<'_> {
                     .help("remove the default, or remove `@output` to make it an input"),
                 );
             }
+            let setting = f.has_annotation("setting");
+            if setting && (output || f.has_annotation("replace")) {
+                let other = if output { "output" } else { "replace" };
+                self.diag(
+                    Diagnostic::error(
+                        Code::BadAnnotation,
+                        format!("`@setting` and `@{other}` cannot both stand on `{}`", f.name.name),
+                    )
+                    .label(f.name.span, "a setting is not part of the object")
+                    .help("a `@setting` only says how tpt applies the resource; remove one of the two annotations"),
+                );
+            }
             fields.insert(
                 f.name.name.clone(),
                 SchemaField {
@@ -1121,6 +1136,7 @@ impl Collector<'_> {
                     docs: f.docs.clone(),
                     replace: f.has_annotation("replace"),
                     output,
+                    setting,
                     span: f.span,
                     name_span: f.name.span,
                 },

@@ -253,6 +253,10 @@ fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sea
         if before.is_none() && after.is_null() {
             continue;
         }
+        // A `@setting` (how to wait) is not part of the object: no change.
+        if schema.fields.get(*name).is_some_and(|f| f.setting) {
+            continue;
+        }
         let forces = schema.fields.get(*name).is_some_and(|f| f.replace);
         fields.push(FieldChange {
             field: name.to_string(),

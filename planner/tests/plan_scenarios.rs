@@ -282,3 +282,19 @@ resource web: App { image = "shop:1.0", env = { ZONE = zone.zone_id } }
     let only = Program::from_text("main.tpt", &format!("{SCHEMAS}\n@data\nresource schema Zone {{ name: string }}\nresource zone: Zone {{ name = \"a\" }}\n"));
     assert!(!plan_for_program(&only, &State::new("prod", String::new()), &sealer).has_changes());
 }
+
+#[test]
+fn a_change_of_a_setting_alone_is_no_change() {
+    let sealer = Sealer::new(b"test key");
+    let schema = "resource schema Svc {\n  image: string\n  @setting wait: bool = true\n  @setting wait_timeout: duration?\n}\n";
+    let before = format!("{schema}resource s: Svc {{ image = \"a\" }}\n");
+    let state = applied(&before, "pw", &sealer);
+    let only_settings =
+        format!("{schema}resource s: Svc {{ image = \"a\", wait = false, wait_timeout = 5m }}\n");
+    let p = plan_for(&only_settings, "pw", &state, &sealer);
+    assert!(!p.has_changes(), "{}", plan::to_text(&p));
+    let with_image = format!("{schema}resource s: Svc {{ image = \"b\", wait = false }}\n");
+    let p = plan_for(&with_image, "pw", &state, &sealer);
+    let fields: Vec<&str> = p.changes[0].fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["image"], "settings are not listed among the changes");
+}

@@ -208,6 +208,7 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     let failed_n = report.count(|o| matches!(o, Outcome::Failed(_)));
     let skipped = report.count(|o| matches!(o, Outcome::Skipped(_)));
     let not_started = report.count(|o| *o == Outcome::NotStarted);
+    let interrupted = report.count(|o| *o == Outcome::Interrupted);
     let mut line = format!(
         "{}: {} created, {} updated, {} replaced, {} deleted",
         if report.ok() {
@@ -231,6 +232,9 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     if not_started > 0 {
         line.push_str(&format!(", {not_started} not started"));
     }
+    if interrupted > 0 {
+        line.push_str(&format!(", {interrupted} stopped while running"));
+    }
     if !report.mismatches.is_empty() {
         line.push_str(&format!(
             ", {} field(s) differ from the plan after apply",
@@ -246,7 +250,11 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         return fail(&diags);
     }
     if report.cancelled {
-        status("interrupted: nothing was started after Ctrl-C; what ran is recorded in the state. Run `tpt apply` again to finish.");
+        status(if interrupted > 0 {
+            "interrupted: operations were stopped while running; what finished is recorded in the state, and creates that were stopped are looked up by the next run. Run `tpt apply` again to finish."
+        } else {
+            "interrupted: nothing was started after Ctrl-C; what ran is recorded in the state. Run `tpt apply` again to finish."
+        });
         return exit(INTERRUPTED);
     }
     exit(OK)

@@ -8,7 +8,7 @@
 pub mod aws;
 pub mod k8s;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +46,13 @@ impl Desired {
         match self.inputs.get(field).map(|v| v.unwrap_secret().0) {
             Some(Value::Int(i)) => Some(*i),
             Some(Value::Duration(ms)) => Some(ms / 1000),
+            _ => None,
+        }
+    }
+
+    pub fn duration(&self, field: &str) -> Option<Duration> {
+        match self.inputs.get(field).map(|v| v.unwrap_secret().0) {
+            Some(Value::Duration(ms)) => Some(Duration::from_millis(ms.max(&0).unsigned_abs())),
             _ => None,
         }
     }
@@ -375,6 +382,8 @@ pub fn stored_str<'a>(m: &'a BTreeMap<String, J>, field: &str) -> Option<&'a str
 pub struct Providers {
     aws: Arc<aws::Aws>,
     k8s: Arc<k8s::Kube>,
+    /// Providers registered for more schemas (embedders, the walker's tests).
+    more: HashMap<String, Arc<dyn Provider>>,
 }
 
 impl Default for Providers {
@@ -382,6 +391,7 @@ impl Default for Providers {
         Providers {
             aws: Arc::new(aws::Aws::default()),
             k8s: Arc::new(k8s::Kube::default()),
+            more: HashMap::new(),
         }
     }
 }
@@ -399,6 +409,9 @@ pub const K8S_SCHEMAS: &[&str] = &[
 impl Providers {
     /// The provider of a resource schema, if there is one yet.
     pub fn get(&self, schema: &str) -> Option<Arc<dyn Provider>> {
+        if let Some(p) = self.more.get(schema) {
+            return Some(p.clone());
+        }
         let aws = self.aws.clone();
         Some(match schema {
             "aws.EksCluster" => Arc::new(aws::Eks(aws)),
@@ -408,6 +421,12 @@ impl Providers {
             s if K8S_SCHEMAS.contains(&s) => self.k8s.clone(),
             _ => return None,
         })
+    }
+
+    /// Applies the resource schema `schema` (e.g. `Thing` of the root module)
+    /// with `provider`, before the built-in ones.
+    pub fn register(&mut self, schema: &str, provider: Arc<dyn Provider>) {
+        self.more.insert(schema.to_string(), provider);
     }
 
     /// The reader of a data lookup schema.

@@ -185,6 +185,8 @@ pub fn describe_schema(a: &Analysis, sid: tpt_lang::program::SchemaId) -> String
         for (name, f) in &s.fields {
             let note = if f.output {
                 " (output)"
+            } else if f.setting {
+                " (setting)"
             } else if f.is_optional() {
                 ""
             } else {

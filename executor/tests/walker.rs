@@ -1,0 +1,452 @@
+//! The walker with a provider of the test's own (the real providers are tested
+//! against real servers in `tests/e2e.rs`): what runs when, what a failure
+//! skips, the parallelism bound, Ctrl-C, per-resource wait limits, and that
+//! state is written after every operation with an intent before each create.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use tokio::sync::Semaphore;
+use tpt_executor::apply::{apply, with_writer, Cancel, Job, Outcome, Report};
+use tpt_executor::events::{Event, Events};
+use tpt_executor::provider::{Applied, Cx, Desired, Provider, ProviderError, Providers};
+use tpt_lang::value::Value;
+use tpt_lang::{KnownOutputs, Program, ResourceInstance};
+use tpt_planner::backend::{BackendError, LockInfo, StateBackend};
+use tpt_planner::refresh::Live;
+use tpt_planner::state::{ResourceState, Sealer, State};
+
+const SCHEMA: &str = r#"
+@provider("test")
+resource schema Thing {
+  fail: bool = false
+  hold: bool = false
+  delay_ms: int = 0
+  never_ready: bool = false
+  @setting wait_timeout: duration?
+  @output id: string
+}
+"#;
+
+/// Counts what runs at once, and holds `hold = true` creates until released.
+struct Fake {
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+    created: Mutex<Vec<String>>,
+    gate: Semaphore,
+}
+
+impl Fake {
+    fn new() -> Fake {
+        Fake {
+            running: AtomicUsize::new(0),
+            max_running: AtomicUsize::new(0),
+            created: Mutex::new(Vec::new()),
+            gate: Semaphore::new(0),
+        }
+    }
+}
+
+/// Decrements the running count however the operation ends (also when aborted).
+struct Running<'a>(&'a AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for Fake {
+    async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        let _running = Running(&self.running);
+        self.max_running.fetch_max(now, Ordering::SeqCst);
+        if let Some(ms) = d.int("delay_ms").filter(|&ms| ms > 0) {
+            tokio::time::sleep(Duration::from_millis(ms.unsigned_abs())).await;
+        }
+        if d.bool("hold") == Some(true) {
+            let permit = self.gate.acquire().await;
+            drop(permit);
+        }
+        if d.bool("never_ready") == Some(true) {
+            cx.wait_for("the thing to be ready", || async { Ok(None::<()>) })
+                .await?;
+        }
+        if d.bool("fail") == Some(true) {
+            return Err(ProviderError::permanent("the test provider refuses"));
+        }
+        if let Ok(mut c) = self.created.lock() {
+            c.push(d.address.clone());
+        }
+        let mut outputs = IndexMap::new();
+        outputs.insert("id".to_string(), Value::Str(format!("id-{}", d.address).into()));
+        Ok(Applied {
+            provider_id: format!("id-{}", d.address),
+            outputs,
+        })
+    }
+
+    async fn update(&self, cx: &Cx, _prior: &ResourceState, d: &Desired) -> Result<Applied, ProviderError> {
+        self.create(cx, d).await
+    }
+
+    async fn delete(&self, _cx: &Cx, _prior: &ResourceState) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    async fn read(&self, _cx: &Cx, _prior: &ResourceState) -> Result<Live, ProviderError> {
+        Err(ProviderError::not_found("the test provider does not read"))
+    }
+
+    async fn lookup(&self, _cx: &Cx, _d: &Desired) -> Result<Option<Applied>, ProviderError> {
+        Ok(None)
+    }
+}
+
+/// A state backend in memory that keeps every version written.
+#[derive(Default)]
+struct Recorder {
+    writes: Mutex<Vec<State>>,
+}
+
+impl StateBackend for Recorder {
+    fn read(&self, _env: &str) -> Result<Option<State>, BackendError> {
+        Ok(self.writes.lock().ok().and_then(|w| w.last().cloned()))
+    }
+
+    fn write(&self, _env: &str, state: &State) -> Result<(), BackendError> {
+        if let Ok(mut w) = self.writes.lock() {
+            w.push(state.clone());
+        }
+        Ok(())
+    }
+
+    fn lock(&self, _env: &str, _info: &LockInfo) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn unlock(&self, _env: &str, _id: &str) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn lock_holder(&self, _env: &str) -> Result<Option<LockInfo>, BackendError> {
+        Ok(None)
+    }
+}
+
+struct Run {
+    report: Report,
+    state: State,
+    events: Vec<(String, Event)>,
+    writes: Vec<State>,
+}
+
+/// Plans `resources` (Thing declarations) against an empty state and applies
+/// the plan; `during` runs on the side while the apply goes on.
+fn apply_things(
+    resources: &str,
+    parallelism: usize,
+    fake: &Arc<Fake>,
+    wait_limit: Option<Duration>,
+    during: impl FnOnce(Cancel) + Send + 'static,
+) -> Run {
+    let program = Program::from_text("main.tpt", &format!("{SCHEMA}\n{resources}"));
+    let diags = tpt_lang::check(&program);
+    assert!(diags.is_empty(), "{diags:?}");
+    let evaluated = tpt_lang::evaluate(&program, None, &tpt_lang::eval::NoInputs).expect("evaluates");
+    let graph = tpt_planner::graph::build(&evaluated.resources).expect("no cycle");
+    let sealer = Sealer::new(b"test key");
+    let state = State::new("default", "lineage-1".to_string());
+    let plan = tpt_planner::plan::diff(&program, "default", &evaluated.resources, &graph, &state, &sealer);
+    let reevaluate = |known: &KnownOutputs| -> Result<Vec<ResourceInstance>, String> {
+        tpt_lang::evaluate_with(&program, None, &tpt_lang::eval::NoInputs, known)
+            .map(|e| e.resources)
+            .map_err(|d| format!("{d:?}"))
+    };
+    let job = Job {
+        plan: &plan,
+        desired: evaluated.resources.clone(),
+        graph: &graph,
+        known: KnownOutputs::default(),
+        reevaluate: &reevaluate,
+        sealer: &sealer,
+        key: b"test key",
+        timeouts: HashMap::new(),
+        default_timeout: Duration::from_secs(60),
+        parallelism,
+        wait_limit,
+    };
+    let mut providers = Providers::default();
+    providers.register("Thing", fake.clone());
+    let backend = Recorder::default();
+    let cancel = Cancel::default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let side = std::thread::spawn({
+        let cancel = cancel.clone();
+        move || during(cancel)
+    });
+    let (events, mut rx) = Events::channel();
+    let (report, state) = with_writer(&backend, "default", |writer| {
+        rt.block_on(apply(&job, &providers, state, writer, events, cancel))
+    });
+    side.join().expect("the side thread ends");
+    let mut seen = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        seen.push(e);
+    }
+    let writes = backend.writes.lock().map(|w| w.clone()).unwrap_or_default();
+    Run {
+        report,
+        state,
+        events: seen,
+        writes,
+    }
+}
+
+fn outcome<'a>(r: &'a Report, address: &str) -> &'a Outcome {
+    &r.outcomes
+        .iter()
+        .find(|(a, _, _)| a == address)
+        .unwrap_or_else(|| panic!("`{address}` is in the report: {:?}", r.outcomes))
+        .2
+}
+
+fn nothing(_: Cancel) {}
+
+#[test]
+fn a_failure_skips_only_its_dependents_once() {
+    let fake = Arc::new(Fake::new());
+    let run = apply_things(
+        r#"
+resource a: Thing { fail = true }
+resource b: Thing { depends_on = [a] }
+resource c: Thing { depends_on = [b] }
+resource d: Thing { delay_ms = 50 }
+resource e: Thing { depends_on = [d] }
+"#,
+        10,
+        &fake,
+        None,
+        nothing,
+    );
+    let r = &run.report;
+    assert!(matches!(outcome(r, "a"), Outcome::Failed(m) if m.contains("refuses")));
+    assert_eq!(outcome(r, "b"), &Outcome::Skipped("a".into()));
+    assert_eq!(
+        outcome(r, "c"),
+        &Outcome::Skipped("a".into()),
+        "the root cause is named"
+    );
+    assert_eq!(outcome(r, "d"), &Outcome::Done, "an independent branch finishes");
+    assert_eq!(outcome(r, "e"), &Outcome::Done);
+    assert!(!r.ok());
+    for skipped in ["b", "c"] {
+        let n = run
+            .events
+            .iter()
+            .filter(|(a, e)| a == skipped && matches!(e, Event::Skipped { .. }))
+            .count();
+        assert_eq!(n, 1, "`{skipped}` is reported as skipped once");
+    }
+    let recorded: Vec<&String> = run.state.resources.keys().collect();
+    assert_eq!(recorded, ["d", "e"]);
+    // The object of a failed create may exist (a wait that timed out): its
+    // intent stays, and the next run looks it up before creating.
+    assert_eq!(run.state.intents.keys().collect::<Vec<_>>(), ["a"]);
+    let order = fake.created.lock().map(|c| c.clone()).unwrap_or_default();
+    assert_eq!(
+        order,
+        ["d", "e"],
+        "a dependency is created before what depends on it"
+    );
+}
+
+#[test]
+fn at_most_parallelism_operations_run_at_once() {
+    let config: String = (0..24)
+        .map(|i| format!("resource t{i}: Thing {{ delay_ms = 40 }}\n"))
+        .collect();
+    for parallelism in [1, 4, 10] {
+        let fake = Arc::new(Fake::new());
+        let run = apply_things(&config, parallelism, &fake, None, nothing);
+        assert!(run.report.ok(), "{:?}", run.report.outcomes);
+        assert_eq!(run.state.resources.len(), 24);
+        assert_eq!(
+            fake.max_running.load(Ordering::SeqCst),
+            parallelism,
+            "the limit is reached and never exceeded"
+        );
+    }
+}
+
+#[test]
+fn state_is_written_after_every_operation_with_an_intent_before_each_create() {
+    let fake = Arc::new(Fake::new());
+    let run = apply_things(
+        "resource a: Thing {}\nresource b: Thing { depends_on = [a] }\n",
+        10,
+        &fake,
+        None,
+        nothing,
+    );
+    assert!(run.report.ok());
+    let steps: Vec<(Vec<String>, Vec<String>)> = run
+        .writes
+        .iter()
+        .map(|s| {
+            (
+                s.intents.keys().cloned().collect(),
+                s.resources.keys().cloned().collect(),
+            )
+        })
+        .collect();
+    let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        steps,
+        [
+            (v(&["a"]), v(&[])),
+            (v(&[]), v(&["a"])),
+            (v(&["b"]), v(&["a"])),
+            (v(&[]), v(&["a", "b"])),
+        ]
+    );
+    assert_eq!(run.state.resources["a"].provider_id, "id-a");
+}
+
+#[test]
+fn ctrl_c_starts_nothing_new_and_lets_running_operations_finish() {
+    let fake = Arc::new(Fake::new());
+    let side = fake.clone();
+    let run = apply_things(
+        "resource a: Thing { hold = true }\nresource b: Thing {}\nresource c: Thing { depends_on = [a] }\n",
+        1,
+        &fake,
+        None,
+        move |cancel| {
+            // `a` runs (parallelism 1, declaration order); interrupt, then let it finish.
+            while side.running.load(Ordering::SeqCst) == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            cancel.cancel();
+            std::thread::sleep(Duration::from_millis(100));
+            side.gate.add_permits(1);
+        },
+    );
+    let r = &run.report;
+    assert!(r.cancelled);
+    assert_eq!(outcome(r, "a"), &Outcome::Done, "the running operation finished");
+    assert_eq!(outcome(r, "b"), &Outcome::NotStarted);
+    assert_eq!(outcome(r, "c"), &Outcome::NotStarted);
+    assert!(run.state.resources.contains_key("a"), "and was recorded");
+    assert_eq!(run.writes.last().map(|s| s.resources.len()), Some(1));
+    assert!(run.events.iter().any(|(_, e)| matches!(
+        e,
+        Event::Interrupted {
+            running: 1,
+            hard: false
+        }
+    )));
+}
+
+#[test]
+fn a_second_ctrl_c_stops_running_operations_and_keeps_their_intents() {
+    let fake = Arc::new(Fake::new());
+    let side = fake.clone();
+    let run = apply_things(
+        "resource a: Thing { hold = true }\nresource b: Thing { delay_ms = 10 }\n",
+        10,
+        &fake,
+        None,
+        move |cancel| {
+            // Wait until `b` is done and `a` is held.
+            loop {
+                std::thread::sleep(Duration::from_millis(5));
+                let done = side.created.lock().map(|c| c.len()).unwrap_or(0);
+                if done == 1 && side.running.load(Ordering::SeqCst) == 1 {
+                    break;
+                }
+            }
+            cancel.cancel();
+            std::thread::sleep(Duration::from_millis(50));
+            cancel.cancel();
+            // Were `a` not stopped, this lets it finish, and the test fails
+            // rather than hangs.
+            for _ in 0..100 {
+                if side.running.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            side.gate.add_permits(1);
+        },
+    );
+    let r = &run.report;
+    assert!(r.cancelled && !r.ok());
+    assert_eq!(outcome(r, "a"), &Outcome::Interrupted);
+    assert_eq!(outcome(r, "b"), &Outcome::Done);
+    assert_eq!(
+        fake.running.load(Ordering::SeqCst),
+        0,
+        "the held create was dropped"
+    );
+    assert!(
+        run.state.intents.contains_key("a"),
+        "the stopped create keeps its intent, for the next run to look up"
+    );
+    assert!(run.state.resources.contains_key("b"));
+    assert!(run
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::Interrupted { hard: true, .. })));
+}
+
+#[test]
+fn a_resource_wait_timeout_bounds_its_waits_within_the_global_one() {
+    let fake = Arc::new(Fake::new());
+    let started = std::time::Instant::now();
+    let run = apply_things(
+        r#"
+resource slow: Thing { never_ready = true, wait_timeout = 300ms }
+resource after: Thing { depends_on = [slow] }
+resource other: Thing {}
+"#,
+        10,
+        &fake,
+        Some(Duration::from_secs(30)),
+        nothing,
+    );
+    let r = &run.report;
+    assert!(
+        matches!(outcome(r, "slow"), Outcome::Failed(m) if m.contains("gave up waiting for the thing to be ready")),
+        "{:?}",
+        r.outcomes
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the resource's own limit applied"
+    );
+    assert_eq!(outcome(r, "after"), &Outcome::Skipped("slow".into()));
+    assert_eq!(outcome(r, "other"), &Outcome::Done);
+    assert!(run
+        .events
+        .iter()
+        .any(|(a, e)| a == "slow" && matches!(e, Event::Waiting { .. })));
+
+    // The global `--wait-timeout` wins when it is shorter.
+    let fake = Arc::new(Fake::new());
+    let run = apply_things(
+        "resource slow: Thing { never_ready = true, wait_timeout = 1h }\n",
+        10,
+        &fake,
+        Some(Duration::from_millis(300)),
+        nothing,
+    );
+    assert!(matches!(outcome(&run.report, "slow"), Outcome::Failed(m) if m.contains("gave up waiting")));
+}
