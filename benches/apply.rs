@@ -7,6 +7,11 @@
 //! `TPT_BENCH_MOTO_URL=http://127.0.0.1:5555 cargo bench --bench apply`
 //! (`TPT_BENCH_RUNS=3` repetitions, `TPT_BENCH_COUNT=200` resources,
 //! `TPT_BENCH_PARALLELISM=1,10,32`). A benchmark measures; it does not assert.
+//!
+//! moto answers in a few milliseconds from one Python process, so it is soon
+//! the bottleneck. `TPT_BENCH_LATENCY_MS=N` puts a proxy in between that
+//! holds every request N ms, as a cloud API's round trip does, to measure what
+//! the walker's parallelism gains when the provider is not the limit.
 
 // A benchmark reports by printing its table.
 #![allow(clippy::print_stdout)]
@@ -61,10 +66,61 @@ fn tpt(dir: &std::path::Path, args: &[&str], url: &str) -> (bool, Duration) {
     (ok, start.elapsed())
 }
 
+/// A proxy to `upstream` (host:port) that holds each chunk of a request for
+/// `latency` before forwarding it; answers pass straight back.
+fn latency_proxy(upstream: String, latency: Duration) -> std::io::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (Ok(mut client_r), Ok(mut server_r)) = (client.try_clone(), server.try_clone()) else {
+                continue;
+            };
+            let (mut client_w, mut server_w) = (client, server);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16384];
+                while let Ok(n) = client_r.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    std::thread::sleep(latency);
+                    if server_w.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = server_w.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server_r, &mut client_w);
+                let _ = client_w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    Ok(format!("http://{addr}"))
+}
+
 fn main() {
-    let Ok(url) = std::env::var("TPT_BENCH_MOTO_URL") else {
+    let Ok(moto) = std::env::var("TPT_BENCH_MOTO_URL") else {
         println!("set TPT_BENCH_MOTO_URL to a running moto server (see the header of benches/apply.rs)");
         return;
+    };
+    let latency = env_list("TPT_BENCH_LATENCY_MS", &[0])[0];
+    let url = if latency > 0 {
+        match latency_proxy(
+            moto.trim_start_matches("http://").to_string(),
+            Duration::from_millis(latency as u64),
+        ) {
+            Ok(u) => u,
+            Err(e) => {
+                println!("cannot start the latency proxy: {e}");
+                return;
+            }
+        }
+    } else {
+        moto.clone()
     };
     let count = env_list("TPT_BENCH_COUNT", &[200])[0];
     let runs = env_list("TPT_BENCH_RUNS", &[3])[0].max(1);
@@ -74,7 +130,9 @@ fn main() {
         "import std.aws\n\nfor n in [{}] {{\n  resource zone: aws.HostedZone {{\n    name = \"${{n}}.bench.example.com\"\n  }}\n}}\n",
         names.join(", ")
     );
-    println!("apply of {count} independent hosted zones against moto, best of {runs}");
+    println!(
+        "apply of {count} independent hosted zones against moto (+{latency} ms per request), best of {runs}"
+    );
     println!(
         "{:>12} {:>10} {:>10} {:>9}",
         "parallelism", "best s", "median s", "speed-up"
@@ -83,7 +141,7 @@ fn main() {
     for p in levels {
         let mut times = Vec::new();
         for _ in 0..runs {
-            reset(&url);
+            reset(&moto);
             let dir = match tempfile::tempdir() {
                 Ok(d) => d,
                 Err(e) => {

@@ -90,8 +90,14 @@ changed since.
 
 Operations run in parallel (`--parallelism`), each as soon as what it depends on
 is done. A failed operation fails only what depends on it; the rest goes on. The
-state is saved after every operation; Ctrl-C starts nothing new, lets running
-operations finish, saves, and exits with 130.
+state is saved after every operation, and a create is recorded as intended
+before it starts, so that a run that dies is followed by one that looks the object
+up instead of making it twice. Ctrl-C starts nothing new, lets running operations
+finish, saves, and exits with 130; a second Ctrl-C stops the running ones too.
+
+Waits (cluster ACTIVE, database available, rollout) show progress; a resource's
+`wait_timeout` bounds its own, `--wait-timeout` every one, and an app's
+`wait = false` skips its rollout wait.
 
 Providers: AWS through the standard credential chain and region
 (`AWS_ENDPOINT_URL` points elsewhere, e.g. a local emulator); Kubernetes
@@ -144,7 +150,7 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub refresh: bool,
 
-    /// Bound every wait (cluster ACTIVE, database available, rollout), e.g. `2m`; default: the schema's `@timeout`.
+    /// Bound every wait (cluster ACTIVE, database available, rollout), e.g. `2m`; default: the resource's `wait_timeout`, else the schema's `@timeout`.
     #[arg(long, value_name = "DURATION")]
     pub wait_timeout: Option<String>,
 }

@@ -12,10 +12,11 @@
 
 mod support;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::{copy_dir, repo_root, Output};
@@ -150,22 +151,27 @@ fn aws_inventory(endpoint: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
     })
 }
 
-/// Plays the cloud's load-balancer controller, which the local API server
-/// lacks: every LoadBalancer Service and every Ingress gets a host name.
-struct FakeLoadBalancers {
+/// Plays what the local API server lacks (it runs the controller manager but
+/// no kubelet and no cloud): every LoadBalancer Service and every Ingress gets
+/// a host name, and every pod becomes ready `rollout_delay` after it was first
+/// seen — except in the namespaces in `held`, whose pods wait until they leave
+/// it. Deployments then roll out through the real controllers.
+struct FakeControllers {
     stop: Arc<AtomicBool>,
+    held: Arc<Mutex<HashSet<String>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl FakeLoadBalancers {
-    fn start(kubeconfig: &str) -> FakeLoadBalancers {
+impl FakeControllers {
+    fn start(kubeconfig: &str, rollout_delay: Duration) -> FakeControllers {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let held: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let (flag, holds) = (stop.clone(), held.clone());
         let kubeconfig = PathBuf::from(kubeconfig);
         let thread = std::thread::spawn(move || {
             let rt = runtime();
             rt.block_on(async move {
-                use k8s_openapi::api::core::v1::Service;
+                use k8s_openapi::api::core::v1::{Pod, Service};
                 use k8s_openapi::api::networking::v1::Ingress;
                 use kube::api::{ListParams, Patch, PatchParams};
                 let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
@@ -176,6 +182,7 @@ impl FakeLoadBalancers {
                 let status = |host: &str| {
                     serde_json::json!({"status": {"loadBalancer": {"ingress": [{"hostname": host}]}}})
                 };
+                let mut first_seen: HashMap<String, std::time::Instant> = HashMap::new();
                 while !flag.load(Ordering::SeqCst) {
                     let services: kube::Api<Service> = kube::Api::all(client.clone());
                     if let Ok(list) = services.list(&ListParams::default()).await {
@@ -224,18 +231,66 @@ impl FakeLoadBalancers {
                             }
                         }
                     }
+                    // The kubelet's part: pods become ready, and the API server's
+                    // own ReplicaSet and Deployment controllers report the rollout.
+                    let pods: kube::Api<Pod> = kube::Api::all(client.clone());
+                    if let Ok(list) = pods.list(&ListParams::default()).await {
+                        for pod in list {
+                            let ns = pod.metadata.namespace.clone().unwrap_or_default();
+                            let name = pod.metadata.name.clone().unwrap_or_default();
+                            let uid = pod.metadata.uid.clone().unwrap_or_default();
+                            let ready = pod
+                                .status
+                                .as_ref()
+                                .and_then(|s| s.conditions.as_ref())
+                                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                            if ready || holds.lock().is_ok_and(|h| h.contains(&ns)) {
+                                continue;
+                            }
+                            let seen = *first_seen.entry(uid).or_insert_with(std::time::Instant::now);
+                            if seen.elapsed() < rollout_delay {
+                                continue;
+                            }
+                            let now = k8s_openapi::jiff::Timestamp::now().to_string();
+                            let running = serde_json::json!({"status": {
+                                "phase": "Running",
+                                "conditions": [
+                                    {"type": "Ready", "status": "True", "lastTransitionTime": now},
+                                    {"type": "ContainersReady", "status": "True", "lastTransitionTime": now},
+                                ],
+                            }});
+                            let api: kube::Api<Pod> = kube::Api::namespaced(client.clone(), &ns);
+                            let _ = api
+                                .patch_status(&name, &PatchParams::default(), &Patch::Merge(running))
+                                .await;
+                        }
+                    }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             });
         });
-        FakeLoadBalancers {
+        FakeControllers {
             stop,
+            held,
             thread: Some(thread),
+        }
+    }
+
+    /// Pods in `namespace` do not become ready until [`FakeControllers::release`].
+    fn hold(&self, namespace: &str) {
+        if let Ok(mut h) = self.held.lock() {
+            h.insert(namespace.to_string());
+        }
+    }
+
+    fn release(&self, namespace: &str) {
+        if let Ok(mut h) = self.held.lock() {
+            h.remove(namespace);
         }
     }
 }
 
-impl Drop for FakeLoadBalancers {
+impl Drop for FakeControllers {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
@@ -264,10 +319,10 @@ fn shop_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary directory");
     copy_dir(&repo_root().join("examples/shop"), dir.path());
     let _ = std::fs::remove_dir_all(dir.path().join(".tpt"));
+    // dev, with the rollout wait bounded: the rollouts are the fake controllers'.
     std::fs::write(
         dir.path().join("envs/ci.tpt"),
-        "/// dev, without waiting for pods: the test API server runs no kubelet.\n\
-         environment ci extends dev {\n  shop { wait = false }\n}\n",
+        "environment ci extends dev {\n  shop { wait_timeout = 60s }\n}\n",
     )
     .expect("env file");
     dir
@@ -283,7 +338,7 @@ fn e2e_shop_apply_change_destroy() {
         return;
     };
     reset_moto(&moto);
-    let _lb = FakeLoadBalancers::start(&kubeconfig);
+    let _controllers = FakeControllers::start(&kubeconfig, Duration::from_secs(1));
     let dir = shop_copy();
     let mut vars = aws_vars(&moto);
     vars.push(("TPT_EKS_KUBECONFIG", kubeconfig.clone()));
@@ -356,7 +411,7 @@ fn e2e_shop_apply_change_destroy() {
     // A change: plan shows the updates, apply makes them, the next plan is empty.
     std::fs::write(
         d.join("envs/ci.tpt"),
-        "environment ci extends dev {\n  replicas = 3\n  orders { storage_gb = 30 }\n  shop { wait = false }\n}\n",
+        "environment ci extends dev {\n  replicas = 3\n  orders { storage_gb = 30 }\n  shop { wait_timeout = 60s }\n}\n",
     )
     .expect("env file");
     let plan = run(d, &["plan", ".", "--env", "ci", "--detailed-exitcode"], &vars);
@@ -615,5 +670,240 @@ fn e2e_throttling_and_5xx_are_retried() {
     let (_, dbs, zones) = aws_inventory(&moto);
     assert_eq!((dbs.len(), zones.len()), (3, 2));
     let destroy = run(dir.path(), &["destroy", ".", "--auto-approve"], &aws_vars(&moto));
+    assert_ok("destroy", &destroy);
+}
+
+/// An app in namespace `NS` on the test cluster, and a zone that depends on it.
+fn rollout_config(kubeconfig: &str, ns: &str, wait_timeout: &str) -> String {
+    format!(
+        r#"import std.aws
+import std.k8s
+
+resource local: k8s.KubeconfigCluster {{ context = "local", kubeconfig = "{kubeconfig}" }}
+
+resource web: k8s.App {{
+  cluster = local
+  namespace = "{ns}"
+  image = "nginx:1.27"
+  wait_timeout = {wait_timeout}
+}}
+
+resource zone: aws.HostedZone {{
+  name = "{ns}.example.com"
+  depends_on = [web]
+}}
+"#
+    )
+}
+
+/// What the rollout tests share: moto reset, the fake controllers (pods ready
+/// after `delay`; those of `ns` held when `held`), and a directory holding
+/// [`rollout_config`]. `None` when the servers are missing.
+struct RolloutCase {
+    dir: tempfile::TempDir,
+    controllers: FakeControllers,
+    vars: Vec<(&'static str, String)>,
+    kubeconfig: String,
+    moto: String,
+    /// The app's namespace: the one asked for with a random suffix.
+    ns: String,
+}
+
+fn rollout_case(ns: &str, wait_timeout: &str, delay: Duration, held: bool) -> Option<RolloutCase> {
+    let (Some(moto), Some(kubeconfig)) = (moto(), kube()) else {
+        return None;
+    };
+    reset_moto(&moto);
+    // A namespace of its own: the API server keeps what earlier runs left.
+    let ns = format!("{ns}-{}", rand::random_range(0..1_000_000u32));
+    let controllers = FakeControllers::start(&kubeconfig, delay);
+    if held {
+        controllers.hold(&ns);
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        rollout_config(&kubeconfig, &ns, wait_timeout),
+    )
+    .expect("config");
+    Some(RolloutCase {
+        dir,
+        controllers,
+        vars: aws_vars(&moto),
+        kubeconfig,
+        moto,
+        ns,
+    })
+}
+
+#[test]
+fn e2e_apply_waits_for_a_rollout_that_takes_time() {
+    let Some(case) = rollout_case("slow-rollout", "1m", Duration::from_secs(2), false) else {
+        return;
+    };
+    let RolloutCase {
+        dir,
+        controllers: _controllers,
+        vars,
+        ..
+    } = case;
+    let apply = run(dir.path(), &["apply", ".", "--auto-approve"], &vars);
+    assert_ok("the apply", &apply);
+    let waited = apply
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("web: waited") && l.contains("for deployment `web` to roll out"))
+        .unwrap_or_else(|| panic!("the wait is reported:\n{}", apply.stdout));
+    let seconds: f64 = waited
+        .trim_start_matches("web: waited ")
+        .split('s')
+        .next()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("a duration in `{waited}`"));
+    assert!(seconds >= 1.5, "the rollout took the fake's 2 s: {waited}");
+    let web_done = apply.stdout.find("web: created").expect("web created");
+    let zone_started = apply.stdout.find("zone: creating").expect("zone created");
+    assert!(
+        web_done < zone_started,
+        "the zone waits for the app:\n{}",
+        apply.stdout
+    );
+    let destroy = run(dir.path(), &["destroy", ".", "--auto-approve"], &vars);
+    assert_ok("destroy", &destroy);
+}
+
+#[test]
+fn e2e_a_resource_wait_timeout_bounds_its_rollout_wait() {
+    let Some(case) = rollout_case("stuck", "2s", Duration::ZERO, true) else {
+        return;
+    };
+    let RolloutCase {
+        dir,
+        controllers,
+        vars,
+        kubeconfig,
+        moto,
+        ns,
+    } = case;
+    let started = std::time::Instant::now();
+    let apply = run(dir.path(), &["apply", ".", "--auto-approve"], &vars);
+    assert_eq!(apply.code, 1, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "bounded by the resource's 2 s"
+    );
+    assert!(
+        apply.stderr.contains("E0800")
+            && apply
+                .stderr
+                .contains("gave up waiting for deployment `web` to roll out"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        apply.stdout.contains("zone: skipped (it depends on `web`"),
+        "{}",
+        apply.stdout
+    );
+    let (_, _, zones) = aws_inventory(&moto);
+    assert!(
+        zones.is_empty(),
+        "what depends on the app was not created: {zones:?}"
+    );
+    // Once the rollout can finish, the next apply completes.
+    controllers.release(&ns);
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        rollout_config(&kubeconfig, &ns, "1m"),
+    )
+    .expect("config");
+    let again = run(dir.path(), &["apply", ".", "--auto-approve"], &vars);
+    assert_ok("the apply after the rollout", &again);
+    let destroy = run(dir.path(), &["destroy", ".", "--auto-approve"], &vars);
+    assert_ok("destroy", &destroy);
+}
+
+#[test]
+fn e2e_ctrl_c_lets_running_operations_finish_saves_state_and_exits_130() {
+    let Some(case) = rollout_case("interrupted", "2m", Duration::ZERO, true) else {
+        return;
+    };
+    let RolloutCase {
+        dir,
+        controllers,
+        vars,
+        ns,
+        ..
+    } = case;
+    let log = dir.path().join("apply.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
+        .args(["apply", ".", "--auto-approve"])
+        .current_dir(dir.path())
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::fs::File::create(&log).expect("log file"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tpt starts");
+    // Interrupt while the app waits for its rollout.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("web: creating")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app's create never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    // The running create goes on: let its rollout finish.
+    std::thread::sleep(Duration::from_millis(500));
+    controllers.release(&ns);
+    let status = loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "tpt did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = std::fs::read_to_string(&log).unwrap_or_default();
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert_eq!(status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Interrupted: starting nothing new"), "{stdout}");
+    assert!(
+        stdout.contains("web: created"),
+        "the running create finished:\n{stdout}"
+    );
+    assert!(
+        !stdout.contains("zone: creating"),
+        "nothing new started:\n{stdout}"
+    );
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let state = run(dir.path(), &["state", "list", "--env", "default", "."], &vars);
+    let recorded: Vec<&str> = state
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(recorded, ["local", "web"], "{}", state.stdout);
+    // The next apply does the rest.
+    let again = run(dir.path(), &["apply", ".", "--auto-approve"], &vars);
+    assert_ok("the apply after the interrupt", &again);
+    assert!(
+        again.stdout.contains("Apply complete: 1 created"),
+        "{}",
+        again.stdout
+    );
+    let destroy = run(dir.path(), &["destroy", ".", "--auto-approve"], &vars);
     assert_ok("destroy", &destroy);
 }
