@@ -313,8 +313,28 @@ fn kube_get(kubeconfig: &str, path: &str) -> Option<serde_json::Value> {
     })
 }
 
+/// Changes an object outside tpt, as someone with `kubectl` would (a merge patch).
+fn kube_merge_patch(kubeconfig: &str, path: &str, patch: serde_json::Value) {
+    let rt = runtime();
+    rt.block_on(async {
+        let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("config");
+        let client = kube::Client::try_from(config).expect("client");
+        let req = http::Request::patch(format!("{path}?fieldManager=kubectl-edit"))
+            .header("Content-Type", "application/merge-patch+json")
+            .body(patch.to_string().into_bytes())
+            .expect("request");
+        client
+            .request::<serde_json::Value>(req)
+            .await
+            .expect("the patch is accepted");
+    });
+}
+
 /// The shop example, with an environment for the test servers: dev's
-/// settings, without waiting for pods (the test API server runs no kubelet).
+/// settings, the rollout wait bounded.
 fn shop_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary directory");
     copy_dir(&repo_root().join("examples/shop"), dir.path());
@@ -426,6 +446,28 @@ fn e2e_shop_apply_change_destroy() {
     let apply = run(d, &["apply", ".", "--env", "ci", "--auto-approve"], &vars);
     assert_ok("the second apply", &apply);
     assert!(apply.stdout.contains("0 created, 2 updated"), "{}", apply.stdout);
+    let deployment =
+        kube_get(&kubeconfig, "/apis/apps/v1/namespaces/shop/deployments/shop").expect("the deployment");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    let plan = run(d, &["plan", ".", "--env", "ci", "--detailed-exitcode"], &vars);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+
+    // Drift: someone scales the app by hand; refresh finds it, apply undoes it.
+    kube_merge_patch(
+        &kubeconfig,
+        "/apis/apps/v1/namespaces/shop/deployments/shop",
+        serde_json::json!({"spec": {"replicas": 5}}),
+    );
+    let plan = run(d, &["plan", ".", "--env", "ci", "--detailed-exitcode"], &vars);
+    assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("! shop (k8s.App) was changed outside tpt"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("replicas: 5 → 3"), "{}", plan.stdout);
+    let apply = run(d, &["apply", ".", "--env", "ci", "--auto-approve"], &vars);
+    assert_ok("the apply that undoes the drift", &apply);
     let deployment =
         kube_get(&kubeconfig, "/apis/apps/v1/namespaces/shop/deployments/shop").expect("the deployment");
     assert_eq!(deployment["spec"]["replicas"], 3);
