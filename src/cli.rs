@@ -101,8 +101,9 @@ Waits (cluster ACTIVE, database available, rollout) show progress; a resource's
 
 Providers: AWS through the standard credential chain and region
 (`AWS_ENDPOINT_URL` points elsewhere, e.g. a local emulator); Kubernetes
-through the kubeconfig of a `k8s.KubeconfigCluster`, or for an `aws.EksCluster`
-the kubeconfig named by `TPT_EKS_KUBECONFIG` (context `TPT_EKS_CONTEXT`).
+through the kubeconfig of a `k8s.KubeconfigCluster`, or on an `aws.EksCluster`
+at its endpoint with a token signed by the AWS credentials (`TPT_EKS_KUBECONFIG`,
+context `TPT_EKS_CONTEXT`, names a kubeconfig to use instead).
 
 Exit status: 0 applied (or nothing to do), 1 errors or failed operations,
 130 interrupted.

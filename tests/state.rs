@@ -206,3 +206,27 @@ fn the_kubernetes_backend_from_the_command_line() {
     assert_eq!(list.code, 1);
     assert!(list.stderr.contains("has no recorded state"), "{}", list.stderr);
 }
+
+#[test]
+fn an_unreadable_state_key_is_an_error_not_a_new_key() {
+    let dir = setup();
+    std::fs::create_dir(dir.path().join(".tpt/state.key")).expect("a directory where the key goes");
+    let plan = tpt_in(dir.path(), &["plan", "--env", "prod"]);
+    assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
+    let expected = std::fs::read_to_string(support::repo_root().join("tests/state/unreadable_key.stderr"))
+        .unwrap_or_default();
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::create_dir_all(support::repo_root().join("tests/state")).expect("snapshot dir");
+        std::fs::write(
+            support::repo_root().join("tests/state/unreadable_key.stderr"),
+            &plan.stderr,
+        )
+        .expect("snapshot");
+    } else {
+        assert_eq!(
+            plan.stderr, expected,
+            "BLESS=1 rewrites tests/state/unreadable_key.stderr"
+        );
+    }
+    assert!(dir.path().join(".tpt/state.key").is_dir(), "nothing replaced it");
+}

@@ -33,6 +33,7 @@ fn kubeconfig() -> Option<std::path::PathBuf> {
 
 /// A client for the test's own setup (namespaces, raw Secrets).
 fn client(rt: &tokio::runtime::Runtime, path: &std::path::Path) -> Client {
+    tpt_executor::install_crypto();
     rt.block_on(async {
         let kc = Kubeconfig::read_from(path).expect("the test kubeconfig reads");
         let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
@@ -71,6 +72,12 @@ fn state_in_a_secret_and_the_lock_as_a_lease() {
         .expect("a test namespace");
 
     let b = KubernetesBackend::connect(&path, None, &ns).expect("connects");
+    // The state key: made once, and the same for everyone using the namespace.
+    let key = b.key().expect("a key is made");
+    assert_eq!(key.len(), 64, "32 random bytes as hex");
+    let other_machine = KubernetesBackend::connect(&path, None, &ns).expect("connects");
+    assert_eq!(other_machine.key().ok(), Some(key.clone()));
+    assert_eq!(b.key().ok(), Some(key));
     assert!(matches!(b.read("prod"), Ok(None)));
     let mut state = State::new("prod", "lineage-k".into());
     b.write("prod", &state).expect("first write creates the Secret");

@@ -136,6 +136,10 @@ impl StateBackend for Recorder {
     fn lock_holder(&self, _env: &str) -> Result<Option<LockInfo>, BackendError> {
         Ok(None)
     }
+
+    fn key(&self) -> Result<Vec<u8>, BackendError> {
+        Ok(b"test key".to_vec())
+    }
 }
 
 struct Run {

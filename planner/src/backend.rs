@@ -66,4 +66,10 @@ pub trait StateBackend: Send + Sync {
 
     /// Who holds the lock of `env`, if anyone.
     fn lock_holder(&self, env: &str) -> Result<Option<LockInfo>, BackendError>;
+
+    /// The key that fingerprints the secrets in state and from which the
+    /// passwords tpt generates are derived: read, or made at random on first
+    /// use. Everyone using the backend must get the same key; one that cannot
+    /// be read is an error, never replaced by a new one.
+    fn key(&self) -> Result<Vec<u8>, BackendError>;
 }

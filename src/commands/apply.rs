@@ -85,7 +85,6 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         env.as_deref(),
         &env_name,
         backend,
-        &dir,
         &engine,
         &options,
         renderer,

@@ -56,7 +56,6 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         env.as_deref(),
         &env_name,
         backend,
-        &dir,
         &engine,
         &options,
         renderer,
@@ -136,7 +135,6 @@ pub fn make_plan(
     env: Option<&str>,
     env_name: &str,
     backend: &dyn tpt_planner::backend::StateBackend,
-    dir: &Path,
     engine: &Engine,
     options: &Options<'_>,
     renderer: &Renderer,
@@ -155,7 +153,10 @@ pub fn make_plan(
         Ok(s) => s.unwrap_or_else(|| State::new(env_name, String::new())),
         Err(e) => return Err(fail(&[crate::lock::backend_error(env_name, e)])),
     };
-    let key = state_key(dir);
+    let key = match state_key(backend) {
+        Ok(k) => k,
+        Err(d) => return Err(fail(&[d])),
+    };
     let sealer = Sealer::new(&key);
     if !state.intents.is_empty() {
         if options.reconcile {
@@ -262,38 +263,19 @@ pub fn state_dir(path: &Path) -> PathBuf {
     base.join(".tpt")
 }
 
-/// The key that fingerprints secrets in state and from which generated
-/// passwords are derived: `TPT_STATE_KEY`, else `.tpt/state.key`, made (32
-/// random bytes, mode 0600) when missing.
-pub fn state_key(dir: &Path) -> Vec<u8> {
+/// The state key: `TPT_STATE_KEY`, else the backend's (`.tpt/state.key`, or a
+/// Secret beside Kubernetes state), made once when missing.
+pub fn state_key(backend: &dyn tpt_planner::backend::StateBackend) -> Result<Vec<u8>, Diagnostic> {
     if let Ok(k) = std::env::var("TPT_STATE_KEY") {
-        return k.into_bytes();
-    }
-    let path = dir.join("state.key");
-    if let Ok(k) = std::fs::read(&path) {
-        return k;
-    }
-    let fresh: String = random_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    if std::fs::create_dir_all(dir).is_ok() && super::fmt::write_atomically(&path, &fresh).is_ok() {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        if !k.is_empty() {
+            return Ok(k.into_bytes());
         }
-        // Another run may have made one at the same moment: use what is there.
-        return std::fs::read(&path).unwrap_or_else(|_| fresh.into_bytes());
     }
-    fresh.into_bytes()
-}
-
-/// 32 random bytes from the operating system's generator.
-fn random_bytes() -> [u8; 32] {
-    let mut b = [0u8; 32];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut b);
-    }
-    b
+    backend.key().map_err(|e| {
+        Diagnostic::error(Code::Io, format!("cannot read the state key: {e}")).help(
+            "the key fingerprints secrets and derives generated passwords: restore it (a new one would change every generated password), or set TPT_STATE_KEY",
+        )
+    })
 }
 
 /// `tpt show FILE`: render a saved plan; warn when its state has changed since.

@@ -92,7 +92,49 @@ fn with_name(e: StateError, what: &str) -> BackendError {
     })
 }
 
+/// The Secret holding the state key of every environment in the namespace.
+const KEY_SECRET: &str = "tpt-state-key";
+
 impl StateBackend for KubernetesBackend {
+    /// The Secret `tpt-state-key` of the namespace, made by whoever needs it
+    /// first (the API server lets one create win).
+    fn key(&self) -> Result<Vec<u8>, BackendError> {
+        let api = self.secrets();
+        let read = |secret: Option<Secret>| -> Result<Option<Vec<u8>>, BackendError> {
+            let Some(secret) = secret else { return Ok(None) };
+            match secret.data.and_then(|mut d| d.remove("key")) {
+                Some(k) if !k.0.is_empty() => Ok(Some(k.0)),
+                _ => Err(BackendError::Io(format!(
+                    "the Secret {}/{KEY_SECRET} holds no `key`",
+                    self.namespace
+                ))),
+            }
+        };
+        if let Some(k) = read(self.runtime.block_on(api.get_opt(KEY_SECRET)).map_err(io)?)? {
+            return Ok(k);
+        }
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(KEY_SECRET.to_string()),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(
+                "key".to_string(),
+                ByteString(super::local::fresh_key().into_bytes()),
+            )])),
+            type_: Some("Opaque".into()),
+            ..Default::default()
+        };
+        match self.runtime.block_on(api.create(&PostParams::default(), &secret)) {
+            Ok(made) => read(Some(made))?.ok_or_else(|| io("the new state key Secret is empty")),
+            Err(e) if is_status(&e, 409) => {
+                read(self.runtime.block_on(api.get_opt(KEY_SECRET)).map_err(io)?)?
+                    .ok_or_else(|| io("the state key Secret disappeared"))
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
     fn read(&self, env: &str) -> Result<Option<State>, BackendError> {
         let name = Self::state_name(env);
         let secret = self.runtime.block_on(self.secrets().get_opt(&name)).map_err(io)?;

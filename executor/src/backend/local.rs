@@ -92,7 +92,43 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BackendError> {
     result.map_err(|e| io("write", path, &e))
 }
 
+/// A new key: 32 random bytes, as hex.
+pub(crate) fn fresh_key() -> String {
+    (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
+}
+
 impl StateBackend for LocalBackend {
+    /// `.tpt/state.key`, made (0600, exclusively) when missing.
+    fn key(&self) -> Result<Vec<u8>, BackendError> {
+        let path = self.dir.join("state.key");
+        match fs::read(&path) {
+            Ok(k) if !k.is_empty() => return Ok(k),
+            Ok(_) => {
+                return Err(BackendError::Io(format!(
+                    "the state key `{}` is empty",
+                    path.display()
+                )))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(io("read", &path, &e)),
+        }
+        fs::create_dir_all(&self.dir).map_err(|e| io("create", &self.dir, &e))?;
+        match private_file().create_new(true).open(&path) {
+            Ok(mut f) => {
+                let key = fresh_key();
+                f.write_all(key.as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| io("write", &path, &e))?;
+                Ok(key.into_bytes())
+            }
+            // Another run made it a moment ago: use that one.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                fs::read(&path).map_err(|e| io("read", &path, &e))
+            }
+            Err(e) => Err(io("create", &path, &e)),
+        }
+    }
+
     fn read(&self, env: &str) -> Result<Option<State>, BackendError> {
         let path = self.state_path(env);
         match fs::read(&path) {
@@ -170,6 +206,35 @@ mod tests {
             when: "2026-11-25T08:00:00Z".into(),
             operation: "plan".into(),
         }
+    }
+
+    #[test]
+    fn the_key_is_made_once_privately_and_an_unreadable_one_is_an_error() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let b = LocalBackend::new(dir.path().join(".tpt"));
+        let key = b.key().expect("a key is made");
+        assert_eq!(key.len(), 64, "32 random bytes as hex");
+        assert_eq!(b.key().ok(), Some(key.clone()), "and kept");
+        assert_ne!(
+            LocalBackend::new(dir.path().join("other")).key().ok(),
+            Some(key),
+            "keys are random"
+        );
+        let path = dir.path().join(".tpt/state.key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0);
+            assert_eq!(mode, 0o600);
+        }
+        // A key that cannot be read is never replaced by a new one.
+        fs::remove_file(&path).expect("removed");
+        fs::create_dir(&path).expect("a directory in its place");
+        let err = b.key().expect_err("an error");
+        assert!(err.to_string().contains("state.key"), "{err}");
+        assert!(path.is_dir(), "left as it was");
     }
 
     #[test]

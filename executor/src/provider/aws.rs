@@ -109,6 +109,18 @@ impl Aws {
             .await
     }
 
+    /// The credentials of the standard chain (for signing an EKS token).
+    pub(crate) async fn credentials(&self) -> Result<aws_credential_types::Credentials, String> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let Some(provider) = self.config().await.credentials_provider() else {
+            return Err("no AWS credentials are configured".to_string());
+        };
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| format!("cannot load AWS credentials: {}", describe(&e)))
+    }
+
     async fn eks(&self, region: Option<&str>) -> aws_sdk_eks::Client {
         let mut b = aws_sdk_eks::config::Builder::from(self.config().await);
         if let Some(r) = region {

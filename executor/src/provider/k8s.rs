@@ -9,12 +9,15 @@
 //! - `k8s.KubeconfigCluster` records a cluster reached through a kubeconfig.
 //!
 //! Which cluster: an app's `cluster` refers to a `k8s.KubeconfigCluster`
-//! (its kubeconfig and context) or an `aws.EksCluster`, reached through the
-//! kubeconfig named by `TPT_EKS_KUBECONFIG` (and `TPT_EKS_CONTEXT`), e.g. one
-//! written by `aws eks update-kubeconfig`.
+//! (its kubeconfig and context) or an `aws.EksCluster`, reached at its
+//! `endpoint`, trusted by its `certificate_authority`, with a token signed by
+//! the AWS credentials (`eks.rs`, renewed every ten minutes). The kubeconfig
+//! named by `TPT_EKS_KUBECONFIG` (and `TPT_EKS_CONTEXT`) takes its place when
+//! set (a proxy, a test cluster).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use base64::Engine as _;
 use indexmap::IndexMap;
@@ -28,7 +31,7 @@ use tpt_lang::value::Value;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
-use super::{reveal, stored_str, Applied, Cx, Desired, ErrorKind, Provider, ProviderError};
+use super::{reveal, stored_str, Applied, Cx, Desired, ErrorKind, Provider, ProviderError, Referenced};
 
 const MANAGER: &str = "tpt";
 
@@ -49,19 +52,52 @@ fn s(v: impl Into<String>) -> Value {
 }
 
 /// Clients by cluster, made on first use.
-#[derive(Default)]
 pub struct Kube {
-    clients: Mutex<BTreeMap<String, Client>>,
+    /// For the tokens of EKS clusters.
+    aws: Arc<super::aws::Aws>,
+    /// Clients by cluster address, with when their token was made if it expires.
+    clients: Mutex<BTreeMap<String, (Client, Option<Instant>)>>,
 }
 
 impl Kube {
+    pub fn new(aws: Arc<super::aws::Aws>) -> Kube {
+        Kube {
+            aws,
+            clients: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// A client for the EKS cluster `r` at its endpoint, with a fresh token.
+    async fn eks_client(&self, address: &str, r: &Referenced) -> Result<Client, ProviderError> {
+        let output = |field: &str| stored_str(&r.outputs, field).filter(|v| !v.is_empty());
+        let (Some(endpoint), Some(ca)) = (output("endpoint"), output("certificate_authority")) else {
+            return Err(ProviderError::permanent(format!(
+                "the EKS cluster `{address}` has no endpoint and certificate authority recorded yet"
+            )));
+        };
+        let name = output("arn")
+            .and_then(|a| a.rsplit('/').next())
+            .map_or_else(|| super::default_name(address), str::to_string);
+        let region = stored_str(&r.inputs, "region").unwrap_or("us-east-1");
+        let credentials = self.aws.credentials().await.map_err(ProviderError::permanent)?;
+        let token = super::eks::token(&credentials, region, &name, std::time::SystemTime::now())
+            .map_err(ProviderError::permanent)?;
+        let config = super::eks::config(endpoint, ca, token)
+            .map_err(|e| ProviderError::permanent(format!("EKS cluster `{address}`: {e}")))?;
+        Client::try_from(config)
+            .map_err(|e| ProviderError::permanent(format!("EKS cluster `{address}`: {e}")))
+    }
+
     /// The client for the cluster `d`'s `cluster` field refers to.
     async fn client_for(&self, cx: &Cx, cluster: Option<&str>) -> Result<Client, ProviderError> {
         let Some(address) = cluster else {
             return Err(ProviderError::permanent("the resource names no cluster"));
         };
-        if let Some(c) = self.clients.lock().ok().and_then(|m| m.get(address).cloned()) {
-            return Ok(c);
+        let cached = self.clients.lock().ok().and_then(|m| m.get(address).cloned());
+        if let Some((c, made)) = cached {
+            if made.is_none_or(|t| t.elapsed() < super::eks::TOKEN_LIFETIME) {
+                return Ok(c);
+            }
         }
         let Some(r) = cx.refs.get(address) else {
             return Err(ProviderError::permanent(format!(
@@ -79,14 +115,11 @@ impl Kube {
                     std::env::var("TPT_EKS_CONTEXT").ok(),
                 ),
                 None => {
-                    return Err(ProviderError::permanent(format!(
-                        "cannot reach the EKS cluster `{address}`: set TPT_EKS_KUBECONFIG to a kubeconfig for it (e.g. written by `aws eks update-kubeconfig --name {}`)",
-                        r.outputs
-                            .get("arn")
-                            .and_then(J::as_str)
-                            .and_then(|a| a.rsplit('/').next())
-                            .unwrap_or(address)
-                    )))
+                    let client = self.eks_client(address, r).await?;
+                    if let Ok(mut m) = self.clients.lock() {
+                        m.insert(address.to_string(), (client.clone(), Some(Instant::now())));
+                    }
+                    return Ok(client);
                 }
             },
             other => {
@@ -111,7 +144,7 @@ impl Kube {
         let client = Client::try_from(config)
             .map_err(|e| ProviderError::permanent(format!("cluster `{address}`: {e}")))?;
         if let Ok(mut m) = self.clients.lock() {
-            m.insert(address.to_string(), client.clone());
+            m.insert(address.to_string(), (client.clone(), None));
         }
         Ok(client)
     }

@@ -6,6 +6,7 @@
 //! [`Events`]; the CLI decides how to show them.
 
 pub mod aws;
+pub mod eks;
 pub mod k8s;
 
 use std::collections::{BTreeMap, HashMap};
@@ -388,9 +389,10 @@ pub struct Providers {
 
 impl Default for Providers {
     fn default() -> Self {
+        let aws = Arc::new(aws::Aws::default());
         Providers {
-            aws: Arc::new(aws::Aws::default()),
-            k8s: Arc::new(k8s::Kube::default()),
+            k8s: Arc::new(k8s::Kube::new(aws.clone())),
+            aws,
             more: HashMap::new(),
         }
     }
