@@ -98,6 +98,73 @@ fn run(dir: &Path, args: &[&str], vars: &[(&str, String)]) -> Output {
     support::tpt_with(dir, args, &vars)
 }
 
+/// The networks tpt made for clusters in `region`: per VPC (tagged
+/// `tpt:cluster`) its subnets, internet gateways and tpt's route tables.
+fn cluster_networks(endpoint: &str, region: &str) -> Vec<(String, usize, usize, usize)> {
+    let rt = runtime();
+    rt.block_on(async {
+        let creds = aws_sdk_eks::config::Credentials::new("test", "test", None, None, "e2e");
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .endpoint_url(endpoint)
+            .credentials_provider(creds)
+            .load()
+            .await;
+        let ec2 = aws_sdk_ec2::Client::new(&conf);
+        let by = |name: &str, value: &str| {
+            aws_sdk_ec2::types::Filter::builder()
+                .name(name)
+                .values(value)
+                .build()
+        };
+        let vpcs = ec2
+            .describe_vpcs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag-key")
+                    .values("tpt:cluster")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("list VPCs");
+        let mut out = Vec::new();
+        for id in vpcs.vpcs().iter().filter_map(|v| v.vpc_id()) {
+            let subnets = ec2
+                .describe_subnets()
+                .filters(by("vpc-id", id))
+                .send()
+                .await
+                .expect("subnets");
+            let gateways = ec2
+                .describe_internet_gateways()
+                .filters(by("attachment.vpc-id", id))
+                .send()
+                .await
+                .expect("gateways");
+            let tables = ec2
+                .describe_route_tables()
+                .filters(by("vpc-id", id))
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("tag-key")
+                        .values("tpt:cluster")
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("route tables");
+            out.push((
+                id.to_string(),
+                subnets.subnets().len(),
+                gateways.internet_gateways().len(),
+                tables.route_tables().len(),
+            ));
+        }
+        out
+    })
+}
+
 /// What moto holds, by kind: EKS clusters, RDS instances, hosted zones (names).
 fn aws_inventory(endpoint: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
     let rt = runtime();
@@ -387,6 +454,11 @@ fn e2e_shop_apply_change_destroy() {
     assert_eq!(clusters, ["main"]);
     assert_eq!(dbs, ["orders"]);
     assert_eq!(zones, ["dev.acme.dev."]);
+    // The cluster's own network: a VPC, a subnet in each of 3 zones, a gateway, routes.
+    let networks = cluster_networks(&moto, "us-east-2");
+    assert_eq!(networks.len(), 1, "{networks:?}");
+    let (_, subnets, gateways, tables) = &networks[0];
+    assert_eq!((*subnets, *gateways, *tables), (3, 1, 1), "{networks:?}");
     let deployment =
         kube_get(&kubeconfig, "/apis/apps/v1/namespaces/shop/deployments/shop").expect("the deployment");
     assert_eq!(deployment["spec"]["replicas"], 1);
@@ -482,6 +554,11 @@ fn e2e_shop_apply_change_destroy() {
     assert!(
         clusters.is_empty() && dbs.is_empty() && zones.is_empty(),
         "{clusters:?} {dbs:?} {zones:?}"
+    );
+    assert_eq!(
+        cluster_networks(&moto, "us-east-2"),
+        [],
+        "the cluster's network is gone too"
     );
     for path in [
         "/apis/apps/v1/namespaces/shop/deployments/shop",

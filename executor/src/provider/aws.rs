@@ -48,7 +48,7 @@ const NOT_FOUND_CODES: &[&str] = &[
 ];
 
 /// An SDK error, classified.
-fn sdk_err<E>(what: &str, e: SdkError<E, HttpResponse>) -> ProviderError
+pub(crate) fn sdk_err<E>(what: &str, e: SdkError<E, HttpResponse>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -127,6 +127,14 @@ impl Aws {
             b = b.region(aws_sdk_eks::config::Region::new(r.to_string()));
         }
         aws_sdk_eks::Client::from_conf(b.build())
+    }
+
+    async fn ec2(&self, region: Option<&str>) -> aws_sdk_ec2::Client {
+        let mut b = aws_sdk_ec2::config::Builder::from(self.config().await);
+        if let Some(r) = region {
+            b = b.region(aws_sdk_ec2::config::Region::new(r.to_string()));
+        }
+        aws_sdk_ec2::Client::from_conf(b.build())
     }
 
     async fn rds(&self, region: Option<&str>) -> aws_sdk_rds::Client {
@@ -514,6 +522,16 @@ impl Provider for Eks {
         // The same token on a retry: EKS answers with the cluster already begun.
         let token = cx.secrets.password(&d.address, "eks-create");
         let public = d.bool("public_endpoint").unwrap_or(true);
+        // Its own network first (found again by its tag after an interruption).
+        let ec2 = self.0.ec2(Some(&region)).await;
+        let network = super::vpc::ensure(
+            cx,
+            &ec2,
+            &name,
+            d.str("vpc_cidr").unwrap_or("10.0.0.0/16"),
+            usize::try_from(d.int("zone_count").unwrap_or(3)).unwrap_or(3),
+        )
+        .await?;
         cx.call("eks:CreateCluster", || async {
             client
                 .create_cluster()
@@ -522,6 +540,7 @@ impl Provider for Eks {
                 .role_arn(&role)
                 .resources_vpc_config(
                     VpcConfigRequest::builder()
+                        .set_subnet_ids(Some(network.subnet_ids.clone()))
                         .endpoint_public_access(public)
                         .endpoint_private_access(true)
                         .build(),
@@ -632,8 +651,9 @@ impl Provider for Eks {
     async fn delete(&self, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
         let (region, name) = split_id(&prior.provider_id);
         let client = self.0.eks(region).await;
+        let ec2 = self.0.ec2(region).await;
         if self.describe(cx, &client, name).await?.is_none() {
-            return Ok(());
+            return super::vpc::remove(cx, &ec2, name).await;
         }
         for g in self.list_node_groups(cx, &client, name).await? {
             self.delete_node_group(cx, &client, name, &g).await?;
@@ -650,13 +670,14 @@ impl Provider for Eks {
             .await;
         match r {
             Ok(_) => {}
-            Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
         cx.wait_for(&format!("cluster `{name}` to be deleted"), || async {
             Ok(self.describe(cx, &client, name).await?.is_none().then_some(()))
         })
-        .await
+        .await?;
+        super::vpc::remove(cx, &ec2, name).await
     }
 
     async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {

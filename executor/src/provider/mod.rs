@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod eks;
 pub mod k8s;
+pub mod vpc;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
