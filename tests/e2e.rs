@@ -1026,3 +1026,121 @@ fn e2e_ctrl_c_lets_running_operations_finish_saves_state_and_exits_130() {
     let destroy = run(dir.path(), &["destroy", ".", "--auto-approve"], &vars);
     assert_ok("destroy", &destroy);
 }
+
+/// Any object as a `k8s.Manifest`: a CRD, an object of the kind it defines
+/// (served only once the CRD is Established), a ConfigMap; a change applied in
+/// place; destroy removing them all.
+fn manifests_config(kubeconfig: &str, ns: &str, mode: &str) -> String {
+    format!(
+        r#"import std.k8s
+
+resource local: k8s.KubeconfigCluster {{ context = "local", kubeconfig = "{kubeconfig}" }}
+
+resource space: k8s.Namespace {{ cluster = local, name = "{ns}" }}
+
+resource widgets: k8s.Manifest {{
+  cluster = local
+  manifest = yaml_encode({{
+    apiVersion = "apiextensions.k8s.io/v1"
+    kind = "CustomResourceDefinition"
+    metadata = {{ name = "widgets.e2e.tpt.dev" }}
+    spec = {{
+      group = "e2e.tpt.dev"
+      scope = "Namespaced"
+      names = {{ plural = "widgets", singular = "widget", kind = "Widget" }}
+      versions = [{{
+        name = "v1", served = true, storage = true
+        schema = {{ openAPIV3Schema = {{ "type" = "object", "x-kubernetes-preserve-unknown-fields" = true }} }}
+      }}]
+    }}
+  }})
+}}
+
+resource w1: k8s.Manifest {{
+  cluster = local
+  namespace = "{ns}"
+  manifest = yaml_encode({{ apiVersion = "e2e.tpt.dev/v1", kind = "Widget", metadata = {{ name = "w1" }}, spec = {{ size = 3 }} }})
+  depends_on = [widgets, space]
+}}
+
+resource settings: k8s.Manifest {{
+  cluster = local
+  namespace = "{ns}"
+  manifest = yaml_encode({{ apiVersion = "v1", kind = "ConfigMap", metadata = {{ name = "settings" }}, data = {{ mode = "{mode}" }} }})
+  depends_on = [space]
+}}
+"#
+    )
+}
+
+#[test]
+fn e2e_manifests_crds_custom_objects_and_config_maps() {
+    let Some(kubeconfig) = kube() else { return };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ns = format!("manifests-{}", rand::random_range(0..1_000_000u32));
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        manifests_config(&kubeconfig, &ns, "fast"),
+    )
+    .expect("config");
+    let vars = [("TPT_STATE_KEY", "e2e-test-key".to_string())];
+    let apply = run(dir.path(), &["apply", ".", "--auto-approve"], &vars);
+    assert_ok("the apply", &apply);
+    assert!(
+        apply.stdout.contains("Apply complete: 5 created"),
+        "{}",
+        apply.stdout
+    );
+    let config_map = kube_get(
+        &kubeconfig,
+        &format!("/api/v1/namespaces/{ns}/configmaps/settings"),
+    )
+    .expect("the ConfigMap");
+    assert_eq!(config_map["data"]["mode"], "fast");
+    let managers: Vec<&str> = config_map["metadata"]["managedFields"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|f| f["manager"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(managers, ["tpt"], "server-side apply as `tpt`");
+    let widget = kube_get(
+        &kubeconfig,
+        &format!("/apis/e2e.tpt.dev/v1/namespaces/{ns}/widgets/w1"),
+    )
+    .expect("the Widget");
+    assert_eq!(widget["spec"]["size"], 3);
+
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        manifests_config(&kubeconfig, &ns, "careful"),
+    )
+    .expect("config");
+    let plan = run(dir.path(), &["plan", ".", "--detailed-exitcode"], &vars);
+    assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout
+            .contains("~ settings (k8s.Manifest) will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    let apply = run(dir.path(), &["apply", ".", "--auto-approve"], &vars);
+    assert_ok("the second apply", &apply);
+    let config_map = kube_get(
+        &kubeconfig,
+        &format!("/api/v1/namespaces/{ns}/configmaps/settings"),
+    )
+    .expect("the ConfigMap");
+    assert_eq!(config_map["data"]["mode"], "careful");
+
+    let destroy = run(dir.path(), &["destroy", ".", "--auto-approve"], &vars);
+    assert_ok("destroy", &destroy);
+    assert!(kube_get(
+        &kubeconfig,
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.e2e.tpt.dev"
+    )
+    .is_none());
+    assert!(kube_get(
+        &kubeconfig,
+        &format!("/api/v1/namespaces/{ns}/configmaps/settings")
+    )
+    .is_none());
+}
