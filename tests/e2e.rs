@@ -1084,8 +1084,11 @@ fn e2e_manifests_crds_custom_objects_and_config_maps() {
     )
     .expect("config");
     let vars = [("TPT_STATE_KEY", "e2e-test-key".to_string())];
-    let apply = run(dir.path(), &["apply", ".", "--auto-approve"], &vars);
-    assert_ok("the apply", &apply);
+    // A saved plan is applied as it is, without asking.
+    let plan = run(dir.path(), &["plan", ".", "--out", "first.plan"], &vars);
+    assert_ok("the saved plan", &plan);
+    let apply = run(dir.path(), &["apply", "first.plan"], &vars);
+    assert_ok("the apply of the saved plan", &apply);
     assert!(
         apply.stdout.contains("Apply complete: 5 created"),
         "{}",
@@ -1130,6 +1133,10 @@ fn e2e_manifests_crds_custom_objects_and_config_maps() {
     )
     .expect("the ConfigMap");
     assert_eq!(config_map["data"]["mode"], "careful");
+    // The first plan is stale now: applying it is refused.
+    let stale = run(dir.path(), &["apply", "first.plan"], &vars);
+    assert_eq!(stale.code, 1, "{}{}", stale.stdout, stale.stderr);
+    assert!(stale.stderr.contains("E0704"), "{}", stale.stderr);
 
     let destroy = run(dir.path(), &["destroy", ".", "--auto-approve"], &vars);
     assert_ok("destroy", &destroy);

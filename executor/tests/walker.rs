@@ -26,6 +26,7 @@ resource schema Thing {
   hold: bool = false
   delay_ms: int = 0
   never_ready: bool = false
+  misreport: bool = false
   @setting wait_timeout: duration?
   @output id: string
 }
@@ -98,8 +99,17 @@ impl Provider for Fake {
         Ok(())
     }
 
-    async fn read(&self, _cx: &Cx, _prior: &ResourceState) -> Result<Live, ProviderError> {
-        Err(ProviderError::not_found("the test provider does not read"))
+    /// Reads back what was planned, except that `misreport = true` objects
+    /// report another `delay_ms` (as a provider that changed a value would).
+    async fn read(&self, _cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {
+        let mut inputs = prior.inputs.clone();
+        if prior.inputs.get("misreport") == Some(&serde_json::Value::Bool(true)) {
+            inputs.insert("delay_ms".into(), serde_json::json!(999));
+        }
+        Ok(Live::Present {
+            inputs,
+            outputs: Default::default(),
+        })
     }
 
     async fn lookup(&self, _cx: &Cx, _d: &Desired) -> Result<Option<Applied>, ProviderError> {
@@ -158,6 +168,17 @@ fn apply_things(
     wait_limit: Option<Duration>,
     during: impl FnOnce(Cancel) + Send + 'static,
 ) -> Run {
+    apply_things_with(resources, parallelism, fake, wait_limit, HashMap::new(), during)
+}
+
+fn apply_things_with(
+    resources: &str,
+    parallelism: usize,
+    fake: &Arc<Fake>,
+    wait_limit: Option<Duration>,
+    timeouts: HashMap<String, Duration>,
+    during: impl FnOnce(Cancel) + Send + 'static,
+) -> Run {
     let program = Program::from_text("main.tpt", &format!("{SCHEMA}\n{resources}"));
     let diags = tpt_lang::check(&program);
     assert!(diags.is_empty(), "{diags:?}");
@@ -179,7 +200,7 @@ fn apply_things(
         reevaluate: &reevaluate,
         sealer: &sealer,
         key: b"test key",
-        timeouts: HashMap::new(),
+        timeouts,
         default_timeout: Duration::from_secs(60),
         parallelism,
         wait_limit,
@@ -453,4 +474,62 @@ resource other: Thing {}
         nothing,
     );
     assert!(matches!(outcome(&run.report, "slow"), Outcome::Failed(m) if m.contains("gave up waiting")));
+}
+
+#[test]
+fn an_operation_longer_than_its_schema_timeout_fails() {
+    let fake = Arc::new(Fake::new());
+    let side = fake.clone();
+    let timeouts = HashMap::from([("Thing".to_string(), Duration::from_millis(300))]);
+    let run = apply_things_with(
+        "resource slow: Thing { hold = true }\nresource quick: Thing {}\n",
+        10,
+        &fake,
+        None,
+        timeouts,
+        move |_| {
+            // Once `slow` is dropped by its timeout nothing runs; were the
+            // timeout not applied, this lets it finish (and the test fail).
+            for _ in 0..100 {
+                std::thread::sleep(Duration::from_millis(50));
+                let quick_done = side.created.lock().is_ok_and(|c| c.len() == 1);
+                if quick_done && side.running.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+            }
+            side.gate.add_permits(1);
+        },
+    );
+    assert!(
+        matches!(outcome(&run.report, "slow"), Outcome::Failed(m) if m.contains("timed out after")),
+        "{:?}",
+        run.report.outcomes
+    );
+    assert_eq!(outcome(&run.report, "quick"), &Outcome::Done);
+}
+
+#[test]
+fn a_result_that_differs_from_the_plan_is_reported() {
+    let fake = Arc::new(Fake::new());
+    let run = apply_things(
+        "resource odd: Thing { misreport = true }\nresource fine: Thing {}\n",
+        10,
+        &fake,
+        None,
+        nothing,
+    );
+    assert!(run.report.ok(), "a mismatch is a warning, not a failure");
+    assert_eq!(
+        run.report.mismatches,
+        [(
+            "odd".to_string(),
+            "delay_ms".to_string(),
+            "0".to_string(),
+            "999".to_string()
+        )]
+    );
+    assert!(run
+        .events
+        .iter()
+        .any(|(a, e)| a == "odd" && matches!(e, Event::Mismatch { field, .. } if field == "delay_ms")));
 }
