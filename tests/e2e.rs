@@ -165,6 +165,30 @@ fn cluster_networks(endpoint: &str, region: &str) -> Vec<(String, usize, usize, 
     })
 }
 
+/// The IAM role of the EKS cluster `name`.
+fn cluster_role(endpoint: &str, region: &str, name: &str) -> String {
+    let rt = runtime();
+    rt.block_on(async {
+        let creds = aws_sdk_eks::config::Credentials::new("test", "test", None, None, "e2e");
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .endpoint_url(endpoint)
+            .credentials_provider(creds)
+            .load()
+            .await;
+        let out = aws_sdk_eks::Client::new(&conf)
+            .describe_cluster()
+            .name(name)
+            .send()
+            .await
+            .expect("the cluster");
+        out.cluster()
+            .and_then(|c| c.role_arn())
+            .unwrap_or_default()
+            .to_string()
+    })
+}
+
 /// What moto holds, by kind: EKS clusters, RDS instances, hosted zones (names).
 fn aws_inventory(endpoint: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
     let rt = runtime();
@@ -409,7 +433,7 @@ fn shop_copy() -> tempfile::TempDir {
     // dev, with the rollout wait bounded: the rollouts are the fake controllers'.
     std::fs::write(
         dir.path().join("envs/ci.tpt"),
-        "environment ci extends dev {\n  shop { wait_timeout = 60s }\n}\n",
+        "environment ci extends dev {\n  main { role_arn = \"arn:aws:iam::123456789012:role/ci-eks\" }\n  shop { wait_timeout = 60s }\n}\n",
     )
     .expect("env file");
     dir
@@ -452,6 +476,11 @@ fn e2e_shop_apply_change_destroy() {
     );
     let (clusters, dbs, zones) = aws_inventory(&moto);
     assert_eq!(clusters, ["main"]);
+    assert_eq!(
+        cluster_role(&moto, "us-east-2", "main"),
+        "arn:aws:iam::123456789012:role/ci-eks",
+        "the cluster acts as the role given"
+    );
     assert_eq!(dbs, ["orders"]);
     assert_eq!(zones, ["dev.acme.dev."]);
     // The cluster's own network: a VPC, a subnet in each of 3 zones, a gateway, routes.
@@ -503,7 +532,7 @@ fn e2e_shop_apply_change_destroy() {
     // A change: plan shows the updates, apply makes them, the next plan is empty.
     std::fs::write(
         d.join("envs/ci.tpt"),
-        "environment ci extends dev {\n  replicas = 3\n  orders { storage_gb = 30 }\n  shop { wait_timeout = 60s }\n}\n",
+        "environment ci extends dev {\n  replicas = 3\n  main { role_arn = \"arn:aws:iam::123456789012:role/ci-eks\" }\n  orders { storage_gb = 30 }\n  shop { wait_timeout = 60s }\n}\n",
     )
     .expect("env file");
     let plan = run(d, &["plan", ".", "--env", "ci", "--detailed-exitcode"], &vars);
