@@ -135,8 +135,8 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub auto_approve: bool,
 
-    /// How many operations may run at once.
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    /// How many operations may run at once (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
     pub parallelism: usize,
 
     /// How long to wait for another run's lock on the environment's state (`0s`: fail at once).

@@ -103,6 +103,9 @@ fn usage_errors_exit_2() {
     assert_eq!(tpt(&["frobnicate"]).code, 2);
     assert_eq!(tpt(&["eval"]).code, 2, "eval needs a PATH");
     assert_eq!(tpt(&["check", "--color", "sometimes"]).code, 2);
+    let zero = tpt(&["apply", "examples/shop", "--parallelism", "0"]);
+    assert_eq!(zero.code, 2, "at least one operation must be allowed to run");
+    assert!(zero.stderr.contains("--parallelism"), "{}", zero.stderr);
 }
 
 // ------------------------------------------------------------------ check
