@@ -12,7 +12,7 @@
 //!   evaluating the configuration again with the outputs applied so far.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -448,6 +448,10 @@ enum Finished {
     Read {
         outputs: IndexMap<String, Value>,
     },
+    /// A replace deleted the old object, then failed to make the new one.
+    OldDeleted {
+        error: ProviderError,
+    },
 }
 
 type OpFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Finished, ProviderError>> + Send>>;
@@ -587,6 +591,8 @@ impl Walk<'_> {
                     .iter()
                     .any(|c| c.address == op.address && c.create_before_destroy);
                 Ok(Box::pin(async move {
+                    // Set once a replace has deleted the old object.
+                    let old_gone = AtomicBool::new(false);
                     let work = async {
                         let applied = match (action, &prior) {
                             (Action::Update, Some(p)) => provider.update(&cx, p, &d).await?,
@@ -597,13 +603,20 @@ impl Walk<'_> {
                             }
                             (Action::Replace, Some(p)) => {
                                 provider.delete(&cx, p).await?;
+                                old_gone.store(true, Ordering::SeqCst);
                                 provider.create(&cx, &d).await?
                             }
                             _ => provider.create(&cx, &d).await?,
                         };
                         Ok::<_, ProviderError>(applied)
                     };
-                    let applied = with_timeout(timeout, work).await?;
+                    let applied = match with_timeout(timeout, work).await {
+                        Ok(a) => a,
+                        Err(error) if old_gone.load(Ordering::SeqCst) => {
+                            return Ok(Finished::OldDeleted { error })
+                        }
+                        Err(e) => return Err(e),
+                    };
                     // Read back, to compare with the plan (a failed read is no failure).
                     let check = ResourceState {
                         schema: d.schema.clone(),
@@ -645,6 +658,20 @@ impl Walk<'_> {
             Ok(Finished::Read { outputs }) => {
                 self.known.outputs.insert(op.address.clone(), outputs);
                 Outcome::Done
+            }
+            Ok(Finished::OldDeleted { error }) => {
+                // The old object is gone: so is its record. The create's intent
+                // stays, for the next run to look up what it may have made.
+                self.state.resources.remove(&op.address);
+                self.known.outputs.remove(&op.address);
+                let message = format!(
+                    "{} (the old object was deleted; the next apply creates the new one)",
+                    error.message
+                );
+                match self.save().await {
+                    Ok(()) => Outcome::Failed(message),
+                    Err(e) => Outcome::Failed(format!("{message}; {e}")),
+                }
             }
             Ok(Finished::Applied {
                 applied,

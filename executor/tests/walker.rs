@@ -27,6 +27,7 @@ resource schema Thing {
   delay_ms: int = 0
   never_ready: bool = false
   misreport: bool = false
+  @replace kind: string = "a"
   @setting wait_timeout: duration?
   @output id: string
 }
@@ -168,7 +169,29 @@ fn apply_things(
     wait_limit: Option<Duration>,
     during: impl FnOnce(Cancel) + Send + 'static,
 ) -> Run {
-    apply_things_with(resources, parallelism, fake, wait_limit, HashMap::new(), during)
+    let state = State::new("default", "lineage-1".to_string());
+    apply_things_with(
+        resources,
+        parallelism,
+        fake,
+        wait_limit,
+        HashMap::new(),
+        state,
+        during,
+    )
+}
+
+/// The state an apply of `resources` would have recorded.
+fn recorded(resources: &str) -> State {
+    let program = Program::from_text("main.tpt", &format!("{SCHEMA}\n{resources}"));
+    let evaluated = tpt_lang::evaluate(&program, None, &tpt_lang::eval::NoInputs).expect("evaluates");
+    let mut state = State::new("default", "lineage-1".to_string());
+    let sealer = Sealer::new(b"test key");
+    for r in &evaluated.resources {
+        let rec = tpt_planner::state::record(r, &format!("id-{}", r.address), None, &sealer);
+        state.resources.insert(r.address.clone(), rec);
+    }
+    state
 }
 
 fn apply_things_with(
@@ -177,6 +200,7 @@ fn apply_things_with(
     fake: &Arc<Fake>,
     wait_limit: Option<Duration>,
     timeouts: HashMap<String, Duration>,
+    state: State,
     during: impl FnOnce(Cancel) + Send + 'static,
 ) -> Run {
     let program = Program::from_text("main.tpt", &format!("{SCHEMA}\n{resources}"));
@@ -185,7 +209,6 @@ fn apply_things_with(
     let evaluated = tpt_lang::evaluate(&program, None, &tpt_lang::eval::NoInputs).expect("evaluates");
     let graph = tpt_planner::graph::build(&evaluated.resources).expect("no cycle");
     let sealer = Sealer::new(b"test key");
-    let state = State::new("default", "lineage-1".to_string());
     let plan = tpt_planner::plan::diff(&program, "default", &evaluated.resources, &graph, &state, &sealer);
     let reevaluate = |known: &KnownOutputs| -> Result<Vec<ResourceInstance>, String> {
         tpt_lang::evaluate_with(&program, None, &tpt_lang::eval::NoInputs, known)
@@ -487,6 +510,7 @@ fn an_operation_longer_than_its_schema_timeout_fails() {
         &fake,
         None,
         timeouts,
+        State::new("default", "lineage-1".to_string()),
         move |_| {
             // Once `slow` is dropped by its timeout nothing runs; were the
             // timeout not applied, this lets it finish (and the test fail).
@@ -532,4 +556,35 @@ fn a_result_that_differs_from_the_plan_is_reported() {
         .events
         .iter()
         .any(|(a, e)| a == "odd" && matches!(e, Event::Mismatch { field, .. } if field == "delay_ms")));
+}
+
+#[test]
+fn a_replace_whose_create_fails_forgets_the_deleted_object() {
+    let fake = Arc::new(Fake::new());
+    let before = recorded("resource r: Thing {}\nresource other: Thing {}\n");
+    let run = apply_things_with(
+        "resource r: Thing { kind = \"b\", fail = true }\nresource other: Thing {}\n",
+        10,
+        &fake,
+        None,
+        HashMap::new(),
+        before,
+        nothing,
+    );
+    assert!(
+        matches!(outcome(&run.report, "r"), Outcome::Failed(m) if m.contains("the old object was deleted")),
+        "{:?}",
+        run.report.outcomes
+    );
+    assert!(
+        !run.state.resources.contains_key("r"),
+        "the deleted object is no longer recorded"
+    );
+    assert!(run.state.intents.contains_key("r"), "the create's intent stays");
+    assert!(run.state.resources.contains_key("other"));
+    assert_eq!(
+        run.writes.last().map(|s| s.resources.contains_key("r")),
+        Some(false),
+        "and that was saved"
+    );
 }
