@@ -271,9 +271,21 @@ async fn delete_object(
         })
         .await;
     match r {
-        Err(e) if e.kind != ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+        Ok(_) => {}
     }
+    // Objects with finalizers (namespaces, CRDs) linger: wait until they are
+    // gone, so that what is applied next does not meet the old one.
+    let gone = format!(
+        "{} `{name}` to be deleted",
+        obj["kind"].as_str().unwrap_or_default()
+    );
+    cx.wait_for(&gone, || async {
+        let o = api.get_opt(&name).await.map_err(|e| kube_err(&gone, e))?;
+        Ok(o.is_none().then_some(()))
+    })
+    .await
 }
 
 /// A reference to an object, enough to get or delete it.
