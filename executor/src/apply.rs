@@ -30,7 +30,9 @@ use tpt_planner::refresh::Live;
 use tpt_planner::state::{record, store, Intent, ResourceState, Sealer, State};
 
 use crate::events::{Event, Events};
-use crate::provider::{default_name, Applied, Cx, Desired, ProviderError, Providers, Referenced, Secrets};
+use crate::provider::{
+    default_name, Applied, Cx, Desired, ErrorKind, ProviderError, Providers, Referenced, Secrets,
+};
 
 /// Stops an apply: the first [`Cancel::cancel`] (Ctrl-C) starts nothing new
 /// and lets running operations finish; the second aborts them too (a create
@@ -560,6 +562,8 @@ impl Walk<'_> {
                 let provider = provider_for(&r.schema_name)?;
                 let prior = self.state.resources.get(&op.address).cloned();
                 let create = op.action == Action::Create || op.action == Action::Replace;
+                // An earlier run began this create and could not confirm it.
+                let earlier_intent = self.state.intents.contains_key(&op.address);
                 if create {
                     self.state.intents.insert(
                         op.address.clone(),
@@ -606,7 +610,22 @@ impl Walk<'_> {
                                 old_gone.store(true, Ordering::SeqCst);
                                 provider.create(&cx, &d).await?
                             }
-                            _ => provider.create(&cx, &d).await?,
+                            _ => match provider.create(&cx, &d).await {
+                                // What an earlier, interrupted run made became
+                                // visible only now: adopt it.
+                                Err(e) if e.kind == ErrorKind::AlreadyExists && earlier_intent => {
+                                    match provider.lookup(&cx, &d).await? {
+                                        Some(a) => {
+                                            cx.event(Event::Adopted {
+                                                provider_id: a.provider_id.clone(),
+                                            });
+                                            a
+                                        }
+                                        None => return Err(e),
+                                    }
+                                }
+                                other => other?,
+                            },
                         };
                         Ok::<_, ProviderError>(applied)
                     };

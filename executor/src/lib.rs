@@ -243,6 +243,10 @@ impl Engine {
                     );
                     adopted.push(address.clone());
                 }
+                // Nothing yet: a create sent just before a crash may still
+                // become visible (the service finishes what it accepted), so
+                // a recent intent stays; the next create adopts what it meets.
+                Ok(None) if seconds_since(&intent.started).is_some_and(|s| s < INTENT_GRACE_SECS) => continue,
                 Ok(None) => {}
                 Err(e) => {
                     failures.push(Failure {
@@ -318,6 +322,34 @@ fn from_stored(j: &serde_json::Value) -> tpt_lang::value::Value {
 }
 
 /// Now, as `2026-11-25T08:00:00Z`.
+/// How long an intent whose object cannot be found is kept (seconds).
+const INTENT_GRACE_SECS: u64 = 15 * 60;
+
+/// Seconds from `when` (as [`now_rfc3339`] writes it) until now.
+fn seconds_since(when: &str) -> Option<u64> {
+    let then = parse_rfc3339(when)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(now.saturating_sub(then))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` to seconds since 1970.
+fn parse_rfc3339(s: &str) -> Option<u64> {
+    let (date, time) = s.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    // Days since 1970-01-01 from a civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
 pub fn now_rfc3339() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -341,4 +373,18 @@ pub fn now_rfc3339() -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{now_rfc3339, parse_rfc3339, seconds_since};
+
+    #[test]
+    fn rfc3339_times_read_back() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2026-12-01T12:00:00Z"), Some(1_796_126_400));
+        assert_eq!(parse_rfc3339("2024-02-29T23:59:59Z"), Some(1_709_251_199));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert!(seconds_since(&now_rfc3339()).is_some_and(|s| s < 5));
+    }
 }

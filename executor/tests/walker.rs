@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use tokio::sync::Semaphore;
 use tpt_executor::apply::{apply, with_writer, Cancel, Job, Outcome, Report};
 use tpt_executor::events::{Event, Events};
-use tpt_executor::provider::{Applied, Cx, Desired, Provider, ProviderError, Providers};
+use tpt_executor::provider::{Applied, Cx, Desired, ErrorKind, Provider, ProviderError, Providers};
 use tpt_lang::value::Value;
 use tpt_lang::{KnownOutputs, Program, ResourceInstance};
 use tpt_planner::backend::{BackendError, LockInfo, StateBackend};
@@ -27,6 +27,7 @@ resource schema Thing {
   delay_ms: int = 0
   never_ready: bool = false
   misreport: bool = false
+  exists: bool = false
   @replace kind: string = "a"
   @setting wait_timeout: duration?
   @output id: string
@@ -81,6 +82,12 @@ impl Provider for Fake {
         if d.bool("fail") == Some(true) {
             return Err(ProviderError::permanent("the test provider refuses"));
         }
+        if d.bool("exists") == Some(true) {
+            return Err(ProviderError {
+                kind: ErrorKind::AlreadyExists,
+                message: "an object of that name exists".into(),
+            });
+        }
         if let Ok(mut c) = self.created.lock() {
             c.push(d.address.clone());
         }
@@ -113,8 +120,15 @@ impl Provider for Fake {
         })
     }
 
-    async fn lookup(&self, _cx: &Cx, _d: &Desired) -> Result<Option<Applied>, ProviderError> {
-        Ok(None)
+    /// Finds the objects that `exists = true` says are there.
+    async fn lookup(&self, _cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
+        Ok((d.bool("exists") == Some(true)).then(|| Applied {
+            provider_id: format!("found-{}", d.address),
+            outputs: IndexMap::from([(
+                "id".to_string(),
+                Value::Str(format!("found-{}", d.address).into()),
+            )]),
+        }))
     }
 }
 
@@ -586,5 +600,35 @@ fn a_replace_whose_create_fails_forgets_the_deleted_object() {
         run.writes.last().map(|s| s.resources.contains_key("r")),
         Some(false),
         "and that was saved"
+    );
+}
+
+#[test]
+fn a_create_that_meets_what_an_interrupted_run_made_adopts_it() {
+    let config = "resource late: Thing { exists = true }\nresource taken: Thing { exists = true }\n";
+    // An earlier run recorded an intent for `late` and died; nothing was found
+    // then, but the object appeared since. `taken` has no such history.
+    let mut before = State::new("default", "lineage-1".to_string());
+    before.intents.insert(
+        "late".to_string(),
+        tpt_planner::state::Intent {
+            schema: "Thing".to_string(),
+            inputs: Default::default(),
+            depends_on: Vec::new(),
+            started: "2026-12-01T12:00:00Z".to_string(),
+        },
+    );
+    let fake = Arc::new(Fake::new());
+    let run = apply_things_with(config, 10, &fake, None, HashMap::new(), before, nothing);
+    assert_eq!(outcome(&run.report, "late"), &Outcome::Done);
+    assert_eq!(run.state.resources["late"].provider_id, "found-late");
+    assert!(run
+        .events
+        .iter()
+        .any(|(a, e)| a == "late" && matches!(e, Event::Adopted { .. })));
+    assert!(
+        matches!(outcome(&run.report, "taken"), Outcome::Failed(m) if m.contains("exists")),
+        "an object tpt never tried to make is not taken over: {:?}",
+        run.report.outcomes
     );
 }

@@ -39,6 +39,15 @@ const TRANSIENT_CODES: &[&str] = &[
     "ServerException",
 ];
 
+/// A create met an object of the same name (possibly made by a run that
+/// died before recording it).
+const EXISTS_CODES: &[&str] = &[
+    "DBInstanceAlreadyExists",
+    "DBInstanceAlreadyExistsFault",
+    "HostedZoneAlreadyExists",
+    "ResourceInUseException",
+];
+
 const NOT_FOUND_CODES: &[&str] = &[
     "ResourceNotFoundException",
     "DBInstanceNotFound",
@@ -70,6 +79,8 @@ where
                     ErrorKind::Transient
                 } else if NOT_FOUND_CODES.contains(&code.as_str()) || status == Some(404) {
                     ErrorKind::NotFound
+                } else if EXISTS_CODES.contains(&code.as_str()) {
+                    ErrorKind::AlreadyExists
                 } else {
                     ErrorKind::Permanent
                 };

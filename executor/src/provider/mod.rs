@@ -130,6 +130,8 @@ pub enum ErrorKind {
     Transient,
     /// The object does not exist.
     NotFound,
+    /// A create found an object of that name already there.
+    AlreadyExists,
     /// The request is wrong or refused; retrying will not help.
     Permanent,
 }
