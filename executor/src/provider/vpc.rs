@@ -5,7 +5,9 @@
 //! create that was interrupted goes on where it stopped instead of starting a
 //! second VPC, and a delete finds everything to remove.
 
-use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, Filter, ResourceType, RouteTable, Subnet, Tag, TagSpecification,
+};
 use aws_sdk_ec2::Client;
 
 use super::aws::sdk_err;
@@ -92,6 +94,52 @@ async fn find_vpc(cx: &Cx, ec2: &Client, cluster: &str) -> Result<Option<String>
     Ok(out.vpcs().iter().find_map(|v| v.vpc_id().map(str::to_string)))
 }
 
+/// The subnets of the VPC.
+async fn subnets_of(cx: &Cx, ec2: &Client, vpc_id: &str) -> Result<Vec<Subnet>, ProviderError> {
+    let out = cx
+        .call("ec2:DescribeSubnets", || async {
+            ec2.describe_subnets()
+                .filters(filter("vpc-id", vpc_id))
+                .send()
+                .await
+                .map_err(|e| sdk_err("ec2:DescribeSubnets", e))
+        })
+        .await?;
+    Ok(out.subnets().to_vec())
+}
+
+/// The IDs of the internet gateways attached to the VPC.
+async fn gateways_of(cx: &Cx, ec2: &Client, vpc_id: &str) -> Result<Vec<String>, ProviderError> {
+    let out = cx
+        .call("ec2:DescribeInternetGateways", || async {
+            ec2.describe_internet_gateways()
+                .filters(filter("attachment.vpc-id", vpc_id))
+                .send()
+                .await
+                .map_err(|e| sdk_err("ec2:DescribeInternetGateways", e))
+        })
+        .await?;
+    Ok(out
+        .internet_gateways()
+        .iter()
+        .filter_map(|g| g.internet_gateway_id().map(str::to_string))
+        .collect())
+}
+
+/// The route tables of the VPC (its main one included).
+async fn route_tables_of(cx: &Cx, ec2: &Client, vpc_id: &str) -> Result<Vec<RouteTable>, ProviderError> {
+    let out = cx
+        .call("ec2:DescribeRouteTables", || async {
+            ec2.describe_route_tables()
+                .filters(filter("vpc-id", vpc_id))
+                .send()
+                .await
+                .map_err(|e| sdk_err("ec2:DescribeRouteTables", e))
+        })
+        .await?;
+    Ok(out.route_tables().to_vec())
+}
+
 /// Makes (or completes) the network of `cluster`.
 pub async fn ensure(
     cx: &Cx,
@@ -155,19 +203,10 @@ pub async fn ensure(
             zones.len()
         )));
     }
-    let existing = cx
-        .call("ec2:DescribeSubnets", || async {
-            ec2.describe_subnets()
-                .filters(filter("vpc-id", &vpc_id))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeSubnets", e))
-        })
-        .await?;
+    let existing = subnets_of(cx, ec2, &vpc_id).await?;
     let mut subnet_ids = Vec::new();
     for (block, zone) in cidrs.iter().zip(&zones) {
         let found = existing
-            .subnets()
             .iter()
             .find(|s| s.cidr_block() == Some(block.as_str()))
             .and_then(|s| s.subnet_id().map(str::to_string));
@@ -217,21 +256,8 @@ pub async fn ensure(
 }
 
 async fn ensure_gateway(cx: &Cx, ec2: &Client, cluster: &str, vpc_id: &str) -> Result<String, ProviderError> {
-    let out = cx
-        .call("ec2:DescribeInternetGateways", || async {
-            ec2.describe_internet_gateways()
-                .filters(filter("attachment.vpc-id", vpc_id))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeInternetGateways", e))
-        })
-        .await?;
-    if let Some(id) = out
-        .internet_gateways()
-        .iter()
-        .find_map(|g| g.internet_gateway_id())
-    {
-        return Ok(id.to_string());
+    if let Some(id) = gateways_of(cx, ec2, vpc_id).await?.into_iter().next() {
+        return Ok(id);
     }
     let out = cx
         .call("ec2:CreateInternetGateway", || async {
@@ -267,17 +293,13 @@ async fn ensure_routes(
     gateway: &str,
     subnet_ids: &[String],
 ) -> Result<(), ProviderError> {
-    let out = cx
-        .call("ec2:DescribeRouteTables", || async {
-            ec2.describe_route_tables()
-                .filters(filter("vpc-id", vpc_id))
-                .filters(filter(&format!("tag:{CLUSTER_TAG}"), cluster))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeRouteTables", e))
-        })
-        .await?;
-    let (table, associated): (String, Vec<String>) = match out.route_tables().first() {
+    let tables = route_tables_of(cx, ec2, vpc_id).await?;
+    let ours = tables.iter().find(|t| {
+        t.tags()
+            .iter()
+            .any(|tag| tag.key() == Some(CLUSTER_TAG) && tag.value() == Some(cluster))
+    });
+    let (table, associated): (String, Vec<String>) = match ours {
         Some(t) => (
             t.route_table_id().unwrap_or_default().to_string(),
             t.associations()
@@ -352,20 +374,8 @@ pub async fn remove(cx: &Cx, ec2: &Client, cluster: &str) -> Result<(), Provider
     let Some(vpc_id) = find_vpc(cx, ec2, cluster).await? else {
         return Ok(());
     };
-    let gateways = cx
-        .call("ec2:DescribeInternetGateways", || async {
-            ec2.describe_internet_gateways()
-                .filters(filter("attachment.vpc-id", &vpc_id))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeInternetGateways", e))
-        })
-        .await?;
-    for id in gateways
-        .internet_gateways()
-        .iter()
-        .filter_map(|g| g.internet_gateway_id())
-    {
+    for id in gateways_of(cx, ec2, &vpc_id).await? {
+        let id = id.as_str();
         delete_when_free(cx, &format!("internet gateway `{id}`"), || async {
             ec2.detach_internet_gateway()
                 .internet_gateway_id(id)
@@ -384,16 +394,7 @@ pub async fn remove(cx: &Cx, ec2: &Client, cluster: &str) -> Result<(), Provider
         })
         .await?;
     }
-    let tables = cx
-        .call("ec2:DescribeRouteTables", || async {
-            ec2.describe_route_tables()
-                .filters(filter("vpc-id", &vpc_id))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeRouteTables", e))
-        })
-        .await?;
-    for t in tables.route_tables() {
+    for t in &route_tables_of(cx, ec2, &vpc_id).await? {
         if t.associations().iter().any(|a| a.main() == Some(true)) {
             continue; // the VPC's main table goes with the VPC
         }
@@ -422,16 +423,11 @@ pub async fn remove(cx: &Cx, ec2: &Client, cluster: &str) -> Result<(), Provider
             .await?;
         }
     }
-    let subnets = cx
-        .call("ec2:DescribeSubnets", || async {
-            ec2.describe_subnets()
-                .filters(filter("vpc-id", &vpc_id))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeSubnets", e))
-        })
-        .await?;
-    for id in subnets.subnets().iter().filter_map(|s| s.subnet_id()) {
+    for id in subnets_of(cx, ec2, &vpc_id)
+        .await?
+        .iter()
+        .filter_map(|s| s.subnet_id())
+    {
         delete_when_free(cx, &format!("subnet `{id}`"), || async {
             ec2.delete_subnet()
                 .subnet_id(id)
