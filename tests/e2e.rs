@@ -98,18 +98,23 @@ fn run(dir: &Path, args: &[&str], vars: &[(&str, String)]) -> Output {
     support::tpt_with(dir, args, &vars)
 }
 
+/// The SDK configuration for moto at `endpoint` in `region`, with test credentials.
+async fn moto_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    let creds = aws_sdk_eks::config::Credentials::new("test", "test", None, None, "e2e");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .load()
+        .await
+}
+
 /// The networks tpt made for clusters in `region`: per VPC (tagged
 /// `tpt:cluster`) its subnets, internet gateways and tpt's route tables.
 fn cluster_networks(endpoint: &str, region: &str) -> Vec<(String, usize, usize, usize)> {
     let rt = runtime();
     rt.block_on(async {
-        let creds = aws_sdk_eks::config::Credentials::new("test", "test", None, None, "e2e");
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .endpoint_url(endpoint)
-            .credentials_provider(creds)
-            .load()
-            .await;
+        let conf = moto_config(endpoint, region).await;
         let ec2 = aws_sdk_ec2::Client::new(&conf);
         let by = |name: &str, value: &str| {
             aws_sdk_ec2::types::Filter::builder()
@@ -169,13 +174,7 @@ fn cluster_networks(endpoint: &str, region: &str) -> Vec<(String, usize, usize, 
 fn cluster_role(endpoint: &str, region: &str, name: &str) -> String {
     let rt = runtime();
     rt.block_on(async {
-        let creds = aws_sdk_eks::config::Credentials::new("test", "test", None, None, "e2e");
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .endpoint_url(endpoint)
-            .credentials_provider(creds)
-            .load()
-            .await;
+        let conf = moto_config(endpoint, region).await;
         let out = aws_sdk_eks::Client::new(&conf)
             .describe_cluster()
             .name(name)
@@ -193,16 +192,10 @@ fn cluster_role(endpoint: &str, region: &str, name: &str) -> String {
 fn aws_inventory(endpoint: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
     let rt = runtime();
     rt.block_on(async {
-        let creds = aws_sdk_eks::config::Credentials::new("test", "test", None, None, "e2e");
         let mut clusters = Vec::new();
         let mut dbs = Vec::new();
         for region in ["us-east-1", "us-east-2", "eu-west-1"] {
-            let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new(region))
-                .endpoint_url(endpoint)
-                .credentials_provider(creds.clone())
-                .load()
-                .await;
+            let conf = moto_config(endpoint, region).await;
             let eks = aws_sdk_eks::Client::new(&conf);
             clusters.extend(
                 eks.list_clusters()
@@ -223,12 +216,7 @@ fn aws_inventory(endpoint: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
                     .filter_map(|d| d.db_instance_identifier().map(str::to_string)),
             );
         }
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(creds)
-            .load()
-            .await;
+        let conf = moto_config(endpoint, "us-east-1").await;
         let zones = aws_sdk_route53::Client::new(&conf)
             .list_hosted_zones()
             .send()

@@ -6,29 +6,14 @@
 //! with another one. (The token itself is checked against botocore's in
 //! `executor/src/provider/eks.rs`.)
 
+mod support;
+
 use std::time::SystemTime;
 
 use base64::Engine as _;
 use kube::config::Kubeconfig;
 use kube::Client;
 use tpt_executor::provider::eks;
-
-fn kubeconfig() -> Option<std::path::PathBuf> {
-    match std::env::var_os("TPT_TEST_KUBECONFIG") {
-        Some(p) => Some(p.into()),
-        None => {
-            assert!(
-                std::env::var_os("TPT_REQUIRE_KUBE").is_none(),
-                "TPT_REQUIRE_KUBE is set but no TPT_TEST_KUBECONFIG: the kube-apiserver did not start"
-            );
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("skipped: no Kubernetes API server (set TPT_TEST_KUBECONFIG; .ci/run starts one)");
-            }
-            None
-        }
-    }
-}
 
 /// `/api` with a client made from an endpoint, a certificate authority and a token.
 fn ask(endpoint: &str, ca_pem: &[u8]) -> Result<serde_json::Value, kube::Error> {
@@ -51,7 +36,7 @@ fn ask(endpoint: &str, ca_pem: &[u8]) -> Result<serde_json::Value, kube::Error> 
 
 #[test]
 fn an_eks_style_client_verifies_the_server_and_presents_its_token() {
-    let Some(path) = kubeconfig() else { return };
+    let Some(path) = support::kubeconfig() else { return };
     let kc = Kubeconfig::read_from(&path).expect("the test kubeconfig reads");
     let cluster = kc.clusters[0].cluster.clone().expect("a cluster");
     let endpoint = cluster.server.expect("a server");

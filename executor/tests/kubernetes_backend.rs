@@ -3,6 +3,8 @@
 //! `TPT_TEST_KUBECONFIG`). CI sets `TPT_REQUIRE_KUBE`, so there the test fails
 //! when no server is given; a local run without one says why it skips.
 
+mod support;
+
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
@@ -13,23 +15,6 @@ use kube::{Api, Client, Config};
 use tpt_executor::backend::KubernetesBackend;
 use tpt_planner::backend::{BackendError, LockInfo, StateBackend};
 use tpt_planner::state::State;
-
-fn kubeconfig() -> Option<std::path::PathBuf> {
-    match std::env::var_os("TPT_TEST_KUBECONFIG") {
-        Some(p) => Some(p.into()),
-        None => {
-            assert!(
-                std::env::var_os("TPT_REQUIRE_KUBE").is_none(),
-                "TPT_REQUIRE_KUBE is set but no TPT_TEST_KUBECONFIG: the kube-apiserver did not start"
-            );
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("skipped: no Kubernetes API server (set TPT_TEST_KUBECONFIG; .ci/run starts one)");
-            }
-            None
-        }
-    }
-}
 
 /// A client for the test's own setup (namespaces, raw Secrets).
 fn client(rt: &tokio::runtime::Runtime, path: &std::path::Path) -> Client {
@@ -54,7 +39,7 @@ fn info(id: &str) -> LockInfo {
 
 #[test]
 fn state_in_a_secret_and_the_lock_as_a_lease() {
-    let Some(path) = kubeconfig() else { return };
+    let Some(path) = support::kubeconfig() else { return };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
