@@ -49,19 +49,24 @@ impl Cancel {
         self.notify.notify_waiters();
     }
 
+    /// How many times `cancel` was called.
+    fn presses(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
     pub fn is_cancelled(&self) -> bool {
-        self.count.load(Ordering::SeqCst) >= 1
+        self.presses() >= 1
     }
 
     pub fn is_aborted(&self) -> bool {
-        self.count.load(Ordering::SeqCst) >= 2
+        self.presses() >= 2
     }
 
     /// Returns when `cancel` has been called more than `seen` times.
     async fn beyond(&self, seen: usize) {
         loop {
             let notified = self.notify.notified();
-            if self.count.load(Ordering::SeqCst) > seen {
+            if self.presses() > seen {
                 return;
             }
             notified.await;
@@ -329,7 +334,7 @@ pub async fn apply(
             }
             continue;
         }
-        let seen = usize::from(cancel.is_cancelled()) + usize::from(cancel.is_aborted());
+        let seen = cancel.presses().min(2);
         let joined = tokio::select! {
             j = tasks.join_next() => j,
             _ = cancel.beyond(seen), if seen < 2 => {

@@ -321,7 +321,6 @@ fn from_stored(j: &serde_json::Value) -> tpt_lang::value::Value {
     }
 }
 
-/// Now, as `2026-11-25T08:00:00Z`.
 /// How long an intent whose object cannot be found is kept (seconds).
 const INTENT_GRACE_SECS: u64 = 15 * 60;
 
@@ -350,6 +349,7 @@ fn parse_rfc3339(s: &str) -> Option<u64> {
     u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
 }
 
+/// Now, as `2026-11-25T08:00:00Z`.
 pub fn now_rfc3339() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
