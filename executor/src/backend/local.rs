@@ -5,8 +5,11 @@
 //! Writes are atomic: the new state goes to a temporary file in the same
 //! directory, is flushed to disk (fsync), and renamed over the old one; the old
 //! one is first copied to the backup. Files are created readable by their owner
-//! only (0600). The lock is a file created exclusively (`O_EXCL`): whoever
-//! creates it holds it; it names the holder.
+//! only (0600). The lock is a file created exclusively: whoever creates it
+//! holds it; it names the holder. Files created exclusively (the lock, the
+//! key) are written whole to a temporary file and then hard-linked into place,
+//! which never replaces an existing file, so another run never reads one half
+//! written.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -92,6 +95,43 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BackendError> {
     result.map_err(|e| io("write", path, &e))
 }
 
+/// Creates `path` holding `bytes`, or fails with `AlreadyExists` when it
+/// exists. The file appears whole or not at all: it is written and flushed to
+/// a temporary file first and then hard-linked into place (link(2) never
+/// replaces a file). On a file system without hard links it is created with
+/// `O_EXCL` and written, which a concurrent reader may see empty for a moment.
+fn create_exclusively(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.new-{}-{:016x}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let write = |p: &Path| -> std::io::Result<()> {
+        let mut f = private_file().create_new(true).open(p)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    let linked = write(&tmp).and_then(|()| fs::hard_link(&tmp, path));
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(e),
+        // No hard links here (or the temporary file could not be made):
+        // create the file itself exclusively.
+        Err(_) => write(path).inspect_err(|e| {
+            if e.kind() != ErrorKind::AlreadyExists {
+                let _ = fs::remove_file(path);
+            }
+        })?,
+    }
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 /// A new key: 32 random bytes, as hex.
 pub(crate) fn fresh_key() -> String {
     (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
@@ -113,14 +153,9 @@ impl StateBackend for LocalBackend {
             Err(e) => return Err(io("read", &path, &e)),
         }
         fs::create_dir_all(&self.dir).map_err(|e| io("create", &self.dir, &e))?;
-        match private_file().create_new(true).open(&path) {
-            Ok(mut f) => {
-                let key = fresh_key();
-                f.write_all(key.as_bytes())
-                    .and_then(|()| f.sync_all())
-                    .map_err(|e| io("write", &path, &e))?;
-                Ok(key.into_bytes())
-            }
+        let key = fresh_key();
+        match create_exclusively(&path, key.as_bytes()) {
+            Ok(()) => Ok(key.into_bytes()),
             // Another run made it a moment ago: use that one.
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 fs::read(&path).map_err(|e| io("read", &path, &e))
@@ -154,25 +189,25 @@ impl StateBackend for LocalBackend {
         let dir = self.state_dir();
         fs::create_dir_all(&dir).map_err(|e| io("create", &dir, &e))?;
         let path = self.lock_path(env);
-        let mut options = private_file();
-        options.create_new(true);
-        match options.open(&path) {
-            Ok(mut f) => {
-                let text = serde_json::to_string_pretty(info).unwrap_or_default();
-                f.write_all(text.as_bytes())
-                    .and_then(|()| f.sync_all())
-                    .map_err(|e| io("write", &path, &e))
+        let text = serde_json::to_string_pretty(info).unwrap_or_default();
+        // A lock released between our attempt and reading its holder is free:
+        // try again. Each round either takes it or names a holder unless
+        // other runs keep taking and releasing it in between, so it ends.
+        for _ in 0..100 {
+            match create_exclusively(&path, text.as_bytes()) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    if let Some(holder) = self.lock_holder(env)? {
+                        return Err(BackendError::Locked(holder));
+                    }
+                }
+                Err(e) => return Err(io("create", &path, &e)),
             }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => match self.lock_holder(env)? {
-                Some(holder) => Err(BackendError::Locked(holder)),
-                // Released between our attempt and the read: the caller may retry.
-                None => Err(BackendError::Io(format!(
-                    "the lock `{}` changed hands; try again",
-                    path.display()
-                ))),
-            },
-            Err(e) => Err(io("create", &path, &e)),
         }
+        Err(BackendError::Io(format!(
+            "the lock `{}` keeps changing hands; try again",
+            path.display()
+        )))
     }
 
     fn unlock(&self, env: &str, id: &str) -> Result<(), BackendError> {
@@ -301,5 +336,47 @@ mod tests {
         ));
         b.unlock("prod", "one").expect("unlock by its ID");
         b.lock("prod", &info("four")).expect("free again");
+    }
+
+    /// Runs racing for one lock never read it half written: each attempt
+    /// either holds it or is told who does.
+    #[test]
+    fn racing_runs_never_see_a_half_written_lock_or_key() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let root = dir.path().to_path_buf();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let root = root.clone();
+                std::thread::spawn(move || {
+                    let b = LocalBackend::new(root);
+                    let key = b.key().map_err(|e| format!("key: {e}"))?;
+                    for i in 0..150 {
+                        let id = format!("{t}-{i}");
+                        match b.lock("prod", &info(&id)) {
+                            Ok(()) => b.unlock("prod", &id).map_err(|e| format!("unlock: {e}"))?,
+                            Err(BackendError::Locked(_)) => {}
+                            Err(e) => return Err(format!("lock: {e}")),
+                        }
+                    }
+                    Ok(key)
+                })
+            })
+            .collect();
+        let keys: Vec<Vec<u8>> = threads
+            .into_iter()
+            .map(|t| match t.join() {
+                Ok(Ok(key)) => key,
+                Ok(Err(e)) => panic!("{e}"),
+                Err(_) => panic!("a thread panicked"),
+            })
+            .collect();
+        assert!(keys.iter().all(|k| k == &keys[0]), "one key for all");
+        let leftovers: Vec<String> = fs::read_dir(root.join("state"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(leftovers.is_empty(), "nothing left behind: {leftovers:?}");
     }
 }
