@@ -56,6 +56,22 @@ const NOT_FOUND_CODES: &[&str] = &[
     "NoSuchHostedZone",
 ];
 
+/// One AWS API call through `Cx::call` (retries, timeouts), its error named
+/// `what` and classified by `sdk_err`. `send` makes the request afresh for
+/// each attempt: `|| client.describe_x().name(n).send()`.
+pub(crate) async fn aws_call<T, E, F, Fut>(cx: &Cx, what: &str, mut send: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    cx.call(what, || {
+        let sent = send();
+        async move { sent.await.map_err(|e| sdk_err(what, e)) }
+    })
+    .await
+}
+
 /// An SDK error, classified.
 pub(crate) fn sdk_err<E>(what: &str, e: SdkError<E, HttpResponse>) -> ProviderError
 where
@@ -165,14 +181,7 @@ impl Aws {
         self.account
             .get_or_try_init(|| async {
                 let sts = aws_sdk_sts::Client::new(self.config().await);
-                let out = cx
-                    .call("sts:GetCallerIdentity", || async {
-                        sts.get_caller_identity()
-                            .send()
-                            .await
-                            .map_err(|e| sdk_err("sts:GetCallerIdentity", e))
-                    })
-                    .await?;
+                let out = aws_call(cx, "sts:GetCallerIdentity", || sts.get_caller_identity().send()).await?;
                 Ok(out.account().unwrap_or_default().to_string())
             })
             .await
@@ -324,16 +333,10 @@ impl Eks {
         client: &aws_sdk_eks::Client,
         name: &str,
     ) -> Result<Option<aws_sdk_eks::types::Cluster>, ProviderError> {
-        let r = cx
-            .call("eks:DescribeCluster", || async {
-                client
-                    .describe_cluster()
-                    .name(name)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("eks:DescribeCluster", e))
-            })
-            .await;
+        let r = aws_call(cx, "eks:DescribeCluster", || {
+            client.describe_cluster().name(name).send()
+        })
+        .await;
         match r {
             Ok(out) => Ok(out.cluster().cloned()),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
@@ -378,7 +381,7 @@ impl Eks {
             .map(|v| v.subnet_ids().to_vec())
             .unwrap_or_default();
         let what = format!("eks:CreateNodegroup {}", g.name);
-        cx.call(&what, || async {
+        aws_call(cx, &what, || {
             client
                 .create_nodegroup()
                 .cluster_name(name)
@@ -401,8 +404,6 @@ impl Eks {
                 )
                 .set_labels(Some(g.labels.clone()))
                 .send()
-                .await
-                .map_err(|e| sdk_err(&what, e))
         })
         .await?;
         self.wait_node_group(cx, client, name, &g.name).await
@@ -441,16 +442,10 @@ impl Eks {
         client: &aws_sdk_eks::Client,
         cluster: &str,
     ) -> Result<Vec<String>, ProviderError> {
-        let out = cx
-            .call("eks:ListNodegroups", || async {
-                client
-                    .list_nodegroups()
-                    .cluster_name(cluster)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("eks:ListNodegroups", e))
-            })
-            .await?;
+        let out = aws_call(cx, "eks:ListNodegroups", || {
+            client.list_nodegroups().cluster_name(cluster).send()
+        })
+        .await?;
         Ok(out.nodegroups().to_vec())
     }
 
@@ -461,17 +456,14 @@ impl Eks {
         cluster: &str,
         group: &str,
     ) -> Result<(), ProviderError> {
-        let r = cx
-            .call("eks:DeleteNodegroup", || async {
-                client
-                    .delete_nodegroup()
-                    .cluster_name(cluster)
-                    .nodegroup_name(group)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("eks:DeleteNodegroup", e))
-            })
-            .await;
+        let r = aws_call(cx, "eks:DeleteNodegroup", || {
+            client
+                .delete_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(group)
+                .send()
+        })
+        .await;
         match r {
             Ok(_) => {}
             Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
@@ -543,7 +535,7 @@ impl Provider for Eks {
             usize::try_from(d.int("zone_count").unwrap_or(3)).unwrap_or(3),
         )
         .await?;
-        cx.call("eks:CreateCluster", || async {
+        aws_call(cx, "eks:CreateCluster", || {
             client
                 .create_cluster()
                 .name(&name)
@@ -559,8 +551,6 @@ impl Provider for Eks {
                 .set_tags(Some(tags(d)))
                 .client_request_token(&token)
                 .send()
-                .await
-                .map_err(|e| sdk_err("eks:CreateCluster", e))
         })
         .await?;
         let cluster = self.wait_active(cx, &client, &name).await?;
@@ -583,28 +573,20 @@ impl Provider for Eks {
         };
         let version = d.str("version").unwrap_or("1.30");
         if cluster.version() != Some(version) {
-            cx.call("eks:UpdateClusterVersion", || async {
-                client
-                    .update_cluster_version()
-                    .name(name)
-                    .version(version)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("eks:UpdateClusterVersion", e))
+            aws_call(cx, "eks:UpdateClusterVersion", || {
+                client.update_cluster_version().name(name).version(version).send()
             })
             .await?;
             self.wait_active(cx, &client, name).await?;
         }
         let public = d.bool("public_endpoint").unwrap_or(true);
         if cluster.resources_vpc_config().map(|v| v.endpoint_public_access()) != Some(public) {
-            cx.call("eks:UpdateClusterConfig", || async {
+            aws_call(cx, "eks:UpdateClusterConfig", || {
                 client
                     .update_cluster_config()
                     .name(name)
                     .resources_vpc_config(VpcConfigRequest::builder().endpoint_public_access(public).build())
                     .send()
-                    .await
-                    .map_err(|e| sdk_err("eks:UpdateClusterConfig", e))
             })
             .await?;
             self.wait_active(cx, &client, name).await?;
@@ -612,14 +594,12 @@ impl Provider for Eks {
         let wanted = tags(d);
         if let Some(arn) = cluster.arn() {
             if !wanted.is_empty() && cluster.tags() != Some(&wanted) {
-                cx.call("eks:TagResource", || async {
+                aws_call(cx, "eks:TagResource", || {
                     client
                         .tag_resource()
                         .resource_arn(arn)
                         .set_tags(Some(wanted.clone()))
                         .send()
-                        .await
-                        .map_err(|e| sdk_err("eks:TagResource", e))
                 })
                 .await?;
             }
@@ -631,7 +611,7 @@ impl Provider for Eks {
         for g in &groups {
             if existing.contains(&g.name) {
                 let what = format!("eks:UpdateNodegroupConfig {}", g.name);
-                cx.call(&what, || async {
+                aws_call(cx, &what, || {
                     client
                         .update_nodegroup_config()
                         .cluster_name(name)
@@ -644,8 +624,6 @@ impl Provider for Eks {
                                 .build(),
                         )
                         .send()
-                        .await
-                        .map_err(|e| sdk_err(&what, e))
                 })
                 .await?;
             } else {
@@ -669,16 +647,10 @@ impl Provider for Eks {
         for g in self.list_node_groups(cx, &client, name).await? {
             self.delete_node_group(cx, &client, name, &g).await?;
         }
-        let r = cx
-            .call("eks:DeleteCluster", || async {
-                client
-                    .delete_cluster()
-                    .name(name)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("eks:DeleteCluster", e))
-            })
-            .await;
+        let r = aws_call(cx, "eks:DeleteCluster", || {
+            client.delete_cluster().name(name).send()
+        })
+        .await;
         match r {
             Ok(_) => {}
             Err(e) if e.kind == ErrorKind::NotFound => {}
@@ -807,16 +779,10 @@ impl Rds {
         client: &aws_sdk_rds::Client,
         id: &str,
     ) -> Result<Option<aws_sdk_rds::types::DbInstance>, ProviderError> {
-        let r = cx
-            .call("rds:DescribeDBInstances", || async {
-                client
-                    .describe_db_instances()
-                    .db_instance_identifier(id)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("rds:DescribeDBInstances", e))
-            })
-            .await;
+        let r = aws_call(cx, "rds:DescribeDBInstances", || {
+            client.describe_db_instances().db_instance_identifier(id).send()
+        })
+        .await;
         match r {
             Ok(out) => Ok(out.db_instances().first().cloned()),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
@@ -888,18 +854,15 @@ impl Rds {
             return Ok(None);
         }
         let name = format!("{id}-subnets");
-        let r = cx
-            .call("rds:CreateDBSubnetGroup", || async {
-                client
-                    .create_db_subnet_group()
-                    .db_subnet_group_name(&name)
-                    .db_subnet_group_description("managed by tpt")
-                    .set_subnet_ids(Some(subnets.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("rds:CreateDBSubnetGroup", e))
-            })
-            .await;
+        let r = aws_call(cx, "rds:CreateDBSubnetGroup", || {
+            client
+                .create_db_subnet_group()
+                .db_subnet_group_name(&name)
+                .db_subnet_group_description("managed by tpt")
+                .set_subnet_ids(Some(subnets.clone()))
+                .send()
+        })
+        .await;
         match r {
             Ok(_) => Ok(Some(name)),
             Err(e) if e.message.contains("AlreadyExists") => Ok(Some(name)),
@@ -925,31 +888,28 @@ impl Provider for Rds {
             .into_iter()
             .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
             .collect();
-        let r = cx
-            .call("rds:CreateDBInstance", || async {
-                client
-                    .create_db_instance()
-                    .db_instance_identifier(&id)
-                    .engine(engine)
-                    .engine_version(d.str("version").unwrap_or_default())
-                    .db_instance_class(instance_class(d))
-                    .db_name(d.str("database").unwrap_or("app"))
-                    .port(d.int("port").unwrap_or(5432) as i32)
-                    .allocated_storage(d.int("storage_gb").unwrap_or(20) as i32)
-                    .storage_type(d.str("storage_type").unwrap_or("gp3"))
-                    .backup_retention_period(d.int("backup_days").unwrap_or(7) as i32)
-                    .multi_az(d.bool("multi_az").unwrap_or(false))
-                    .deletion_protection(d.bool("deletion_protection").unwrap_or(false))
-                    .master_username(d.str("username").unwrap_or("app"))
-                    .master_user_password(&password)
-                    .set_db_subnet_group_name(subnet_group.clone())
-                    .set_vpc_security_group_ids(security_group.clone())
-                    .set_tags(Some(tag_list.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("rds:CreateDBInstance", e))
-            })
-            .await;
+        let r = aws_call(cx, "rds:CreateDBInstance", || {
+            client
+                .create_db_instance()
+                .db_instance_identifier(&id)
+                .engine(engine)
+                .engine_version(d.str("version").unwrap_or_default())
+                .db_instance_class(instance_class(d))
+                .db_name(d.str("database").unwrap_or("app"))
+                .port(d.int("port").unwrap_or(5432) as i32)
+                .allocated_storage(d.int("storage_gb").unwrap_or(20) as i32)
+                .storage_type(d.str("storage_type").unwrap_or("gp3"))
+                .backup_retention_period(d.int("backup_days").unwrap_or(7) as i32)
+                .multi_az(d.bool("multi_az").unwrap_or(false))
+                .deletion_protection(d.bool("deletion_protection").unwrap_or(false))
+                .master_username(d.str("username").unwrap_or("app"))
+                .master_user_password(&password)
+                .set_db_subnet_group_name(subnet_group.clone())
+                .set_vpc_security_group_ids(security_group.clone())
+                .set_tags(Some(tag_list.clone()))
+                .send()
+        })
+        .await;
         r?;
         let db = self.wait_available(cx, &client, &id).await?;
         Ok(self.applied(
@@ -973,7 +933,7 @@ impl Provider for Rds {
         let version_changes = current
             .engine_version()
             .is_some_and(|v| v != version && !v.starts_with(&format!("{version}.")));
-        cx.call("rds:ModifyDBInstance", || async {
+        aws_call(cx, "rds:ModifyDBInstance", || {
             client
                 .modify_db_instance()
                 .db_instance_identifier(id)
@@ -988,8 +948,6 @@ impl Provider for Rds {
                 .db_port_number(d.int("port").unwrap_or(5432) as i32)
                 .apply_immediately(true)
                 .send()
-                .await
-                .map_err(|e| sdk_err("rds:ModifyDBInstance", e))
         })
         .await?;
         let db = self.wait_available(cx, &client, id).await?;
@@ -1010,18 +968,15 @@ impl Provider for Rds {
             .filter(char::is_ascii_digit)
             .collect();
         let snapshot = format!("{id}-final-{stamp}-{:04x}", rand::random::<u16>());
-        let r = cx
-            .call("rds:DeleteDBInstance", || async {
-                client
-                    .delete_db_instance()
-                    .db_instance_identifier(id)
-                    .skip_final_snapshot(!final_snapshot)
-                    .set_final_db_snapshot_identifier(final_snapshot.then(|| snapshot.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("rds:DeleteDBInstance", e))
-            })
-            .await;
+        let r = aws_call(cx, "rds:DeleteDBInstance", || {
+            client
+                .delete_db_instance()
+                .db_instance_identifier(id)
+                .skip_final_snapshot(!final_snapshot)
+                .set_final_db_snapshot_identifier(final_snapshot.then(|| snapshot.clone()))
+                .send()
+        })
+        .await;
         match r {
             Ok(_) => {}
             Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
@@ -1145,16 +1100,10 @@ async fn find_zone(
     private: Option<bool>,
 ) -> Result<Option<aws_sdk_route53::types::HostedZone>, ProviderError> {
     let name = fqdn(name);
-    let out = cx
-        .call("route53:ListHostedZonesByName", || async {
-            client
-                .list_hosted_zones_by_name()
-                .dns_name(&name)
-                .send()
-                .await
-                .map_err(|e| sdk_err("route53:ListHostedZonesByName", e))
-        })
-        .await?;
+    let out = aws_call(cx, "route53:ListHostedZonesByName", || {
+        client.list_hosted_zones_by_name().dns_name(&name).send()
+    })
+    .await?;
     Ok(out
         .hosted_zones()
         .iter()
@@ -1170,16 +1119,10 @@ async fn zone_outputs(
     client: &aws_sdk_route53::Client,
     id: &str,
 ) -> Result<Option<(aws_sdk_route53::types::HostedZone, IndexMap<String, Value>)>, ProviderError> {
-    let r = cx
-        .call("route53:GetHostedZone", || async {
-            client
-                .get_hosted_zone()
-                .id(id)
-                .send()
-                .await
-                .map_err(|e| sdk_err("route53:GetHostedZone", e))
-        })
-        .await;
+    let r = aws_call(cx, "route53:GetHostedZone", || {
+        client.get_hosted_zone().id(id).send()
+    })
+    .await;
     let out = match r {
         Ok(o) => o,
         Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
@@ -1225,24 +1168,21 @@ impl Provider for Zone {
         });
         // Unique per attempt: Route53 refuses a reused caller reference.
         let reference = format!("tpt-{}-{}", d.default_name, uuid::Uuid::new_v4());
-        let out = cx
-            .call("route53:CreateHostedZone", || async {
-                client
-                    .create_hosted_zone()
-                    .name(fqdn(d.str("name").unwrap_or_default()))
-                    .caller_reference(&reference)
-                    .hosted_zone_config(
-                        HostedZoneConfig::builder()
-                            .comment(d.str("comment").unwrap_or_default())
-                            .private_zone(private)
-                            .build(),
-                    )
-                    .set_vpc(vpc.clone())
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("route53:CreateHostedZone", e))
-            })
-            .await?;
+        let out = aws_call(cx, "route53:CreateHostedZone", || {
+            client
+                .create_hosted_zone()
+                .name(fqdn(d.str("name").unwrap_or_default()))
+                .caller_reference(&reference)
+                .hosted_zone_config(
+                    HostedZoneConfig::builder()
+                        .comment(d.str("comment").unwrap_or_default())
+                        .private_zone(private)
+                        .build(),
+                )
+                .set_vpc(vpc.clone())
+                .send()
+        })
+        .await?;
         let id = out.hosted_zone().map(|z| zone_id(z.id())).unwrap_or_default();
         let Some((_, outputs)) = zone_outputs(cx, &client, &id).await? else {
             return Err(ProviderError::permanent(format!(
@@ -1259,14 +1199,12 @@ impl Provider for Zone {
         let client = self.0.route53().await;
         let id = prior.provider_id.clone();
         let comment = d.str("comment").unwrap_or_default().to_string();
-        cx.call("route53:UpdateHostedZoneComment", || async {
+        aws_call(cx, "route53:UpdateHostedZoneComment", || {
             client
                 .update_hosted_zone_comment()
                 .id(&id)
                 .comment(&comment)
                 .send()
-                .await
-                .map_err(|e| sdk_err("route53:UpdateHostedZoneComment", e))
         })
         .await?;
         let Some((_, outputs)) = zone_outputs(cx, &client, &id).await? else {
@@ -1282,16 +1220,10 @@ impl Provider for Zone {
 
     async fn delete(&self, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
         let client = self.0.route53().await;
-        let r = cx
-            .call("route53:DeleteHostedZone", || async {
-                client
-                    .delete_hosted_zone()
-                    .id(&prior.provider_id)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("route53:DeleteHostedZone", e))
-            })
-            .await;
+        let r = aws_call(cx, "route53:DeleteHostedZone", || {
+            client.delete_hosted_zone().id(&prior.provider_id).send()
+        })
+        .await;
         match r {
             Err(e) if e.kind != ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -1405,19 +1337,16 @@ impl Record {
         ty: &str,
     ) -> Result<Option<aws_sdk_route53::types::ResourceRecordSet>, ProviderError> {
         use aws_sdk_route53::types::RrType;
-        let r = cx
-            .call("route53:ListResourceRecordSets", || async {
-                client
-                    .list_resource_record_sets()
-                    .hosted_zone_id(zone)
-                    .start_record_name(name)
-                    .start_record_type(RrType::from(ty))
-                    .max_items(1)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("route53:ListResourceRecordSets", e))
-            })
-            .await;
+        let r = aws_call(cx, "route53:ListResourceRecordSets", || {
+            client
+                .list_resource_record_sets()
+                .hosted_zone_id(zone)
+                .start_record_name(name)
+                .start_record_type(RrType::from(ty))
+                .max_items(1)
+                .send()
+        })
+        .await;
         let out = match r {
             Ok(o) => o,
             Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
@@ -1450,14 +1379,12 @@ impl Record {
             )
             .build()
             .map_err(bad)?;
-        cx.call("route53:ChangeResourceRecordSets", || async {
+        aws_call(cx, "route53:ChangeResourceRecordSets", || {
             client
                 .change_resource_record_sets()
                 .hosted_zone_id(zone)
                 .change_batch(batch.clone())
                 .send()
-                .await
-                .map_err(|e| sdk_err("route53:ChangeResourceRecordSets", e))
         })
         .await?;
         Ok(())

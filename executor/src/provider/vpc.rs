@@ -5,12 +5,15 @@
 //! create that was interrupted goes on where it stopped instead of starting a
 //! second VPC, and a delete finds everything to remove.
 
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, ResourceType, RouteTable, Subnet, Tag, TagSpecification,
 };
 use aws_sdk_ec2::Client;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 
-use super::aws::sdk_err;
+use super::aws::{aws_call, sdk_err};
 use super::{Cx, ErrorKind, ProviderError};
 
 /// The tag that marks what belongs to a cluster's network.
@@ -82,43 +85,32 @@ pub fn subnet_cidrs(cidr: &str, n: usize) -> Result<Vec<String>, String> {
 }
 
 async fn find_vpc(cx: &Cx, ec2: &Client, cluster: &str) -> Result<Option<String>, ProviderError> {
-    let out = cx
-        .call("ec2:DescribeVpcs", || async {
-            ec2.describe_vpcs()
-                .filters(filter(&format!("tag:{CLUSTER_TAG}"), cluster))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeVpcs", e))
-        })
-        .await?;
+    let out = aws_call(cx, "ec2:DescribeVpcs", || {
+        ec2.describe_vpcs()
+            .filters(filter(&format!("tag:{CLUSTER_TAG}"), cluster))
+            .send()
+    })
+    .await?;
     Ok(out.vpcs().iter().find_map(|v| v.vpc_id().map(str::to_string)))
 }
 
 /// The subnets of the VPC.
 async fn subnets_of(cx: &Cx, ec2: &Client, vpc_id: &str) -> Result<Vec<Subnet>, ProviderError> {
-    let out = cx
-        .call("ec2:DescribeSubnets", || async {
-            ec2.describe_subnets()
-                .filters(filter("vpc-id", vpc_id))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeSubnets", e))
-        })
-        .await?;
+    let out = aws_call(cx, "ec2:DescribeSubnets", || {
+        ec2.describe_subnets().filters(filter("vpc-id", vpc_id)).send()
+    })
+    .await?;
     Ok(out.subnets().to_vec())
 }
 
 /// The IDs of the internet gateways attached to the VPC.
 async fn gateways_of(cx: &Cx, ec2: &Client, vpc_id: &str) -> Result<Vec<String>, ProviderError> {
-    let out = cx
-        .call("ec2:DescribeInternetGateways", || async {
-            ec2.describe_internet_gateways()
-                .filters(filter("attachment.vpc-id", vpc_id))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeInternetGateways", e))
-        })
-        .await?;
+    let out = aws_call(cx, "ec2:DescribeInternetGateways", || {
+        ec2.describe_internet_gateways()
+            .filters(filter("attachment.vpc-id", vpc_id))
+            .send()
+    })
+    .await?;
     Ok(out
         .internet_gateways()
         .iter()
@@ -128,15 +120,12 @@ async fn gateways_of(cx: &Cx, ec2: &Client, vpc_id: &str) -> Result<Vec<String>,
 
 /// The route tables of the VPC (its main one included).
 async fn route_tables_of(cx: &Cx, ec2: &Client, vpc_id: &str) -> Result<Vec<RouteTable>, ProviderError> {
-    let out = cx
-        .call("ec2:DescribeRouteTables", || async {
-            ec2.describe_route_tables()
-                .filters(filter("vpc-id", vpc_id))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeRouteTables", e))
-        })
-        .await?;
+    let out = aws_call(cx, "ec2:DescribeRouteTables", || {
+        ec2.describe_route_tables()
+            .filters(filter("vpc-id", vpc_id))
+            .send()
+    })
+    .await?;
     Ok(out.route_tables().to_vec())
 }
 
@@ -152,16 +141,13 @@ pub async fn ensure(
     let vpc_id = match find_vpc(cx, ec2, cluster).await? {
         Some(id) => id,
         None => {
-            let out = cx
-                .call("ec2:CreateVpc", || async {
-                    ec2.create_vpc()
-                        .cidr_block(cidr)
-                        .tag_specifications(tagged(ResourceType::Vpc, cluster, cluster, &[]))
-                        .send()
-                        .await
-                        .map_err(|e| sdk_err("ec2:CreateVpc", e))
-                })
-                .await?;
+            let out = aws_call(cx, "ec2:CreateVpc", || {
+                ec2.create_vpc()
+                    .cidr_block(cidr)
+                    .tag_specifications(tagged(ResourceType::Vpc, cluster, cluster, &[]))
+                    .send()
+            })
+            .await?;
             out.vpc()
                 .and_then(|v| v.vpc_id())
                 .map(str::to_string)
@@ -170,7 +156,7 @@ pub async fn ensure(
     };
     // Nodes register by their DNS names.
     for hostnames in [false, true] {
-        cx.call("ec2:ModifyVpcAttribute", || async {
+        aws_call(cx, "ec2:ModifyVpcAttribute", || {
             let on = AttributeBooleanValue::builder().value(true).build();
             let req = ec2.modify_vpc_attribute().vpc_id(&vpc_id);
             let req = if hostnames {
@@ -178,19 +164,16 @@ pub async fn ensure(
             } else {
                 req.enable_dns_support(on)
             };
-            req.send().await.map_err(|e| sdk_err("ec2:ModifyVpcAttribute", e))
+            req.send()
         })
         .await?;
     }
-    let zones = cx
-        .call("ec2:DescribeAvailabilityZones", || async {
-            ec2.describe_availability_zones()
-                .filters(filter("state", "available"))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeAvailabilityZones", e))
-        })
-        .await?;
+    let zones = aws_call(cx, "ec2:DescribeAvailabilityZones", || {
+        ec2.describe_availability_zones()
+            .filters(filter("state", "available"))
+            .send()
+    })
+    .await?;
     let mut zones: Vec<String> = zones
         .availability_zones()
         .iter()
@@ -214,23 +197,20 @@ pub async fn ensure(
             Some(id) => id,
             None => {
                 let name = format!("{cluster}-{zone}");
-                let out = cx
-                    .call("ec2:CreateSubnet", || async {
-                        ec2.create_subnet()
-                            .vpc_id(&vpc_id)
-                            .cidr_block(block)
-                            .availability_zone(zone)
-                            .tag_specifications(tagged(
-                                ResourceType::Subnet,
-                                cluster,
-                                &name,
-                                &[("kubernetes.io/role/elb", "1")],
-                            ))
-                            .send()
-                            .await
-                            .map_err(|e| sdk_err("ec2:CreateSubnet", e))
-                    })
-                    .await?;
+                let out = aws_call(cx, "ec2:CreateSubnet", || {
+                    ec2.create_subnet()
+                        .vpc_id(&vpc_id)
+                        .cidr_block(block)
+                        .availability_zone(zone)
+                        .tag_specifications(tagged(
+                            ResourceType::Subnet,
+                            cluster,
+                            &name,
+                            &[("kubernetes.io/role/elb", "1")],
+                        ))
+                        .send()
+                })
+                .await?;
                 out.subnet()
                     .and_then(|s| s.subnet_id())
                     .map(str::to_string)
@@ -239,13 +219,11 @@ pub async fn ensure(
                     })?
             }
         };
-        cx.call("ec2:ModifySubnetAttribute", || async {
+        aws_call(cx, "ec2:ModifySubnetAttribute", || {
             ec2.modify_subnet_attribute()
                 .subnet_id(&id)
                 .map_public_ip_on_launch(AttributeBooleanValue::builder().value(true).build())
                 .send()
-                .await
-                .map_err(|e| sdk_err("ec2:ModifySubnetAttribute", e))
         })
         .await?;
         subnet_ids.push(id);
@@ -259,27 +237,22 @@ async fn ensure_gateway(cx: &Cx, ec2: &Client, cluster: &str, vpc_id: &str) -> R
     if let Some(id) = gateways_of(cx, ec2, vpc_id).await?.into_iter().next() {
         return Ok(id);
     }
-    let out = cx
-        .call("ec2:CreateInternetGateway", || async {
-            ec2.create_internet_gateway()
-                .tag_specifications(tagged(ResourceType::InternetGateway, cluster, cluster, &[]))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:CreateInternetGateway", e))
-        })
-        .await?;
+    let out = aws_call(cx, "ec2:CreateInternetGateway", || {
+        ec2.create_internet_gateway()
+            .tag_specifications(tagged(ResourceType::InternetGateway, cluster, cluster, &[]))
+            .send()
+    })
+    .await?;
     let id = out
         .internet_gateway()
         .and_then(|g| g.internet_gateway_id())
         .map(str::to_string)
         .ok_or_else(|| ProviderError::permanent("ec2:CreateInternetGateway answered without an ID"))?;
-    cx.call("ec2:AttachInternetGateway", || async {
+    aws_call(cx, "ec2:AttachInternetGateway", || {
         ec2.attach_internet_gateway()
             .internet_gateway_id(&id)
             .vpc_id(vpc_id)
             .send()
-            .await
-            .map_err(|e| sdk_err("ec2:AttachInternetGateway", e))
     })
     .await?;
     Ok(id)
@@ -308,58 +281,53 @@ async fn ensure_routes(
                 .collect(),
         ),
         None => {
-            let out = cx
-                .call("ec2:CreateRouteTable", || async {
-                    ec2.create_route_table()
-                        .vpc_id(vpc_id)
-                        .tag_specifications(tagged(ResourceType::RouteTable, cluster, cluster, &[]))
-                        .send()
-                        .await
-                        .map_err(|e| sdk_err("ec2:CreateRouteTable", e))
-                })
-                .await?;
+            let out = aws_call(cx, "ec2:CreateRouteTable", || {
+                ec2.create_route_table()
+                    .vpc_id(vpc_id)
+                    .tag_specifications(tagged(ResourceType::RouteTable, cluster, cluster, &[]))
+                    .send()
+            })
+            .await?;
             let id = out
                 .route_table()
                 .and_then(|t| t.route_table_id())
                 .map(str::to_string)
                 .ok_or_else(|| ProviderError::permanent("ec2:CreateRouteTable answered without an ID"))?;
-            cx.call("ec2:CreateRoute", || async {
+            aws_call(cx, "ec2:CreateRoute", || {
                 ec2.create_route()
                     .route_table_id(&id)
                     .destination_cidr_block("0.0.0.0/0")
                     .gateway_id(gateway)
                     .send()
-                    .await
-                    .map_err(|e| sdk_err("ec2:CreateRoute", e))
             })
             .await?;
             (id, Vec::new())
         }
     };
     for subnet in subnet_ids.iter().filter(|s| !associated.contains(s)) {
-        cx.call("ec2:AssociateRouteTable", || async {
+        aws_call(cx, "ec2:AssociateRouteTable", || {
             ec2.associate_route_table()
                 .route_table_id(&table)
                 .subnet_id(subnet)
                 .send()
-                .await
-                .map_err(|e| sdk_err("ec2:AssociateRouteTable", e))
         })
         .await?;
     }
     Ok(())
 }
 
-/// Deletes what `call` names, waiting while AWS still holds it in use
-/// (`DependencyViolation`: the cluster's network interfaces take minutes to
-/// go after the cluster); gone already is fine.
-async fn delete_when_free<F, Fut, T>(cx: &Cx, what: &str, call: F) -> Result<(), ProviderError>
+/// Deletes what `send` asks AWS to delete (`api` names the call in errors),
+/// waiting while AWS still holds it in use (`DependencyViolation`: the
+/// cluster's network interfaces take minutes to go after the cluster); gone
+/// already is fine.
+async fn delete_when_free<T, E, F, Fut>(cx: &Cx, what: &str, api: &str, send: F) -> Result<(), ProviderError>
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     cx.wait_for(&format!("{what} to be released"), || async {
-        match call().await {
+        match send().await.map_err(|e| sdk_err(api, e)) {
             Ok(_) => Ok(Some(())),
             Err(e) if e.kind == ErrorKind::NotFound || e.message.contains("NotFound") => Ok(Some(())),
             Err(e) if e.message.contains("DependencyViolation") => Ok(None),
@@ -376,22 +344,24 @@ pub async fn remove(cx: &Cx, ec2: &Client, cluster: &str) -> Result<(), Provider
     };
     for id in gateways_of(cx, ec2, &vpc_id).await? {
         let id = id.as_str();
-        delete_when_free(cx, &format!("internet gateway `{id}`"), || async {
-            ec2.detach_internet_gateway()
-                .internet_gateway_id(id)
-                .vpc_id(&vpc_id)
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DetachInternetGateway", e))
-        })
+        delete_when_free(
+            cx,
+            &format!("internet gateway `{id}`"),
+            "ec2:DetachInternetGateway",
+            || {
+                ec2.detach_internet_gateway()
+                    .internet_gateway_id(id)
+                    .vpc_id(&vpc_id)
+                    .send()
+            },
+        )
         .await?;
-        delete_when_free(cx, &format!("internet gateway `{id}`"), || async {
-            ec2.delete_internet_gateway()
-                .internet_gateway_id(id)
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DeleteInternetGateway", e))
-        })
+        delete_when_free(
+            cx,
+            &format!("internet gateway `{id}`"),
+            "ec2:DeleteInternetGateway",
+            || ec2.delete_internet_gateway().internet_gateway_id(id).send(),
+        )
         .await?;
     }
     for t in &route_tables_of(cx, ec2, &vpc_id).await? {
@@ -403,22 +373,17 @@ pub async fn remove(cx: &Cx, ec2: &Client, cluster: &str) -> Result<(), Provider
             .iter()
             .filter_map(|a| a.route_table_association_id())
         {
-            delete_when_free(cx, &format!("route table association `{a}`"), || async {
-                ec2.disassociate_route_table()
-                    .association_id(a)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("ec2:DisassociateRouteTable", e))
-            })
+            delete_when_free(
+                cx,
+                &format!("route table association `{a}`"),
+                "ec2:DisassociateRouteTable",
+                || ec2.disassociate_route_table().association_id(a).send(),
+            )
             .await?;
         }
         if let Some(id) = t.route_table_id() {
-            delete_when_free(cx, &format!("route table `{id}`"), || async {
-                ec2.delete_route_table()
-                    .route_table_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_err("ec2:DeleteRouteTable", e))
+            delete_when_free(cx, &format!("route table `{id}`"), "ec2:DeleteRouteTable", || {
+                ec2.delete_route_table().route_table_id(id).send()
             })
             .await?;
         }
@@ -428,45 +393,33 @@ pub async fn remove(cx: &Cx, ec2: &Client, cluster: &str) -> Result<(), Provider
         .iter()
         .filter_map(|s| s.subnet_id())
     {
-        delete_when_free(cx, &format!("subnet `{id}`"), || async {
-            ec2.delete_subnet()
-                .subnet_id(id)
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DeleteSubnet", e))
+        delete_when_free(cx, &format!("subnet `{id}`"), "ec2:DeleteSubnet", || {
+            ec2.delete_subnet().subnet_id(id).send()
         })
         .await?;
     }
-    let groups = cx
-        .call("ec2:DescribeSecurityGroups", || async {
-            ec2.describe_security_groups()
-                .filters(filter("vpc-id", &vpc_id))
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DescribeSecurityGroups", e))
-        })
-        .await?;
+    let groups = aws_call(cx, "ec2:DescribeSecurityGroups", || {
+        ec2.describe_security_groups()
+            .filters(filter("vpc-id", &vpc_id))
+            .send()
+    })
+    .await?;
     for g in groups
         .security_groups()
         .iter()
         .filter(|g| g.group_name() != Some("default"))
     {
         let Some(id) = g.group_id() else { continue };
-        delete_when_free(cx, &format!("security group `{id}`"), || async {
-            ec2.delete_security_group()
-                .group_id(id)
-                .send()
-                .await
-                .map_err(|e| sdk_err("ec2:DeleteSecurityGroup", e))
-        })
+        delete_when_free(
+            cx,
+            &format!("security group `{id}`"),
+            "ec2:DeleteSecurityGroup",
+            || ec2.delete_security_group().group_id(id).send(),
+        )
         .await?;
     }
-    delete_when_free(cx, &format!("VPC `{vpc_id}`"), || async {
-        ec2.delete_vpc()
-            .vpc_id(&vpc_id)
-            .send()
-            .await
-            .map_err(|e| sdk_err("ec2:DeleteVpc", e))
+    delete_when_free(cx, &format!("VPC `{vpc_id}`"), "ec2:DeleteVpc", || {
+        ec2.delete_vpc().vpc_id(&vpc_id).send()
     })
     .await
 }
