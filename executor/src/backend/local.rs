@@ -70,29 +70,48 @@ fn private_file() -> OpenOptions {
     o
 }
 
+/// Creates the private file `p` (failing if it exists) holding `bytes`,
+/// flushed to disk.
+fn write_new(p: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = private_file().create_new(true).open(p)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Writes `bytes` to a new temporary file beside `path`, the first step of
+/// both ways a file here appears whole. On error nothing is left behind.
+fn write_beside(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}-{:016x}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    match write_new(&tmp, bytes) {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Makes a rename or link in the directory of `path` durable.
+fn sync_dir_of(path: &Path) {
+    if let Ok(d) = File::open(path.parent().unwrap_or(Path::new("."))) {
+        let _ = d.sync_all();
+    }
+}
+
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BackendError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = private_file().create(true).truncate(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // The rename is durable once the directory is synced.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok::<(), std::io::Error>(())
-    })();
-    if result.is_err() {
+    let tmp = write_beside(path, bytes).map_err(|e| io("write", path, &e))?;
+    if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
+        return Err(io("write", path, &e));
     }
-    result.map_err(|e| io("write", path, &e))
+    sync_dir_of(path);
+    Ok(())
 }
 
 /// Creates `path` holding `bytes`, or fails with `AlreadyExists` when it
@@ -101,34 +120,23 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BackendError> {
 /// replaces a file). On a file system without hard links it is created with
 /// `O_EXCL` and written, which a concurrent reader may see empty for a moment.
 fn create_exclusively(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.new-{}-{:016x}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let write = |p: &Path| -> std::io::Result<()> {
-        let mut f = private_file().create_new(true).open(p)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    };
-    let linked = write(&tmp).and_then(|()| fs::hard_link(&tmp, path));
-    let _ = fs::remove_file(&tmp);
+    let linked = write_beside(path, bytes).and_then(|tmp| {
+        let linked = fs::hard_link(&tmp, path);
+        let _ = fs::remove_file(&tmp);
+        linked
+    });
     match linked {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(e),
         // No hard links here (or the temporary file could not be made):
         // create the file itself exclusively.
-        Err(_) => write(path).inspect_err(|e| {
+        Err(_) => write_new(path, bytes).inspect_err(|e| {
             if e.kind() != ErrorKind::AlreadyExists {
                 let _ = fs::remove_file(path);
             }
         })?,
     }
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+    sync_dir_of(path);
     Ok(())
 }
 
