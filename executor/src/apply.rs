@@ -30,9 +30,7 @@ use tpt_planner::refresh::Live;
 use tpt_planner::state::{record, store, Intent, ResourceState, Sealer, State};
 
 use crate::events::{Event, Events};
-use crate::provider::{
-    default_name, Applied, Cx, Desired, ErrorKind, ProviderError, Providers, Referenced, Secrets,
-};
+use crate::provider::{Applied, Cx, Desired, ErrorKind, ProviderError, Providers, Referenced, Secrets};
 
 /// Stops an apply: the first [`Cancel::cancel`] (Ctrl-C) starts nothing new
 /// and lets running operations finish; the second aborts them too (a create
@@ -472,7 +470,7 @@ impl Walk<'_> {
                 Some((
                     a,
                     Referenced {
-                        schema: r.schema.clone(),
+                        kind: r.kind().to_string(),
                         inputs: r.inputs.clone(),
                         outputs: r.outputs.clone(),
                     },
@@ -540,7 +538,7 @@ impl Walk<'_> {
                     .get(&op.address)
                     .cloned()
                     .ok_or_else(|| format!("`{}` is not in the state", op.address))?;
-                let provider = provider_for(&prior.schema)?;
+                let provider = provider_for(prior.kind())?;
                 let cx = self.cx(&address, refs_of_stored(&prior.inputs));
                 Ok(Box::pin(async move {
                     with_timeout(timeout, provider.delete(&cx, &prior)).await?;
@@ -551,8 +549,8 @@ impl Walk<'_> {
                 let r = self.instance(&op.address)?;
                 let source = self
                     .providers
-                    .data(&r.schema_name)
-                    .ok_or_else(|| format!("no provider can read `{}` yet", r.schema_name))?;
+                    .data(&r.kind)
+                    .ok_or_else(|| format!("no provider can read `{}` yet", r.kind))?;
                 let d = desired(&r);
                 let cx = self.cx(&address, r.depends_on.clone());
                 Ok(Box::pin(async move {
@@ -564,7 +562,7 @@ impl Walk<'_> {
             }
             Action::Create | Action::Update | Action::Replace => {
                 let r = self.instance(&op.address)?;
-                let provider = provider_for(&r.schema_name)?;
+                let provider = provider_for(&r.kind)?;
                 let prior = self.state.resources.get(&op.address).cloned();
                 let create = op.action == Action::Create || op.action == Action::Replace;
                 // An earlier run began this create and could not confirm it.
@@ -574,6 +572,7 @@ impl Walk<'_> {
                         op.address.clone(),
                         Intent {
                             schema: r.schema_name.clone(),
+                            kind: tpt_planner::state::recorded_kind(&r),
                             inputs: r
                                 .inputs
                                 .iter()
@@ -588,7 +587,7 @@ impl Walk<'_> {
                 let d = desired(&r);
                 let mut cx = self.cx(&address, r.depends_on.clone());
                 // A resource's own `wait_timeout` bounds its waits, within `--wait-timeout`.
-                if let Some(own) = d.duration("wait_timeout") {
+                if let Some(own) = d.setting_duration("wait_timeout") {
                     cx.wait_limit = Some(cx.wait_limit.map_or(own, |global| global.min(own)));
                 }
                 let planned_inputs = record(&r, "", None, self.job.sealer).inputs;
@@ -642,8 +641,18 @@ impl Walk<'_> {
                         Err(e) => return Err(e),
                     };
                     // Read back, to compare with the plan (a failed read is no failure).
+                    // A kind that does not produce an output its schema declares
+                    // is a bug of tpt: said now, not found later as a missing value.
+                    let declared = provider.fields().outputs;
+                    if let Some(o) = declared.iter().find(|o| !applied.outputs.contains_key(**o)) {
+                        return Err(ProviderError::permanent(format!(
+                            "`{}` did not produce its output `{o}` (a bug of tpt)",
+                            d.schema
+                        )));
+                    }
                     let check = ResourceState {
-                        schema: d.schema.clone(),
+                        schema: r.schema_name.clone(),
+                        kind: tpt_planner::state::recorded_kind(&r),
                         provider_id: applied.provider_id.clone(),
                         inputs: planned_inputs,
                         outputs: BTreeMap::new(),
@@ -786,12 +795,7 @@ async fn with_timeout<T>(
 
 /// The provider's view of an instance.
 pub fn desired(r: &ResourceInstance) -> Desired {
-    Desired {
-        address: r.address.clone(),
-        schema: r.schema_name.clone(),
-        default_name: default_name(&r.address),
-        inputs: r.inputs.clone(),
-    }
+    Desired::new(&r.address, &r.kind, r.inputs.clone())
 }
 
 /// Addresses referenced (`{"$resource": a}`) in stored inputs.

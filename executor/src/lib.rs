@@ -89,7 +89,7 @@ impl Engine {
                 Some((
                     a,
                     provider::Referenced {
-                        schema: r.schema.clone(),
+                        kind: r.kind().to_string(),
                         inputs: r.inputs.clone(),
                         outputs: r.outputs.clone(),
                     },
@@ -112,7 +112,7 @@ impl Engine {
         self.runtime.block_on(async {
             let mut tasks = tokio::task::JoinSet::new();
             for (address, r) in &state.resources {
-                let Some(p) = self.providers.get(&r.schema) else {
+                let Some(p) = self.providers.get(r.kind()) else {
                     continue;
                 };
                 let cx = self.cx(address, state, apply::refs_of_stored(&r.inputs), &secrets);
@@ -149,7 +149,7 @@ impl Engine {
     pub fn secret_outputs(&self, state: &State, key: &[u8], known: &mut KnownOutputs) {
         let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
         for (address, r) in &state.resources {
-            let Some(p) = self.providers.get(&r.schema) else {
+            let Some(p) = self.providers.get(r.kind()) else {
                 continue;
             };
             let cx = self.cx(address, state, [], &secrets);
@@ -173,7 +173,7 @@ impl Engine {
         let mut failures = Vec::new();
         self.runtime.block_on(async {
             for r in instances {
-                let Some(source) = self.providers.data(&r.schema_name) else {
+                let Some(source) = self.providers.data(&r.kind) else {
                     continue;
                 };
                 if r.inputs.values().any(tpt_lang::value::Value::contains_unknown) {
@@ -210,20 +210,19 @@ impl Engine {
         let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
         let intents: Vec<_> = state.intents.clone().into_iter().collect();
         for (address, intent) in intents {
-            let Some(p) = self.providers.get(&intent.schema) else {
+            let Some(p) = self.providers.get(intent.kind()) else {
                 state.intents.remove(&address);
                 continue;
             };
-            let d = provider::Desired {
-                address: address.clone(),
-                schema: intent.schema.clone(),
-                default_name: provider::default_name(&address),
-                inputs: intent
+            let d = provider::Desired::new(
+                &address,
+                intent.kind(),
+                intent
                     .inputs
                     .iter()
                     .map(|(k, v)| (k.clone(), from_stored(v)))
                     .collect(),
-            };
+            );
             let cx = self.cx(&address, state, apply::refs_of_stored(&intent.inputs), &secrets);
             match self.runtime.block_on(p.lookup(&cx, &d)) {
                 Ok(Some(applied)) => {
@@ -231,6 +230,7 @@ impl Engine {
                         address.clone(),
                         ResourceState {
                             schema: intent.schema.clone(),
+                            kind: intent.kind.clone(),
                             provider_id: applied.provider_id,
                             inputs: intent.inputs.clone(),
                             outputs: applied
@@ -286,11 +286,32 @@ impl Engine {
         })
     }
 
-    /// The schemas among `schemas` no provider can apply.
-    pub fn unsupported<'s>(&self, schemas: impl IntoIterator<Item = &'s str>) -> Vec<&'s str> {
-        schemas
-            .into_iter()
-            .filter(|s| self.providers.get(s).is_none() && self.providers.data(s).is_none())
+    /// Whether a kind (or data lookup) can be applied.
+    pub fn supports(&self, kind: &str) -> bool {
+        self.providers.get(kind).is_some() || self.providers.data(kind).is_some()
+    }
+
+    /// The schemas with a kind, sorted (for messages).
+    pub fn kinds(&self) -> Vec<&str> {
+        self.providers.schemas()
+    }
+
+    /// Reads the inputs of each instance into its kind's request, without
+    /// calling anything: what a kind cannot apply is found before an apply
+    /// starts. Instances with inputs still unknown, and kinds tpt lacks, are
+    /// left out.
+    pub fn validate(&self, instances: &[&ResourceInstance]) -> Vec<Failure> {
+        instances
+            .iter()
+            .filter(|r| !r.inputs.values().any(tpt_lang::value::Value::contains_unknown))
+            .filter_map(|r| {
+                let p = self.providers.get(&r.kind)?;
+                let e = p.validate(&apply::desired(r)).err()?;
+                Some(Failure {
+                    address: r.address.clone(),
+                    message: e.message,
+                })
+            })
             .collect()
     }
 }

@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use tokio::sync::Semaphore;
 use tpt_executor::apply::{apply, with_writer, Cancel, Job, Outcome, Report};
 use tpt_executor::events::{Event, Events};
-use tpt_executor::provider::{Applied, Cx, Desired, ErrorKind, Provider, ProviderError, Providers};
+use tpt_executor::provider::{Applied, Cx, Desired, ErrorKind, Fields, Provider, ProviderError, Providers};
 use tpt_lang::value::Value;
 use tpt_lang::{KnownOutputs, Program, ResourceInstance};
 use tpt_planner::backend::{BackendError, LockInfo, StateBackend};
@@ -20,7 +20,6 @@ use tpt_planner::refresh::Live;
 use tpt_planner::state::{ResourceState, Sealer, State};
 
 const SCHEMA: &str = r#"
-@provider("test")
 resource schema Thing {
   fail: bool = false
   hold: bool = false
@@ -62,27 +61,44 @@ impl Drop for Running<'_> {
     }
 }
 
+/// A flag of the test's schema (every one has a default).
+fn flag(d: &Desired, field: &str) -> bool {
+    d.bool(field).unwrap_or(false)
+}
+
 #[async_trait::async_trait]
 impl Provider for Fake {
+    fn fields(&self) -> Fields {
+        Fields {
+            in_place: &["fail", "hold", "delay_ms", "never_ready", "misreport", "exists"],
+            reads: &["delay_ms"],
+            outputs: &["id"],
+        }
+    }
+
+    fn validate(&self, _d: &Desired) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
     async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError> {
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         let _running = Running(&self.running);
         self.max_running.fetch_max(now, Ordering::SeqCst);
-        if let Some(ms) = d.int("delay_ms").filter(|&ms| ms > 0) {
+        if let Some(ms) = d.int("delay_ms").ok().filter(|&ms| ms > 0) {
             tokio::time::sleep(Duration::from_millis(ms.unsigned_abs())).await;
         }
-        if d.bool("hold") == Some(true) {
+        if flag(d, "hold") {
             let permit = self.gate.acquire().await;
             drop(permit);
         }
-        if d.bool("never_ready") == Some(true) {
+        if flag(d, "never_ready") {
             cx.wait_for("the thing to be ready", || async { Ok(None::<()>) })
                 .await?;
         }
-        if d.bool("fail") == Some(true) {
+        if flag(d, "fail") {
             return Err(ProviderError::permanent("the test provider refuses"));
         }
-        if d.bool("exists") == Some(true) {
+        if flag(d, "exists") {
             return Err(ProviderError {
                 kind: ErrorKind::AlreadyExists,
                 message: "an object of that name exists".into(),
@@ -122,7 +138,7 @@ impl Provider for Fake {
 
     /// Finds the objects that `exists = true` says are there.
     async fn lookup(&self, _cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
-        Ok((d.bool("exists") == Some(true)).then(|| Applied {
+        Ok((flag(d, "exists")).then(|| Applied {
             provider_id: format!("found-{}", d.address),
             outputs: IndexMap::from([(
                 "id".to_string(),
@@ -613,6 +629,7 @@ fn a_create_that_meets_what_an_interrupted_run_made_adopts_it() {
         "late".to_string(),
         tpt_planner::state::Intent {
             schema: "Thing".to_string(),
+            kind: String::new(),
             inputs: Default::default(),
             depends_on: Vec::new(),
             started: "2026-12-01T12:00:00Z".to_string(),

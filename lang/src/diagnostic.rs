@@ -30,6 +30,8 @@ pub enum Code {
     BadAnnotation,
     /// A `moved` block whose addresses are not resource addresses, or point nowhere.
     BadMove,
+    /// A resource schema that extends another adds an input field its kind cannot apply.
+    ExtendsAddsField,
     /// A value of the wrong type.
     TypeMismatch,
     /// A required field (no default, not optional) is not set.
@@ -115,6 +117,7 @@ impl Code {
         Code::MisplacedItem,
         Code::BadAnnotation,
         Code::BadMove,
+        Code::ExtendsAddsField,
         Code::TypeMismatch,
         Code::MissingField,
         Code::RefinementLiteral,
@@ -166,6 +169,7 @@ impl Code {
             Code::MisplacedItem => "E0106",
             Code::BadAnnotation => "E0107",
             Code::BadMove => "E0108",
+            Code::ExtendsAddsField => "E0109",
             Code::TypeMismatch => "E0200",
             Code::MissingField => "E0201",
             Code::RefinementLiteral => "E0202",

@@ -201,7 +201,6 @@ pub const ITEM_ANNOTATIONS: &[(&str, &str)] = &[
     ("promote", "param"),
     ("timeout", "resource schema"),
     ("create_before_destroy", "resource schema"),
-    ("provider", "resource schema"),
     ("data", "resource schema"),
 ];
 pub const FIELD_ANNOTATIONS: &[&str] = &["replace", "output", "setting"];
@@ -272,6 +271,21 @@ impl Program {
     pub fn schema(&self, id: SchemaId) -> &SchemaDef {
         // Schema ids are only made by the collector, as indexes into `schemas`.
         &self.schemas[id.0 as usize]
+    }
+
+    /// The kind a resource schema is applied as: the schema at the root of its
+    /// `extends` chain (`Web extends k8s.App` is applied as `k8s.App`).
+    pub fn kind_of(&self, id: SchemaId) -> SchemaId {
+        let mut cur = id;
+        // `extends` chains are acyclic (the collector refuses cycles); the bound
+        // is a second guard.
+        for _ in 0..self.schemas.len() {
+            match self.schemas.get(cur.0 as usize).and_then(|s| s.extends) {
+                Some(base) => cur = base,
+                None => break,
+            }
+        }
+        cur
     }
 
     pub fn schema_name(&self, id: SchemaId) -> String {
@@ -723,7 +737,7 @@ impl Collector<'_> {
             }
             ItemKind::Schema(schema) => {
                 let allowed: &[&str] = if schema.is_resource {
-                    &["timeout", "create_before_destroy", "provider", "data"]
+                    &["timeout", "create_before_destroy", "data"]
                 } else {
                     &[]
                 };
@@ -1116,6 +1130,36 @@ impl Collector<'_> {
                 );
             }
             let setting = f.has_annotation("setting");
+            // A field redeclared from the base (to give a default, narrow its type,
+            // document it) keeps how the base's kind treats it: a kind cannot update
+            // in place what its schema says forces replacement.
+            let inherited = fields.get(&f.name.name).cloned();
+            if inherited.is_none() && self.p.schema(id).extends.is_some() && s.is_resource {
+                let base = self
+                    .p
+                    .schema(id)
+                    .extends
+                    .map(|b| self.p.schema_name(b))
+                    .unwrap_or_default();
+                self.diag(
+                    Diagnostic::error(
+                        Code::ExtendsAddsField,
+                        format!("`{}` adds the field `{}` to `{base}`", s.name.name, f.name.name),
+                    )
+                    .label(f.name.span, format!("`{base}` has no field `{}`", f.name.name))
+                    .help(format!(
+                        "a resource schema that extends another is applied by the same kind, which would never send this field; redeclare only fields of `{base}` (to give a default or narrow a type), or keep the value in a `let`"
+                    )),
+                );
+            }
+            let (replace, output, setting) = match &inherited {
+                Some(b) => (
+                    b.replace || f.has_annotation("replace"),
+                    b.output || output,
+                    b.setting || setting,
+                ),
+                None => (f.has_annotation("replace"), output, setting),
+            };
             if setting && (output || f.has_annotation("replace")) {
                 let other = if output { "output" } else { "replace" };
                 self.diag(
@@ -1134,7 +1178,7 @@ impl Collector<'_> {
                     default: f.default.clone(),
                     default_module: m,
                     docs: f.docs.clone(),
-                    replace: f.has_annotation("replace"),
+                    replace,
                     output,
                     setting,
                     span: f.span,

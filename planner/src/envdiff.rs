@@ -193,6 +193,7 @@ mod tests {
                     name: a.into(),
                     schema: SchemaId(0),
                     schema_name: "S".into(),
+                    kind: "S".into(),
                     inputs: inputs
                         .into_iter()
                         .map(|(k, v)| (k.to_string(), v))

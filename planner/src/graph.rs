@@ -370,6 +370,7 @@ mod tests {
             name: address.split('[').next().unwrap_or(address).into(),
             schema: SchemaId(0),
             schema_name: "test.S".into(),
+            kind: "test.S".into(),
             inputs: Default::default(),
             depends_on: deps.iter().map(|d| d.to_string()).collect::<BTreeSet<_>>(),
             span: Span::default(),

@@ -107,8 +107,11 @@ impl Plan {
 }
 
 /// Keeps only the changes of the `targets` and of everything they depend on
-/// (so that they can be applied), and deletions of targeted addresses.
-pub fn restrict(p: &mut Plan, targets: &[String], graph: &ResourceGraph) {
+/// (so that they can be applied), and deletions of targeted addresses
+/// together with the deletions of everything recorded as depending on them
+/// (so that nothing is left in state pointing at a deleted object); those are
+/// listed with the reason.
+pub fn restrict(p: &mut Plan, targets: &[String], graph: &ResourceGraph, state: &State) {
     let mut keep: BTreeSet<String> = BTreeSet::new();
     let mut queue: Vec<String> = targets.to_vec();
     while let Some(a) = queue.pop() {
@@ -116,7 +119,37 @@ pub fn restrict(p: &mut Plan, targets: &[String], graph: &ResourceGraph) {
             queue.extend(graph.dependencies(&a).into_iter().map(str::to_string));
         }
     }
+    // Deleting X deletes what depends on X, transitively (as recorded).
+    let deleted: BTreeSet<&str> = p
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.address.as_str())
+        .collect();
+    let mut because: BTreeMap<String, String> = BTreeMap::new();
+    let mut queue: Vec<String> = keep
+        .iter()
+        .filter(|a| deleted.contains(a.as_str()))
+        .cloned()
+        .collect();
+    while let Some(a) = queue.pop() {
+        for (dependent, r) in &state.resources {
+            if r.depends_on.contains(&a)
+                && deleted.contains(dependent.as_str())
+                && keep.insert(dependent.clone())
+            {
+                because.insert(dependent.clone(), a.clone());
+                queue.push(dependent.clone());
+            }
+        }
+    }
     p.changes.retain(|c| keep.contains(&c.address));
+    for c in &mut p.changes {
+        if let Some(dep) = because.get(&c.address) {
+            c.reason
+                .get_or_insert_with(|| format!("it depends on `{dep}`, which is deleted"));
+        }
+    }
 }
 
 /// Like [`diff`], against the state as the providers see it now: `live` holds
@@ -277,7 +310,9 @@ fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sea
             forces_replacement: false,
         });
     }
-    let type_changed = recorded.schema != r.schema_name;
+    // Another kind is another object; another schema of the same kind (a
+    // resource moved to `Web extends k8s.App`) is the same object.
+    let type_changed = recorded.kind() != r.kind;
     let forcing: Vec<&str> = fields
         .iter()
         .filter(|f| f.forces_replacement)
@@ -287,8 +322,9 @@ fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sea
         (
             Action::Replace,
             Some(format!(
-                "its type changes from `{}` to `{}`",
-                recorded.schema, r.schema_name
+                "its kind changes from `{}` to `{}`",
+                recorded.kind(),
+                r.kind
             )),
         )
     } else if !forcing.is_empty() {
@@ -417,7 +453,10 @@ fn headline_action(c: &ResourceChange) -> String {
             let why = c.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
             format!("{} ({}) must be replaced ({how}){why}", c.address, c.schema)
         }
-        Action::Delete => format!("{} ({}) will be deleted", c.address, c.schema),
+        Action::Delete => {
+            let why = c.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            format!("{} ({}) will be deleted{why}", c.address, c.schema)
+        }
         Action::Read => format!("{} ({}) will be read", c.address, c.schema),
         Action::NoOp if c.moved_from.is_some() => format!("{} ({}) keeps its object", c.address, c.schema),
         Action::NoOp => format!("{} ({}) is up to date", c.address, c.schema),

@@ -46,6 +46,10 @@ pub struct State {
 pub struct Intent {
     #[serde(rename = "type")]
     pub schema: String,
+    /// The kind it is applied as, when the schema extends another; see
+    /// [`ResourceState::kind`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
     /// The inputs it is created with, in stored form (enough to find it by name).
     pub inputs: BTreeMap<String, serde_json::Value>,
     pub depends_on: Vec<String>,
@@ -59,6 +63,10 @@ pub struct ResourceState {
     /// The schema, e.g. `aws.Postgres`.
     #[serde(rename = "type")]
     pub schema: String,
+    /// The kind it is applied as, when the schema extends another (`k8s.App`
+    /// for `resource schema Web extends k8s.App`); empty when it is the schema.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
     /// The provider's ID of the object (ARN, `namespace/name`, zone ID).
     pub provider_id: String,
     /// The inputs it was applied with, in stored form (see [`store`]).
@@ -67,6 +75,37 @@ pub struct ResourceState {
     pub outputs: BTreeMap<String, serde_json::Value>,
     /// Addresses it depended on when applied (for ordering its deletion).
     pub depends_on: Vec<String>,
+}
+
+impl ResourceState {
+    /// The kind the resource is applied as (which kind deletes and reads it).
+    pub fn kind(&self) -> &str {
+        if self.kind.is_empty() {
+            &self.schema
+        } else {
+            &self.kind
+        }
+    }
+}
+
+impl Intent {
+    /// The kind the resource is applied as (see [`ResourceState::kind`]).
+    pub fn kind(&self) -> &str {
+        if self.kind.is_empty() {
+            &self.schema
+        } else {
+            &self.kind
+        }
+    }
+}
+
+/// `kind` as recorded: empty when it is the schema itself.
+pub fn recorded_kind(r: &tpt_lang::ResourceInstance) -> String {
+    if r.kind == r.schema_name {
+        String::new()
+    } else {
+        r.kind.clone()
+    }
 }
 
 impl State {
@@ -195,6 +234,7 @@ pub fn record(
 ) -> ResourceState {
     ResourceState {
         schema: r.schema_name.clone(),
+        kind: recorded_kind(r),
         provider_id: provider_id.to_string(),
         inputs: r
             .inputs
@@ -326,6 +366,7 @@ mod tests {
             "orders".into(),
             ResourceState {
                 schema: "aws.Postgres".into(),
+                kind: String::new(),
                 provider_id: "arn:aws:rds:eu-west-1:1:db:orders".into(),
                 inputs: [("storage_gb".to_string(), serde_json::json!(20))]
                     .into_iter()

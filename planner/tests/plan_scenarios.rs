@@ -182,9 +182,30 @@ fn scenarios() {
     let (program, resources) = evaluated(V1, "hunter2");
     let g = graph::build(&resources).unwrap_or_else(|d| panic!("{d:#?}"));
     let mut targeted = plan::diff(&program, "prod", &resources, &g, &empty, &sealer);
-    plan::restrict(&mut targeted, &["web".to_string()], &g);
+    plan::restrict(&mut targeted, &["web".to_string()], &g, &empty);
     let addresses: Vec<&str> = targeted.changes.iter().map(|c| c.address.as_str()).collect();
     assert_eq!(addresses, ["db", "web"]);
+
+    // Destroying `db` alone also destroys `web`, which depends on it, and says
+    // why: nothing stays in state pointing at a deleted object.
+    let v1_state = applied(V1, "hunter2", &sealer);
+    let none = graph::build(&[]).unwrap_or_else(|d| panic!("{d:#?}"));
+    let mut destroy_db = plan::diff(&program, "prod", &[], &none, &v1_state, &sealer);
+    plan::restrict(&mut destroy_db, &["db".to_string()], &none, &v1_state);
+    let deleted: Vec<(&str, Option<&str>)> = destroy_db
+        .changes
+        .iter()
+        .map(|c| (c.address.as_str(), c.reason.as_deref()))
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            ("web", Some("it depends on `db`, which is deleted")),
+            ("db", None)
+        ]
+    );
+    assert!(plan::to_text(&destroy_db)
+        .contains("web (App) will be deleted: it depends on `db`, which is deleted"));
 
     // After an apply, recorded outputs are known: a reference to one is no longer
     // a change. (Sensitive outputs stay fingerprints and are not recalled.)

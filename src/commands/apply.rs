@@ -109,31 +109,64 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     if !p.has_changes() {
         return exit(OK);
     }
-    // Every schema to apply needs a provider; say so before anything runs.
+    // Every resource to apply needs its kind, and inputs the kind can apply;
+    // say so before anything runs.
+    let instances: HashMap<&str, &tpt_lang::ResourceInstance> = planned
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), r))
+        .collect();
     let spans: HashMap<&str, tpt_lang::Span> = planned
         .resources
         .iter()
         .map(|r| (r.address.as_str(), r.span))
         .collect();
-    let unsupported: Vec<Diagnostic> = p
+    let at = |d: Diagnostic, address: &str, label: &str| match spans.get(address) {
+        Some(s) => d.label(*s, label.to_string()),
+        None => d,
+    };
+    let kind_of = |address: &str| -> Option<String> {
+        match instances.get(address) {
+            Some(r) => Some(r.kind.clone()),
+            None => planned.state.resources.get(address).map(|r| r.kind().to_string()),
+        }
+    };
+    let mut problems: Vec<Diagnostic> = p
         .changes
         .iter()
         .filter(|c| c.action != Action::NoOp)
-        .filter(|c| !engine.unsupported([c.schema.as_str()]).is_empty())
-        .map(|c| {
+        .filter_map(|c| {
+            let kind = kind_of(&c.address)?;
+            if engine.supports(&kind) {
+                return None;
+            }
             let d = Diagnostic::error(
                 Code::NoProvider,
                 format!("no provider can apply `{}` (`{}`) yet", c.schema, c.address),
             )
-            .help("tpt applies std.aws EKS, RDS and Route53 schemas and std.k8s App, Manifest, Namespace, IngressController and CertManager; remove the resource or plan with `--target` to leave it out");
-            match spans.get(c.address.as_str()) {
-                Some(s) => d.label(*s, "declared here"),
-                None => d,
-            }
+            .help(format!(
+                "tpt applies {}; remove the resource or plan with `--target` to leave it out",
+                engine.kinds().join(", ")
+            ));
+            Some(at(d, &c.address, "declared here"))
         })
         .collect();
-    if !unsupported.is_empty() {
-        return fail(&unsupported);
+    let to_apply: Vec<&tpt_lang::ResourceInstance> = p
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+        .filter_map(|c| instances.get(c.address.as_str()).copied())
+        .collect();
+    for f in engine.validate(&to_apply) {
+        let d = Diagnostic::error(
+            Code::ProviderFailed,
+            format!("`{}` cannot be applied: {}", f.address, f.message),
+        )
+        .help("change the resource's inputs as the message says, then run `tpt apply` again: nothing was changed");
+        problems.push(at(d, &f.address, "this resource"));
+    }
+    if !problems.is_empty() {
+        return fail(&problems);
     }
     if saved.is_none() && !args.auto_approve {
         match ask(verb) {

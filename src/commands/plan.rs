@@ -240,7 +240,7 @@ pub fn make_plan(
                 return Err(fail(&[d]));
             }
         }
-        plan::restrict(&mut p, options.targets, &graph);
+        plan::restrict(&mut p, options.targets, &graph, &state);
     }
     Ok(Planned {
         plan: p,

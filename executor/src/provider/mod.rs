@@ -1,17 +1,27 @@
-//! Providers: the one trait every kind of real object is created, changed,
-//! read and deleted through, and the pieces they share (inputs as typed
-//! values, errors classified for retrying, the operation context).
+//! Resource kinds: the one trait ([`Provider`]) every kind of real object is
+//! created, changed, read and deleted through, the table of kinds
+//! ([`registry`]), and the pieces they share (inputs as typed values, errors
+//! classified for retrying, the operation context).
+//!
+//! A kind is one module (`aws/eks.rs`, `k8s/app.rs`, …) and one row of
+//! [`registry::KINDS`]. Its inputs arrive resolved by the evaluator (every
+//! field of the schema, defaults filled): a kind never writes a default of its
+//! own, and reading a field its schema does not have is an error
+//! ([`Desired`]). What it does with each field is declared in [`Fields`] and
+//! held against the schema by the conformance test (`executor/tests/conformance.rs`).
 //!
 //! A provider never prints: progress and retries go to the operation's
 //! [`Events`]; the CLI decides how to show them.
 
 pub mod aws;
-pub mod eks;
 pub mod k8s;
-pub mod vpc;
+pub mod registry;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+pub use aws::eks_token as eks;
+pub use registry::Providers;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -23,67 +33,191 @@ use tpt_planner::state::ResourceState;
 use crate::events::{Event, Events};
 
 /// What a provider is asked to make real: one resource instance with every
-/// input known (secrets in the clear: providers need them).
+/// input known (secrets in the clear: providers need them). Every read of an
+/// input is noted, so that the conformance test can tell which fields a kind
+/// uses.
 #[derive(Debug, Clone)]
 pub struct Desired {
     pub address: String,
-    /// The schema, e.g. `aws.Postgres`.
+    /// The kind, e.g. `aws.Postgres` (the base schema of `Web extends k8s.App`).
     pub schema: String,
     /// The object's name at the provider when the configuration gives none:
     /// the address made DNS-safe (`shop_dns` → `shop-dns`).
     pub default_name: String,
     pub inputs: IndexMap<String, Value>,
+    read: Arc<Mutex<BTreeSet<String>>>,
+}
+
+/// A field the schema does not have, or a value of another type than the
+/// schema's: the kind and its schema disagree (a bug the conformance test catches).
+fn schema_mismatch(schema: &str, field: &str, want: &str) -> ProviderError {
+    ProviderError::permanent(format!(
+        "`{schema}` has no {want} input `{field}` (the kind and its schema disagree: a bug of tpt)"
+    ))
 }
 
 impl Desired {
-    /// The input `field` as text, if it is set to a string.
-    pub fn str(&self, field: &str) -> Option<&str> {
-        match self.inputs.get(field).map(|v| v.unwrap_secret().0) {
-            Some(Value::Str(s)) => Some(s),
-            _ => None,
+    pub fn new(address: &str, kind: &str, inputs: IndexMap<String, Value>) -> Desired {
+        Desired {
+            address: address.to_string(),
+            schema: kind.to_string(),
+            default_name: default_name(address),
+            inputs,
+            read: Arc::default(),
         }
     }
 
-    pub fn int(&self, field: &str) -> Option<i64> {
-        match self.inputs.get(field).map(|v| v.unwrap_secret().0) {
-            Some(Value::Int(i)) => Some(*i),
-            Some(Value::Duration(ms)) => Some(ms / 1000),
-            _ => None,
-        }
+    /// The input fields read so far.
+    pub fn fields_read(&self) -> BTreeSet<String> {
+        self.read.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
-    pub fn duration(&self, field: &str) -> Option<Duration> {
+    /// The input `field` (secret mark removed); an error when the schema has no such field.
+    pub fn value(&self, field: &str) -> Result<&Value, ProviderError> {
+        if let Ok(mut r) = self.read.lock() {
+            r.insert(field.to_string());
+        }
+        self.inputs
+            .get(field)
+            .map(|v| v.unwrap_secret().0)
+            .ok_or_else(|| schema_mismatch(&self.schema, field, "such"))
+    }
+
+    /// A `@setting` the walker reads (how long to wait), without noting it:
+    /// not every schema has one.
+    pub fn setting_duration(&self, field: &str) -> Option<Duration> {
         match self.inputs.get(field).map(|v| v.unwrap_secret().0) {
             Some(Value::Duration(ms)) => Some(Duration::from_millis(ms.max(&0).unsigned_abs())),
             _ => None,
         }
     }
 
-    pub fn bool(&self, field: &str) -> Option<bool> {
-        match self.inputs.get(field).map(|v| v.unwrap_secret().0) {
-            Some(Value::Bool(b)) => Some(*b),
-            _ => None,
+    pub fn opt_str(&self, field: &str) -> Result<Option<&str>, ProviderError> {
+        match self.value(field)? {
+            Value::Null => Ok(None),
+            Value::Str(s) => Ok(Some(s)),
+            _ => Err(schema_mismatch(&self.schema, field, "string")),
         }
+    }
+
+    pub fn str(&self, field: &str) -> Result<&str, ProviderError> {
+        self.opt_str(field)?
+            .ok_or_else(|| schema_mismatch(&self.schema, field, "required string"))
+    }
+
+    /// An int, or a duration as whole seconds (`ttl: duration | int`).
+    pub fn opt_int(&self, field: &str) -> Result<Option<i64>, ProviderError> {
+        match self.value(field)? {
+            Value::Null => Ok(None),
+            Value::Int(i) => Ok(Some(*i)),
+            Value::Duration(ms) => Ok(Some(ms / 1000)),
+            // A duration in stored form (`5m`: an interrupted create's inputs).
+            Value::Str(text) => stored_duration(text)
+                .map(|ms| Some(ms / 1000))
+                .ok_or_else(|| schema_mismatch(&self.schema, field, "int")),
+            _ => Err(schema_mismatch(&self.schema, field, "int")),
+        }
+    }
+
+    pub fn int(&self, field: &str) -> Result<i64, ProviderError> {
+        self.opt_int(field)?
+            .ok_or_else(|| schema_mismatch(&self.schema, field, "required int"))
+    }
+
+    /// An int that the API takes as 32 bits (ports, sizes: their schema bounds them).
+    pub fn i32(&self, field: &str) -> Result<i32, ProviderError> {
+        i32::try_from(self.int(field)?).map_err(|_| schema_mismatch(&self.schema, field, "32-bit int"))
+    }
+
+    pub fn bool(&self, field: &str) -> Result<bool, ProviderError> {
+        match self.value(field)? {
+            Value::Bool(b) => Ok(*b),
+            _ => Err(schema_mismatch(&self.schema, field, "bool")),
+        }
+    }
+
+    pub fn opt_duration(&self, field: &str) -> Result<Option<Duration>, ProviderError> {
+        let ms = match self.value(field)? {
+            Value::Null => return Ok(None),
+            Value::Duration(ms) => *ms,
+            Value::Str(text) => {
+                stored_duration(text).ok_or_else(|| schema_mismatch(&self.schema, field, "duration"))?
+            }
+            _ => return Err(schema_mismatch(&self.schema, field, "duration")),
+        };
+        Ok(Some(Duration::from_millis(ms.max(0).unsigned_abs())))
     }
 
     /// The input as plain JSON, secrets revealed (for building API requests).
-    pub fn json(&self, field: &str) -> J {
-        self.inputs.get(field).map(reveal).unwrap_or(J::Null)
+    pub fn json(&self, field: &str) -> Result<J, ProviderError> {
+        Ok(reveal(self.value(field)?))
+    }
+
+    /// A list of strings.
+    pub fn strings(&self, field: &str) -> Result<Vec<String>, ProviderError> {
+        match self.json(field)? {
+            J::Array(xs) => Ok(xs
+                .into_iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()),
+            J::Null => Ok(Vec::new()),
+            _ => Err(schema_mismatch(&self.schema, field, "list")),
+        }
+    }
+
+    /// A map of strings (`tags`, `labels`).
+    pub fn string_map(&self, field: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+        match self.json(field)? {
+            J::Object(m) => Ok(string_map(&J::Object(m))),
+            J::Null => Ok(BTreeMap::new()),
+            _ => Err(schema_mismatch(&self.schema, field, "map")),
+        }
     }
 
     /// The name given by `field`, else the default name.
-    pub fn name_or_default(&self, field: &str) -> String {
-        self.str(field)
-            .map_or_else(|| self.default_name.clone(), str::to_string)
+    pub fn name_or_default(&self, field: &str) -> Result<String, ProviderError> {
+        Ok(self
+            .opt_str(field)?
+            .map_or_else(|| self.default_name.clone(), str::to_string))
     }
 
     /// The address of the resource `field` refers to (`cluster = main`).
-    pub fn reference(&self, field: &str) -> Option<&str> {
-        match self.inputs.get(field) {
-            Some(Value::Resource(a)) => Some(a),
-            _ => None,
+    pub fn reference(&self, field: &str) -> Result<&str, ProviderError> {
+        match self.value(field)? {
+            Value::Resource(a) => Ok(a),
+            _ => Err(schema_mismatch(&self.schema, field, "resource")),
         }
     }
+}
+
+/// A duration as state stores it (`5m`, `1h30m`), in milliseconds.
+fn stored_duration(text: &str) -> Option<i64> {
+    tpt_lang::syntax::parser::parse_duration(text)
+}
+
+/// The string entries of a JSON object (others left out).
+pub fn string_map(j: &J) -> BTreeMap<String, String> {
+    match j {
+        J::Object(m) => m
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// What a kind does with the fields of its schema. Every input field of the
+/// schema is `@replace` (a change makes a new object), `@setting` (how to
+/// apply, never part of the object), or listed in `in_place`; the
+/// conformance test holds this against the schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields {
+    /// Input fields whose change `update` sends to the object in place.
+    pub in_place: &'static [&'static str],
+    /// Input fields `read` reports from the live object (drift is shown for them).
+    pub reads: &'static [&'static str],
+    /// The outputs `create` and `update` produce (every `@output` of the schema).
+    pub outputs: &'static [&'static str],
 }
 
 /// A value as JSON with secrets in the clear. Only providers call this, to
@@ -175,7 +309,8 @@ impl std::fmt::Display for ProviderError {
 /// an app): its schema, inputs and outputs in stored form (no secret).
 #[derive(Debug, Clone)]
 pub struct Referenced {
-    pub schema: String,
+    /// The kind it is applied as (`aws.EksCluster`).
+    pub kind: String,
     pub inputs: BTreeMap<String, J>,
     pub outputs: BTreeMap<String, J>,
 }
@@ -199,6 +334,19 @@ pub struct Cx {
 }
 
 impl Cx {
+    /// A context for work that calls nothing (reading inputs into a request):
+    /// no events, no references, secrets from an empty key.
+    pub fn offline(address: &str) -> Cx {
+        Cx {
+            address: address.to_string(),
+            events: Events::none(),
+            refs: Arc::default(),
+            secrets: Arc::new(Secrets::new(&[], "")),
+            retry: RetryPolicy::default(),
+            wait_limit: None,
+        }
+    }
+
     pub fn event(&self, e: Event) {
         self.events.send(&self.address, e);
     }
@@ -346,6 +494,14 @@ impl Secrets {
 /// are retried.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync {
+    /// What the kind does with each field of its schema.
+    fn fields(&self) -> Fields;
+
+    /// Reads the inputs into the kind's request, without calling anything:
+    /// an error here is an input the kind cannot apply (checked before an
+    /// apply starts). It reads every input the kind uses.
+    fn validate(&self, d: &Desired) -> Result<(), ProviderError>;
+
     /// Creates the object. Called after an intent was recorded, so a crash
     /// leaves a trace [`Provider::lookup`] can follow.
     async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError>;
@@ -382,63 +538,33 @@ pub fn stored_str<'a>(m: &'a BTreeMap<String, J>, field: &str) -> Option<&'a str
     m.get(field).and_then(J::as_str)
 }
 
-/// Which provider applies which schema.
-pub struct Providers {
-    aws: Arc<aws::Aws>,
-    k8s: Arc<k8s::Kube>,
-    /// Providers registered for more schemas (embedders, the walker's tests).
-    more: HashMap<String, Arc<dyn Provider>>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Default for Providers {
-    fn default() -> Self {
-        let aws = Arc::new(aws::Aws::default());
-        Providers {
-            k8s: Arc::new(k8s::Kube::new(aws.clone())),
-            aws,
-            more: HashMap::new(),
-        }
-    }
-}
-
-/// The schemas the Kubernetes provider applies.
-pub const K8S_SCHEMAS: &[&str] = &[
-    "k8s.App",
-    "k8s.Manifest",
-    "k8s.Namespace",
-    "k8s.IngressController",
-    "k8s.CertManager",
-    "k8s.KubeconfigCluster",
-];
-
-impl Providers {
-    /// The provider of a resource schema, if there is one yet.
-    pub fn get(&self, schema: &str) -> Option<Arc<dyn Provider>> {
-        if let Some(p) = self.more.get(schema) {
-            return Some(p.clone());
-        }
-        let aws = self.aws.clone();
-        Some(match schema {
-            "aws.EksCluster" => Arc::new(aws::Eks(aws)),
-            "aws.Postgres" | "aws.MySql" => Arc::new(aws::Rds(aws)),
-            "aws.HostedZone" => Arc::new(aws::Zone(aws)),
-            "aws.DnsRecord" => Arc::new(aws::Record(aws)),
-            s if K8S_SCHEMAS.contains(&s) => self.k8s.clone(),
-            _ => return None,
-        })
-    }
-
-    /// Applies the resource schema `schema` (e.g. `Thing` of the root module)
-    /// with `provider`, before the built-in ones.
-    pub fn register(&mut self, schema: &str, provider: Arc<dyn Provider>) {
-        self.more.insert(schema.to_string(), provider);
-    }
-
-    /// The reader of a data lookup schema.
-    pub fn data(&self, schema: &str) -> Option<Arc<dyn DataSource>> {
-        match schema {
-            "aws.ExistingHostedZone" => Some(Arc::new(aws::ExistingZone(self.aws.clone()))),
-            _ => None,
-        }
+    /// An interrupted create is looked up from its stored inputs, where a
+    /// duration is text (`5m`).
+    #[test]
+    fn stored_durations_read_as_durations() {
+        let inputs = IndexMap::from([
+            ("ttl".to_string(), Value::str("5m")),
+            ("wait".to_string(), Value::str("1h")),
+            ("name".to_string(), Value::str("x")),
+        ]);
+        let d = Desired::new("r", "aws.DnsRecord", inputs);
+        assert_eq!(d.int("ttl").ok(), Some(300));
+        assert_eq!(
+            d.opt_duration("wait").ok().flatten(),
+            Some(Duration::from_secs(3600))
+        );
+        assert!(d.int("name").is_err());
+        assert!(d.str("missing").is_err());
+        assert_eq!(
+            d.fields_read(),
+            ["missing", "name", "ttl", "wait"]
+                .map(String::from)
+                .into_iter()
+                .collect()
+        );
     }
 }

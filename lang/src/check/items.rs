@@ -63,7 +63,6 @@ impl Checker<'_> {
     fn check_annotation_args(&mut self, m: ModuleId, a: &Annotation) {
         let expected: &[Ty] = match a.name.name.as_str() {
             "timeout" => &[Ty::Duration],
-            "provider" => &[Ty::String],
             _ => &[],
         };
         if a.args.len() != expected.len() {
@@ -77,7 +76,6 @@ impl Checker<'_> {
                     .label(a.span, format!("{} given", a.args.len()))
                     .help(match a.name.name.as_str() {
                         "timeout" => "write e.g. `@timeout(30m)`",
-                        "provider" => "write e.g. `@provider(\"kubernetes\")`",
                         _ => "remove the parentheses",
                     }),
             );

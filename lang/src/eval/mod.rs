@@ -66,6 +66,9 @@ pub struct ResourceInstance {
     pub schema: SchemaId,
     /// `aws.EksCluster`
     pub schema_name: String,
+    /// The kind it is applied as: the schema at the root of the `extends` chain
+    /// (`k8s.App` for `resource schema Web extends k8s.App`).
+    pub kind: String,
     /// Every input field of the schema (defaults filled, outputs left out).
     pub inputs: IndexMap<String, Value>,
     /// Addresses this instance depends on: references and `depends_on`.

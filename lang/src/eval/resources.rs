@@ -261,6 +261,7 @@ impl Evaluator<'_> {
             name: plan.name.clone(),
             schema: schema_id,
             schema_name: schema.name.clone(),
+            kind: p.schema_name(p.kind_of(schema_id)),
             inputs,
             depends_on,
             span: decl.node.name.span,

@@ -13,8 +13,8 @@ use aws_sdk_ec2::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 
-use super::aws::{aws_call, sdk_err};
-use super::{Cx, ErrorKind, ProviderError};
+use super::{aws_call, sdk_err};
+use crate::provider::{Cx, ErrorKind, ProviderError};
 
 /// The tag that marks what belongs to a cluster's network.
 pub const CLUSTER_TAG: &str = "tpt:cluster";

@@ -1,0 +1,306 @@
+//! `k8s.IngressController` (ingress-nginx) and `k8s.CertManager`: support
+//! services applied as sets of objects rendered by tpt (to be replaced by
+//! their upstream Helm charts). A set is recorded as the IDs of its objects;
+//! an update applies the new set and deletes what it no longer has.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::{json, Value as J};
+use tpt_planner::refresh::Live;
+use tpt_planner::state::ResourceState;
+
+use super::{apply_all, delete_all, present, prune, read_all, s, wait_load_balancer, Kube};
+use crate::provider::{Applied, Cx, Desired, Fields, Provider, ProviderError};
+
+pub struct IngressController(pub Arc<Kube>);
+pub struct CertManager(pub Arc<Kube>);
+
+/// ingress-nginx: its namespace, account and permissions, the controller, its
+/// load-balanced Service (returned second: its address is the output) and
+/// the IngressClass apps use.
+fn ingress_nginx(d: &Desired) -> Result<(Vec<J>, J), ProviderError> {
+    let ns = "ingress-nginx";
+    let class = d.str("class_name")?;
+    let chart = d.str("version")?;
+    // Chart 4.x.y ships controller 1.x.y.
+    let controller = match chart.split_once('.') {
+        Some((_, rest)) => format!("v1.{rest}"),
+        None => "v1.11.2".to_string(),
+    };
+    let labels = json!({"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/managed-by": "tpt"});
+    let mut service_annotations = serde_json::Map::new();
+    if d.bool("internal")? {
+        service_annotations.insert(
+            "service.beta.kubernetes.io/aws-load-balancer-internal".into(),
+            J::String("true".into()),
+        );
+    }
+    let service = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "ingress-nginx-controller", "namespace": ns, "labels": labels, "annotations": service_annotations},
+        "spec": {"type": "LoadBalancer", "selector": labels, "ports": [
+            {"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"},
+            {"name": "https", "port": 443, "targetPort": 443, "protocol": "TCP"},
+        ]},
+    });
+    let objects = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "ingress-nginx", "namespace": ns, "labels": labels}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "tpt-ingress-nginx", "labels": labels},
+        "rules": [
+            {"apiGroups": [""], "resources": ["configmaps", "endpoints", "nodes", "pods", "secrets", "namespaces", "services"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "ingressclasses"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses/status"], "verbs": ["update"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "list", "watch", "create", "update"]},
+        ]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "tpt-ingress-nginx", "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tpt-ingress-nginx"},
+            "subjects": [{"kind": "ServiceAccount", "name": "ingress-nginx", "namespace": ns}]}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "ingress-nginx-controller", "namespace": ns, "labels": labels},
+        "spec": {"replicas": d.int("replicas")?, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "serviceAccountName": "ingress-nginx",
+                "containers": [{
+                    "name": "controller",
+                    "image": format!("registry.k8s.io/ingress-nginx/controller:{controller}"),
+                    "args": ["/nginx-ingress-controller", format!("--ingress-class={class}"),
+                        format!("--controller-class=k8s.io/ingress-nginx"),
+                        format!("--publish-service={ns}/ingress-nginx-controller")],
+                    "ports": [{"name": "http", "containerPort": 80, "protocol": "TCP"},
+                              {"name": "https", "containerPort": 443, "protocol": "TCP"}],
+                }]}}}}),
+        service.clone(),
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+            "metadata": {"name": class, "labels": labels},
+            "spec": {"controller": "k8s.io/ingress-nginx"}}),
+    ];
+    Ok((objects, service))
+}
+
+/// A CRD of cert-manager's that keeps any spec (the controller validates).
+fn cert_manager_crd(kind: &str, plural: &str, scope: &str) -> J {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.cert-manager.io")},
+        "spec": {"group": "cert-manager.io", "scope": scope,
+            "names": {"kind": kind, "plural": plural, "singular": kind.to_ascii_lowercase(), "listKind": format!("{kind}List")},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]},
+    })
+}
+
+/// cert-manager: its CRDs, namespace, account and permissions, the
+/// controller, and the `letsencrypt` ClusterIssuer apps' ingresses name.
+fn cert_manager(d: &Desired) -> Result<Vec<J>, ProviderError> {
+    let ns = "cert-manager";
+    let version = d.str("version")?;
+    let labels = json!({"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/managed-by": "tpt"});
+    let server = if d.str("issuer")? == "staging" {
+        "https://acme-staging-v02.api.letsencrypt.org/directory"
+    } else {
+        "https://acme-v02.api.letsencrypt.org/directory"
+    };
+    let solver = if d.bool("dns01")? {
+        json!({"dns01": {"route53": {}}})
+    } else {
+        json!({"http01": {"ingress": {"ingressClassName": "nginx"}}})
+    };
+    Ok(vec![
+        cert_manager_crd("Certificate", "certificates", "Namespaced"),
+        cert_manager_crd("CertificateRequest", "certificaterequests", "Namespaced"),
+        cert_manager_crd("Issuer", "issuers", "Namespaced"),
+        cert_manager_crd("ClusterIssuer", "clusterissuers", "Cluster"),
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "cert-manager", "namespace": ns, "labels": labels}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "tpt-cert-manager", "labels": labels},
+        "rules": [
+            {"apiGroups": ["cert-manager.io", "acme.cert-manager.io"], "resources": ["*"], "verbs": ["*"]},
+            {"apiGroups": [""], "resources": ["secrets", "events", "services", "pods", "configmaps"], "verbs": ["*"]},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["*"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]},
+        ]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "tpt-cert-manager", "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tpt-cert-manager"},
+            "subjects": [{"kind": "ServiceAccount", "name": "cert-manager", "namespace": ns}]}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "cert-manager", "namespace": ns, "labels": labels},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "serviceAccountName": "cert-manager",
+                "containers": [{
+                    "name": "controller",
+                    "image": format!("quay.io/jetstack/cert-manager-controller:{version}"),
+                    "args": [format!("--cluster-resource-namespace={ns}"), "--leader-election-namespace=cert-manager"],
+                }]}}}}),
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+            "metadata": {"name": "letsencrypt", "labels": labels},
+            "spec": {"acme": {"server": server, "email": d.str("admin_email")?,
+                "privateKeySecretRef": {"name": "letsencrypt-account"}, "solvers": [solver]}}}),
+    ])
+}
+
+/// The objects of one set as they are now, or `Gone`; `read` picks its inputs.
+async fn read_set(kube: &Kube, cx: &Cx, prior: &ResourceState) -> Result<Option<Vec<J>>, ProviderError> {
+    let client = kube.client_of(cx, prior).await?;
+    read_all(cx, &client, &prior.provider_id).await
+}
+
+async fn delete_set(kube: &Kube, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
+    let client = kube.client_of(cx, prior).await?;
+    delete_all(cx, &client, &prior.provider_id).await
+}
+
+impl IngressController {
+    async fn apply(
+        &self,
+        cx: &Cx,
+        d: &Desired,
+        prior: Option<&ResourceState>,
+    ) -> Result<Applied, ProviderError> {
+        let (objects, service) = ingress_nginx(d)?;
+        let client = self.0.client(cx, d).await?;
+        let id = apply_all(cx, &client, &objects, None).await?;
+        if let Some(p) = prior {
+            prune(cx, &client, &p.provider_id, &id).await?;
+        }
+        let host = wait_load_balancer(cx, &client, &service, None).await?;
+        let mut outputs = IndexMap::new();
+        outputs.insert("hostname".to_string(), s(host));
+        Ok(Applied {
+            provider_id: id,
+            outputs,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for IngressController {
+    fn fields(&self) -> Fields {
+        Fields {
+            in_place: &["version", "replicas", "class_name", "internal"],
+            reads: &["replicas", "internal"],
+            outputs: &["hostname"],
+        }
+    }
+
+    fn validate(&self, d: &Desired) -> Result<(), ProviderError> {
+        d.reference("cluster")?;
+        ingress_nginx(d).map(|_| ())
+    }
+
+    async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError> {
+        self.apply(cx, d, None).await
+    }
+
+    async fn update(&self, cx: &Cx, prior: &ResourceState, d: &Desired) -> Result<Applied, ProviderError> {
+        self.apply(cx, d, Some(prior)).await
+    }
+
+    async fn delete(&self, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
+        delete_set(&self.0, cx, prior).await
+    }
+
+    async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {
+        let Some(objects) = read_set(&self.0, cx, prior).await? else {
+            return Ok(Live::Gone);
+        };
+        let Live::Present { mut inputs, outputs } = present(prior) else {
+            return Ok(Live::Gone);
+        };
+        for o in &objects {
+            if o["kind"] == "Deployment" {
+                if let Some(r) = o["spec"]["replicas"].as_i64() {
+                    inputs.insert("replicas".to_string(), J::from(r));
+                }
+            }
+            if o["kind"] == "Service" {
+                let internal = o["metadata"]["annotations"]
+                    ["service.beta.kubernetes.io/aws-load-balancer-internal"]
+                    == "true";
+                inputs.insert("internal".to_string(), J::Bool(internal));
+            }
+        }
+        Ok(Live::Present { inputs, outputs })
+    }
+
+    async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
+        // Server-side apply is idempotent: finishing the interrupted apply is safe.
+        self.apply(cx, d, None).await.map(Some)
+    }
+}
+
+impl CertManager {
+    async fn apply(
+        &self,
+        cx: &Cx,
+        d: &Desired,
+        prior: Option<&ResourceState>,
+    ) -> Result<Applied, ProviderError> {
+        let objects = cert_manager(d)?;
+        let client = self.0.client(cx, d).await?;
+        let id = apply_all(cx, &client, &objects, None).await?;
+        if let Some(p) = prior {
+            prune(cx, &client, &p.provider_id, &id).await?;
+        }
+        Ok(Applied {
+            provider_id: id,
+            outputs: IndexMap::new(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for CertManager {
+    fn fields(&self) -> Fields {
+        Fields {
+            in_place: &["version", "admin_email", "issuer", "dns01"],
+            reads: &["admin_email"],
+            outputs: &[],
+        }
+    }
+
+    fn validate(&self, d: &Desired) -> Result<(), ProviderError> {
+        d.reference("cluster")?;
+        cert_manager(d).map(|_| ())
+    }
+
+    async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError> {
+        self.apply(cx, d, None).await
+    }
+
+    async fn update(&self, cx: &Cx, prior: &ResourceState, d: &Desired) -> Result<Applied, ProviderError> {
+        self.apply(cx, d, Some(prior)).await
+    }
+
+    async fn delete(&self, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
+        delete_set(&self.0, cx, prior).await
+    }
+
+    async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {
+        let Some(objects) = read_set(&self.0, cx, prior).await? else {
+            return Ok(Live::Gone);
+        };
+        let Live::Present { mut inputs, outputs } = present(prior) else {
+            return Ok(Live::Gone);
+        };
+        if let Some(issuer) = objects.iter().find(|o| o["kind"] == "ClusterIssuer") {
+            if let Some(e) = issuer["spec"]["acme"]["email"].as_str() {
+                inputs.insert("admin_email".to_string(), J::String(e.to_string()));
+            }
+        }
+        Ok(Live::Present { inputs, outputs })
+    }
+
+    async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
+        self.apply(cx, d, None).await.map(Some)
+    }
+}

@@ -1,0 +1,86 @@
+//! `k8s.Namespace`: a namespace with its labels.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::{json, Value as J};
+use tpt_planner::refresh::Live;
+use tpt_planner::state::ResourceState;
+
+use super::{apply_object, delete_all, get_object, object_id, parse_object_id, Kube};
+use crate::provider::{Applied, Cx, Desired, Fields, Provider, ProviderError};
+
+pub struct Namespace(pub Arc<Kube>);
+
+/// The label the API server puts on every namespace (not the configuration's).
+const SERVER_LABEL: &str = "kubernetes.io/metadata.name";
+
+fn object(d: &Desired) -> Result<J, ProviderError> {
+    Ok(json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": d.str("name")?, "labels": d.json("labels")?}}))
+}
+
+#[async_trait::async_trait]
+impl Provider for Namespace {
+    fn fields(&self) -> Fields {
+        Fields {
+            in_place: &["labels"],
+            reads: &["labels"],
+            outputs: &[],
+        }
+    }
+
+    fn validate(&self, d: &Desired) -> Result<(), ProviderError> {
+        d.reference("cluster")?;
+        object(d).map(|_| ())
+    }
+
+    async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError> {
+        let client = self.0.client(cx, d).await?;
+        let got = apply_object(cx, &client, &object(d)?, None).await?;
+        Ok(Applied {
+            provider_id: object_id(&got),
+            outputs: IndexMap::new(),
+        })
+    }
+
+    async fn update(&self, cx: &Cx, _prior: &ResourceState, d: &Desired) -> Result<Applied, ProviderError> {
+        // Server-side apply: labels tpt set before and no longer sets are removed.
+        self.create(cx, d).await
+    }
+
+    async fn delete(&self, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
+        let client = self.0.client_of(cx, prior).await?;
+        delete_all(cx, &client, &prior.provider_id).await
+    }
+
+    async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {
+        let client = self.0.client_of(cx, prior).await?;
+        let Some(stub) = parse_object_id(&prior.provider_id) else {
+            return Ok(Live::Gone);
+        };
+        let Some(live) = get_object(cx, &client, &stub, None).await? else {
+            return Ok(Live::Gone);
+        };
+        let labels: BTreeMap<String, J> = live["metadata"]["labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| k.as_str() != SERVER_LABEL)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut inputs = BTreeMap::new();
+        inputs.insert("labels".to_string(), json!(labels));
+        Ok(Live::Present {
+            inputs,
+            outputs: prior.outputs.clone(),
+        })
+    }
+
+    async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
+        self.create(cx, d).await.map(Some)
+    }
+}
