@@ -12,7 +12,7 @@
 
 mod support;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1167,4 +1167,223 @@ fn e2e_manifests_crds_custom_objects_and_config_maps() {
         &format!("/api/v1/namespaces/{ns}/configmaps/settings")
     )
     .is_none());
+}
+
+/// The AWS kinds send what the plan says they change (issue: node-group
+/// changes, tags, database port recorded but not sent), against moto.
+fn kinds_config(instance_type: &str, team: &str, tags: &str, record_zone: &str) -> String {
+    format!(
+        r#"
+import std.aws
+
+resource main: aws.EksCluster {{
+  name = "kinds"
+  region = "us-east-1"
+  zone_count = 2
+  role_arn = "arn:aws:iam::123456789012:role/kinds-cluster"
+  node_role_arn = "arn:aws:iam::123456789012:role/kinds-node"
+  node_groups = [{{ name = "general", instance_type = "{instance_type}", min = 1, max = 3, labels = {{ team = "{team}" }} }}]
+  tags = {tags}
+}}
+
+resource users: aws.MySql {{
+  identifier = "kinds-my"
+  region = "us-east-1"
+  port = 3307
+  tags = {tags}
+}}
+
+resource one: aws.HostedZone {{ name = "one.example.com" }}
+resource two: aws.HostedZone {{ name = "two.example.com" }}
+
+resource www: aws.DnsRecord {{
+  zone = {record_zone}.name
+  name = "www.one.example.com"
+  type = "A"
+  values = ["10.0.0.1"]
+}}
+"#
+    )
+}
+
+/// The node groups of cluster `kinds` (name, instance type, labels), its tags,
+/// and the database's port and tags.
+#[allow(clippy::type_complexity)]
+fn kinds_inventory(
+    endpoint: &str,
+) -> (
+    Vec<(String, String, BTreeMap<String, String>)>,
+    BTreeMap<String, String>,
+    i32,
+    BTreeMap<String, String>,
+) {
+    runtime().block_on(async {
+        let conf = moto_config(endpoint, "us-east-1").await;
+        let eks = aws_sdk_eks::Client::new(&conf);
+        let mut groups = Vec::new();
+        let names = eks
+            .list_nodegroups()
+            .cluster_name("kinds")
+            .send()
+            .await
+            .expect("node groups");
+        for n in names.nodegroups() {
+            let g = eks
+                .describe_nodegroup()
+                .cluster_name("kinds")
+                .nodegroup_name(n)
+                .send()
+                .await
+                .expect("a node group");
+            let g = g.nodegroup().expect("a node group");
+            groups.push((
+                n.clone(),
+                g.instance_types().first().cloned().unwrap_or_default(),
+                g.labels()
+                    .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+            ));
+        }
+        let cluster = eks
+            .describe_cluster()
+            .name("kinds")
+            .send()
+            .await
+            .expect("the cluster");
+        let tags = cluster
+            .cluster()
+            .and_then(|c| c.tags())
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let rds = aws_sdk_rds::Client::new(&conf);
+        let dbs = rds
+            .describe_db_instances()
+            .db_instance_identifier("kinds-my")
+            .send()
+            .await
+            .expect("the database");
+        let db = dbs.db_instances().first().expect("the database").clone();
+        let db_tags = db
+            .tag_list()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect();
+        (
+            groups,
+            tags,
+            db.endpoint().and_then(|e| e.port()).unwrap_or_default(),
+            db_tags,
+        )
+    })
+}
+
+#[test]
+fn e2e_aws_kinds_send_every_change_they_record() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let vars = aws_vars(&moto);
+    let write = |text: String| std::fs::write(dir.path().join("main.tpt"), text).expect("config");
+    write(kinds_config(
+        "m6i.large",
+        "a",
+        r#"{ owner = "a", cost = "x" }"#,
+        "one",
+    ));
+    assert_ok(
+        "the first apply",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    let (groups, tags, port, db_tags) = kinds_inventory(&moto);
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let first = groups[0].0.clone();
+    assert!(first.starts_with("general-"), "{first}");
+    assert_eq!(groups[0].1, "m6i.large");
+    assert_eq!(port, 3307, "MySQL listens on the port it was given");
+    assert_eq!(tags.get("cost").map(String::as_str), Some("x"));
+    assert_eq!(db_tags.get("cost").map(String::as_str), Some("x"));
+
+    // A new instance type and labels, a tag dropped: all of it reaches AWS.
+    write(kinds_config("m6i.xlarge", "b", r#"{ owner = "a" }"#, "one"));
+    let plan = run(dir.path(), &["plan", "."], &vars);
+    assert!(
+        plan.stdout
+            .contains("main (aws.EksCluster) will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert_ok(
+        "the second apply",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    let (groups, tags, _, db_tags) = kinds_inventory(&moto);
+    assert_eq!(
+        groups.len(),
+        1,
+        "the old group is deleted after the new one is made: {groups:?}"
+    );
+    assert_ne!(groups[0].0, first, "another instance type is another group");
+    assert_eq!(groups[0].1, "m6i.xlarge");
+    assert_eq!(
+        groups[0].2,
+        BTreeMap::from([("team".to_string(), "b".to_string())])
+    );
+    assert!(
+        !tags.contains_key("cost"),
+        "a dropped tag is removed from the cluster: {tags:?}"
+    );
+    assert!(
+        !db_tags.contains_key("cost"),
+        "a dropped tag is removed from the database: {db_tags:?}"
+    );
+    // What was applied reads back as recorded: no change left.
+    let again = run(dir.path(), &["plan", ".", "--detailed-exitcode"], &vars);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+
+    // Only the labels change: in place, same group.
+    write(kinds_config("m6i.xlarge", "c", r#"{ owner = "a" }"#, "one"));
+    assert_ok(
+        "the labels apply",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    let (same, _, _, _) = kinds_inventory(&moto);
+    assert_eq!(same[0].0, groups[0].0, "labels change in place");
+    assert_eq!(same[0].2.get("team").map(String::as_str), Some("c"));
+
+    // A record moved to another zone is replaced, not updated in place.
+    write(kinds_config("m6i.xlarge", "c", r#"{ owner = "a" }"#, "two"));
+    let plan = run(dir.path(), &["plan", "."], &vars);
+    assert!(
+        plan.stdout.contains("www (aws.DnsRecord) must be replaced")
+            && plan.stdout.contains("`zone` forces replacement"),
+        "{}",
+        plan.stdout
+    );
+    write(kinds_config("m6i.xlarge", "c", r#"{ owner = "a" }"#, "one"));
+
+    // Destroying a zone alone also destroys the record in it.
+    let destroy = run(
+        dir.path(),
+        &["destroy", ".", "--target", "one", "--auto-approve"],
+        &vars,
+    );
+    assert_ok("the targeted destroy", &destroy);
+    assert!(
+        destroy
+            .stdout
+            .contains("www (aws.DnsRecord) will be deleted: it depends on `one`, which is deleted"),
+        "{}",
+        destroy.stdout
+    );
+    let state = run(dir.path(), &["state", "list", "--env", "default", "."], &vars);
+    let left: Vec<&str> = state
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(left, ["main", "two", "users"], "{}", state.stdout);
+    assert_ok(
+        "the final destroy",
+        &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
+    );
 }

@@ -1,14 +1,14 @@
-//! Refresh: what the providers report about recorded objects, as data. The
-//! executor's providers implement [`Refresh`]; the planner stays pure and only
-//! receives the answers ([`Live`]), compares them with the recorded state, and
-//! shows the difference as drift — changes made outside tpt.
+//! Refresh: what the kinds report about recorded objects, as data. The
+//! executor's kinds read live objects (`Provider::read`); the planner stays pure
+//! and only receives the answers ([`Live`]), compares them with the recorded
+//! state, and shows the difference as drift — changes made outside tpt.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value as J;
 
 use crate::plan::FieldChange;
-use crate::state::{ResourceState, State};
+use crate::state::State;
 
 /// A provider's answer about one recorded object.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,11 +20,6 @@ pub enum Live {
         inputs: BTreeMap<String, J>,
         outputs: BTreeMap<String, J>,
     },
-}
-
-/// Reads the live object of a recorded resource. Implemented by providers.
-pub trait Refresh {
-    fn refresh(&self, address: &str, recorded: &ResourceState) -> Result<Live, String>;
 }
 
 /// One object that changed outside tpt.
