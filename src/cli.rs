@@ -143,7 +143,8 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "DURATION", default_value = "0s")]
     pub lock_timeout: String,
 
-    /// Apply only this address and what it depends on (repeatable).
+    /// Apply only this address and what it depends on (repeatable); with `destroy`, delete it
+    /// and everything recorded as depending on it.
     #[arg(long, value_name = "ADDR")]
     pub target: Vec<String>,
 

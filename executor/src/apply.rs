@@ -27,7 +27,7 @@ use tpt_planner::backend::{BackendError, StateBackend};
 use tpt_planner::graph::ResourceGraph;
 use tpt_planner::plan::{Action, Plan};
 use tpt_planner::refresh::Live;
-use tpt_planner::state::{record, store, Intent, ResourceState, Sealer, State};
+use tpt_planner::state::{record, Intent, ResourceState, Sealer, State};
 
 use crate::events::{Event, Events};
 use crate::provider::{Applied, Cx, Desired, ErrorKind, ProviderError, Providers, Referenced, Secrets};
@@ -463,24 +463,10 @@ type OpFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Finish
 
 impl Walk<'_> {
     fn cx(&self, address: &str, refs: BTreeSet<String>) -> Cx {
-        let refs = refs
-            .into_iter()
-            .filter_map(|a| {
-                let r = self.state.resources.get(&a)?;
-                Some((
-                    a,
-                    Referenced {
-                        kind: r.kind().to_string(),
-                        inputs: r.inputs.clone(),
-                        outputs: r.outputs.clone(),
-                    },
-                ))
-            })
-            .collect();
         Cx {
             address: address.to_string(),
             events: self.events.clone(),
-            refs: Arc::new(refs),
+            refs: Arc::new(Referenced::recorded(&self.state, refs)),
             secrets: self.secrets.clone(),
             retry: Default::default(),
             wait_limit: self.job.wait_limit,
@@ -567,18 +553,17 @@ impl Walk<'_> {
                 let create = op.action == Action::Create || op.action == Action::Replace;
                 // An earlier run began this create and could not confirm it.
                 let earlier_intent = self.state.intents.contains_key(&op.address);
+                // The instance in stored form: what an intent records, and what
+                // the object is read back against.
+                let planned = record(&r, "", None, self.job.sealer);
                 if create {
                     self.state.intents.insert(
                         op.address.clone(),
                         Intent {
-                            schema: r.schema_name.clone(),
-                            kind: tpt_planner::state::recorded_kind(&r),
-                            inputs: r
-                                .inputs
-                                .iter()
-                                .map(|(k, v)| (k.clone(), store(v, self.job.sealer)))
-                                .collect(),
-                            depends_on: r.depends_on.iter().cloned().collect(),
+                            schema: planned.schema.clone(),
+                            kind: planned.kind.clone(),
+                            inputs: planned.inputs.clone(),
+                            depends_on: planned.depends_on.clone(),
                             started: crate::now_rfc3339(),
                         },
                     );
@@ -590,7 +575,6 @@ impl Walk<'_> {
                 if let Some(own) = d.setting_duration("wait_timeout") {
                     cx.wait_limit = Some(cx.wait_limit.map_or(own, |global| global.min(own)));
                 }
-                let planned_inputs = record(&r, "", None, self.job.sealer).inputs;
                 let action = op.action;
                 let cbd = self
                     .job
@@ -640,7 +624,6 @@ impl Walk<'_> {
                         }
                         Err(e) => return Err(e),
                     };
-                    // Read back, to compare with the plan (a failed read is no failure).
                     // A kind that does not produce an output its schema declares
                     // is a bug of tpt: said now, not found later as a missing value.
                     let declared = provider.fields().outputs;
@@ -650,13 +633,10 @@ impl Walk<'_> {
                             d.schema
                         )));
                     }
+                    // Read back, to compare with the plan (a failed read is no failure).
                     let check = ResourceState {
-                        schema: r.schema_name.clone(),
-                        kind: tpt_planner::state::recorded_kind(&r),
                         provider_id: applied.provider_id.clone(),
-                        inputs: planned_inputs,
-                        outputs: BTreeMap::new(),
-                        depends_on: Vec::new(),
+                        ..planned
                     };
                     let live = provider.read(&cx, &check).await.ok();
                     Ok(Finished::Applied {

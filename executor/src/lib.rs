@@ -82,24 +82,10 @@ impl Engine {
         refs: impl IntoIterator<Item = String>,
         secrets: &std::sync::Arc<Secrets>,
     ) -> Cx {
-        let refs = refs
-            .into_iter()
-            .filter_map(|a| {
-                let r = state.resources.get(&a)?;
-                Some((
-                    a,
-                    provider::Referenced {
-                        kind: r.kind().to_string(),
-                        inputs: r.inputs.clone(),
-                        outputs: r.outputs.clone(),
-                    },
-                ))
-            })
-            .collect();
         Cx {
             address: address.to_string(),
             events: Events::none(),
-            refs: std::sync::Arc::new(refs),
+            refs: std::sync::Arc::new(provider::Referenced::recorded(state, refs)),
             secrets: secrets.clone(),
             retry: Default::default(),
             wait_limit: self.wait_limit,

@@ -77,25 +77,26 @@ pub struct ResourceState {
     pub depends_on: Vec<String>,
 }
 
+/// A recorded `kind`, or the schema when none is recorded (it is the schema).
+fn kind_or_schema<'a>(kind: &'a str, schema: &'a str) -> &'a str {
+    if kind.is_empty() {
+        schema
+    } else {
+        kind
+    }
+}
+
 impl ResourceState {
     /// The kind the resource is applied as (which kind deletes and reads it).
     pub fn kind(&self) -> &str {
-        if self.kind.is_empty() {
-            &self.schema
-        } else {
-            &self.kind
-        }
+        kind_or_schema(&self.kind, &self.schema)
     }
 }
 
 impl Intent {
     /// The kind the resource is applied as (see [`ResourceState::kind`]).
     pub fn kind(&self) -> &str {
-        if self.kind.is_empty() {
-            &self.schema
-        } else {
-            &self.kind
-        }
+        kind_or_schema(&self.kind, &self.schema)
     }
 }
 

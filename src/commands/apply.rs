@@ -116,13 +116,9 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         .iter()
         .map(|r| (r.address.as_str(), r))
         .collect();
-    let spans: HashMap<&str, tpt_lang::Span> = planned
-        .resources
-        .iter()
-        .map(|r| (r.address.as_str(), r.span))
-        .collect();
-    let at = |d: Diagnostic, address: &str, label: &str| match spans.get(address) {
-        Some(s) => d.label(*s, label.to_string()),
+    // A diagnostic about a resource points at its declaration.
+    let at = |d: Diagnostic, address: &str, label: &str| match instances.get(address) {
+        Some(r) => d.label(r.span, label.to_string()),
         None => d,
     };
     let kind_of = |address: &str| -> Option<String> {
@@ -218,10 +214,7 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
                 format!("{} of `{address}` failed: {message}", action.as_str()),
             )
             .help("what depends on it was skipped; fix the cause and run `tpt apply` again: what succeeded is recorded");
-            diags.push(match spans.get(address.as_str()) {
-                Some(s) => d.label(*s, "this resource"),
-                None => d,
-            });
+            diags.push(at(d, address, "this resource"));
         }
     }
     if let Some(e) = &report.state_error {

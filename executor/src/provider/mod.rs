@@ -299,6 +299,17 @@ impl ProviderError {
     }
 }
 
+/// The answer of a call about one object, `None` when the object does not
+/// exist (a describe of something gone, a delete of something already
+/// deleted); other errors stay errors.
+pub fn found<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl std::fmt::Display for ProviderError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -313,6 +324,28 @@ pub struct Referenced {
     pub kind: String,
     pub inputs: BTreeMap<String, J>,
     pub outputs: BTreeMap<String, J>,
+}
+
+impl Referenced {
+    /// The resources among `addresses` that `state` records, as an operation
+    /// sees them.
+    pub fn recorded(
+        state: &tpt_planner::state::State,
+        addresses: impl IntoIterator<Item = String>,
+    ) -> BTreeMap<String, Referenced> {
+        addresses
+            .into_iter()
+            .filter_map(|a| {
+                let r = state.resources.get(&a)?;
+                let referenced = Referenced {
+                    kind: r.kind().to_string(),
+                    inputs: r.inputs.clone(),
+                    outputs: r.outputs.clone(),
+                };
+                Some((a, referenced))
+            })
+            .collect()
+    }
 }
 
 /// Everything an operation may use besides its resource.

@@ -19,7 +19,7 @@ use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
 use super::{aws_call, s, split_id, user_tags, Aws, TagChange};
-use crate::provider::{string_map, Applied, Cx, Desired, ErrorKind, Fields, Provider, ProviderError};
+use crate::provider::{found, string_map, Applied, Cx, Desired, Fields, Provider, ProviderError};
 
 /// The schema this module applies.
 pub const KIND: &str = "aws.EksCluster";
@@ -332,11 +332,7 @@ impl EksCluster {
             client.describe_cluster().name(name).send()
         })
         .await;
-        match r {
-            Ok(out) => Ok(out.cluster().cloned()),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(found(r)?.and_then(|out| out.cluster().cloned()))
     }
 
     async fn wait_active(
@@ -376,11 +372,7 @@ impl EksCluster {
                 .send()
         })
         .await;
-        match r {
-            Ok(out) => Ok(out.nodegroup().cloned()),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(found(r)?.and_then(|out| out.nodegroup().cloned()))
     }
 
     /// The node groups of a cluster as they are now.
@@ -591,10 +583,8 @@ impl EksCluster {
                 .send()
         })
         .await;
-        match r {
-            Ok(_) => {}
-            Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+        if found(r)?.is_none() {
+            return Ok(());
         }
         cx.wait_for(&format!("node group `{group}` to be deleted"), || async {
             Ok(self
@@ -796,11 +786,8 @@ impl Provider for EksCluster {
             client.delete_cluster().name(name).send()
         })
         .await;
-        match r {
-            Ok(_) => {}
-            Err(e) if e.kind == ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
+        // Already gone or going: wait until it is.
+        found(r)?;
         cx.wait_for(&format!("cluster `{name}` to be deleted"), || async {
             Ok(self.describe(cx, &client, name).await?.is_none().then_some(()))
         })

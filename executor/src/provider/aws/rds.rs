@@ -13,7 +13,7 @@ use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
 use super::{aws_call, s, split_id, user_tags, Aws, TagChange};
-use crate::provider::{stored_str, Applied, Cx, Desired, ErrorKind, Fields, Provider, ProviderError};
+use crate::provider::{found, stored_str, Applied, Cx, Desired, Fields, Provider, ProviderError};
 
 /// The RDS instance class of a provider-neutral database size (`std.aws`'s
 /// `database_instance_classes`; the conformance test holds the two equal).
@@ -178,11 +178,7 @@ impl Database {
             client.describe_db_instances().db_instance_identifier(id).send()
         })
         .await;
-        match r {
-            Ok(out) => Ok(out.db_instances().first().cloned()),
-            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(found(r)?.and_then(|out| out.db_instances().first().cloned()))
     }
 
     async fn wait_available(
@@ -437,10 +433,8 @@ impl Provider for Database {
                 .send()
         })
         .await;
-        match r {
-            Ok(_) => {}
-            Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+        if found(r)?.is_none() {
+            return Ok(());
         }
         cx.wait_for(&format!("database `{id}` to be deleted"), || async {
             Ok(self.describe(cx, &client, id).await?.is_none().then_some(()))

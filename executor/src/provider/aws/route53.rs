@@ -12,7 +12,7 @@ use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
 use super::{aws_call, s, Aws};
-use crate::provider::{Applied, Cx, DataSource, Desired, ErrorKind, Fields, Provider, ProviderError};
+use crate::provider::{found, Applied, Cx, DataSource, Desired, Fields, Provider, ProviderError};
 
 /// A DNS name in Route53's form: lower case with the trailing dot.
 pub fn fqdn(name: &str) -> String {
@@ -65,10 +65,8 @@ async fn zone_outputs(
         client.get_hosted_zone().id(id).send()
     })
     .await;
-    let out = match r {
-        Ok(o) => o,
-        Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(out) = found(r)? else {
+        return Ok(None);
     };
     let Some(zone) = out.hosted_zone().cloned() else {
         return Ok(None);
@@ -257,10 +255,7 @@ impl Provider for HostedZone {
             client.delete_hosted_zone().id(&prior.provider_id).send()
         })
         .await;
-        match r {
-            Err(e) if e.kind != ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        found(r).map(|_| ())
     }
 
     async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {
@@ -418,10 +413,8 @@ impl DnsRecord {
                 .send()
         })
         .await;
-        let out = match r {
-            Ok(o) => o,
-            Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(out) = found(r)? else {
+            return Ok(None);
         };
         Ok(out
             .resource_record_sets()

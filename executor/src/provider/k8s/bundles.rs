@@ -3,6 +3,7 @@
 //! their upstream Helm charts). A set is recorded as the IDs of its objects;
 //! an update applies the new set and deletes what it no longer has.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -10,7 +11,7 @@ use serde_json::{json, Value as J};
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
-use super::{apply_all, delete_all, present, prune, read_all, s, wait_load_balancer, Kube};
+use super::{s, wait_load_balancer, Kube};
 use crate::provider::{Applied, Cx, Desired, Fields, Provider, ProviderError};
 
 pub struct IngressController(pub Arc<Kube>);
@@ -148,17 +149,6 @@ fn cert_manager(d: &Desired) -> Result<Vec<J>, ProviderError> {
     ])
 }
 
-/// The objects of one set as they are now, or `Gone`; `read` picks its inputs.
-async fn read_set(kube: &Kube, cx: &Cx, prior: &ResourceState) -> Result<Option<Vec<J>>, ProviderError> {
-    let client = kube.client_of(cx, prior).await?;
-    read_all(cx, &client, &prior.provider_id).await
-}
-
-async fn delete_set(kube: &Kube, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
-    let client = kube.client_of(cx, prior).await?;
-    delete_all(cx, &client, &prior.provider_id).await
-}
-
 impl IngressController {
     async fn apply(
         &self,
@@ -167,11 +157,7 @@ impl IngressController {
         prior: Option<&ResourceState>,
     ) -> Result<Applied, ProviderError> {
         let (objects, service) = ingress_nginx(d)?;
-        let client = self.0.client(cx, d).await?;
-        let id = apply_all(cx, &client, &objects, None).await?;
-        if let Some(p) = prior {
-            prune(cx, &client, &p.provider_id, &id).await?;
-        }
+        let (client, id) = self.0.apply_set(cx, d, prior, &objects, None).await?;
         let host = wait_load_balancer(cx, &client, &service, None).await?;
         let mut outputs = IndexMap::new();
         outputs.insert("hostname".to_string(), s(host));
@@ -206,16 +192,14 @@ impl Provider for IngressController {
     }
 
     async fn delete(&self, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
-        delete_set(&self.0, cx, prior).await
+        self.0.delete_set(cx, prior).await
     }
 
     async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {
-        let Some(objects) = read_set(&self.0, cx, prior).await? else {
+        let Some(objects) = self.0.live_set(cx, prior).await? else {
             return Ok(Live::Gone);
         };
-        let Live::Present { mut inputs, outputs } = present(prior) else {
-            return Ok(Live::Gone);
-        };
+        let mut inputs = BTreeMap::new();
         for o in &objects {
             if o["kind"] == "Deployment" {
                 if let Some(r) = o["spec"]["replicas"].as_i64() {
@@ -229,7 +213,10 @@ impl Provider for IngressController {
                 inputs.insert("internal".to_string(), J::Bool(internal));
             }
         }
-        Ok(Live::Present { inputs, outputs })
+        Ok(Live::Present {
+            inputs,
+            outputs: prior.outputs.clone(),
+        })
     }
 
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
@@ -245,12 +232,7 @@ impl CertManager {
         d: &Desired,
         prior: Option<&ResourceState>,
     ) -> Result<Applied, ProviderError> {
-        let objects = cert_manager(d)?;
-        let client = self.0.client(cx, d).await?;
-        let id = apply_all(cx, &client, &objects, None).await?;
-        if let Some(p) = prior {
-            prune(cx, &client, &p.provider_id, &id).await?;
-        }
+        let (_, id) = self.0.apply_set(cx, d, prior, &cert_manager(d)?, None).await?;
         Ok(Applied {
             provider_id: id,
             outputs: IndexMap::new(),
@@ -282,22 +264,23 @@ impl Provider for CertManager {
     }
 
     async fn delete(&self, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
-        delete_set(&self.0, cx, prior).await
+        self.0.delete_set(cx, prior).await
     }
 
     async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {
-        let Some(objects) = read_set(&self.0, cx, prior).await? else {
+        let Some(objects) = self.0.live_set(cx, prior).await? else {
             return Ok(Live::Gone);
         };
-        let Live::Present { mut inputs, outputs } = present(prior) else {
-            return Ok(Live::Gone);
-        };
+        let mut inputs = BTreeMap::new();
         if let Some(issuer) = objects.iter().find(|o| o["kind"] == "ClusterIssuer") {
             if let Some(e) = issuer["spec"]["acme"]["email"].as_str() {
                 inputs.insert("admin_email".to_string(), J::String(e.to_string()));
             }
         }
-        Ok(Live::Present { inputs, outputs })
+        Ok(Live::Present {
+            inputs,
+            outputs: prior.outputs.clone(),
+        })
     }
 
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {

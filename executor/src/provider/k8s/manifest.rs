@@ -10,7 +10,7 @@ use serde_json::Value as J;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
-use super::{apply_object, delete_all, get_object, object_id, parse_object_id, prune, wait_ready, Kube};
+use super::{parse_object_id, wait_ready, Kube};
 use crate::provider::{stored_str, Applied, Cx, Desired, Fields, Provider, ProviderError};
 
 pub struct Manifest(pub Arc<Kube>);
@@ -64,6 +64,33 @@ fn same(a: &J, b: &J) -> bool {
     }
 }
 
+impl Manifest {
+    /// Applies the object; another kind or name is another object, and the
+    /// one `prior` recorded is deleted after.
+    async fn apply(
+        &self,
+        cx: &Cx,
+        d: &Desired,
+        prior: Option<&ResourceState>,
+    ) -> Result<Applied, ProviderError> {
+        let obj = object(d.str("manifest")?)?;
+        let (client, id) = self
+            .0
+            .apply_set(cx, d, prior, std::slice::from_ref(&obj), d.opt_str("namespace")?)
+            .await?;
+        // A CRD was waited for by `apply_set`.
+        if d.bool("wait")? && obj["kind"] != "CustomResourceDefinition" {
+            if let Some(stub) = parse_object_id(&id) {
+                wait_ready(cx, &client, &stub, None).await?;
+            }
+        }
+        Ok(Applied {
+            provider_id: id,
+            outputs: IndexMap::new(),
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl Provider for Manifest {
     fn fields(&self) -> Fields {
@@ -83,36 +110,24 @@ impl Provider for Manifest {
     }
 
     async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError> {
-        let client = self.0.client(cx, d).await?;
-        let obj = object(d.str("manifest")?)?;
-        let got = apply_object(cx, &client, &obj, d.opt_str("namespace")?).await?;
-        if d.bool("wait")? || obj["kind"] == "CustomResourceDefinition" {
-            wait_ready(cx, &client, &got, None).await?;
-        }
-        Ok(Applied {
-            provider_id: object_id(&got),
-            outputs: IndexMap::new(),
-        })
+        self.apply(cx, d, None).await
     }
 
     async fn update(&self, cx: &Cx, prior: &ResourceState, d: &Desired) -> Result<Applied, ProviderError> {
-        let applied = self.create(cx, d).await?;
-        let client = self.0.client(cx, d).await?;
-        prune(cx, &client, &prior.provider_id, &applied.provider_id).await?;
-        Ok(applied)
+        self.apply(cx, d, Some(prior)).await
     }
 
     async fn delete(&self, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
-        let client = self.0.client_of(cx, prior).await?;
-        delete_all(cx, &client, &prior.provider_id).await
+        self.0.delete_set(cx, prior).await
     }
 
     async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {
-        let client = self.0.client_of(cx, prior).await?;
-        let Some(stub) = parse_object_id(&prior.provider_id) else {
-            return Ok(Live::Gone);
-        };
-        let Some(live) = get_object(cx, &client, &stub, None).await? else {
+        let Some(live) = self
+            .0
+            .live_set(cx, prior)
+            .await?
+            .and_then(|set| set.into_iter().next())
+        else {
             return Ok(Live::Gone);
         };
         let mut inputs = BTreeMap::new();
@@ -140,7 +155,7 @@ impl Provider for Manifest {
 
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
         // Server-side apply is idempotent: finishing the interrupted apply is safe.
-        self.create(cx, d).await.map(Some)
+        self.apply(cx, d, None).await.map(Some)
     }
 }
 

@@ -37,7 +37,7 @@ use tpt_lang::value::Value;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
-use super::{stored_str, Cx, Desired, ErrorKind, ProviderError, Referenced};
+use super::{found, stored_str, Cx, Desired, ErrorKind, ProviderError, Referenced};
 
 const MANAGER: &str = "tpt";
 
@@ -262,11 +262,9 @@ async fn delete_object(
     obj: &J,
     default_ns: Option<&str>,
 ) -> Result<(), ProviderError> {
-    let (api, name, _) = match api_for(cx, client, obj, default_ns).await {
-        Ok(x) => x,
-        // The kind is gone (its CRD deleted): so is the object.
-        Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
+    // The kind is gone (its CRD deleted): so is the object.
+    let Some((api, name, _)) = found(api_for(cx, client, obj, default_ns).await)? else {
+        return Ok(());
     };
     let what = format!("delete {} `{name}`", obj["kind"].as_str().unwrap_or_default());
     let r = cx
@@ -276,10 +274,8 @@ async fn delete_object(
                 .map_err(|e| kube_err(&what, e))
         })
         .await;
-    match r {
-        Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-        Ok(_) => {}
+    if found(r)?.is_none() {
+        return Ok(());
     }
     // Objects with finalizers (namespaces, CRDs) linger: wait until they are
     // gone, so that what is applied next does not meet the old one.
@@ -385,25 +381,6 @@ async fn ensure_namespace(cx: &Cx, client: &Client, ns: &str) -> Result<(), Prov
     apply_object(cx, client, &obj, None).await.map(|_| ())
 }
 
-/// Applies `objects` in order (CRDs waited for until established); returns
-/// their IDs, comma-separated: the provider ID of a set of objects.
-async fn apply_all(
-    cx: &Cx,
-    client: &Client,
-    objects: &[J],
-    ns: Option<&str>,
-) -> Result<String, ProviderError> {
-    let mut ids = Vec::new();
-    for o in objects {
-        let got = apply_object(cx, client, o, ns).await?;
-        if o["kind"] == "CustomResourceDefinition" {
-            wait_ready(cx, client, &got, None).await?;
-        }
-        ids.push(object_id(&got));
-    }
-    Ok(ids.join(","))
-}
-
 /// Deletes the objects of `prior_id` that `now_id` no longer has (a set of
 /// objects that dropped some), the last applied first.
 async fn prune(cx: &Cx, client: &Client, prior_id: &str, now_id: &str) -> Result<(), ProviderError> {
@@ -416,29 +393,63 @@ async fn prune(cx: &Cx, client: &Client, prior_id: &str, now_id: &str) -> Result
     Ok(())
 }
 
-/// Deletes every object of a set, the last applied first (namespaces and
-/// CRDs, applied first, go last).
-async fn delete_all(cx: &Cx, client: &Client, id: &str) -> Result<(), ProviderError> {
-    prune(cx, client, id, "").await
-}
-
-/// The objects of a set as they are now; `None` when one is gone.
-async fn read_all(cx: &Cx, client: &Client, id: &str) -> Result<Option<Vec<J>>, ProviderError> {
-    let mut out = Vec::new();
-    for one in id.split(',') {
-        let Some(o) = parse_object_id(one) else { continue };
-        match get_object(cx, client, &o, None).await? {
-            Some(got) => out.push(got),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(out))
-}
-
 /// A live object whose objects are all there, with nothing read back.
 fn present(prior: &ResourceState) -> Live {
     Live::Present {
         inputs: BTreeMap::new(),
         outputs: prior.outputs.clone(),
+    }
+}
+
+/// Sets of objects: what the kinds made of objects rendered by tpt (bundles,
+/// a manifest, a namespace) are recorded as, by the IDs of their objects,
+/// comma-separated (the provider ID).
+impl Kube {
+    /// Applies `objects` in order (CRDs waited for until established) on
+    /// `d`'s cluster; what `prior`'s set had and this one has not is deleted
+    /// after. Returns the client and the set's ID.
+    async fn apply_set(
+        &self,
+        cx: &Cx,
+        d: &Desired,
+        prior: Option<&ResourceState>,
+        objects: &[J],
+        ns: Option<&str>,
+    ) -> Result<(Client, String), ProviderError> {
+        let client = self.client(cx, d).await?;
+        let mut ids = Vec::new();
+        for o in objects {
+            let got = apply_object(cx, &client, o, ns).await?;
+            if o["kind"] == "CustomResourceDefinition" {
+                wait_ready(cx, &client, &got, None).await?;
+            }
+            ids.push(object_id(&got));
+        }
+        let id = ids.join(",");
+        if let Some(p) = prior {
+            prune(cx, &client, &p.provider_id, &id).await?;
+        }
+        Ok((client, id))
+    }
+
+    /// The objects of a recorded set as they are now; `None` when one is gone.
+    async fn live_set(&self, cx: &Cx, prior: &ResourceState) -> Result<Option<Vec<J>>, ProviderError> {
+        let client = self.client_of(cx, prior).await?;
+        let mut out = Vec::new();
+        for one in prior.provider_id.split(',') {
+            let Some(o) = parse_object_id(one) else { continue };
+            match get_object(cx, &client, &o, None).await? {
+                Some(got) => out.push(got),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Deletes every object of a recorded set, the last applied first
+    /// (namespaces and CRDs, applied first, go last).
+    async fn delete_set(&self, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
+        let client = self.client_of(cx, prior).await?;
+        prune(cx, &client, &prior.provider_id, "").await
     }
 }

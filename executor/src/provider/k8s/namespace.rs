@@ -8,7 +8,7 @@ use serde_json::{json, Value as J};
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
-use super::{apply_object, delete_all, get_object, object_id, parse_object_id, Kube};
+use super::Kube;
 use crate::provider::{Applied, Cx, Desired, Fields, Provider, ProviderError};
 
 pub struct Namespace(pub Arc<Kube>);
@@ -37,10 +37,9 @@ impl Provider for Namespace {
     }
 
     async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError> {
-        let client = self.0.client(cx, d).await?;
-        let got = apply_object(cx, &client, &object(d)?, None).await?;
+        let (_, id) = self.0.apply_set(cx, d, None, &[object(d)?], None).await?;
         Ok(Applied {
-            provider_id: object_id(&got),
+            provider_id: id,
             outputs: IndexMap::new(),
         })
     }
@@ -51,16 +50,16 @@ impl Provider for Namespace {
     }
 
     async fn delete(&self, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
-        let client = self.0.client_of(cx, prior).await?;
-        delete_all(cx, &client, &prior.provider_id).await
+        self.0.delete_set(cx, prior).await
     }
 
     async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {
-        let client = self.0.client_of(cx, prior).await?;
-        let Some(stub) = parse_object_id(&prior.provider_id) else {
-            return Ok(Live::Gone);
-        };
-        let Some(live) = get_object(cx, &client, &stub, None).await? else {
+        let Some(live) = self
+            .0
+            .live_set(cx, prior)
+            .await?
+            .and_then(|set| set.into_iter().next())
+        else {
             return Ok(Live::Gone);
         };
         let labels: BTreeMap<String, J> = live["metadata"]["labels"]
