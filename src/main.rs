@@ -6,11 +6,8 @@
 
 mod cli;
 mod commands;
-mod host;
-mod lock;
 mod progress;
 mod render;
-mod root;
 
 use std::process::ExitCode;
 

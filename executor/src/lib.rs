@@ -1,13 +1,18 @@
-//! The executor: the only crate that talks to the world. It holds the state
-//! backends (`backend`), the providers (`provider`: Kubernetes, AWS EKS / RDS /
-//! Route53) and the walker that applies a plan (`apply`). [`Engine`] is what
-//! the CLI uses: a tokio runtime with the providers, and the operations that
-//! need them — refresh, data lookups, reconciling interrupted creates, apply.
+//! The executor: the only crate that talks to the world. It holds the
+//! configuration's files on disk (`host`), the state backends (`backend`) and
+//! their locks (`lock`), the kinds (`provider`: Kubernetes, AWS EKS / RDS /
+//! Route53) and the walker that applies a plan (`apply`). [`Engine`] is a tokio
+//! runtime with the kinds, and the operations that need them — refresh, data
+//! lookups, reconciling interrupted creates, apply. [`session`] is the workflow
+//! as a library (load, check, plan, apply): what the CLI and the tests call.
 
 pub mod apply;
 pub mod backend;
 pub mod events;
+pub mod host;
+pub mod lock;
 pub mod provider;
+pub mod session;
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};

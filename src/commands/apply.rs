@@ -1,26 +1,24 @@
-//! `tpt apply` and `tpt destroy`: plan (as `tpt plan` does), ask, then let
-//! the executor apply the plan; show its progress and a summary.
+//! `tpt apply` and `tpt destroy`: a session's plan (as `tpt plan` makes it),
+//! shown; what cannot be applied refused; approval asked; then the session
+//! applies it while this shows its progress and a summary.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
-use tpt_executor::apply::{Job, Outcome};
+use tpt_executor::apply::Outcome;
 use tpt_executor::events::Events;
-use tpt_lang::{Code, Diagnostic, KnownOutputs};
+use tpt_executor::session::Options;
+use tpt_lang::{Code, Diagnostic};
 use tpt_planner::plan::{self, Action};
 
-use super::plan::{engine, lock_timeout, make_plan, state_dir, Options};
-use super::{checked_env, exit, failed, OK};
+use super::plan::open_session;
+use super::{checked, exit, failed, OK};
 use crate::cli::ApplyArgs;
 use crate::render::{status, Renderer};
 
 /// Exit status of an apply stopped by Ctrl-C.
 const INTERRUPTED: u8 = 130;
-/// How long one operation may take when its schema gives no `@timeout`.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     let verb = if destroy { "destroy" } else { "apply" };
@@ -39,58 +37,34 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         ),
         None => (args.path.clone(), args.env.clone()),
     };
-    let (checked, env) = match checked_env(&path, env_arg.as_deref(), renderer) {
+    let checked = match checked(&path, renderer) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let checked = &checked;
     let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
-    let env_name = env.clone().unwrap_or_else(|| "default".to_string());
-    let dir = state_dir(&path);
-    let backend = match crate::lock::open_backend(&dir) {
-        Ok(b) => b,
-        Err(d) => return fail(&[d]),
+    let session = match open_session(
+        &checked,
+        &path,
+        env_arg.as_deref(),
+        &args.lock_timeout,
+        args.wait_timeout.as_deref(),
+    ) {
+        Ok(s) => s,
+        Err(diags) => return fail(&diags),
     };
-    let backend = backend.as_ref();
-    let timeout = match lock_timeout(&args.lock_timeout) {
-        Ok(t) => t,
-        Err(d) => return fail(&[d]),
-    };
-    let wait_limit = match args.wait_timeout.as_deref().map(crate::lock::parse_timeout) {
-        None => None,
-        Some(Ok(d)) => Some(d),
-        Some(Err(m)) => {
-            return fail(&[
-                Diagnostic::error(Code::Io, m).help("`--wait-timeout` takes a duration such as `2m`")
-            ])
-        }
-    };
-    let _held = match crate::lock::acquire(backend, &env_name, verb, timeout) {
+    let _held = match session.lock(verb) {
         Ok(h) => h,
         Err(d) => return fail(&[d]),
     };
-    let mut engine = match engine() {
-        Ok(e) => e,
-        Err(d) => return fail(&[d]),
-    };
-    engine.wait_limit = wait_limit;
     let options = Options {
         refresh: args.refresh,
         destroy,
-        targets: &args.target,
+        targets: args.target.clone(),
         reconcile: true,
     };
-    let planned = match make_plan(
-        checked,
-        env.as_deref(),
-        &env_name,
-        backend,
-        &engine,
-        &options,
-        renderer,
-    ) {
+    let planned = match session.plan(&options, &|note| status(note)) {
         Ok(p) => p,
-        Err(code) => return code,
+        Err(diags) => return fail(&diags),
     };
     let p = &planned.plan;
     if let Some((old, _)) = &saved {
@@ -109,58 +83,8 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     if !p.has_changes() {
         return exit(OK);
     }
-    // Every resource to apply needs its kind, and inputs the kind can apply;
-    // say so before anything runs.
-    let instances: HashMap<&str, &tpt_lang::ResourceInstance> = planned
-        .resources
-        .iter()
-        .map(|r| (r.address.as_str(), r))
-        .collect();
-    // A diagnostic about a resource points at its declaration.
-    let at = |d: Diagnostic, address: &str, label: &str| match instances.get(address) {
-        Some(r) => d.label(r.span, label.to_string()),
-        None => d,
-    };
-    let kind_of = |address: &str| -> Option<String> {
-        match instances.get(address) {
-            Some(r) => Some(r.kind.clone()),
-            None => planned.state.resources.get(address).map(|r| r.kind().to_string()),
-        }
-    };
-    let mut problems: Vec<Diagnostic> = p
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .filter_map(|c| {
-            let kind = kind_of(&c.address)?;
-            if engine.supports(&kind) {
-                return None;
-            }
-            let d = Diagnostic::error(
-                Code::NoProvider,
-                format!("no provider can apply `{}` (`{}`) yet", c.schema, c.address),
-            )
-            .help(format!(
-                "tpt applies {}; remove the resource or plan with `--target` to leave it out",
-                engine.kinds().join(", ")
-            ));
-            Some(at(d, &c.address, "declared here"))
-        })
-        .collect();
-    let to_apply: Vec<&tpt_lang::ResourceInstance> = p
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
-        .filter_map(|c| instances.get(c.address.as_str()).copied())
-        .collect();
-    for f in engine.validate(&to_apply) {
-        let d = Diagnostic::error(
-            Code::ProviderFailed,
-            format!("`{}` cannot be applied: {}", f.address, f.message),
-        )
-        .help("change the resource's inputs as the message says, then run `tpt apply` again: nothing was changed");
-        problems.push(at(d, &f.address, "this resource"));
-    }
+    // What cannot be applied is said before anything runs.
+    let problems = session.cannot_apply(&planned);
     if !problems.is_empty() {
         return fail(&problems);
     }
@@ -174,36 +98,10 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
             Err(d) => return fail(&[d]),
         }
     }
-    let timeouts = schema_timeouts(&checked.program);
-    let program = &checked.program;
-    let reevaluate = |known: &KnownOutputs| {
-        tpt_lang::evaluate_with(program, env.as_deref(), &crate::host::EnvInputs, known)
-            .map(|e| e.resources)
-            .map_err(|diags| {
-                diags
-                    .iter()
-                    .map(|d| d.message.clone())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-    };
-    let job = Job {
-        plan: p,
-        desired: planned.resources.clone(),
-        graph: &planned.graph,
-        known: planned.known.clone(),
-        reevaluate: &reevaluate,
-        sealer: &planned.sealer,
-        key: &planned.key,
-        timeouts,
-        default_timeout: DEFAULT_TIMEOUT,
-        parallelism: args.parallelism,
-        wait_limit,
-    };
-    let cancel = engine.cancel_on_ctrl_c();
+    let cancel = session.engine.cancel_on_ctrl_c();
     let (events, rx) = Events::channel();
     let printer = crate::progress::spawn(rx);
-    let (report, _state) = engine.apply(&job, planned.state.clone(), backend, events, cancel);
+    let (report, _state) = session.apply(&planned, args.parallelism, events, cancel);
     let _ = printer.join();
     // The summary.
     let mut diags = Vec::new();
@@ -214,7 +112,11 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
                 format!("{} of `{address}` failed: {message}", action.as_str()),
             )
             .help("what depends on it was skipped; fix the cause and run `tpt apply` again: what succeeded is recorded");
-            diags.push(at(d, address, "this resource"));
+            let d = match planned.resources.iter().find(|r| &r.address == address) {
+                Some(r) => d.label(r.span, "this resource"),
+                None => d,
+            };
+            diags.push(d);
         }
     }
     if let Some(e) = &report.state_error {
@@ -328,19 +230,4 @@ fn ask(verb: &str) -> Result<bool, Diagnostic> {
     let mut answer = String::new();
     let _ = std::io::stdin().read_line(&mut answer);
     Ok(answer.trim() == "yes")
-}
-
-/// `@timeout(d)` of each resource schema.
-fn schema_timeouts(program: &tpt_lang::Program) -> HashMap<String, Duration> {
-    program
-        .schemas
-        .iter()
-        .filter_map(|s| {
-            let a = s.annotations.iter().find(|a| a.name.name == "timeout")?;
-            let tpt_lang::syntax::ast::ExprKind::Duration(ms) = a.args.first()?.kind else {
-                return None;
-            };
-            Some((s.name.clone(), Duration::from_millis(ms.max(0).unsigned_abs())))
-        })
-        .collect()
 }

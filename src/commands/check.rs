@@ -1,39 +1,33 @@
-//! `tpt check`: type-check a configuration, then evaluate its environments so
-//! that evaluation errors (refinements of computed values, missing inputs, …)
-//! surface before anything is planned.
+//! `tpt check`: the check pipeline (`tpt_planner::check`, the language
+//! server's too) on a configuration loaded from disk, rendered.
 
 use std::process::ExitCode;
 
-use tpt_lang::diagnostic::sort_diagnostics;
+use tpt_executor::host::EnvInputs;
 
-use super::{exit, load_and_check, select_environments, FAILED, OK};
+use super::{exit, FAILED, OK};
 use crate::cli::CheckArgs;
-use crate::host::EnvInputs;
 use crate::render::{plural, status, Renderer, Tally};
 
 pub fn run(args: &CheckArgs, renderer: &Renderer) -> ExitCode {
-    let mut checked = load_and_check(&args.path);
-    let mut evaluated = 0;
-    if !checked.has_errors() {
-        match select_environments(&checked.environments(), args.env.as_deref(), false) {
-            Ok(envs) => {
-                for env in &envs {
-                    match tpt_lang::evaluate(&checked.program, env.as_deref(), &EnvInputs) {
-                        // A dependency cycle is an error of the configuration too.
-                        Ok(evaluated) => {
-                            if let Err(diags) = tpt_planner::graph::build(&evaluated.resources) {
-                                checked.diagnostics.extend(diags);
-                            }
-                        }
-                        Err(diags) => checked.diagnostics.extend(diags),
-                    }
-                }
-                evaluated = envs.iter().filter(|e| e.is_some()).count();
-            }
-            Err(d) => checked.diagnostics.push(d),
+    let (program, report) = match tpt_executor::session::load_program(&args.path) {
+        Ok(program) => {
+            let report = tpt_planner::check::check(&program, args.env.as_deref(), &EnvInputs);
+            (program, report)
         }
-        sort_diagnostics(&mut checked.diagnostics);
-    }
+        Err(d) => (
+            tpt_lang::Program::default(),
+            tpt_planner::check::Report {
+                diagnostics: vec![d],
+                environments: 0,
+            },
+        ),
+    };
+    let evaluated = report.environments;
+    let checked = tpt_executor::session::Checked {
+        program,
+        diagnostics: report.diagnostics,
+    };
     renderer.emit(&checked.diagnostics, &checked.program.sources);
     let tally = Tally::of(&checked.diagnostics);
     if tally.errors > 0 {

@@ -7,8 +7,8 @@ use tpt_planner::envdiff;
 
 use super::{exit, load_and_check, select_environments, FAILED, OK};
 use crate::cli::{DiffFormat, EnvsDiffArgs};
-use crate::host::EnvInputs;
 use crate::render::Renderer;
+use tpt_executor::host::EnvInputs;
 
 pub fn diff(args: &EnvsDiffArgs, renderer: &Renderer) -> ExitCode {
     let checked = load_and_check(&args.path);

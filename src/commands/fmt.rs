@@ -9,8 +9,8 @@ use tpt_lang::{Code, Diagnostic, SourceMap};
 
 use super::{exit, FAILED, OK};
 use crate::cli::FmtArgs;
-use crate::host::io_message;
 use crate::render::{plural, status, Renderer};
+use tpt_executor::host::io_message;
 
 pub fn run(args: &FmtArgs, renderer: &Renderer) -> ExitCode {
     let roots = if args.paths.is_empty() {

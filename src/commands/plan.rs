@@ -1,17 +1,17 @@
-//! `tpt plan`: evaluate an environment, compare it with its recorded state and
-//! print the plan. Reading the state file is the only IO besides the
-//! configuration; the comparison is the planner's (pure).
+//! `tpt plan` and `tpt show`: a session's plan, rendered. Planning itself is
+//! the library's (`tpt_executor::session`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use tpt_executor::Engine;
+use tpt_executor::session::{Checked, Options, Session, Settings};
 use tpt_lang::{Code, Diagnostic};
 use tpt_planner::plan;
-use tpt_planner::state::{Sealer, State};
+use tpt_planner::state::State;
 
-use super::{checked_env, evaluate_checked, exit, failed, OK};
+use super::{checked, exit, failed, OK};
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::render::{status, Renderer};
 
@@ -19,49 +19,35 @@ use crate::render::{status, Renderer};
 const CHANGES: u8 = 2;
 
 pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
-    let (checked, env) = match checked_env(&args.path, args.env.as_deref(), renderer) {
+    let checked = match checked(&args.path, renderer) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let checked = &checked;
     let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
-    let env_name = env.clone().unwrap_or_else(|| "default".to_string());
-    let dir = state_dir(&args.path);
-    let backend = match crate::lock::open_backend(&dir) {
-        Ok(b) => b,
-        Err(d) => return fail(&[d]),
-    };
-    let backend = backend.as_ref();
-    let timeout = match lock_timeout(&args.lock_timeout) {
-        Ok(t) => t,
-        Err(d) => return fail(&[d]),
+    let session = match open_session(
+        &checked,
+        &args.path,
+        args.env.as_deref(),
+        &args.lock_timeout,
+        None,
+    ) {
+        Ok(s) => s,
+        Err(diags) => return fail(&diags),
     };
     // The lock keeps another run from changing the state while this plan reads it.
-    let _held = match crate::lock::acquire(backend, &env_name, "plan", timeout) {
+    let _held = match session.lock("plan") {
         Ok(h) => h,
-        Err(d) => return fail(&[d]),
-    };
-    let engine = match engine() {
-        Ok(e) => e,
         Err(d) => return fail(&[d]),
     };
     let options = Options {
         refresh: args.refresh,
         destroy: false,
-        targets: &args.target,
+        targets: args.target.clone(),
         reconcile: false,
     };
-    let planned = match make_plan(
-        checked,
-        env.as_deref(),
-        &env_name,
-        backend,
-        &engine,
-        &options,
-        renderer,
-    ) {
+    let planned = match session.plan(&options, &|note| status(note)) {
         Ok(p) => p,
-        Err(code) => return code,
+        Err(diags) => return fail(&diags),
     };
     let p = &planned.plan;
     let _ = std::io::stdout().lock().write_all(
@@ -92,190 +78,30 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
     exit(OK)
 }
 
-/// `--lock-timeout` as a duration.
-pub fn lock_timeout(text: &str) -> Result<std::time::Duration, Diagnostic> {
-    crate::lock::parse_timeout(text)
-        .map_err(|m| Diagnostic::error(Code::Io, m).help("`--lock-timeout` takes a duration such as `30s`"))
-}
-
-/// The executor's engine (a runtime and the providers).
-pub fn engine() -> Result<Engine, Diagnostic> {
-    Engine::new().map_err(|m| {
-        Diagnostic::error(Code::Io, m).help("this is a problem of the machine, not of the configuration")
+/// A duration argument (`--lock-timeout`, `--wait-timeout`).
+pub fn duration_arg(flag: &str, example: &str, text: &str) -> Result<Duration, Diagnostic> {
+    tpt_executor::lock::parse_timeout(text).map_err(|m| {
+        Diagnostic::error(Code::Io, m).help(format!("`{flag}` takes a duration such as `{example}`"))
     })
 }
 
-/// How to plan.
-pub struct Options<'a> {
-    /// Read the live objects first (drift).
-    pub refresh: bool,
-    /// Plan the deletion of everything recorded.
-    pub destroy: bool,
-    pub targets: &'a [String],
-    /// Follow the creates an interrupted run left unconfirmed (apply only: it writes state).
-    pub reconcile: bool,
-}
-
-/// A plan and what applying it needs.
-pub struct Planned {
-    pub plan: plan::Plan,
-    pub state: State,
-    pub resources: Vec<tpt_lang::ResourceInstance>,
-    pub graph: tpt_planner::graph::ResourceGraph,
-    pub known: tpt_lang::KnownOutputs,
-    pub sealer: Sealer,
-    pub key: Vec<u8>,
-}
-
-/// Reads the state (the caller holds the lock), follows interrupted creates,
-/// refreshes, evaluates with what is known, reads data lookups and diffs.
-#[allow(clippy::too_many_arguments)]
-pub fn make_plan(
-    checked: &super::Checked,
+/// A session on `env` of the configuration at `path`: the settings of the
+/// process environment and these arguments.
+pub fn open_session<'c>(
+    checked: &'c Checked,
+    path: &Path,
     env: Option<&str>,
-    env_name: &str,
-    backend: &dyn tpt_planner::backend::StateBackend,
-    engine: &Engine,
-    options: &Options<'_>,
-    renderer: &Renderer,
-) -> Result<Planned, ExitCode> {
-    let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
-    let provider_failures = |what: &str, failures: Vec<tpt_executor::Failure>| -> Vec<Diagnostic> {
-        failures
-            .into_iter()
-            .map(|f| {
-                Diagnostic::error(Code::ProviderFailed, format!("cannot {what} `{}`: {}", f.address, f.message))
-                    .help("check the provider's credentials and endpoint, or plan with `--refresh=false` to use the recorded state as it is")
-            })
-            .collect()
-    };
-    let mut state = match backend.read(env_name) {
-        Ok(s) => s.unwrap_or_else(|| State::new(env_name, String::new())),
-        Err(e) => return Err(fail(&[crate::lock::backend_error(env_name, e)])),
-    };
-    let key = match state_key(backend) {
-        Ok(k) => k,
-        Err(d) => return Err(fail(&[d])),
-    };
-    let sealer = Sealer::new(&key);
-    if !state.intents.is_empty() {
-        if options.reconcile {
-            let (adopted, failures) = engine.reconcile(&mut state, backend, &sealer, &key);
-            for a in adopted {
-                status(&format!(
-                    "{a}: found the object an interrupted apply created; recorded it"
-                ));
-            }
-            if !failures.is_empty() {
-                return Err(fail(&provider_failures("look up", failures)));
-            }
-        } else {
-            for a in state.intents.keys() {
-                status(&format!(
-                    "warning: an earlier apply was interrupted while creating `{a}`; the next `tpt apply` looks it up before anything else"
-                ));
-            }
-        }
-    }
-    let mut live = std::collections::BTreeMap::new();
-    if options.refresh && !state.resources.is_empty() {
-        let (answers, failures) = engine.refresh(&state, &key);
-        if !failures.is_empty() {
-            return Err(fail(&provider_failures("refresh", failures)));
-        }
-        live = answers;
-    }
-    let (refreshed, _) = tpt_planner::refresh::apply_live(&state, &live);
-    // Evaluated with the outputs an earlier apply recorded (and secret ones,
-    // derived) known, then again when data lookups added theirs.
-    let mut known = tpt_planner::state::known_outputs(&checked.program, &refreshed);
-    engine.secret_outputs(&refreshed, &key, &mut known);
-    let mut evaluated = if options.destroy {
-        tpt_lang::Evaluated::default()
-    } else {
-        evaluate_checked(checked, env, &known, renderer)?
-    };
-    if !options.destroy {
-        let failures = engine.read_data(&evaluated.resources, &refreshed, &key, &mut known);
-        if !failures.is_empty() {
-            return Err(fail(&provider_failures("read", failures)));
-        }
-        if evaluated
-            .resources
-            .iter()
-            .any(|r| known.outputs.contains_key(&r.address) && checked.program.schema(r.schema).is_data())
-        {
-            evaluated = evaluate_checked(checked, env, &known, renderer)?;
-        }
-    }
-    let graph = match tpt_planner::graph::build(&evaluated.resources) {
-        Ok(g) => g,
-        Err(diags) => return Err(fail(&diags)),
-    };
-    let mut p = plan::diff_refreshed(
-        &checked.program,
-        env_name,
-        &evaluated.resources,
-        &graph,
-        &state,
-        &live,
-        &sealer,
-    );
-    if !options.targets.is_empty() {
-        for t in options.targets {
-            if graph.node(t).is_none() && !state.resources.contains_key(t) {
-                let known = evaluated
-                    .resources
-                    .iter()
-                    .map(|r| r.address.as_str())
-                    .chain(state.resources.keys().map(String::as_str));
-                let mut d = Diagnostic::error(
-                    Code::UnknownTarget,
-                    format!("`--target {t}` names no resource of `{env_name}`"),
-                );
-                d = match tpt_lang::diagnostic::did_you_mean(t, known) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
-                    None => d.help("`tpt graph --format text` lists the addresses; stamped ones look like `name[\"key\"]`"),
-                };
-                return Err(fail(&[d]));
-            }
-        }
-        plan::restrict(&mut p, options.targets, &graph, &state);
-    }
-    Ok(Planned {
-        plan: p,
-        state: refreshed,
-        resources: evaluated.resources,
-        graph,
-        known,
-        sealer,
-        key,
-    })
-}
-
-/// `.tpt/` beside the configuration: in the directory, or beside the file.
-pub fn state_dir(path: &Path) -> PathBuf {
-    let base = if path.is_dir() {
-        path.to_path_buf()
-    } else {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
-    };
-    base.join(".tpt")
-}
-
-/// The state key: `TPT_STATE_KEY`, else the backend's (`.tpt/state.key`, or a
-/// Secret beside Kubernetes state), made once when missing.
-pub fn state_key(backend: &dyn tpt_planner::backend::StateBackend) -> Result<Vec<u8>, Diagnostic> {
-    if let Ok(k) = std::env::var("TPT_STATE_KEY") {
-        if !k.is_empty() {
-            return Ok(k.into_bytes());
-        }
-    }
-    backend.key().map_err(|e| {
-        Diagnostic::error(Code::Io, format!("cannot read the state key: {e}")).help(
-            "the key fingerprints secrets and derives generated passwords: restore it (a new one would change every generated password), or set TPT_STATE_KEY",
-        )
-    })
+    lock_timeout: &str,
+    wait_timeout: Option<&str>,
+) -> Result<Session<'c>, Vec<Diagnostic>> {
+    let mut settings = Settings::from_env(path);
+    settings.env = env.map(str::to_string);
+    settings.lock_timeout = duration_arg("--lock-timeout", "30s", lock_timeout).map_err(|d| vec![d])?;
+    settings.wait_limit = wait_timeout
+        .map(|t| duration_arg("--wait-timeout", "2m", t))
+        .transpose()
+        .map_err(|d| vec![d])?;
+    Session::open(checked, settings)
 }
 
 /// `tpt show FILE`: render a saved plan; warn when its state has changed since.
@@ -307,7 +133,8 @@ pub fn show(args: &crate::cli::ShowArgs, renderer: &Renderer) -> ExitCode {
     });
     if let Some(config) = config {
         // Without a reachable backend there is nothing to compare with.
-        let recorded = crate::lock::open_backend(&state_dir(&config))
+        let recorded = Settings::from_env(&config)
+            .open_backend()
             .ok()
             .and_then(|b| b.read(&p.environment).ok().flatten());
         let state = recorded.unwrap_or_else(|| State::new(&p.environment, String::new()));

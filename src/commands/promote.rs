@@ -12,8 +12,8 @@ use tpt_planner::envdiff;
 
 use super::{exit, load_and_check, select_environments, FAILED, OK};
 use crate::cli::PromoteArgs;
-use crate::host::EnvInputs;
 use crate::render::{status, Renderer};
+use tpt_executor::host::EnvInputs;
 
 pub fn run(args: &PromoteArgs, renderer: &Renderer) -> ExitCode {
     let checked = load_and_check(&args.path);
@@ -163,11 +163,11 @@ fn evaluate_edited(
             if path == self.name {
                 Ok(self.text.to_string())
             } else {
-                crate::host::DiskFs.read(path)
+                tpt_executor::host::DiskFs.read(path)
             }
         }
     }
-    let files = crate::root::root_files(path).map_err(|_| ())?;
+    let files = tpt_executor::host::root_files(path).map_err(|_| ())?;
     let program = tpt_lang::Program::load(
         &Overlay {
             name: edited_name,

@@ -8,7 +8,6 @@ use tpt_lang::{Code, Diagnostic};
 use tpt_planner::backend::StateBackend;
 use tpt_planner::state::State;
 
-use super::plan::state_dir;
 use super::{exit, OK};
 use crate::cli::{StateCommand, StateTarget};
 use crate::render::Renderer;
@@ -33,13 +32,13 @@ fn target(cmd: &StateCommand) -> &StateTarget {
 
 fn run_inner(cmd: &StateCommand) -> Result<(), Diagnostic> {
     let t = target(cmd);
-    let backend = crate::lock::open_backend(&state_dir(&t.path))?;
+    let backend = tpt_executor::session::Settings::from_env(&t.path).open_backend()?;
     let backend = backend.as_ref();
     let env = t.env.as_str();
     let read = |backend: &dyn StateBackend| -> Result<State, Diagnostic> {
         backend
             .read(env)
-            .map_err(|e| crate::lock::backend_error(env, e))?
+            .map_err(|e| tpt_executor::lock::backend_error(env, e))?
             .ok_or_else(|| {
                 Diagnostic::error(
                     Code::StateAddress,
@@ -66,14 +65,14 @@ fn run_inner(cmd: &StateCommand) -> Result<(), Diagnostic> {
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         StateCommand::Rm { address, .. } | StateCommand::Mv { from: address, .. } => {
-            let timeout = crate::lock::parse_timeout(&t.lock_timeout)
+            let timeout = tpt_executor::lock::parse_timeout(&t.lock_timeout)
                 .map_err(|m| Diagnostic::error(Code::Io, m).help("write e.g. `30s`"))?;
             let operation = if matches!(cmd, StateCommand::Rm { .. }) {
                 "state rm"
             } else {
                 "state mv"
             };
-            let _held = crate::lock::acquire(backend, env, operation, timeout)?;
+            let _held = tpt_executor::lock::acquire(backend, env, operation, timeout)?;
             let mut state = read(backend)?;
             let r = state
                 .resources
@@ -100,12 +99,12 @@ fn run_inner(cmd: &StateCommand) -> Result<(), Diagnostic> {
             state.serial += 1;
             backend
                 .write(env, &state)
-                .map_err(|e| crate::lock::backend_error(env, e))?;
+                .map_err(|e| tpt_executor::lock::backend_error(env, e))?;
         }
         StateCommand::Unlock { id, .. } => {
             backend
                 .unlock(env, id)
-                .map_err(|e| crate::lock::backend_error(env, e))?;
+                .map_err(|e| tpt_executor::lock::backend_error(env, e))?;
             let _ = writeln!(out, "released the lock `{id}` of `{env}`");
         }
     }

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use tpt_lang::diagnostic::sort_diagnostics;
 use tpt_lang::program::{ModuleId, ParseFile};
 use tpt_lang::source::FileId;
 use tpt_lang::syntax::ast;
@@ -333,30 +332,10 @@ impl Workspace {
     }
 }
 
-/// The diagnostics `tpt check` gives: loading and type errors; with none, the
-/// errors of evaluating every environment (or the base, when there are none)
-/// and dependency cycles of their graphs.
+/// The diagnostics `tpt check` gives: the one check pipeline
+/// (`tpt_planner::check`) over every environment.
 pub fn check_like_cli(program: &Program) -> Vec<Diagnostic> {
-    let mut diags = tpt_lang::check(program);
-    if diags.iter().any(Diagnostic::is_error) {
-        return diags;
-    }
-    let envs: Vec<Option<&str>> = match program.modules.first() {
-        Some(m) if !m.environments.is_empty() => m.environments.keys().map(|e| Some(e.as_str())).collect(),
-        _ => vec![None],
-    };
-    for env in envs {
-        match tpt_lang::evaluate(program, env, &EnvInputs) {
-            Ok(evaluated) => {
-                if let Err(cycle) = tpt_planner::graph::build(&evaluated.resources) {
-                    diags.extend(cycle);
-                }
-            }
-            Err(errors) => diags.extend(errors),
-        }
-    }
-    sort_diagnostics(&mut diags);
-    diags
+    tpt_planner::check::check(program, None, &EnvInputs).diagnostics
 }
 
 /// Named inputs from the server's environment, as `tpt check` reads them.

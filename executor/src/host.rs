@@ -1,11 +1,49 @@
-//! Which files form the root module of a configuration: a single file, or a
-//! directory's `main.tpt` followed by its `envs/*.tpt` in name order.
+//! The outside world as the language crate sees it: [`root_files`] finds the
+//! files of a configuration, [`DiskFs`] reads them from disk (paths relative to
+//! the working directory, as given), and [`EnvInputs`] reads named inputs from
+//! the process environment.
 
+use std::io;
 use std::path::Path;
 
-use tpt_lang::{Code, Diagnostic};
+use tpt_lang::{Code, Diagnostic, FileSystem, Inputs};
 
-use crate::host::io_message;
+/// Reads `.tpt` files with `std::fs`.
+pub struct DiskFs;
+
+impl FileSystem for DiskFs {
+    fn read(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| io_message(&e))
+    }
+}
+
+/// Named inputs (`secret_env("NAME")`) from environment variables.
+pub struct EnvInputs;
+
+impl Inputs for EnvInputs {
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// A short, platform-independent description of an IO error, for diagnostics
+/// (no `(os error 2)` suffixes, so that snapshots are stable).
+pub fn io_message(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        io::ErrorKind::IsADirectory => "it is a directory".into(),
+        io::ErrorKind::NotADirectory => "a part of the path is not a directory".into(),
+        io::ErrorKind::InvalidData => "the file is not valid UTF-8".into(),
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
+}
 
 /// The paths (as the file system knows them) of the root module's files, or an
 /// `E0600` diagnostic saying why there are none.

@@ -31,7 +31,7 @@ pub fn acquire<'b>(
     let info = LockInfo {
         id: new_id(),
         who: who(),
-        when: now_rfc3339(),
+        when: crate::now_rfc3339(),
         operation: operation.to_string(),
     };
     let start = Instant::now();
@@ -96,8 +96,6 @@ fn who() -> String {
     format!("{user}@{host}")
 }
 
-pub use tpt_executor::now_rfc3339;
-
 /// `30s`, `5m` → a duration (the language's duration syntax).
 pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     if text == "0" {
@@ -109,32 +107,26 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{text}` is not a duration; write e.g. `30s` or `5m`"))
 }
 
-/// The state backend for a configuration's `.tpt` directory: the local files by
-/// default; with `TPT_STATE_BACKEND=kubernetes`, Secrets and Leases in the
-/// namespace `TPT_STATE_NAMESPACE` (default `tpt`) of the cluster named by
-/// `TPT_STATE_KUBECONFIG` (default `$KUBECONFIG`, then `~/.kube/config`) and
-/// `TPT_STATE_CONTEXT` (default: its current context).
-pub fn open_backend(dir: &std::path::Path) -> Result<Box<dyn StateBackend>, Diagnostic> {
-    match std::env::var("TPT_STATE_BACKEND").ok().as_deref() {
-        None | Some("") | Some("local") => Ok(Box::new(tpt_executor::backend::LocalBackend::new(dir))),
-        Some("kubernetes") => {
-            let kubeconfig = std::env::var_os("TPT_STATE_KUBECONFIG")
-                .or_else(|| std::env::var_os("KUBECONFIG"))
-                .map(std::path::PathBuf::from)
-                .or_else(|| {
-                    std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config"))
-                })
-                .unwrap_or_default();
-            let context = std::env::var("TPT_STATE_CONTEXT").ok();
-            let namespace = std::env::var("TPT_STATE_NAMESPACE").unwrap_or_else(|_| "tpt".into());
-            tpt_executor::backend::KubernetesBackend::connect(&kubeconfig, context.as_deref(), &namespace)
-                .map(|b| Box::new(b) as Box<dyn StateBackend>)
-                .map_err(|e| {
-                    Diagnostic::error(Code::Io, format!("cannot reach the Kubernetes state backend: {e}"))
-                        .help("check TPT_STATE_KUBECONFIG / TPT_STATE_CONTEXT, and that the namespace TPT_STATE_NAMESPACE exists")
-                })
-        }
-        Some(other) => Err(
+/// The state backend `choice` names, for a configuration whose `.tpt`
+/// directory is `dir` (the local backend keeps its files there).
+pub fn open_backend(
+    choice: &crate::session::BackendChoice,
+    dir: &std::path::Path,
+) -> Result<Box<dyn StateBackend>, Diagnostic> {
+    use crate::session::BackendChoice;
+    match choice {
+        BackendChoice::Local => Ok(Box::new(crate::backend::LocalBackend::new(dir))),
+        BackendChoice::Kubernetes {
+            kubeconfig,
+            context,
+            namespace,
+        } => crate::backend::KubernetesBackend::connect(kubeconfig, context.as_deref(), namespace)
+            .map(|b| Box::new(b) as Box<dyn StateBackend>)
+            .map_err(|e| {
+                Diagnostic::error(Code::Io, format!("cannot reach the Kubernetes state backend: {e}"))
+                    .help("check TPT_STATE_KUBECONFIG / TPT_STATE_CONTEXT, and that the namespace TPT_STATE_NAMESPACE exists")
+            }),
+        BackendChoice::Unknown(other) => Err(
             Diagnostic::error(Code::Io, format!("unknown state backend `{other}`"))
                 .help("TPT_STATE_BACKEND is `local` (the default) or `kubernetes`"),
         ),

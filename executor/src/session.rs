@@ -1,0 +1,487 @@
+//! The library API of tpt's workflow: a configuration loaded and checked
+//! ([`load`] → [`Checked`]), then a [`Session`] on one environment of it —
+//! its settings read once ([`Settings`]), its state backend and the engine —
+//! that plans ([`Session::plan`]: state → reconcile → refresh → evaluate →
+//! data reads → graph → diff), says what cannot be applied before anything
+//! runs ([`Session::cannot_apply`]) and applies ([`Session::apply`]).
+//!
+//! The CLI parses arguments into [`Settings`] and renders what a session
+//! returns; the end-to-end tests drive a session directly. Errors are
+//! diagnostics; notes for the user (an interrupted create adopted) go to the
+//! caller's `notify`, since only the CLI prints.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tpt_lang::diagnostic::sort_diagnostics;
+use tpt_lang::{Code, Diagnostic, KnownOutputs, Program, ResourceInstance};
+use tpt_planner::backend::StateBackend;
+use tpt_planner::graph::ResourceGraph;
+use tpt_planner::plan::{self, Action, Plan};
+use tpt_planner::state::{Sealer, State};
+
+use crate::apply::{Cancel, Job, Report};
+use crate::events::Events;
+use crate::host::{root_files, DiskFs, EnvInputs};
+use crate::lock::Held;
+use crate::{Engine, Failure};
+
+/// How long one operation may take when its schema gives no `@timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Where a configuration's state lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendChoice {
+    /// Files in the configuration's `.tpt/` directory.
+    Local,
+    /// Secrets and Leases in `namespace` of the cluster `context` of `kubeconfig`.
+    Kubernetes {
+        kubeconfig: PathBuf,
+        context: Option<String>,
+        namespace: String,
+    },
+    /// A name `TPT_STATE_BACKEND` gave that tpt does not know.
+    Unknown(String),
+}
+
+/// What a session needs to know, read once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The configuration: a `.tpt` file, or a directory holding `main.tpt`.
+    pub path: PathBuf,
+    /// The environment (`--env`); required when the configuration declares any.
+    pub env: Option<String>,
+    pub backend: BackendChoice,
+    /// `TPT_STATE_KEY`: the state key, in place of the backend's.
+    pub state_key: Option<Vec<u8>>,
+    /// How long to wait for another run's lock.
+    pub lock_timeout: Duration,
+    /// Bounds every wait of refresh, lookups and apply (`--wait-timeout`).
+    pub wait_limit: Option<Duration>,
+}
+
+impl Settings {
+    /// The settings of the configuration at `path`, the state backend and key
+    /// read from the process environment: `TPT_STATE_BACKEND` (`local`, the
+    /// default, or `kubernetes` with `TPT_STATE_KUBECONFIG` — default
+    /// `$KUBECONFIG`, then `~/.kube/config` —, `TPT_STATE_CONTEXT` and
+    /// `TPT_STATE_NAMESPACE`, default `tpt`) and `TPT_STATE_KEY`.
+    pub fn from_env(path: &Path) -> Settings {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let backend = match var("TPT_STATE_BACKEND").as_deref() {
+            None | Some("local") => BackendChoice::Local,
+            Some("kubernetes") => BackendChoice::Kubernetes {
+                kubeconfig: var("TPT_STATE_KUBECONFIG")
+                    .or_else(|| var("KUBECONFIG"))
+                    .map(PathBuf::from)
+                    .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".kube/config")))
+                    .unwrap_or_default(),
+                context: var("TPT_STATE_CONTEXT"),
+                namespace: var("TPT_STATE_NAMESPACE").unwrap_or_else(|| "tpt".into()),
+            },
+            Some(other) => BackendChoice::Unknown(other.to_string()),
+        };
+        Settings {
+            path: path.to_path_buf(),
+            env: None,
+            backend,
+            state_key: var("TPT_STATE_KEY").map(String::into_bytes),
+            lock_timeout: Duration::ZERO,
+            wait_limit: None,
+        }
+    }
+
+    /// `.tpt/` beside the configuration: in the directory, or beside the file.
+    pub fn state_dir(&self) -> PathBuf {
+        let base = if self.path.is_dir() {
+            self.path.clone()
+        } else {
+            self.path.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        base.join(".tpt")
+    }
+
+    /// The state backend these settings name.
+    pub fn open_backend(&self) -> Result<Box<dyn StateBackend>, Diagnostic> {
+        crate::lock::open_backend(&self.backend, &self.state_dir())
+    }
+
+    /// The state key: the one given, else the backend's (`.tpt/state.key`,
+    /// or a Secret beside Kubernetes state), made once when missing.
+    pub fn state_key(&self, backend: &dyn StateBackend) -> Result<Vec<u8>, Diagnostic> {
+        if let Some(k) = &self.state_key {
+            return Ok(k.clone());
+        }
+        backend.key().map_err(|e| {
+            Diagnostic::error(Code::Io, format!("cannot read the state key: {e}")).help(
+                "the key fingerprints secrets and derives generated passwords: restore it (a new one would change every generated password), or set TPT_STATE_KEY",
+            )
+        })
+    }
+}
+
+/// A configuration loaded and type-checked.
+pub struct Checked {
+    pub program: Program,
+    /// Loading and checking diagnostics, sorted by location.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Files of the configuration (the standard library not counted).
+    pub fn file_count(&self) -> usize {
+        self.program
+            .modules
+            .iter()
+            .filter(|m| !m.name.starts_with("std."))
+            .map(|m| m.files.len())
+            .sum()
+    }
+
+    /// Names of the root module's environments, in declaration order.
+    pub fn environments(&self) -> Vec<String> {
+        tpt_planner::check::environments(&self.program)
+    }
+
+    /// Evaluates environment `env` with the outputs already known.
+    pub fn evaluate(
+        &self,
+        env: Option<&str>,
+        known: &KnownOutputs,
+    ) -> Result<tpt_lang::Evaluated, Vec<Diagnostic>> {
+        tpt_lang::evaluate_with(&self.program, env, &EnvInputs, known).map_err(|mut diags| {
+            sort_diagnostics(&mut diags);
+            diags
+        })
+    }
+}
+
+/// Loads the configuration at `path` from disk (its loading errors are the
+/// checker's to report); an error when `path` holds no configuration.
+pub fn load_program(path: &Path) -> Result<Program, Diagnostic> {
+    Ok(Program::load(&DiskFs, &root_files(path)?))
+}
+
+/// Loads the configuration at `path` from disk and runs the type checker.
+pub fn load(path: &Path) -> Checked {
+    match load_program(path) {
+        Ok(program) => {
+            let mut diagnostics = tpt_lang::check(&program);
+            sort_diagnostics(&mut diagnostics);
+            Checked { program, diagnostics }
+        }
+        Err(d) => Checked {
+            program: Program::default(),
+            diagnostics: vec![d],
+        },
+    }
+}
+
+/// How to plan.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Read the live objects first (drift).
+    pub refresh: bool,
+    /// Plan the deletion of everything recorded.
+    pub destroy: bool,
+    /// Only these addresses (and what they need, or what depends on what is deleted).
+    pub targets: Vec<String>,
+    /// Follow the creates an interrupted run left unconfirmed (apply only: it writes state).
+    pub reconcile: bool,
+}
+
+/// A plan and what applying it needs.
+pub struct Planned {
+    pub plan: Plan,
+    /// The recorded state as the providers see it (refreshed).
+    pub state: State,
+    pub resources: Vec<ResourceInstance>,
+    pub graph: ResourceGraph,
+    pub known: KnownOutputs,
+    pub sealer: Sealer,
+    pub key: Vec<u8>,
+}
+
+/// One environment of a checked configuration, its state backend and the engine.
+pub struct Session<'c> {
+    pub checked: &'c Checked,
+    /// The environment (`None`: a configuration without environments).
+    pub env: Option<String>,
+    /// The name its state is kept under (`default` without environments).
+    pub env_name: String,
+    pub engine: Engine,
+    settings: Settings,
+    backend: Box<dyn StateBackend>,
+}
+
+impl<'c> Session<'c> {
+    /// A session on the environment `settings.env` of `checked` (which must
+    /// have no errors): chooses the environment, opens the backend, starts the engine.
+    pub fn open(checked: &'c Checked, settings: Settings) -> Result<Session<'c>, Vec<Diagnostic>> {
+        let env =
+            tpt_planner::check::select_environments(&checked.environments(), settings.env.as_deref(), true)
+                .map_err(|d| vec![d])?
+                .pop()
+                .flatten();
+        let backend = settings.open_backend().map_err(|d| vec![d])?;
+        let mut engine = Engine::new().map_err(|m| {
+            vec![Diagnostic::error(Code::Io, m)
+                .help("this is a problem of the machine, not of the configuration")]
+        })?;
+        engine.wait_limit = settings.wait_limit;
+        Ok(Session {
+            checked,
+            env_name: env.clone().unwrap_or_else(|| "default".to_string()),
+            env,
+            engine,
+            settings,
+            backend,
+        })
+    }
+
+    pub fn backend(&self) -> &dyn StateBackend {
+        self.backend.as_ref()
+    }
+
+    /// Takes the environment's state lock for `operation` (waiting up to the
+    /// settings' lock timeout); released when the result is dropped.
+    pub fn lock(&self, operation: &str) -> Result<Held<'_>, Diagnostic> {
+        crate::lock::acquire(
+            self.backend(),
+            &self.env_name,
+            operation,
+            self.settings.lock_timeout,
+        )
+    }
+
+    /// Evaluates the session's environment with the outputs already known.
+    pub fn evaluate(&self, known: &KnownOutputs) -> Result<tpt_lang::Evaluated, Vec<Diagnostic>> {
+        self.checked.evaluate(self.env.as_deref(), known)
+    }
+
+    /// Reads the state (the caller holds the lock), follows interrupted
+    /// creates (with `options.reconcile`), refreshes, evaluates with what is
+    /// known, reads data lookups and diffs. `notify` receives notes for the user.
+    pub fn plan(&self, options: &Options, notify: &dyn Fn(&str)) -> Result<Planned, Vec<Diagnostic>> {
+        let engine = &self.engine;
+        let env_name = self.env_name.as_str();
+        let provider_failures = |what: &str, failures: Vec<Failure>| -> Vec<Diagnostic> {
+            failures
+                .into_iter()
+                .map(|f| {
+                    Diagnostic::error(Code::ProviderFailed, format!("cannot {what} `{}`: {}", f.address, f.message))
+                        .help("check the provider's credentials and endpoint, or plan with `--refresh=false` to use the recorded state as it is")
+                })
+                .collect()
+        };
+        let mut state = match self.backend.read(env_name) {
+            Ok(s) => s.unwrap_or_else(|| State::new(env_name, String::new())),
+            Err(e) => return Err(vec![crate::lock::backend_error(env_name, e)]),
+        };
+        let key = self.settings.state_key(self.backend()).map_err(|d| vec![d])?;
+        let sealer = Sealer::new(&key);
+        if !state.intents.is_empty() {
+            if options.reconcile {
+                let (adopted, failures) = engine.reconcile(&mut state, self.backend(), &sealer, &key);
+                for a in adopted {
+                    notify(&format!(
+                        "{a}: found the object an interrupted apply created; recorded it"
+                    ));
+                }
+                if !failures.is_empty() {
+                    return Err(provider_failures("look up", failures));
+                }
+            } else {
+                for a in state.intents.keys() {
+                    notify(&format!(
+                        "warning: an earlier apply was interrupted while creating `{a}`; the next `tpt apply` looks it up before anything else"
+                    ));
+                }
+            }
+        }
+        let mut live = BTreeMap::new();
+        if options.refresh && !state.resources.is_empty() {
+            let (answers, failures) = engine.refresh(&state, &key);
+            if !failures.is_empty() {
+                return Err(provider_failures("refresh", failures));
+            }
+            live = answers;
+        }
+        let (refreshed, _) = tpt_planner::refresh::apply_live(&state, &live);
+        // Evaluated with the outputs an earlier apply recorded (and secret ones,
+        // derived) known, then again when data lookups added theirs.
+        let mut known = tpt_planner::state::known_outputs(&self.checked.program, &refreshed);
+        engine.secret_outputs(&refreshed, &key, &mut known);
+        let mut evaluated = if options.destroy {
+            tpt_lang::Evaluated::default()
+        } else {
+            self.evaluate(&known)?
+        };
+        if !options.destroy {
+            let failures = engine.read_data(&evaluated.resources, &refreshed, &key, &mut known);
+            if !failures.is_empty() {
+                return Err(provider_failures("read", failures));
+            }
+            let program = &self.checked.program;
+            if evaluated
+                .resources
+                .iter()
+                .any(|r| known.outputs.contains_key(&r.address) && program.schema(r.schema).is_data())
+            {
+                evaluated = self.evaluate(&known)?;
+            }
+        }
+        let graph = tpt_planner::graph::build(&evaluated.resources)?;
+        let mut p = plan::diff_refreshed(
+            &self.checked.program,
+            env_name,
+            &evaluated.resources,
+            &graph,
+            &state,
+            &live,
+            &sealer,
+        );
+        if !options.targets.is_empty() {
+            for t in &options.targets {
+                if graph.node(t).is_none() && !state.resources.contains_key(t) {
+                    return Err(vec![unknown_target(t, env_name, &evaluated.resources, &state)]);
+                }
+            }
+            plan::restrict(&mut p, &options.targets, &graph, &state);
+        }
+        Ok(Planned {
+            plan: p,
+            state: refreshed,
+            resources: evaluated.resources,
+            graph,
+            known,
+            sealer,
+            key,
+        })
+    }
+
+    /// Why the changes of `planned` cannot be applied, found before anything
+    /// runs: a resource whose kind tpt has no module for (E0801), or inputs
+    /// its kind cannot turn into a request (E0800). Each at its resource.
+    pub fn cannot_apply(&self, planned: &Planned) -> Vec<Diagnostic> {
+        let instances: HashMap<&str, &ResourceInstance> = planned
+            .resources
+            .iter()
+            .map(|r| (r.address.as_str(), r))
+            .collect();
+        let at = |d: Diagnostic, address: &str, label: &str| match instances.get(address) {
+            Some(r) => d.label(r.span, label.to_string()),
+            None => d,
+        };
+        let kind_of = |address: &str| -> Option<String> {
+            match instances.get(address) {
+                Some(r) => Some(r.kind.clone()),
+                None => planned.state.resources.get(address).map(|r| r.kind().to_string()),
+            }
+        };
+        let changes = || planned.plan.changes.iter().filter(|c| c.action != Action::NoOp);
+        let mut problems: Vec<Diagnostic> = changes()
+            .filter_map(|c| {
+                let kind = kind_of(&c.address)?;
+                if self.engine.supports(&kind) {
+                    return None;
+                }
+                let d = Diagnostic::error(
+                    Code::NoProvider,
+                    format!("no provider can apply `{}` (`{}`) yet", c.schema, c.address),
+                )
+                .help(format!(
+                    "tpt applies {}; remove the resource or plan with `--target` to leave it out",
+                    self.engine.kinds().join(", ")
+                ));
+                Some(at(d, &c.address, "declared here"))
+            })
+            .collect();
+        let to_apply: Vec<&ResourceInstance> = changes()
+            .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+            .filter_map(|c| instances.get(c.address.as_str()).copied())
+            .collect();
+        for f in self.engine.validate(&to_apply) {
+            let d = Diagnostic::error(
+                Code::ProviderFailed,
+                format!("`{}` cannot be applied: {}", f.address, f.message),
+            )
+            .help("change the resource's inputs as the message says, then run `tpt apply` again: nothing was changed");
+            problems.push(at(d, &f.address, "this resource"));
+        }
+        problems
+    }
+
+    /// Applies `planned` with at most `parallelism` operations at once; the
+    /// state is written after every operation. Progress goes to `events`.
+    pub fn apply(
+        &self,
+        planned: &Planned,
+        parallelism: usize,
+        events: Events,
+        cancel: Cancel,
+    ) -> (Report, State) {
+        let reevaluate = |known: &KnownOutputs| {
+            self.evaluate(known).map(|e| e.resources).map_err(|diags| {
+                diags
+                    .iter()
+                    .map(|d| d.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        };
+        let job = Job {
+            plan: &planned.plan,
+            desired: planned.resources.clone(),
+            graph: &planned.graph,
+            known: planned.known.clone(),
+            reevaluate: &reevaluate,
+            sealer: &planned.sealer,
+            key: &planned.key,
+            timeouts: schema_timeouts(&self.checked.program),
+            default_timeout: DEFAULT_TIMEOUT,
+            parallelism,
+            wait_limit: self.settings.wait_limit,
+        };
+        self.engine
+            .apply(&job, planned.state.clone(), self.backend(), events, cancel)
+    }
+}
+
+/// `--target t` that names nothing of the environment.
+fn unknown_target(t: &str, env_name: &str, resources: &[ResourceInstance], state: &State) -> Diagnostic {
+    let known = resources
+        .iter()
+        .map(|r| r.address.as_str())
+        .chain(state.resources.keys().map(String::as_str));
+    let d = Diagnostic::error(
+        Code::UnknownTarget,
+        format!("`--target {t}` names no resource of `{env_name}`"),
+    );
+    match tpt_lang::diagnostic::did_you_mean(t, known) {
+        Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+        None => {
+            d.help("`tpt graph --format text` lists the addresses; stamped ones look like `name[\"key\"]`")
+        }
+    }
+}
+
+/// `@timeout(d)` of each resource schema.
+fn schema_timeouts(program: &Program) -> HashMap<String, Duration> {
+    program
+        .schemas
+        .iter()
+        .filter_map(|s| {
+            let a = s.annotations.iter().find(|a| a.name.name == "timeout")?;
+            let tpt_lang::syntax::ast::ExprKind::Duration(ms) = a.args.first()?.kind else {
+                return None;
+            };
+            Some((s.name.clone(), Duration::from_millis(ms.max(0).unsigned_abs())))
+        })
+        .collect()
+}

@@ -1,0 +1,149 @@
+//! The check pipeline, the one `tpt check` and the language server run: type
+//! errors first; with none, every chosen environment is evaluated and its
+//! resource graph built, so that evaluation errors (a refinement of a computed
+//! value, a missing input) and dependency cycles surface before anything is
+//! planned. Loading the files is the caller's (disk, or an editor's buffers).
+
+use tpt_lang::diagnostic::{did_you_mean, sort_diagnostics};
+use tpt_lang::eval::Inputs;
+use tpt_lang::{Code, Diagnostic, Program};
+
+/// What checking found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Every diagnostic, sorted by location.
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many named environments were evaluated.
+    pub environments: usize,
+}
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Checks `program`: its type errors; with none, the environment `env` (every
+/// one when `None`, or the base alone when there are none) evaluated and its
+/// graph built.
+pub fn check(program: &Program, env: Option<&str>, inputs: &dyn Inputs) -> Report {
+    let mut report = Report {
+        diagnostics: tpt_lang::check(program),
+        environments: 0,
+    };
+    if !report.has_errors() {
+        match select_environments(&environments(program), env, false) {
+            Ok(envs) => {
+                for env in &envs {
+                    match tpt_lang::evaluate(program, env.as_deref(), inputs) {
+                        Ok(evaluated) => {
+                            if let Err(cycle) = crate::graph::build(&evaluated.resources) {
+                                report.diagnostics.extend(cycle);
+                            }
+                        }
+                        Err(errors) => report.diagnostics.extend(errors),
+                    }
+                }
+                report.environments = envs.iter().filter(|e| e.is_some()).count();
+            }
+            Err(d) => report.diagnostics.push(d),
+        }
+    }
+    sort_diagnostics(&mut report.diagnostics);
+    report
+}
+
+/// Names of the root module's environments, in declaration order.
+pub fn environments(program: &Program) -> Vec<String> {
+    program
+        .modules
+        .first()
+        .map(|m| m.environments.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The environments to evaluate: `requested` if it exists, else every one
+/// (`None` alone when the configuration has none). `required` makes a missing
+/// `--env` an error when there are environments.
+pub fn select_environments(
+    available: &[String],
+    requested: Option<&str>,
+    required: bool,
+) -> Result<Vec<Option<String>>, Diagnostic> {
+    let listing = || {
+        available
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match requested {
+        Some(env) if available.iter().any(|e| e == env) => Ok(vec![Some(env.to_string())]),
+        Some(env) if available.is_empty() => Err(Diagnostic::error(
+            Code::UnknownEnvironment,
+            format!("no environment `{env}`: this configuration declares no environments"),
+        )
+        .help("remove `--env`, or declare `environment NAME { … }` in the configuration")),
+        Some(env) => {
+            let d = Diagnostic::error(Code::UnknownEnvironment, format!("no environment `{env}`"));
+            Err(match did_you_mean(env, available.iter().map(String::as_str)) {
+                Some(s) => d
+                    .help(format!("did you mean `{s}`? The environments are: {}", listing()))
+                    .suggest(s),
+                None => d.help(format!("the environments are: {}", listing())),
+            })
+        }
+        None if available.is_empty() => Ok(vec![None]),
+        None if required => Err(Diagnostic::error(
+            Code::UnknownEnvironment,
+            "this configuration has environments; choose one with `--env`",
+        )
+        .help(format!("the environments are: {}", listing()))),
+        None => Ok(available.iter().cloned().map(Some).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envs() -> Vec<String> {
+        vec!["staging".to_string(), "prod".to_string()]
+    }
+
+    #[test]
+    fn every_environment_by_default() {
+        let got = select_environments(&envs(), None, false).ok();
+        assert_eq!(got, Some(vec![Some("staging".into()), Some("prod".into())]));
+    }
+
+    #[test]
+    fn base_only_without_environments() {
+        assert_eq!(select_environments(&[], None, true).ok(), Some(vec![None]));
+    }
+
+    #[test]
+    fn unknown_environment_suggests() {
+        let d = select_environments(&envs(), Some("prd"), false).err();
+        assert_eq!(d.and_then(|d| d.suggestion), Some("prod".to_string()));
+    }
+
+    #[test]
+    fn required_environment() {
+        assert!(select_environments(&envs(), None, true).is_err());
+        assert!(select_environments(&[], Some("prod"), true).is_err());
+    }
+
+    #[test]
+    fn evaluation_errors_and_cycles_of_every_environment() {
+        let text = "param n: int(1..3)\nlet x = n\nenvironment a { n = 2 }\n";
+        let program = Program::from_text("main.tpt", text);
+        let report = check(&program, None, &tpt_lang::eval::NoInputs);
+        assert!(!report.has_errors(), "{:?}", report.diagnostics);
+        assert_eq!(report.environments, 1);
+        let cycle = "import std.k8s\nresource a: k8s.Namespace { cluster = b, name = \"a\" }\nresource b: k8s.KubeconfigCluster { context = \"x\", depends_on = [a] }\n";
+        let program = Program::from_text("main.tpt", cycle);
+        let report = check(&program, None, &tpt_lang::eval::NoInputs);
+        assert!(report.has_errors(), "a cycle is an error of the configuration");
+    }
+}
