@@ -12,6 +12,9 @@
 
 mod support;
 
+#[path = "e2e/conformance.rs"]
+mod conformance;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

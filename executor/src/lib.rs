@@ -277,6 +277,42 @@ impl Engine {
         })
     }
 
+    /// Sends `instance` to its recorded object through its kind's update, and
+    /// records nothing: what a change made by hand outside tpt does. The
+    /// end-to-end conformance tests make drift with it, after the same update
+    /// has been shown to reach the server.
+    pub fn update_unrecorded(
+        &self,
+        state: &State,
+        key: &[u8],
+        instance: &ResourceInstance,
+    ) -> Result<(), String> {
+        let recorded = state
+            .resources
+            .get(&instance.address)
+            .ok_or_else(|| format!("`{}` is not recorded", instance.address))?;
+        let p = self
+            .providers
+            .get(&instance.kind)
+            .ok_or_else(|| format!("no kind applies `{}`", instance.kind))?;
+        let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
+        let cx = self.cx(
+            &instance.address,
+            state,
+            instance.depends_on.iter().cloned(),
+            &secrets,
+        );
+        self.runtime
+            .block_on(p.update(&cx, recorded, &apply::desired(instance)))
+            .map(|_| ())
+            .map_err(|e| e.message)
+    }
+
+    /// The fields a kind updates in place, reads back and outputs.
+    pub fn fields(&self, kind: &str) -> Option<provider::Fields> {
+        self.providers.get(kind).map(|p| p.fields())
+    }
+
     /// Whether a kind (or data lookup) can be applied.
     pub fn supports(&self, kind: &str) -> bool {
         self.providers.get(kind).is_some() || self.providers.data(kind).is_some()

@@ -263,8 +263,8 @@ fn live_group(n: &aws_sdk_eks::types::Nodegroup) -> LiveGroup {
 
 /// The live node groups in the stored form of the `node_groups` input, so
 /// that what did not change compares equal: a group written with `size`
-/// stays so while its instance type is the size's, a `min` raised by
-/// `high_availability` reads as written, and `desired` (moved by autoscalers)
+/// stays so while its instance type is the size's, a `min` (and `desired`)
+/// raised by `high_availability` reads as written, and `desired` (moved by autoscalers)
 /// is not drift while it stays within the bounds.
 fn stored_groups(recorded: &BTreeMap<String, J>, live: &[LiveGroup]) -> J {
     let ha = recorded
@@ -299,7 +299,8 @@ fn stored_groups(recorded: &BTreeMap<String, J>, live: &[LiveGroup]) -> J {
             w["min"] = json!(g.min);
         }
         w["max"] = json!(g.max);
-        let in_bounds = |d: i64| d >= i64::from(g.min) && d <= i64::from(g.max);
+        // A written `desired` below the floor is raised to it, like `min`.
+        let in_bounds = |d: i64| d.max(i64::from(g.min)) <= i64::from(g.max);
         if !w["desired"].as_i64().is_none_or(in_bounds) {
             w["desired"] = json!(g.desired);
         }

@@ -210,6 +210,33 @@ fn as_recorded(recorded: &J, live: Option<&str>) -> J {
 }
 
 /// The inputs an app's objects show, in stored form.
+/// The container's environment in stored form: plain values as they are,
+/// values from the app's Secret as the keyed fingerprint state keeps of a
+/// secret (never in the clear), so a value changed by hand shows as drift.
+fn env_read_back(cx: &Cx, deployment: &J, secret: Option<&J>) -> J {
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let mut env = serde_json::Map::new();
+    for e in container["env"].as_array().into_iter().flatten() {
+        let Some(name) = e["name"].as_str() else { continue };
+        if let Some(v) = e["value"].as_str() {
+            env.insert(name.to_string(), J::String(v.to_string()));
+            continue;
+        }
+        let key = &e["valueFrom"]["secretKeyRef"]["key"];
+        let encoded = secret.and_then(|s| s["data"][key.as_str().unwrap_or(name)].as_str());
+        let plain = encoded
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+        // A key missing from the Secret reads as a value nobody wrote.
+        let text = serde_json::to_string(&J::String(plain.unwrap_or_default())).unwrap_or_default();
+        env.insert(
+            name.to_string(),
+            json!({"$sensitive": cx.secrets.fingerprint(&text)}),
+        );
+    }
+    J::Object(env)
+}
+
 fn read_back(prior: &ResourceState, deployment: &J, ingress: Option<&J>) -> BTreeMap<String, J> {
     let mut inputs = BTreeMap::new();
     if let Some(r) = deployment["spec"]["replicas"].as_i64() {
@@ -291,6 +318,7 @@ impl Provider for App {
                 "image",
                 "replicas",
                 "port",
+                "env",
                 "resources",
                 "health_path",
                 "ingress",
@@ -343,8 +371,17 @@ impl Provider for App {
             None,
         )
         .await?;
+        let secret = get_object(
+            cx,
+            &client,
+            &stub("v1", "Secret", Some(ns), &format!("{name}-env")),
+            None,
+        )
+        .await?;
+        let mut inputs = read_back(prior, &dep, ingress.as_ref());
+        inputs.insert("env".to_string(), env_read_back(cx, &dep, secret.as_ref()));
         Ok(Live::Present {
-            inputs: read_back(prior, &dep, ingress.as_ref()),
+            inputs,
             outputs: prior.outputs.clone(),
         })
     }

@@ -63,7 +63,8 @@ fn ingress_nginx(d: &Desired) -> Result<(Vec<J>, J), ProviderError> {
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tpt-ingress-nginx"},
             "subjects": [{"kind": "ServiceAccount", "name": "ingress-nginx", "namespace": ns}]}),
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "ingress-nginx-controller", "namespace": ns, "labels": labels},
+        "metadata": {"name": "ingress-nginx-controller", "namespace": ns,
+            "labels": with_label(&labels, CHART_LABEL, &format!("ingress-nginx-{chart}"))},
         "spec": {"replicas": d.int("replicas")?, "selector": {"matchLabels": labels},
             "template": {"metadata": {"labels": labels}, "spec": {
                 "serviceAccountName": "ingress-nginx",
@@ -84,6 +85,32 @@ fn ingress_nginx(d: &Desired) -> Result<(Vec<J>, J), ProviderError> {
     Ok((objects, service))
 }
 
+/// The label Helm charts put on what they render: `<chart>-<version>`. The
+/// version of a set is read back from it.
+const CHART_LABEL: &str = "helm.sh/chart";
+
+/// `labels` and one more.
+fn with_label(labels: &J, key: &str, value: &str) -> J {
+    let mut l = labels.clone();
+    if let Some(m) = l.as_object_mut() {
+        m.insert(key.to_string(), J::String(value.to_string()));
+    }
+    l
+}
+
+/// The version of `chart` a Deployment of a set was rendered from.
+fn chart_version(objects: &[J], chart: &str) -> Option<J> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == "Deployment")
+        .find_map(|o| {
+            o["metadata"]["labels"][CHART_LABEL]
+                .as_str()?
+                .strip_prefix(&format!("{chart}-"))
+                .map(|v| J::String(v.to_string()))
+        })
+}
+
 /// A CRD of cert-manager's that keeps any spec (the controller validates).
 fn cert_manager_crd(kind: &str, plural: &str, scope: &str) -> J {
     json!({
@@ -97,6 +124,10 @@ fn cert_manager_crd(kind: &str, plural: &str, scope: &str) -> J {
     })
 }
 
+/// Let's Encrypt's ACME directories.
+const STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+const PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
 /// cert-manager: its CRDs, namespace, account and permissions, the
 /// controller, and the `letsencrypt` ClusterIssuer apps' ingresses name.
 fn cert_manager(d: &Desired) -> Result<Vec<J>, ProviderError> {
@@ -104,9 +135,9 @@ fn cert_manager(d: &Desired) -> Result<Vec<J>, ProviderError> {
     let version = d.str("version")?;
     let labels = json!({"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/managed-by": "tpt"});
     let server = if d.str("issuer")? == "staging" {
-        "https://acme-staging-v02.api.letsencrypt.org/directory"
+        STAGING
     } else {
-        "https://acme-v02.api.letsencrypt.org/directory"
+        PRODUCTION
     };
     let solver = if d.bool("dns01")? {
         json!({"dns01": {"route53": {}}})
@@ -133,7 +164,8 @@ fn cert_manager(d: &Desired) -> Result<Vec<J>, ProviderError> {
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tpt-cert-manager"},
             "subjects": [{"kind": "ServiceAccount", "name": "cert-manager", "namespace": ns}]}),
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "cert-manager", "namespace": ns, "labels": labels},
+        "metadata": {"name": "cert-manager", "namespace": ns,
+            "labels": with_label(&labels, CHART_LABEL, &format!("cert-manager-{version}"))},
         "spec": {"replicas": 1, "selector": {"matchLabels": labels},
             "template": {"metadata": {"labels": labels}, "spec": {
                 "serviceAccountName": "cert-manager",
@@ -173,7 +205,7 @@ impl Provider for IngressController {
     fn fields(&self) -> Fields {
         Fields {
             in_place: &["version", "replicas", "class_name", "internal"],
-            reads: &["replicas", "internal"],
+            reads: &["version", "replicas", "class_name", "internal"],
             outputs: &["hostname"],
         }
     }
@@ -200,7 +232,13 @@ impl Provider for IngressController {
             return Ok(Live::Gone);
         };
         let mut inputs = BTreeMap::new();
+        if let Some(v) = chart_version(&objects, "ingress-nginx") {
+            inputs.insert("version".to_string(), v);
+        }
         for o in &objects {
+            if o["kind"] == "IngressClass" {
+                inputs.insert("class_name".to_string(), o["metadata"]["name"].clone());
+            }
             if o["kind"] == "Deployment" {
                 if let Some(r) = o["spec"]["replicas"].as_i64() {
                     inputs.insert("replicas".to_string(), J::from(r));
@@ -245,7 +283,7 @@ impl Provider for CertManager {
     fn fields(&self) -> Fields {
         Fields {
             in_place: &["version", "admin_email", "issuer", "dns01"],
-            reads: &["admin_email"],
+            reads: &["version", "admin_email", "issuer", "dns01"],
             outputs: &[],
         }
     }
@@ -272,10 +310,24 @@ impl Provider for CertManager {
             return Ok(Live::Gone);
         };
         let mut inputs = BTreeMap::new();
+        if let Some(v) = chart_version(&objects, "cert-manager") {
+            inputs.insert("version".to_string(), v);
+        }
         if let Some(issuer) = objects.iter().find(|o| o["kind"] == "ClusterIssuer") {
-            if let Some(e) = issuer["spec"]["acme"]["email"].as_str() {
+            let acme = &issuer["spec"]["acme"];
+            if let Some(e) = acme["email"].as_str() {
                 inputs.insert("admin_email".to_string(), J::String(e.to_string()));
             }
+            if let Some(server) = acme["server"].as_str() {
+                let issuer = if server == STAGING {
+                    "staging"
+                } else {
+                    "production"
+                };
+                inputs.insert("issuer".to_string(), J::String(issuer.to_string()));
+            }
+            let dns01 = acme["solvers"][0].get("dns01").is_some();
+            inputs.insert("dns01".to_string(), J::Bool(dns01));
         }
         Ok(Live::Present {
             inputs,
