@@ -485,3 +485,87 @@ fn schema_timeouts(program: &Program) -> HashMap<String, Duration> {
         })
         .collect()
 }
+
+/// A change of the recorded state that `tpt state` makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateEdit {
+    /// Forget the object at the address (the object itself is untouched).
+    Remove(String),
+    /// Record the object of the first address under the second.
+    Move(String, String),
+}
+
+/// The recorded state of `env` in the backend of `settings`; an error when
+/// there is none.
+pub fn recorded_state(settings: &Settings, env: &str) -> Result<State, Diagnostic> {
+    read_recorded(settings.open_backend()?.as_ref(), env)
+}
+
+fn read_recorded(backend: &dyn StateBackend, env: &str) -> Result<State, Diagnostic> {
+    backend
+        .read(env)
+        .map_err(|e| crate::lock::backend_error(env, e))?
+        .ok_or_else(|| {
+            Diagnostic::error(
+                Code::StateAddress,
+                format!("environment `{env}` has no recorded state"),
+            )
+            .help("state is recorded by `tpt apply`; check `--env` and `--path`")
+        })
+}
+
+/// Makes `edit` in the recorded state of `env` under its lock (waiting up to
+/// the settings' lock timeout), bumping the serial.
+pub fn edit_state(settings: &Settings, env: &str, edit: &StateEdit) -> Result<(), Diagnostic> {
+    let backend = settings.open_backend()?;
+    let backend = backend.as_ref();
+    let operation = match edit {
+        StateEdit::Remove(_) => "state rm",
+        StateEdit::Move(..) => "state mv",
+    };
+    let _held = crate::lock::acquire(backend, env, operation, settings.lock_timeout)?;
+    let mut state = read_recorded(backend, env)?;
+    let (StateEdit::Remove(address) | StateEdit::Move(address, _)) = edit;
+    let r = state
+        .resources
+        .remove(address)
+        .ok_or_else(|| unknown_address(&state, address, env))?;
+    if let StateEdit::Move(_, to) = edit {
+        if state.resources.contains_key(to) {
+            return Err(Diagnostic::error(
+                Code::StateAddress,
+                format!("`{to}` is already recorded in `{env}`"),
+            )
+            .help(format!(
+                "remove it first with `tpt state rm {to} --env {env}`, or choose another address"
+            )));
+        }
+        state.resources.insert(to.clone(), r);
+    }
+    state.serial += 1;
+    backend
+        .write(env, &state)
+        .map_err(|e| crate::lock::backend_error(env, e))
+}
+
+/// Releases the lock `id` of `env` (a run that died holding it).
+pub fn unlock_state(settings: &Settings, env: &str, id: &str) -> Result<(), Diagnostic> {
+    settings
+        .open_backend()?
+        .unlock(env, id)
+        .map_err(|e| crate::lock::backend_error(env, e))
+}
+
+/// `address` is not in the state of `env`, with a "did you mean".
+pub fn unknown_address(state: &State, address: &str, env: &str) -> Diagnostic {
+    let d = Diagnostic::error(
+        Code::StateAddress,
+        format!("`{address}` is not recorded in the state of `{env}`"),
+    );
+    match tpt_lang::diagnostic::did_you_mean(address, state.resources.keys().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+        None => d.help(format!(
+            "`tpt state list --env {env}` lists the recorded addresses"
+        )),
+    }
+}
