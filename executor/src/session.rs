@@ -453,6 +453,22 @@ impl<'c> Session<'c> {
     }
 }
 
+/// Whether a saved plan (`tpt plan --out`) may be applied as `planned`, the
+/// plan made now: it was made against the same state, and makes the same changes.
+pub fn check_saved(saved: &Plan, planned: &Planned) -> Result<(), Diagnostic> {
+    let stale = |message: &str| {
+        Diagnostic::error(Code::StalePlan, format!("this plan is stale: {message}"))
+            .help("make a new plan with `tpt plan --out FILE` and apply that one")
+    };
+    plan::check_current(saved, &planned.state).map_err(|e| stale(&e.to_string()))?;
+    if plan::to_json(saved)["changes"] != plan::to_json(&planned.plan)["changes"] {
+        return Err(stale(
+            "the configuration (or the live objects) changed since the plan was made",
+        ));
+    }
+    Ok(())
+}
+
 /// `--target t` that names nothing of the environment.
 fn unknown_target(t: &str, env_name: &str, resources: &[ResourceInstance], state: &State) -> Diagnostic {
     let known = resources

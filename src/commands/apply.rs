@@ -68,13 +68,8 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     };
     let p = &planned.plan;
     if let Some((old, _)) = &saved {
-        if let Err(e) = plan::check_current(old, &planned.state) {
-            return fail(&[stale(&e.to_string())]);
-        }
-        if plan::to_json(old)["changes"] != plan::to_json(p)["changes"] {
-            return fail(&[stale(
-                "the configuration (or the live objects) changed since the plan was made",
-            )]);
+        if let Err(d) = tpt_executor::session::check_saved(old, &planned) {
+            return fail(&[d]);
         }
     }
     let _ = std::io::stdout()
@@ -185,11 +180,6 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         return exit(INTERRUPTED);
     }
     exit(OK)
-}
-
-fn stale(message: &str) -> Diagnostic {
-    Diagnostic::error(Code::StalePlan, format!("this plan is stale: {message}"))
-        .help("make a new plan with `tpt plan --out FILE` and apply that one")
 }
 
 /// A saved plan at `path`, with the configuration it was made for; `None`
