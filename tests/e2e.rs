@@ -964,7 +964,19 @@ fn e2e_a_resource_wait_timeout_bounds_its_rollout_wait() {
 
 #[test]
 fn e2e_ctrl_c_lets_running_operations_finish_saves_state_and_exits_130() {
-    let Some(case) = rollout_case("interrupted", "2m", Duration::ZERO, true) else {
+    interrupted_apply("INT", "interrupted");
+}
+
+/// SIGTERM, what CI systems send when a job is cancelled or times out, is Ctrl-C.
+#[test]
+fn e2e_sigterm_is_handled_like_ctrl_c() {
+    interrupted_apply("TERM", "terminated");
+}
+
+/// An apply sent `signal` while an operation runs: it finishes, nothing new
+/// starts, the state is saved, the exit status is 130, and the next apply does the rest.
+fn interrupted_apply(signal: &str, ns: &str) {
+    let Some(case) = rollout_case(ns, "2m", Duration::ZERO, true) else {
         return;
     };
     let RolloutCase {
@@ -997,7 +1009,7 @@ fn e2e_ctrl_c_lets_running_operations_finish_saves_state_and_exits_130() {
     }
     std::thread::sleep(Duration::from_millis(500));
     let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([format!("-{signal}"), child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(sent.success());

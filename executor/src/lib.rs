@@ -63,15 +63,27 @@ impl Engine {
         })
     }
 
-    /// A [`Cancel`] that Ctrl-C triggers: the first press stops new operations,
-    /// the second the running ones.
-    pub fn cancel_on_ctrl_c(&self) -> Cancel {
+    /// A [`Cancel`] that Ctrl-C (SIGINT) or SIGTERM — what CI systems send when
+    /// a job is cancelled or times out — triggers: the first stops new
+    /// operations, the second the running ones.
+    pub fn cancel_on_interrupt(&self) -> Cancel {
         let cancel = Cancel::default();
         let c = cancel.clone();
         self.runtime.spawn(async move {
-            // The first Ctrl-C stops new operations, the second the running ones.
+            #[cfg(unix)]
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             for _ in 0..2 {
-                if tokio::signal::ctrl_c().await.is_err() {
+                #[cfg(unix)]
+                let signalled = match term.as_mut() {
+                    Some(t) => tokio::select! {
+                        r = tokio::signal::ctrl_c() => r.is_ok(),
+                        r = t.recv() => r.is_some(),
+                    },
+                    None => tokio::signal::ctrl_c().await.is_ok(),
+                };
+                #[cfg(not(unix))]
+                let signalled = tokio::signal::ctrl_c().await.is_ok();
+                if !signalled {
                     return;
                 }
                 c.cancel();

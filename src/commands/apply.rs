@@ -93,7 +93,7 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
             Err(d) => return fail(&[d]),
         }
     }
-    let cancel = session.engine.cancel_on_ctrl_c();
+    let cancel = session.engine.cancel_on_interrupt();
     let (events, rx) = Events::channel();
     let printer = crate::progress::spawn(rx);
     let (report, _state) = session.apply(&planned, args.parallelism, events, cancel);
