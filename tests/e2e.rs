@@ -1402,3 +1402,169 @@ fn e2e_aws_kinds_send_every_change_they_record() {
         &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
     );
 }
+
+/// A proxy that accepts every connection and never answers: a call through it
+/// waits until the caller gives up, so a run is held in the phase that calls.
+fn stall_proxy(rt: &tokio::runtime::Runtime) -> String {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("proxy port");
+    let addr = listener.local_addr().expect("address");
+    rt.spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((client, _)) = listener.accept().await {
+            held.push(client);
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// `tpt ARGS` in `dir`, sent `signal` once its stderr shows `phase`; its exit
+/// status, stdout and stderr. The run must end within 20 s of the signal.
+fn signalled_run(
+    dir: &Path,
+    args: &[&str],
+    vars: &[(&str, String)],
+    phase: &str,
+    signal: &str,
+) -> (Option<i32>, String, String) {
+    let err_path = dir.join("signalled.err");
+    let out_path = dir.join("signalled.out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
+        .args(args)
+        .current_dir(dir)
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .expect("tpt starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&err_path)
+        .unwrap_or_default()
+        .contains(phase)
+    {
+        if let Ok(Some(s)) = child.try_wait() {
+            panic!(
+                "`tpt {}` ended ({s}) before `{phase}`:\n{}",
+                args.join(" "),
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        assert!(std::time::Instant::now() < deadline, "`{phase}` never came");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Held in the phase: the proxy never answers.
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "`tpt {}` did not stop after SIG{signal} in `{phase}`",
+                args.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (
+        status.code(),
+        std::fs::read_to_string(&out_path).unwrap_or_default(),
+        std::fs::read_to_string(&err_path).unwrap_or_default(),
+    )
+}
+
+/// Ctrl-C and SIGTERM stop every phase before the walk — looking up an
+/// interrupted create, refresh, data lookups — at once: exit 130, the state
+/// as it was (the intent kept), the lock released.
+#[test]
+fn e2e_signals_stop_every_phase_before_the_walk() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let rt = runtime();
+    let stall = stall_proxy(&rt);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = r#"
+import std.aws
+
+resource zone: aws.HostedZone { name = "phases.example.com" }
+"#;
+    std::fs::write(dir.path().join("main.tpt"), config).expect("config");
+    let vars = aws_vars(&moto);
+    assert_ok(
+        "the apply",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    let stalled = aws_vars(&stall);
+    let state_file = dir.path().join(".tpt/state/default.json");
+    let recorded = std::fs::read_to_string(&state_file).expect("state");
+    // The lock is free and the state as it was: a plan against moto runs.
+    let after = |what: &str| {
+        let plan = run(dir.path(), &["plan", ".", "--refresh=false"], &vars);
+        assert_ok(&format!("a plan after {what}"), &plan);
+    };
+    for signal in ["INT", "TERM"] {
+        // Refresh, in plan and in apply.
+        for verb in ["plan", "apply"] {
+            let args = [verb, ".", "--auto-approve"];
+            let args = if verb == "plan" { &args[..2] } else { &args[..] };
+            let (code, _, err) = signalled_run(dir.path(), args, &stalled, "refreshing 1 resource", signal);
+            assert_eq!(code, Some(130), "{verb}, SIG{signal} in refresh:\n{err}");
+            assert!(err.contains("interrupted: "), "{err}");
+            after(&format!("SIG{signal} in {verb}'s refresh"));
+            assert_eq!(std::fs::read_to_string(&state_file).expect("state"), recorded);
+        }
+        // A data lookup.
+        std::fs::write(
+            dir.path().join("main.tpt"),
+            format!("{config}\nresource found: aws.ExistingHostedZone {{ name = \"phases.example.com\" }}\n"),
+        )
+        .expect("config");
+        let (code, _, err) = signalled_run(
+            dir.path(),
+            &["plan", ".", "--refresh=false"],
+            &stalled,
+            "reading 1 data lookup",
+            signal,
+        );
+        assert_eq!(code, Some(130), "SIG{signal} in a data lookup:\n{err}");
+        std::fs::write(dir.path().join("main.tpt"), config).expect("config");
+        after(&format!("SIG{signal} in a data lookup"));
+        // Looking up a create an interrupted apply left unconfirmed.
+        let mut doc: serde_json::Value = serde_json::from_str(&recorded).expect("state JSON");
+        doc["intents"] = serde_json::json!({
+            "late": {
+                "type": "aws.HostedZone",
+                "inputs": { "name": "late.example.com", "private": false, "vpc_ids": [], "comment": null },
+                "depends_on": [],
+                "started": "2026-01-01T00:00:00Z",
+            }
+        });
+        let with_intent = serde_json::to_string_pretty(&doc).expect("JSON");
+        std::fs::write(&state_file, &with_intent).expect("state with an intent");
+        let (code, _, err) = signalled_run(
+            dir.path(),
+            &["apply", ".", "--auto-approve"],
+            &stalled,
+            "looking up 1 create",
+            signal,
+        );
+        assert_eq!(code, Some(130), "SIG{signal} while looking up:\n{err}");
+        after(&format!("SIG{signal} while looking up"));
+        let kept: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&state_file).expect("state")).expect("JSON");
+        assert!(kept["intents"]["late"].is_object(), "the intent is kept: {kept}");
+        std::fs::write(&state_file, &recorded).expect("state restored");
+    }
+    assert_ok(
+        "the destroy",
+        &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
+    );
+}

@@ -61,7 +61,7 @@ impl Cancel {
     }
 
     /// Returns when `cancel` has been called more than `seen` times.
-    async fn beyond(&self, seen: usize) {
+    pub(crate) async fn beyond(&self, seen: usize) {
         loop {
             let notified = self.notify.notified();
             if self.presses() > seen {

@@ -37,9 +37,16 @@ pub fn install_crypto() {
 pub struct Engine {
     runtime: tokio::runtime::Runtime,
     providers: Providers,
+    /// Pressed by Ctrl-C and SIGTERM once [`Engine::interrupt_on_signals`] ran:
+    /// refresh, lookups and data reads stop at once, the walk as it documents.
+    cancel: Cancel,
     /// Bounds every wait of refresh, lookups and apply (`--wait-timeout`).
     pub wait_limit: Option<std::time::Duration>,
 }
+
+/// Work stopped by Ctrl-C or SIGTERM before it finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted;
 
 /// A failure of one resource's refresh, lookup or data read.
 #[derive(Debug, Clone)]
@@ -59,20 +66,22 @@ impl Engine {
         Ok(Engine {
             runtime,
             providers: Providers::default(),
+            cancel: Cancel::default(),
             wait_limit: None,
         })
     }
 
-    /// A [`Cancel`] that Ctrl-C (SIGINT) or SIGTERM — what CI systems send when
-    /// a job is cancelled or times out — triggers: the first stops new
-    /// operations, the second the running ones.
-    pub fn cancel_on_interrupt(&self) -> Cancel {
-        let cancel = Cancel::default();
-        let c = cancel.clone();
+    /// From now on Ctrl-C (SIGINT) and SIGTERM — what CI systems send when a
+    /// job is cancelled or times out — no longer end the process: they press
+    /// the engine's [`Cancel`]. Refresh, lookups and data reads stop at the
+    /// first press; an apply starts nothing new at the first and stops running
+    /// operations at the second.
+    pub fn interrupt_on_signals(&self) {
+        let c = self.cancel.clone();
         self.runtime.spawn(async move {
             #[cfg(unix)]
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            for _ in 0..2 {
+            loop {
                 #[cfg(unix)]
                 let signalled = match term.as_mut() {
                     Some(t) => tokio::select! {
@@ -89,7 +98,29 @@ impl Engine {
                 c.cancel();
             }
         });
-        cancel
+    }
+
+    /// The engine's [`Cancel`] (pressed by signals, or by the caller).
+    pub fn cancel(&self) -> Cancel {
+        self.cancel.clone()
+    }
+
+    /// Whether Ctrl-C or SIGTERM came (or `cancel` was pressed).
+    pub fn is_interrupted(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Runs `work` on the runtime until it ends or the engine is interrupted
+    /// (then `work` is dropped, which stops its calls).
+    fn until_interrupted<F: std::future::Future>(&self, work: F) -> Result<F::Output, Interrupted> {
+        let cancel = self.cancel.clone();
+        self.runtime.block_on(async move {
+            tokio::select! {
+                biased;
+                () = cancel.beyond(0) => Err(Interrupted),
+                out = work => Ok(out),
+            }
+        })
     }
 
     fn cx(
@@ -110,9 +141,13 @@ impl Engine {
     }
 
     /// The live objects of every recorded resource, read in parallel.
-    pub fn refresh(&self, state: &State, key: &[u8]) -> (BTreeMap<String, Live>, Vec<Failure>) {
+    pub fn refresh(
+        &self,
+        state: &State,
+        key: &[u8],
+    ) -> Result<(BTreeMap<String, Live>, Vec<Failure>), Interrupted> {
         let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
-        self.runtime.block_on(async {
+        self.until_interrupted(async {
             let mut tasks = tokio::task::JoinSet::new();
             for (address, r) in &state.resources {
                 let Some(p) = self.providers.get(r.kind()) else {
@@ -171,10 +206,10 @@ impl Engine {
         state: &State,
         key: &[u8],
         known: &mut KnownOutputs,
-    ) -> Vec<Failure> {
+    ) -> Result<Vec<Failure>, Interrupted> {
         let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
         let mut failures = Vec::new();
-        self.runtime.block_on(async {
+        self.until_interrupted(async {
             for r in instances {
                 let Some(source) = self.providers.data(&r.kind) else {
                     continue;
@@ -193,21 +228,21 @@ impl Engine {
                     }),
                 }
             }
-        });
-        failures
+        })?;
+        Ok(failures)
     }
 
     /// Follows the creates an earlier run started but did not confirm: an
     /// object found at the provider is recorded (adopted), else the intent is
     /// dropped. Returns the addresses adopted and the failures; `state` is
-    /// written after each.
+    /// written after each, so an interruption loses nothing.
     pub fn reconcile(
         &self,
         state: &mut State,
         backend: &dyn StateBackend,
         sealer: &Sealer,
         key: &[u8],
-    ) -> (Vec<String>, Vec<Failure>) {
+    ) -> Result<(Vec<String>, Vec<Failure>), Interrupted> {
         let mut adopted = Vec::new();
         let mut failures = Vec::new();
         let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
@@ -227,7 +262,7 @@ impl Engine {
                     .collect(),
             );
             let cx = self.cx(&address, state, apply::refs_of_stored(&intent.inputs), &secrets);
-            match self.runtime.block_on(p.lookup(&cx, &d)) {
+            match self.until_interrupted(p.lookup(&cx, &d))? {
                 Ok(Some(applied)) => {
                     state.resources.insert(
                         address.clone(),
@@ -269,7 +304,7 @@ impl Engine {
                 break;
             }
         }
-        (adopted, failures)
+        Ok((adopted, failures))
     }
 
     /// Applies a plan; see [`apply::apply`]. State is written to `backend`
@@ -280,9 +315,9 @@ impl Engine {
         state: State,
         backend: &dyn StateBackend,
         events: Events,
-        cancel: Cancel,
     ) -> (Report, State) {
         let env = state.environment.clone();
+        let cancel = self.cancel.clone();
         apply::with_writer(backend, &env, |writer| {
             self.runtime
                 .block_on(apply::apply(job, &self.providers, state, writer, events, cancel))

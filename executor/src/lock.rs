@@ -28,6 +28,19 @@ pub fn acquire<'b>(
     operation: &str,
     timeout: Duration,
 ) -> Result<Held<'b>, Diagnostic> {
+    // Never interrupted: this `None` cannot come.
+    acquire_unless(backend, env, operation, timeout, &|| false)
+        .map_err(|e| e.unwrap_or_else(|| Diagnostic::error(Code::StateLocked, "interrupted")))
+}
+
+/// [`acquire`], giving up while waiting when `interrupted` says so (`Err(None)`).
+pub fn acquire_unless<'b>(
+    backend: &'b dyn StateBackend,
+    env: &str,
+    operation: &str,
+    timeout: Duration,
+    interrupted: &dyn Fn() -> bool,
+) -> Result<Held<'b>, Option<Diagnostic>> {
     let info = LockInfo {
         id: new_id(),
         who: who(),
@@ -45,7 +58,7 @@ pub fn acquire<'b>(
                 })
             }
             Err(BackendError::Locked(holder)) if start.elapsed() >= timeout => {
-                return Err(Diagnostic::error(
+                return Err(Some(Diagnostic::error(
                     Code::StateLocked,
                     format!(
                         "the state of `{env}` is locked by {} since {} (operation: {})",
@@ -55,10 +68,11 @@ pub fn acquire<'b>(
                 .help(format!(
                     "wait for that run to finish, or retry with `--lock-timeout 5m`; if it died, release the lock with `tpt state unlock {} --env {env}`",
                     holder.id
-                )));
+                ))));
             }
+            Err(BackendError::Locked(_)) if interrupted() => return Err(None),
             Err(BackendError::Locked(_)) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(backend_error(env, e)),
+            Err(e) => return Err(Some(backend_error(env, e))),
         }
     }
 }

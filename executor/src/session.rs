@@ -21,7 +21,7 @@ use tpt_planner::graph::ResourceGraph;
 use tpt_planner::plan::{self, Action, Plan};
 use tpt_planner::state::{Sealer, State};
 
-use crate::apply::{Cancel, Job, Report};
+use crate::apply::{Job, Report};
 use crate::events::Events;
 use crate::host::{root_files, DiskFs, EnvInputs};
 use crate::lock::Held;
@@ -59,6 +59,9 @@ pub struct Settings {
     pub lock_timeout: Duration,
     /// Bounds every wait of refresh, lookups and apply (`--wait-timeout`).
     pub wait_limit: Option<Duration>,
+    /// Ctrl-C and SIGTERM interrupt the session's work instead of ending the
+    /// process (the CLI: so that state is saved and the lock released).
+    pub interrupt_on_signals: bool,
 }
 
 impl Settings {
@@ -89,6 +92,7 @@ impl Settings {
             state_key: var("TPT_STATE_KEY").map(String::into_bytes),
             lock_timeout: Duration::ZERO,
             wait_limit: None,
+            interrupt_on_signals: false,
         }
     }
 
@@ -182,6 +186,33 @@ pub fn load(path: &Path) -> Checked {
     }
 }
 
+/// Why a session's step stopped.
+#[derive(Debug)]
+pub enum Stop {
+    /// It failed: these diagnostics say why.
+    Failed(Vec<Diagnostic>),
+    /// Ctrl-C or SIGTERM: nothing more was done (what was done is recorded).
+    Interrupted,
+}
+
+impl From<Vec<Diagnostic>> for Stop {
+    fn from(d: Vec<Diagnostic>) -> Stop {
+        Stop::Failed(d)
+    }
+}
+
+impl From<Diagnostic> for Stop {
+    fn from(d: Diagnostic) -> Stop {
+        Stop::Failed(vec![d])
+    }
+}
+
+impl From<crate::Interrupted> for Stop {
+    fn from(_: crate::Interrupted) -> Stop {
+        Stop::Interrupted
+    }
+}
+
 /// How to plan.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -234,6 +265,9 @@ impl<'c> Session<'c> {
                 .help("this is a problem of the machine, not of the configuration")]
         })?;
         engine.wait_limit = settings.wait_limit;
+        if settings.interrupt_on_signals {
+            engine.interrupt_on_signals();
+        }
         Ok(Session {
             checked,
             env_name: env.clone().unwrap_or_else(|| "default".to_string()),
@@ -249,14 +283,23 @@ impl<'c> Session<'c> {
     }
 
     /// Takes the environment's state lock for `operation` (waiting up to the
-    /// settings' lock timeout); released when the result is dropped.
-    pub fn lock(&self, operation: &str) -> Result<Held<'_>, Diagnostic> {
-        crate::lock::acquire(
+    /// settings' lock timeout, or until interrupted); released when the result
+    /// is dropped.
+    pub fn lock(&self, operation: &str) -> Result<Held<'_>, Stop> {
+        let interrupted = || self.engine.is_interrupted();
+        crate::lock::acquire_unless(
             self.backend(),
             &self.env_name,
             operation,
             self.settings.lock_timeout,
+            &interrupted,
         )
+        .map_err(|e| e.map_or(Stop::Interrupted, Stop::from))
+    }
+
+    /// Whether Ctrl-C or SIGTERM came during the session.
+    pub fn interrupted(&self) -> bool {
+        self.engine.is_interrupted()
     }
 
     /// Evaluates the session's environment with the outputs already known.
@@ -266,8 +309,9 @@ impl<'c> Session<'c> {
 
     /// Reads the state (the caller holds the lock), follows interrupted
     /// creates (with `options.reconcile`), refreshes, evaluates with what is
-    /// known, reads data lookups and diffs. `notify` receives notes for the user.
-    pub fn plan(&self, options: &Options, notify: &dyn Fn(&str)) -> Result<Planned, Vec<Diagnostic>> {
+    /// known, reads data lookups and diffs. `notify` receives notes for the
+    /// user: each phase that calls out as it starts, and what it found.
+    pub fn plan(&self, options: &Options, notify: &dyn Fn(&str)) -> Result<Planned, Stop> {
         let engine = &self.engine;
         let env_name = self.env_name.as_str();
         let provider_failures = |what: &str, failures: Vec<Failure>| -> Vec<Diagnostic> {
@@ -279,22 +323,32 @@ impl<'c> Session<'c> {
                 })
                 .collect()
         };
+        if self.settings.backend != BackendChoice::Local {
+            notify(&format!("reading the state of `{env_name}`…"));
+        }
         let mut state = match self.backend.read(env_name) {
             Ok(s) => s.unwrap_or_else(|| State::new(env_name, String::new())),
-            Err(e) => return Err(vec![crate::lock::backend_error(env_name, e)]),
+            Err(e) => return Err(crate::lock::backend_error(env_name, e).into()),
         };
-        let key = self.settings.state_key(self.backend()).map_err(|d| vec![d])?;
+        let key = self.settings.state_key(self.backend())?;
+        if self.interrupted() {
+            return Err(Stop::Interrupted);
+        }
         let sealer = Sealer::new(&key);
         if !state.intents.is_empty() {
             if options.reconcile {
-                let (adopted, failures) = engine.reconcile(&mut state, self.backend(), &sealer, &key);
+                notify(&format!(
+                    "looking up {} an interrupted apply left unconfirmed…",
+                    count(state.intents.len(), "create")
+                ));
+                let (adopted, failures) = engine.reconcile(&mut state, self.backend(), &sealer, &key)?;
                 for a in adopted {
                     notify(&format!(
                         "{a}: found the object an interrupted apply created; recorded it"
                     ));
                 }
                 if !failures.is_empty() {
-                    return Err(provider_failures("look up", failures));
+                    return Err(provider_failures("look up", failures).into());
                 }
             } else {
                 for a in state.intents.keys() {
@@ -306,9 +360,13 @@ impl<'c> Session<'c> {
         }
         let mut live = BTreeMap::new();
         if options.refresh && !state.resources.is_empty() {
-            let (answers, failures) = engine.refresh(&state, &key);
+            notify(&format!(
+                "refreshing {}…",
+                count(state.resources.len(), "resource")
+            ));
+            let (answers, failures) = engine.refresh(&state, &key)?;
             if !failures.is_empty() {
-                return Err(provider_failures("refresh", failures));
+                return Err(provider_failures("refresh", failures).into());
             }
             live = answers;
         }
@@ -323,11 +381,19 @@ impl<'c> Session<'c> {
             self.evaluate(&known)?
         };
         if !options.destroy {
-            let failures = engine.read_data(&evaluated.resources, &refreshed, &key, &mut known);
-            if !failures.is_empty() {
-                return Err(provider_failures("read", failures));
-            }
             let program = &self.checked.program;
+            let lookups = evaluated
+                .resources
+                .iter()
+                .filter(|r| program.schema(r.schema).is_data())
+                .count();
+            if lookups > 0 {
+                notify(&format!("reading {}…", count(lookups, "data lookup")));
+            }
+            let failures = engine.read_data(&evaluated.resources, &refreshed, &key, &mut known)?;
+            if !failures.is_empty() {
+                return Err(provider_failures("read", failures).into());
+            }
             if evaluated
                 .resources
                 .iter()
@@ -349,7 +415,7 @@ impl<'c> Session<'c> {
         if !options.targets.is_empty() {
             for t in &options.targets {
                 if graph.node(t).is_none() && !state.resources.contains_key(t) {
-                    return Err(vec![unknown_target(t, env_name, &evaluated.resources, &state)]);
+                    return Err(unknown_target(t, env_name, &evaluated.resources, &state).into());
                 }
             }
             plan::restrict(&mut p, &options.targets, &graph, &state);
@@ -419,13 +485,7 @@ impl<'c> Session<'c> {
 
     /// Applies `planned` with at most `parallelism` operations at once; the
     /// state is written after every operation. Progress goes to `events`.
-    pub fn apply(
-        &self,
-        planned: &Planned,
-        parallelism: usize,
-        events: Events,
-        cancel: Cancel,
-    ) -> (Report, State) {
+    pub fn apply(&self, planned: &Planned, parallelism: usize, events: Events) -> (Report, State) {
         let reevaluate = |known: &KnownOutputs| {
             self.evaluate(known).map(|e| e.resources).map_err(|diags| {
                 diags
@@ -449,7 +509,7 @@ impl<'c> Session<'c> {
             wait_limit: self.settings.wait_limit,
         };
         self.engine
-            .apply(&job, planned.state.clone(), self.backend(), events, cancel)
+            .apply(&job, planned.state.clone(), self.backend(), events)
     }
 }
 
@@ -467,6 +527,15 @@ pub fn check_saved(saved: &Plan, planned: &Planned) -> Result<(), Diagnostic> {
         ));
     }
     Ok(())
+}
+
+/// `n thing(s)`.
+fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
 }
 
 /// `--target t` that names nothing of the environment.

@@ -8,17 +8,14 @@ use std::process::ExitCode;
 
 use tpt_executor::apply::Outcome;
 use tpt_executor::events::Events;
-use tpt_executor::session::Options;
+use tpt_executor::session::{Options, Stop};
 use tpt_lang::{Code, Diagnostic};
 use tpt_planner::plan::{self, Action};
 
-use super::plan::open_session;
+use super::plan::{open_session, stopped, INTERRUPTED};
 use super::{checked, exit, failed, OK};
 use crate::cli::ApplyArgs;
 use crate::render::{status, Renderer};
-
-/// Exit status of an apply stopped by Ctrl-C.
-const INTERRUPTED: u8 = 130;
 
 pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     let verb = if destroy { "destroy" } else { "apply" };
@@ -52,9 +49,10 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         Ok(s) => s,
         Err(diags) => return fail(&diags),
     };
+    let nothing = "nothing was changed";
     let _held = match session.lock(verb) {
         Ok(h) => h,
-        Err(d) => return fail(&[d]),
+        Err(stop) => return stopped(stop, nothing, &fail),
     };
     let options = Options {
         refresh: args.refresh,
@@ -64,7 +62,7 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     };
     let planned = match session.plan(&options, &|note| status(note)) {
         Ok(p) => p,
-        Err(diags) => return fail(&diags),
+        Err(stop) => return stopped(stop, nothing, &fail),
     };
     let p = &planned.plan;
     if let Some((old, _)) = &saved {
@@ -84,8 +82,9 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         return fail(&problems);
     }
     if saved.is_none() && !args.auto_approve {
-        match ask(verb) {
+        match ask(verb, &|| session.interrupted()) {
             Ok(true) => {}
+            Ok(false) if session.interrupted() => return stopped(Stop::Interrupted, nothing, &fail),
             Ok(false) => {
                 status(&format!("{verb} cancelled: nothing was changed"));
                 return exit(OK);
@@ -93,10 +92,12 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
             Err(d) => return fail(&[d]),
         }
     }
-    let cancel = session.engine.cancel_on_interrupt();
+    if session.interrupted() {
+        return stopped(Stop::Interrupted, nothing, &fail);
+    }
     let (events, rx) = Events::channel();
     let printer = crate::progress::spawn(rx);
-    let (report, _state) = session.apply(&planned, args.parallelism, events, cancel);
+    let (report, _state) = session.apply(&planned, args.parallelism, events);
     let _ = printer.join();
     // The summary.
     let mut diags = Vec::new();
@@ -200,8 +201,9 @@ fn saved_plan(path: &Path) -> Option<Result<(plan::Plan, PathBuf), Diagnostic>> 
     }))
 }
 
-/// Asks on the terminal; refuses without one.
-fn ask(verb: &str) -> Result<bool, Diagnostic> {
+/// Asks on the terminal; refuses without one. Ctrl-C or SIGTERM while it
+/// waits for the answer (`interrupted`) is a no.
+fn ask(verb: &str, interrupted: &dyn Fn() -> bool) -> Result<bool, Diagnostic> {
     if !std::io::stdin().is_terminal() {
         return Err(Diagnostic::error(
             Code::NotApproved,
@@ -217,7 +219,20 @@ fn ask(verb: &str) -> Result<bool, Diagnostic> {
         "\nDo you want to {verb} these changes? Only `yes` is accepted: "
     );
     let _ = out.flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().read_line(&mut answer);
-    Ok(answer.trim() == "yes")
+    drop(out);
+    // The answer is read beside: signals no longer end the process, so the
+    // wait for it must notice them.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        let _ = tx.send(answer);
+    });
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(answer) => return Ok(answer.trim() == "yes"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !interrupted() => {}
+            Err(_) => return Ok(false),
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tpt_executor::session::{Checked, Options, Session, Settings};
+use tpt_executor::session::{Checked, Options, Session, Settings, Stop};
 use tpt_lang::{Code, Diagnostic};
 use tpt_planner::plan;
 use tpt_planner::state::State;
@@ -37,7 +37,7 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
     // The lock keeps another run from changing the state while this plan reads it.
     let _held = match session.lock("plan") {
         Ok(h) => h,
-        Err(d) => return fail(&[d]),
+        Err(stop) => return stopped(stop, "nothing was planned", &fail),
     };
     let options = Options {
         refresh: args.refresh,
@@ -47,7 +47,7 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
     };
     let planned = match session.plan(&options, &|note| status(note)) {
         Ok(p) => p,
-        Err(diags) => return fail(&diags),
+        Err(stop) => return stopped(stop, "nothing was planned", &fail),
     };
     let p = &planned.plan;
     let _ = std::io::stdout().lock().write_all(
@@ -78,6 +78,24 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
     exit(OK)
 }
 
+/// Exit status of a command stopped by Ctrl-C or SIGTERM.
+pub const INTERRUPTED: u8 = 130;
+
+/// The end of a command whose session stopped: its diagnostics, or, when
+/// interrupted, a note saying `what` (the lock is released as the command
+/// returns) and exit status 130.
+pub fn stopped(stop: Stop, what: &str, fail: &dyn Fn(&[Diagnostic]) -> ExitCode) -> ExitCode {
+    match stop {
+        Stop::Failed(diags) => fail(&diags),
+        Stop::Interrupted => {
+            status(&format!(
+                "interrupted: {what}; what was done is recorded in the state and the lock is released"
+            ));
+            exit(INTERRUPTED)
+        }
+    }
+}
+
 /// A duration argument (`--lock-timeout`, `--wait-timeout`).
 pub fn duration_arg(flag: &str, example: &str, text: &str) -> Result<Duration, Diagnostic> {
     tpt_executor::lock::parse_timeout(text).map_err(|m| {
@@ -97,6 +115,7 @@ pub fn open_session<'c>(
     let mut settings = Settings::from_env(path);
     settings.env = env.map(str::to_string);
     settings.lock_timeout = duration_arg("--lock-timeout", "30s", lock_timeout).map_err(|d| vec![d])?;
+    settings.interrupt_on_signals = true;
     settings.wait_limit = wait_timeout
         .map(|t| duration_arg("--wait-timeout", "2m", t))
         .transpose()

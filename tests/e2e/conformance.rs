@@ -290,12 +290,7 @@ impl Run<'_> {
             let planned = Self::plan(s);
             let problems = s.cannot_apply(&planned);
             assert!(problems.is_empty(), "{what}: {problems:#?}");
-            let (report, _) = s.apply(
-                &planned,
-                4,
-                tpt_executor::events::Events::none(),
-                Default::default(),
-            );
+            let (report, _) = s.apply(&planned, 4, tpt_executor::events::Events::none());
             assert!(report.ok(), "{what}: {:#?}", report.outcomes);
             assert!(
                 report.mismatches.is_empty(),
@@ -335,7 +330,7 @@ impl Run<'_> {
         self.with(|s| {
             let state = s.backend().read(&s.env_name).expect("state").expect("recorded");
             let key = self.settings.state_key.clone().expect("a key");
-            let (live, failures) = s.engine.refresh(&state, &key);
+            let (live, failures) = s.engine.refresh(&state, &key).expect("not interrupted");
             assert!(failures.is_empty(), "{failures:?}");
             let Some(Live::Present { inputs, .. }) = live.get(address) else {
                 panic!("`{address}` is not on the server: {:?}", live.get(address));
@@ -584,12 +579,7 @@ fn e2e_every_kind_applies_reads_back_and_drifts_field_by_field() {
             ..Options::default()
         };
         let planned = s.plan(&options, &|_| {}).unwrap_or_else(|d| panic!("{d:#?}"));
-        let (report, _) = s.apply(
-            &planned,
-            4,
-            tpt_executor::events::Events::none(),
-            Default::default(),
-        );
+        let (report, _) = s.apply(&planned, 4, tpt_executor::events::Events::none());
         assert!(report.ok(), "the destroy: {:#?}", report.outcomes);
     });
 }
