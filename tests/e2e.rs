@@ -1568,3 +1568,71 @@ resource zone: aws.HostedZone { name = "phases.example.com" }
         &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
     );
 }
+
+/// The README's walkthrough "apply it for real without a cloud account", run as
+/// written — its commands, against the servers CI started in place of the ones it
+/// starts, its `cargo run --` as the built binary, each bounded to a minute — so
+/// that the README cannot promise what does not work.
+#[test]
+fn e2e_readme_local_walkthrough_runs_as_written() {
+    let Some(moto) = moto() else { return };
+    let Some(kubeconfig) = kube() else { return };
+    reset_moto(&moto);
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let section = readme
+        .split_once("To apply it for real without a cloud account")
+        .map(|(_, rest)| rest)
+        .expect("the README has the local walkthrough");
+    let block = section
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .map(|(block, _)| block)
+        .expect("a sh block");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let shop = dir.path().join("shop");
+    let tpt = env!("CARGO_BIN_EXE_tpt");
+    // The servers are CI's: the lines that install and start them are left out.
+    let mut script = String::from("set -euo pipefail\n");
+    let mut started = 0;
+    for line in block.lines() {
+        if line.contains("tests/targets/") {
+            started += 1;
+            continue;
+        }
+        script.push_str(
+            &line
+                .replace("http://127.0.0.1:5555", &moto)
+                .replace("/tmp/kube-dev/kubeconfig", &kubeconfig)
+                .replace("/tmp/shop", &shop.display().to_string())
+                .replace("cargo run --", &format!("timeout 60 {tpt}")),
+        );
+        script.push('\n');
+    }
+    assert_eq!(
+        started, 3,
+        "the walkthrough installs and starts the servers:\n{block}"
+    );
+    assert!(script.contains(" apply ") && script.contains(" plan ") && script.contains(" destroy "));
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(repo_root())
+        .env("TPT_STATE_KEY", "readme-test-key")
+        .output()
+        .expect("bash runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "the README's walkthrough failed ({}):\n{script}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("Apply complete: 7 created"), "{stdout}");
+    assert!(
+        stdout.contains("No changes: `local` matches the configuration."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Note: `main` has no load balancers"), "{stdout}");
+    assert!(stdout.contains("7 deleted"), "{stdout}");
+}

@@ -463,10 +463,21 @@ type OpFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Finish
 
 impl Walk<'_> {
     fn cx(&self, address: &str, refs: BTreeSet<String>) -> Cx {
+        let mut refs = Referenced::recorded(&self.state, refs);
+        // A cluster's settings are the configuration's now: a change of one
+        // alone is no change of the cluster, so its record may hold the old value.
+        for (a, r) in &mut refs {
+            let Some(d) = self.desired.get(a) else { continue };
+            for setting in crate::provider::registry::CLUSTER_SETTINGS {
+                if let Some(v) = d.inputs.get(*setting) {
+                    r.inputs.insert((*setting).to_string(), v.to_json());
+                }
+            }
+        }
         Cx {
             address: address.to_string(),
             events: self.events.clone(),
-            refs: Arc::new(Referenced::recorded(&self.state, refs)),
+            refs: Arc::new(refs),
             secrets: self.secrets.clone(),
             retry: Default::default(),
             wait_limit: self.job.wait_limit,

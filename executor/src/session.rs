@@ -420,6 +420,7 @@ impl<'c> Session<'c> {
             }
             plan::restrict(&mut p, &options.targets, &graph, &state);
         }
+        p.notes = skipped_waits(&p, &evaluated.resources);
         Ok(Planned {
             plan: p,
             state: refreshed,
@@ -527,6 +528,57 @@ pub fn check_saved(saved: &Plan, planned: &Planned) -> Result<(), Diagnostic> {
         ));
     }
     Ok(())
+}
+
+/// What the plan skips waiting for: the resources to apply on a cluster
+/// whose settings (`load_balancers`, `runs_pods`: `registry::CLUSTER_SETTINGS`)
+/// say those waits cannot end there.
+fn skipped_waits(p: &Plan, resources: &[ResourceInstance]) -> Vec<String> {
+    let by_address: HashMap<&str, &ResourceInstance> =
+        resources.iter().map(|r| (r.address.as_str(), r)).collect();
+    let cannot = |cluster: &ResourceInstance, setting: &str| {
+        matches!(
+            cluster.inputs.get(setting),
+            Some(tpt_lang::value::Value::Bool(false))
+        )
+    };
+    // cluster address → the resources to apply on it
+    let mut on: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for c in p
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+    {
+        let Some(r) = by_address.get(c.address.as_str()) else {
+            continue;
+        };
+        let Some(tpt_lang::value::Value::Resource(cluster)) = r.inputs.get("cluster") else {
+            continue;
+        };
+        on.entry(&**cluster).or_default().push(r.address.as_str());
+    }
+    let mut notes = Vec::new();
+    for (cluster, addresses) in on {
+        let Some(c) = by_address.get(cluster) else {
+            continue;
+        };
+        let list = addresses
+            .iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if cannot(c, "load_balancers") {
+            notes.push(format!(
+                "`{cluster}` has no load balancers (`load_balancers = false`): {list} will not wait for an address, and the outputs that hold one stay empty."
+            ));
+        }
+        if cannot(c, "runs_pods") {
+            notes.push(format!(
+                "`{cluster}` runs no pods (`runs_pods = false`): {list} will not wait for rollouts or readiness."
+            ));
+        }
+    }
+    notes
 }
 
 /// `n thing(s)`.

@@ -90,6 +90,9 @@ pub struct Plan {
     pub lineage: String,
     pub serial: u64,
     pub changes: Vec<ResourceChange>,
+    /// What applying will do differently from what the changes suggest, for
+    /// people (e.g. waits skipped on a cluster without load balancers).
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -215,6 +218,7 @@ pub fn diff(
         lineage: state.lineage.clone(),
         serial: state.serial,
         changes,
+        notes: Vec::new(),
     }
 }
 
@@ -516,8 +520,9 @@ pub fn to_text(p: &Plan) -> String {
     let drift = crate::refresh::drift_text(&p.drift);
     if !p.has_changes() {
         return format!(
-            "{drift}No changes: `{}` matches the configuration.\n",
-            p.environment
+            "{drift}No changes: `{}` matches the configuration.\n{}",
+            p.environment,
+            notes_text(p)
         );
     }
     let mut out = format!(
@@ -542,7 +547,13 @@ pub fn to_text(p: &Plan) -> String {
     }
     out.push_str(&summary(p));
     out.push('\n');
+    out.push_str(&notes_text(p));
     out
+}
+
+/// The plan's notes, a paragraph each.
+fn notes_text(p: &Plan) -> String {
+    p.notes.iter().map(|n| format!("\nNote: {n}\n")).collect()
 }
 
 /// `Plan: 2 to create, 1 to update, 0 to replace, 1 to delete.`
@@ -624,7 +635,7 @@ pub fn to_json(p: &Plan) -> J {
             })
         })
         .collect();
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "format_version": PLAN_FORMAT_VERSION,
         "environment": p.environment,
         "state": { "lineage": p.lineage, "serial": p.serial },
@@ -645,7 +656,11 @@ pub fn to_json(p: &Plan) -> J {
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "changes": changes,
-    })
+    });
+    if !p.notes.is_empty() {
+        doc["notes"] = serde_json::json!(p.notes);
+    }
+    doc
 }
 
 // ------------------------------------------------------------------ saved plans
@@ -820,6 +835,10 @@ pub fn from_saved(bytes: &[u8]) -> Result<Plan, SavedPlanError> {
         lineage: p["state"]["lineage"].as_str().unwrap_or_default().to_string(),
         serial: p["state"]["serial"].as_u64().unwrap_or(0),
         changes,
+        notes: p["notes"]
+            .as_array()
+            .map(|n| n.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -847,6 +866,7 @@ mod saved_tests {
             environment: "prod".into(),
             lineage: "L".into(),
             serial: 3,
+            notes: vec!["a note".into()],
             changes: vec![ResourceChange {
                 address: "db".into(),
                 schema: "Db".into(),

@@ -137,6 +137,10 @@ impl Providers {
 /// `@setting` fields the walker reads itself (how long to wait), not the kind.
 pub const WALKER_SETTINGS: &[&str] = &["wait_timeout"];
 
+/// `@setting` fields of a cluster that the kinds running on it read (through
+/// their `cluster` reference), not the cluster's own kind: what waits can end there.
+pub const CLUSTER_SETTINGS: &[&str] = &["load_balancers", "runs_pods"];
+
 /// What a kind and its schema disagree on, for one sample instance `d` of the
 /// schema (its `validate` must accept it): one line per problem, naming the
 /// schema and the field. Empty when they agree:
@@ -205,7 +209,8 @@ pub fn disagreements(
     }
     let read = d.fields_read();
     for (field, _) in &inputs {
-        if !read.contains(field.as_str()) && !WALKER_SETTINGS.contains(&field.as_str()) {
+        let others = WALKER_SETTINGS.contains(&field.as_str()) || CLUSTER_SETTINGS.contains(&field.as_str());
+        if !read.contains(field.as_str()) && !others {
             out.push(format!(
                 "`{name}.{field}` is never read by its kind: a value set there would be recorded and never sent"
             ));

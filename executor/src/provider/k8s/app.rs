@@ -11,7 +11,10 @@ use tpt_lang::value::Value;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
-use super::{apply_object, delete_object, ensure_namespace, get_object, s, stub, wait_load_balancer, Kube};
+use super::{
+    abilities, apply_object, cluster_of, delete_object, ensure_namespace, get_object, s, stub,
+    wait_load_balancer, Kube,
+};
 use crate::provider::{reveal, Applied, Cx, Desired, Fields, Provider, ProviderError};
 
 pub struct App(pub Arc<Kube>);
@@ -418,7 +421,8 @@ impl App {
                 delete_object(cx, &client, &ingress, None).await?;
             }
         }
-        if r.wait {
+        let can = abilities(cx, cluster_of(d));
+        if r.wait && can.runs_pods {
             let deployment = stub("apps/v1", "Deployment", Some(ns), name);
             let what = format!("deployment `{name}` to roll out");
             cx.wait_for(&what, || async {
@@ -435,7 +439,7 @@ impl App {
             })
             .await?;
         }
-        let hostname = if r.objects.iter().any(|o| o["kind"] == "Ingress") {
+        let hostname = if can.load_balancers && r.objects.iter().any(|o| o["kind"] == "Ingress") {
             let ingress = stub("networking.k8s.io/v1", "Ingress", Some(ns), name);
             wait_load_balancer(cx, &client, &ingress, None).await?
         } else {

@@ -11,7 +11,7 @@ use serde_json::{json, Value as J};
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
-use super::{s, wait_load_balancer, Kube};
+use super::{abilities, cluster_of, s, wait_load_balancer, Kube};
 use crate::provider::{Applied, Cx, Desired, Fields, Provider, ProviderError};
 
 pub struct IngressController(pub Arc<Kube>);
@@ -190,7 +190,11 @@ impl IngressController {
     ) -> Result<Applied, ProviderError> {
         let (objects, service) = ingress_nginx(d)?;
         let (client, id) = self.0.apply_set(cx, d, prior, &objects, None).await?;
-        let host = wait_load_balancer(cx, &client, &service, None).await?;
+        let host = if abilities(cx, cluster_of(d)).load_balancers {
+            wait_load_balancer(cx, &client, &service, None).await?
+        } else {
+            String::new()
+        };
         let mut outputs = IndexMap::new();
         outputs.insert("hostname".to_string(), s(host));
         Ok(Applied {

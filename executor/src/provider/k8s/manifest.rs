@@ -10,7 +10,7 @@ use serde_json::Value as J;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
-use super::{parse_object_id, wait_ready, Kube};
+use super::{abilities, cluster_of, parse_object_id, wait_ready, Kube};
 use crate::provider::{stored_str, Applied, Cx, Desired, Fields, Provider, ProviderError};
 
 pub struct Manifest(pub Arc<Kube>);
@@ -79,7 +79,8 @@ impl Manifest {
             .apply_set(cx, d, prior, std::slice::from_ref(&obj), d.opt_str("namespace")?)
             .await?;
         // A CRD was waited for by `apply_set`.
-        if d.bool("wait")? && obj["kind"] != "CustomResourceDefinition" {
+        let can = abilities(cx, cluster_of(d));
+        if d.bool("wait")? && can.runs_pods && obj["kind"] != "CustomResourceDefinition" {
             if let Some(stub) = parse_object_id(&id) {
                 wait_ready(cx, &client, &stub, None).await?;
             }

@@ -353,6 +353,35 @@ async fn wait_ready(cx: &Cx, client: &Client, obj: &J, ns: Option<&str>) -> Resu
     .await
 }
 
+/// What a cluster can do, as its `@setting`s say (`registry::CLUSTER_SETTINGS`):
+/// the waits that can end there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Abilities {
+    pub load_balancers: bool,
+    pub runs_pods: bool,
+}
+
+/// The abilities of the cluster `cluster` (an address), read from the operation's
+/// references; a cluster recorded before the settings existed can do everything.
+pub fn abilities(cx: &Cx, cluster: Option<&str>) -> Abilities {
+    let setting = |name: &str| {
+        cluster
+            .and_then(|c| cx.refs.get(c))
+            .and_then(|r| r.inputs.get(name))
+            .and_then(J::as_bool)
+            .unwrap_or(true)
+    };
+    Abilities {
+        load_balancers: setting("load_balancers"),
+        runs_pods: setting("runs_pods"),
+    }
+}
+
+/// The address `cluster` of a resource that runs on one.
+pub fn cluster_of(d: &Desired) -> Option<&str> {
+    d.reference("cluster").ok()
+}
+
 async fn wait_load_balancer(
     cx: &Cx,
     client: &Client,
