@@ -27,6 +27,13 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
+    /// Write the log here (appending) instead of to stderr; logs at `debug`
+    /// unless `TPT_LOG` says otherwise. The log shows every API call (service,
+    /// operation, resource, duration, attempt, outcome), every poll of a wait,
+    /// each phase and each operation; never a secret value.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod log;
 mod progress;
 mod render;
 
@@ -20,6 +21,9 @@ fn main() -> ExitCode {
     install_panic_hook();
     let cli = Cli::parse();
     let renderer = Renderer::new(cli.color);
+    if let Err(d) = log::init(std::env::var("TPT_LOG").ok().as_deref(), cli.log_file.as_deref()) {
+        return commands::failed(&renderer, &[d], &tpt_lang::SourceMap::new());
+    }
     match &cli.command {
         Command::Check(args) => commands::check::run(args, &renderer),
         Command::Eval(args) => commands::eval::run(args, &renderer),

@@ -418,15 +418,19 @@ fn kube_merge_patch(kubeconfig: &str, path: &str, patch: serde_json::Value) {
 /// The shop example, with an environment for the test servers: dev's
 /// settings, the rollout wait bounded.
 fn shop_copy() -> tempfile::TempDir {
+    // dev, with the rollout wait bounded: the rollouts are the fake controllers'.
+    shop_with(
+        "ci",
+        "environment ci extends dev {\n  main { role_arn = \"arn:aws:iam::123456789012:role/ci-eks\" }\n  shop { wait_timeout = 60s }\n}\n",
+    )
+}
+
+/// A copy of the shop example without state, with `envs/NAME.tpt` holding `text`.
+fn shop_with(name: &str, text: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary directory");
     copy_dir(&repo_root().join("examples/shop"), dir.path());
     let _ = std::fs::remove_dir_all(dir.path().join(".tpt"));
-    // dev, with the rollout wait bounded: the rollouts are the fake controllers'.
-    std::fs::write(
-        dir.path().join("envs/ci.tpt"),
-        "environment ci extends dev {\n  main { role_arn = \"arn:aws:iam::123456789012:role/ci-eks\" }\n  shop { wait_timeout = 60s }\n}\n",
-    )
-    .expect("env file");
+    std::fs::write(dir.path().join(format!("envs/{name}.tpt")), text).expect("env file");
     dir
 }
 
@@ -1635,4 +1639,78 @@ fn e2e_readme_local_walkthrough_runs_as_written() {
     );
     assert!(stdout.contains("Note: `main` has no load balancers"), "{stdout}");
     assert!(stdout.contains("7 deleted"), "{stdout}");
+}
+
+/// `TPT_LOG=debug` with `--log-file`: every API call of an apply is logged with
+/// its service, operation, resource, duration, attempt and outcome, and every
+/// poll of a wait; no secret value is in the log.
+#[test]
+fn e2e_debug_log_shows_every_call_and_no_secret() {
+    let Some(moto) = moto() else { return };
+    let Some(kubeconfig) = kube() else { return };
+    reset_moto(&moto);
+    let dir = shop_with(
+        "local",
+        "environment local extends dev {\n  main { load_balancers = false, runs_pods = false }\n  shop_dns { values = [\"localhost\"] }\n}\n",
+    );
+    let log = dir.path().join("tpt.log");
+    let mut vars = aws_vars(&moto);
+    vars.push(("TPT_EKS_KUBECONFIG", kubeconfig.clone()));
+    vars.push(("TPT_LOG", "debug".into()));
+    let log_arg = log.display().to_string();
+    let apply = run(
+        dir.path(),
+        &[
+            "apply",
+            ".",
+            "--env",
+            "local",
+            "--auto-approve",
+            "--log-file",
+            &log_arg,
+        ],
+        &vars,
+    );
+    assert_ok("the apply", &apply);
+    assert!(
+        !apply.stderr.contains("call ok"),
+        "the log goes to the file, not stderr:\n{}",
+        apply.stderr
+    );
+    let text = std::fs::read_to_string(&log).expect("the log");
+    for expected in [
+        "service=\"eks\" operation=\"CreateCluster\"",
+        "service=\"rds\" operation=\"CreateDBInstance\"",
+        "service=\"route53\" operation=\"CreateHostedZone\"",
+        "service=\"kubernetes\" operation=\"apply Deployment `shop`\"",
+        "resource=orders",
+        "attempt=1",
+        "ms=",
+        "call ok",
+        "wait=\"cluster `",
+        "poll",
+    ] {
+        assert!(text.contains(expected), "no `{expected}` in the log:\n{text}");
+    }
+    // The secrets the apply handled: the database's generated password, and
+    // the connection URL built from it, as the app's Secret holds them.
+    let secret = kube_get(&kubeconfig, "/api/v1/namespaces/shop/secrets/shop-env").expect("the app's Secret");
+    let mut values = Vec::new();
+    for key in ["PGPASSWORD", "DATABASE_URL"] {
+        let encoded = secret["data"][key].as_str().expect("a secret value");
+        let bytes =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded).expect("base64");
+        values.push(String::from_utf8(bytes).expect("UTF-8"));
+    }
+    for v in &values {
+        assert!(v.len() >= 16, "a real secret: {}", v.len());
+        assert!(!text.contains(v.as_str()), "a secret value is in the debug log");
+    }
+    vars.retain(|(k, _)| *k != "TPT_LOG");
+    let destroy = run(
+        dir.path(),
+        &["destroy", ".", "--env", "local", "--auto-approve"],
+        &vars,
+    );
+    assert_ok("the destroy", &destroy);
 }

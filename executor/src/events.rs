@@ -59,7 +59,9 @@ impl Events {
         Events::default()
     }
 
+    /// Sends `e` about `address`, and logs it (`tracing`, level info).
     pub fn send(&self, address: &str, e: Event) {
+        tracing::info!(resource = address, event = ?e, "apply");
         if let Some(tx) = &self.tx {
             // A closed receiver means nobody is listening any more; that is fine.
             let _ = tx.send((address.to_string(), e));

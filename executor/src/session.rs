@@ -312,6 +312,10 @@ impl<'c> Session<'c> {
     /// known, reads data lookups and diffs. `notify` receives notes for the
     /// user: each phase that calls out as it starts, and what it found.
     pub fn plan(&self, options: &Options, notify: &dyn Fn(&str)) -> Result<Planned, Stop> {
+        let notify = |note: &str| {
+            tracing::info!(environment = %self.env_name, "{note}");
+            notify(note);
+        };
         let engine = &self.engine;
         let env_name = self.env_name.as_str();
         let provider_failures = |what: &str, failures: Vec<Failure>| -> Vec<Diagnostic> {

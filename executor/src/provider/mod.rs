@@ -386,16 +386,44 @@ impl Cx {
 
     /// Calls `f` until it succeeds, fails for good, or the retries run out;
     /// transient failures wait with exponential backoff and are reported.
-    pub async fn call<T, F, Fut>(&self, what: &str, mut f: F) -> Result<T, ProviderError>
+    pub async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        self.retrying(what, f, true).await
+    }
+
+    /// [`Cx::call`]; `log`: each attempt is an API call of its own (a wait's
+    /// check is not: the calls it makes log themselves).
+    async fn retrying<T, F, Fut>(&self, what: &str, mut f: F, log: bool) -> Result<T, ProviderError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ProviderError>>,
     {
         let mut attempt = 1;
+        let (service, operation) = service_and_operation(what);
         loop {
-            match f().await {
+            let started = std::time::Instant::now();
+            let result = f().await;
+            let ms = started.elapsed().as_millis();
+            match &result {
+                Ok(_) if log => {
+                    tracing::debug!(resource = %self.address, service, operation, attempt, ms, "call ok")
+                }
+                Err(e) if log => tracing::debug!(
+                    resource = %self.address, service, operation, attempt, ms,
+                    error = ?e.kind, message = %e.message, "call failed"
+                ),
+                _ => {}
+            }
+            match result {
                 Err(e) if e.kind == ErrorKind::Transient && attempt < self.retry.attempts => {
                     let delay = self.retry.delay(attempt);
+                    tracing::info!(
+                        resource = %self.address, service, operation, attempt,
+                        delay_ms = delay.as_millis(), "retrying"
+                    );
                     self.event(Event::Retry {
                         what: what.to_string(),
                         attempt,
@@ -427,7 +455,12 @@ impl Cx {
         let mut interval = Duration::from_millis(200);
         let mut announced = false;
         loop {
-            if let Some(v) = self.call(what, &mut check).await? {
+            let done = self.retrying(what, &mut check, false).await?;
+            tracing::debug!(
+                resource = %self.address, wait = what, elapsed_ms = start.elapsed().as_millis(),
+                done = done.is_some(), "poll"
+            );
+            if let Some(v) = done {
                 if announced {
                     self.event(Event::Waited {
                         what: what.to_string(),
@@ -454,6 +487,23 @@ impl Cx {
             tokio::time::sleep(interval).await;
             interval = (interval * 2).min(Duration::from_secs(10));
         }
+    }
+}
+
+/// The service and operation of a call named `what`: `eks:DescribeCluster`
+/// (an AWS call, named so by `aws_call`), else a Kubernetes call (`apply
+/// Deployment `web``).
+fn service_and_operation(what: &str) -> (&str, &str) {
+    match what.split_once(':') {
+        Some((service, op))
+            if !service.is_empty()
+                && service
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) =>
+        {
+            (service, op)
+        }
+        _ => ("kubernetes", what),
     }
 }
 
