@@ -1714,3 +1714,150 @@ fn e2e_debug_log_shows_every_call_and_no_secret() {
     );
     assert_ok("the destroy", &destroy);
 }
+
+/// `tpt ARGS` in `dir`, killed and failed if it runs longer than `limit`.
+fn run_within(dir: &Path, args: &[&str], vars: &[(&str, String)], limit: Duration) -> Output {
+    let out_path = dir.join("bounded.out");
+    let err_path = dir.join("bounded.err");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
+        .args(args)
+        .current_dir(dir)
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
+        .spawn()
+        .expect("tpt starts");
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "`tpt {}` ran longer than {limit:?}:\n{}",
+                args.join(" "),
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        code: status.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+    }
+}
+
+/// An apply stopped hard (Ctrl-C twice) while an app waits for its rollout
+/// leaves the create's intent; the destroy that follows looks the app up
+/// without waiting for it, says so, deletes it, and leaves no lock. An apply
+/// instead finishes it, waiting as an apply does.
+#[test]
+fn e2e_after_a_hard_interrupt_destroy_and_apply_never_wait_to_reconcile() {
+    let Some(case) = rollout_case("unfinished", "2m", Duration::ZERO, true) else {
+        return;
+    };
+    let RolloutCase {
+        dir,
+        controllers,
+        vars,
+        ns,
+        ..
+    } = case;
+    let interrupt = |what: &str| {
+        let log = dir.path().join(format!("{what}.log"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
+            .args(["apply", ".", "--auto-approve"])
+            .current_dir(dir.path())
+            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::fs::File::create(&log).expect("log file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tpt starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("web: creating")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the app's create never started"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        for _ in 0..2 {
+            let sent = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(sent.success());
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let status = loop {
+            if let Ok(Some(s)) = child.try_wait() {
+                break s;
+            }
+            assert!(std::time::Instant::now() < deadline, "tpt did not stop");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(status.code(), Some(130));
+    };
+    let state_file = dir.path().join(".tpt/state/default.json");
+    let intents = || -> serde_json::Value {
+        let text = std::fs::read_to_string(&state_file).expect("state");
+        serde_json::from_str::<serde_json::Value>(&text).expect("JSON")["intents"].clone()
+    };
+    interrupt("first");
+    assert!(
+        intents()["web"].is_object(),
+        "the create's intent is kept: {}",
+        intents()
+    );
+
+    // The rollout still cannot finish (held): destroy does not wait for it.
+    let destroy = run_within(
+        dir.path(),
+        &["destroy", ".", "--auto-approve"],
+        &vars,
+        Duration::from_secs(60),
+    );
+    assert_ok("the destroy after the interrupt", &destroy);
+    assert!(
+        destroy.stderr.contains("looking up 1 create"),
+        "{}",
+        destroy.stderr
+    );
+    assert!(
+        destroy.stdout.contains("web (k8s.App) will be deleted"),
+        "{}",
+        destroy.stdout
+    );
+    let plan = run(dir.path(), &["plan", ".", "--refresh=false"], &vars);
+    assert_ok("a plan after the destroy (no lock is left)", &plan);
+
+    // Again, and this time an apply finishes what was left unfinished.
+    interrupt("second");
+    controllers.release(&ns);
+    let apply = run_within(
+        dir.path(),
+        &["apply", ".", "--auto-approve"],
+        &vars,
+        Duration::from_secs(60),
+    );
+    assert_ok("the apply after the interrupt", &apply);
+    assert!(
+        apply
+            .stdout
+            .contains("web (k8s.App) will be updated in place: an interrupted apply left it unfinished"),
+        "{}",
+        apply.stdout
+    );
+    let again = run(dir.path(), &["plan", ".", "--detailed-exitcode"], &vars);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_ok(
+        "the final destroy",
+        &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
+    );
+}

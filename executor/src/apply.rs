@@ -27,7 +27,7 @@ use tpt_planner::backend::{BackendError, StateBackend};
 use tpt_planner::graph::ResourceGraph;
 use tpt_planner::plan::{Action, Plan};
 use tpt_planner::refresh::Live;
-use tpt_planner::state::{record, Intent, ResourceState, Sealer, State};
+use tpt_planner::state::{record, store, Intent, ResourceState, Sealer, State};
 
 use crate::events::{Event, Events};
 use crate::provider::{Applied, Cx, Desired, ErrorKind, ProviderError, Providers, Referenced, Secrets};
@@ -593,11 +593,32 @@ impl Walk<'_> {
                     .changes
                     .iter()
                     .any(|c| c.address == op.address && c.create_before_destroy);
+                let sealer = Sealer::new(self.job.key);
                 Ok(Box::pin(async move {
                     // Set once a replace has deleted the old object.
                     let old_gone = AtomicBool::new(false);
                     let work = async {
                         let applied = match (action, &prior) {
+                            // Finish what an interrupted apply began (waiting, as
+                            // a create does), then bring it to the configuration.
+                            (Action::Update, Some(p)) if p.unfinished => {
+                                match provider.lookup(&cx, &d).await? {
+                                    Some(found) => {
+                                        let finished = ResourceState {
+                                            provider_id: found.provider_id.clone(),
+                                            outputs: found
+                                                .outputs
+                                                .iter()
+                                                .map(|(k, v)| (k.clone(), store(v, &sealer)))
+                                                .collect(),
+                                            unfinished: false,
+                                            ..p.clone()
+                                        };
+                                        provider.update(&cx, &finished, &d).await?
+                                    }
+                                    None => provider.create(&cx, &d).await?,
+                                }
+                            }
                             (Action::Update, Some(p)) => provider.update(&cx, p, &d).await?,
                             (Action::Replace, Some(p)) if cbd => {
                                 let a = provider.create(&cx, &d).await?;

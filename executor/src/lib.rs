@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tpt_lang::{KnownOutputs, ResourceInstance};
 use tpt_planner::backend::StateBackend;
 use tpt_planner::refresh::Live;
-use tpt_planner::state::{store, ResourceState, Sealer, State};
+use tpt_planner::state::{ResourceState, State};
 
 use crate::apply::{Cancel, Job, Report};
 use crate::events::Events;
@@ -233,14 +233,13 @@ impl Engine {
     }
 
     /// Follows the creates an earlier run started but did not confirm: an
-    /// object found at the provider is recorded (adopted), else the intent is
-    /// dropped. Returns the addresses adopted and the failures; `state` is
+    /// object found at the provider (`Provider::find`, which never waits) is
+    /// recorded as `unfinished` (adopted), else the intent is dropped. Returns the addresses adopted and the failures; `state` is
     /// written after each, so an interruption loses nothing.
     pub fn reconcile(
         &self,
         state: &mut State,
         backend: &dyn StateBackend,
-        sealer: &Sealer,
         key: &[u8],
     ) -> Result<(Vec<String>, Vec<Failure>), Interrupted> {
         let mut adopted = Vec::new();
@@ -262,21 +261,19 @@ impl Engine {
                     .collect(),
             );
             let cx = self.cx(&address, state, apply::refs_of_stored(&intent.inputs), &secrets);
-            match self.until_interrupted(p.lookup(&cx, &d))? {
-                Ok(Some(applied)) => {
+            // Found, not waited for: the next apply finishes it, a destroy deletes it.
+            match self.until_interrupted(p.find(&cx, &d))? {
+                Ok(Some(provider_id)) => {
                     state.resources.insert(
                         address.clone(),
                         ResourceState {
                             schema: intent.schema.clone(),
                             kind: intent.kind.clone(),
-                            provider_id: applied.provider_id,
+                            provider_id,
                             inputs: intent.inputs.clone(),
-                            outputs: applied
-                                .outputs
-                                .iter()
-                                .map(|(k, v)| (k.clone(), store(v, sealer)))
-                                .collect(),
+                            outputs: BTreeMap::new(),
                             depends_on: intent.depends_on.clone(),
+                            unfinished: true,
                         },
                     );
                     adopted.push(address.clone());

@@ -345,10 +345,10 @@ impl<'c> Session<'c> {
                     "looking up {} an interrupted apply left unconfirmed…",
                     count(state.intents.len(), "create")
                 ));
-                let (adopted, failures) = engine.reconcile(&mut state, self.backend(), &sealer, &key)?;
+                let (adopted, failures) = engine.reconcile(&mut state, self.backend(), &key)?;
                 for a in adopted {
                     notify(&format!(
-                        "{a}: found the object an interrupted apply created; recorded it"
+                        "{a}: found the object an interrupted apply began; recorded it (applying finishes it)"
                     ));
                 }
                 if !failures.is_empty() {

@@ -115,7 +115,15 @@ impl Provider for Fake {
         })
     }
 
-    async fn update(&self, cx: &Cx, _prior: &ResourceState, d: &Desired) -> Result<Applied, ProviderError> {
+    async fn update(&self, cx: &Cx, prior: &ResourceState, d: &Desired) -> Result<Applied, ProviderError> {
+        // An object that exists keeps its ID when it changes.
+        if flag(d, "exists") {
+            let id = Value::Str(prior.provider_id.clone().into());
+            return Ok(Applied {
+                provider_id: prior.provider_id.clone(),
+                outputs: IndexMap::from([("id".to_string(), id)]),
+            });
+        }
         self.create(cx, d).await
     }
 
@@ -647,5 +655,43 @@ fn a_create_that_meets_what_an_interrupted_run_made_adopts_it() {
         matches!(outcome(&run.report, "taken"), Outcome::Failed(m) if m.contains("exists")),
         "an object tpt never tried to make is not taken over: {:?}",
         run.report.outcomes
+    );
+}
+
+#[test]
+fn an_unfinished_object_is_finished_then_brought_to_the_configuration() {
+    // Reconciling found `late` after an interrupted create and recorded it
+    // without waiting: no outputs yet.
+    let config = "resource late: Thing { exists = true }\n";
+    let mut before = recorded(config);
+    if let Some(r) = before.resources.get_mut("late") {
+        r.provider_id = "found-late".to_string();
+        r.unfinished = true;
+    }
+    let fake = Arc::new(Fake::new());
+    let run = apply_things_with(config, 10, &fake, None, HashMap::new(), before, nothing);
+    assert_eq!(outcome(&run.report, "late"), &Outcome::Done);
+    let late = &run.state.resources["late"];
+    assert!(!late.unfinished, "finished: {late:?}");
+    assert_eq!(late.provider_id, "found-late");
+    assert_eq!(late.outputs.get("id"), Some(&serde_json::json!("found-late")));
+}
+
+#[test]
+fn an_unfinished_object_is_planned_as_an_update_that_says_why() {
+    let config = "resource late: Thing {}\n";
+    let mut state = recorded(config);
+    if let Some(r) = state.resources.get_mut("late") {
+        r.unfinished = true;
+    }
+    let program = Program::from_text("main.tpt", &format!("{SCHEMA}\n{config}"));
+    let evaluated = tpt_lang::evaluate(&program, None, &tpt_lang::eval::NoInputs).expect("evaluates");
+    let graph = tpt_planner::graph::build(&evaluated.resources).expect("no cycle");
+    let sealer = Sealer::new(b"test key");
+    let plan = tpt_planner::plan::diff(&program, "default", &evaluated.resources, &graph, &state, &sealer);
+    let text = tpt_planner::plan::to_text(&plan);
+    assert!(
+        text.contains("late (Thing) will be updated in place: an interrupted apply left it unfinished"),
+        "{text}"
     );
 }

@@ -338,6 +338,11 @@ fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sea
             Action::Replace,
             Some(format!("{} {verb} replacement", names.join(", "))),
         )
+    } else if recorded.unfinished {
+        (
+            Action::Update,
+            Some("an interrupted apply left it unfinished: applying finishes it".to_string()),
+        )
     } else if fields.is_empty() {
         (Action::NoOp, None)
     } else {
@@ -447,7 +452,10 @@ fn headline(c: &ResourceChange) -> String {
 fn headline_action(c: &ResourceChange) -> String {
     match c.action {
         Action::Create => format!("{} ({}) will be created", c.address, c.schema),
-        Action::Update => format!("{} ({}) will be updated in place", c.address, c.schema),
+        Action::Update => {
+            let why = c.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            format!("{} ({}) will be updated in place{why}", c.address, c.schema)
+        }
         Action::Replace => {
             let how = if c.create_before_destroy {
                 "created anew, then the old one deleted"

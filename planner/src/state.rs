@@ -75,6 +75,10 @@ pub struct ResourceState {
     pub outputs: BTreeMap<String, serde_json::Value>,
     /// Addresses it depended on when applied (for ordering its deletion).
     pub depends_on: Vec<String>,
+    /// Found after an interrupted create, not yet ready (outputs unknown):
+    /// the next apply finishes it (an update); a destroy deletes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unfinished: bool,
 }
 
 /// A recorded `kind`, or the schema when none is recorded (it is the schema).
@@ -246,6 +250,7 @@ pub fn record(
             .map(|o| o.iter().map(|(k, v)| (k.clone(), store(v, sealer))).collect())
             .unwrap_or_default(),
         depends_on: r.depends_on.iter().cloned().collect(),
+        unfinished: false,
     }
 }
 
@@ -374,6 +379,7 @@ mod tests {
                     .collect(),
                 outputs: BTreeMap::new(),
                 depends_on: vec!["main".into()],
+                unfinished: false,
             },
         );
         s

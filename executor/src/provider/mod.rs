@@ -599,9 +599,19 @@ pub trait Provider: Send + Sync {
     /// inputs the provider cannot see are left out.
     async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError>;
 
-    /// Finds the object an interrupted create may have made (by its name), so
-    /// it is adopted instead of made twice.
+    /// Finds the object an interrupted create may have made (by its name) and
+    /// finishes it, waiting as a create does, so it is adopted instead of made
+    /// twice (the walker, when a create meets the object, and when it applies
+    /// an `unfinished` one).
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError>;
+
+    /// The provider ID of the object an interrupted create may have made,
+    /// found by its name without waiting for it to be ready: reconciling never
+    /// waits (the next apply finishes the object, a destroy deletes it). A kind
+    /// whose `lookup` waits overrides this.
+    async fn find(&self, cx: &Cx, d: &Desired) -> Result<Option<String>, ProviderError> {
+        Ok(self.lookup(cx, d).await?.map(|a| a.provider_id))
+    }
 
     /// Secret outputs of a recorded object, derived without calling anything
     /// (they are not stored): so that what depends on them plans without change.

@@ -819,6 +819,13 @@ impl Provider for EksCluster {
         Ok(Live::Present { inputs, outputs })
     }
 
+    async fn find(&self, cx: &Cx, d: &Desired) -> Result<Option<String>, ProviderError> {
+        let spec = spec(d)?;
+        let client = self.0.eks(Some(&spec.region)).await;
+        let found = self.describe(cx, &client, &spec.name).await?;
+        Ok(found.map(|_| format!("{}/{}", spec.region, spec.name)))
+    }
+
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
         let spec = spec(d)?;
         let client = self.0.eks(Some(&spec.region)).await;

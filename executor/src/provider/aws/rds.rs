@@ -515,6 +515,14 @@ impl Provider for Database {
         Ok(Live::Present { inputs, outputs })
     }
 
+    async fn find(&self, cx: &Cx, d: &Desired) -> Result<Option<String>, ProviderError> {
+        let id = d.name_or_default("identifier")?;
+        let region = Aws::region_of(d.opt_str("region")?, cx);
+        let client = self.aws.rds(region.as_deref()).await;
+        let found = self.describe(cx, &client, &id).await?;
+        Ok(found.map(|_| format!("{}/{id}", region.as_deref().unwrap_or_default())))
+    }
+
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
         let id = d.name_or_default("identifier")?;
         let region = Aws::region_of(d.opt_str("region")?, cx);

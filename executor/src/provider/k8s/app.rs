@@ -389,6 +389,14 @@ impl Provider for App {
         })
     }
 
+    async fn find(&self, cx: &Cx, d: &Desired) -> Result<Option<String>, ProviderError> {
+        let client = self.0.client(cx, d).await?;
+        let r = render(cx, d)?;
+        let deployment = stub("apps/v1", "Deployment", Some(&r.ns), &r.name);
+        let found = get_object(cx, &client, &deployment, None).await?;
+        Ok(found.map(|_| format!("{}/{}", r.ns, r.name)))
+    }
+
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
         // Server-side apply is idempotent: finishing the interrupted apply is safe.
         self.apply(cx, d, None).await.map(Some)

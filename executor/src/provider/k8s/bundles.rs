@@ -261,6 +261,10 @@ impl Provider for IngressController {
         })
     }
 
+    async fn find(&self, cx: &Cx, d: &Desired) -> Result<Option<String>, ProviderError> {
+        self.0.find_set(cx, d, &ingress_nginx(d)?.0, None).await
+    }
+
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
         // Server-side apply is idempotent: finishing the interrupted apply is safe.
         self.apply(cx, d, None).await.map(Some)
@@ -337,6 +341,10 @@ impl Provider for CertManager {
             inputs,
             outputs: prior.outputs.clone(),
         })
+    }
+
+    async fn find(&self, cx: &Cx, d: &Desired) -> Result<Option<String>, ProviderError> {
+        self.0.find_set(cx, d, &cert_manager(d)?, None).await
     }
 
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {

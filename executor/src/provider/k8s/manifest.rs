@@ -154,6 +154,13 @@ impl Provider for Manifest {
         })
     }
 
+    async fn find(&self, cx: &Cx, d: &Desired) -> Result<Option<String>, ProviderError> {
+        let obj = object(d.str("manifest")?)?;
+        self.0
+            .find_set(cx, d, std::slice::from_ref(&obj), d.opt_str("namespace")?)
+            .await
+    }
+
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
         // Server-side apply is idempotent: finishing the interrupted apply is safe.
         self.apply(cx, d, None).await.map(Some)

@@ -461,6 +461,28 @@ impl Kube {
         Ok((client, id))
     }
 
+    /// The IDs of the objects of a set (rendered, not applied) that exist,
+    /// without waiting for any; `None` when none does. A set is applied in
+    /// order, so the first one missing ends the search (the kinds of later
+    /// ones may not be served yet: their CRDs come first).
+    async fn find_set(
+        &self,
+        cx: &Cx,
+        d: &Desired,
+        objects: &[J],
+        ns: Option<&str>,
+    ) -> Result<Option<String>, ProviderError> {
+        let client = self.client(cx, d).await?;
+        let mut ids = Vec::new();
+        for o in objects {
+            match get_object(cx, &client, o, ns).await? {
+                Some(got) => ids.push(object_id(&got)),
+                None => break,
+            }
+        }
+        Ok((!ids.is_empty()).then(|| ids.join(",")))
+    }
+
     /// The objects of a recorded set as they are now; `None` when one is gone.
     async fn live_set(&self, cx: &Cx, prior: &ResourceState) -> Result<Option<Vec<J>>, ProviderError> {
         let client = self.client_of(cx, prior).await?;
