@@ -990,50 +990,17 @@ fn interrupted_apply(signal: &str, ns: &str) {
         ns,
         ..
     } = case;
-    let log = dir.path().join("apply.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
-        .args(["apply", ".", "--auto-approve"])
-        .current_dir(dir.path())
-        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(std::fs::File::create(&log).expect("log file"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tpt starts");
+    let mut bg = Background::start(dir.path(), &["apply", ".", "--auto-approve"], &vars, "apply");
     // Interrupt while the app waits for its rollout.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("web: creating")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the app's create never started"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    bg.until("web: creating", false);
     std::thread::sleep(Duration::from_millis(500));
-    let sent = Command::new("kill")
-        .args([format!("-{signal}"), child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
+    bg.signal(signal);
     // The running create goes on: let its rollout finish.
     std::thread::sleep(Duration::from_millis(500));
     controllers.release(&ns);
-    let status = loop {
-        if let Ok(Some(s)) = child.try_wait() {
-            break s;
-        }
-        assert!(std::time::Instant::now() < deadline, "tpt did not stop");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let stdout = std::fs::read_to_string(&log).unwrap_or_default();
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        use std::io::Read;
-        let _ = e.read_to_string(&mut stderr);
-    }
-    assert_eq!(status.code(), Some(130), "{stdout}\n{stderr}");
+    let done = bg.wait(Duration::from_secs(60));
+    let (status, stdout, stderr) = (done.code, done.stdout, done.stderr);
+    assert_eq!(status, 130, "{stdout}\n{stderr}");
     assert!(stdout.contains("Interrupted: starting nothing new"), "{stdout}");
     assert!(
         stdout.contains("web: created"),
@@ -1423,6 +1390,86 @@ fn stall_proxy(rt: &tokio::runtime::Runtime) -> String {
     format!("http://{addr}")
 }
 
+/// `tpt ARGS` running in the background in `dir`, its stdout and stderr in files.
+struct Background {
+    child: std::process::Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Background {
+    fn start(dir: &Path, args: &[&str], vars: &[(&str, String)], name: &str) -> Background {
+        let out = dir.join(format!("{name}.out"));
+        let err = dir.join(format!("{name}.err"));
+        let child = Command::new(env!("CARGO_BIN_EXE_tpt"))
+            .args(args)
+            .current_dir(dir)
+            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::fs::File::create(&out).expect("stdout file"))
+            .stderr(std::fs::File::create(&err).expect("stderr file"))
+            .spawn()
+            .expect("tpt starts");
+        Background { child, out, err }
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Waits (up to a minute) until its stdout, or stderr with `on_stderr`, shows `text`.
+    fn until(&mut self, text: &str, on_stderr: bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let shown = if on_stderr { self.stderr() } else { self.stdout() };
+            if shown.contains(text) {
+                return;
+            }
+            if let Ok(Some(s)) = self.child.try_wait() {
+                panic!(
+                    "tpt ended ({s}) before `{text}`:\n{}\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            assert!(std::time::Instant::now() < deadline, "`{text}` never came");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends `signal` (`INT`, `TERM`).
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+    }
+
+    /// Its exit status, once it ends within `limit` (killed and failed otherwise).
+    fn wait(&mut self, limit: Duration) -> Output {
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("tpt ran longer than {limit:?}:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Output {
+            code: status.code().unwrap_or(-1),
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+        }
+    }
+}
+
 /// `tpt ARGS` in `dir`, sent `signal` once its stderr shows `phase`; its exit
 /// status, stdout and stderr. The run must end within 20 s of the signal.
 fn signalled_run(
@@ -1432,57 +1479,13 @@ fn signalled_run(
     phase: &str,
     signal: &str,
 ) -> (Option<i32>, String, String) {
-    let err_path = dir.join("signalled.err");
-    let out_path = dir.join("signalled.out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
-        .args(args)
-        .current_dir(dir)
-        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
-        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .expect("tpt starts");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&err_path)
-        .unwrap_or_default()
-        .contains(phase)
-    {
-        if let Ok(Some(s)) = child.try_wait() {
-            panic!(
-                "`tpt {}` ended ({s}) before `{phase}`:\n{}",
-                args.join(" "),
-                std::fs::read_to_string(&err_path).unwrap_or_default()
-            );
-        }
-        assert!(std::time::Instant::now() < deadline, "`{phase}` never came");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut bg = Background::start(dir, args, vars, "signalled");
+    bg.until(phase, true);
     // Held in the phase: the proxy never answers.
     std::thread::sleep(Duration::from_millis(300));
-    let sent = Command::new("kill")
-        .args([format!("-{signal}"), child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Ok(Some(s)) = child.try_wait() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!(
-                "`tpt {}` did not stop after SIG{signal} in `{phase}`",
-                args.join(" ")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    (
-        status.code(),
-        std::fs::read_to_string(&out_path).unwrap_or_default(),
-        std::fs::read_to_string(&err_path).unwrap_or_default(),
-    )
+    bg.signal(signal);
+    let done = bg.wait(Duration::from_secs(20));
+    (Some(done.code), done.stdout, done.stderr)
 }
 
 /// Ctrl-C and SIGTERM stop every phase before the walk — looking up an
@@ -1717,36 +1720,7 @@ fn e2e_debug_log_shows_every_call_and_no_secret() {
 
 /// `tpt ARGS` in `dir`, killed and failed if it runs longer than `limit`.
 fn run_within(dir: &Path, args: &[&str], vars: &[(&str, String)], limit: Duration) -> Output {
-    let out_path = dir.join("bounded.out");
-    let err_path = dir.join("bounded.err");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
-        .args(args)
-        .current_dir(dir)
-        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
-        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .expect("tpt starts");
-    let deadline = std::time::Instant::now() + limit;
-    let status = loop {
-        if let Ok(Some(s)) = child.try_wait() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!(
-                "`tpt {}` ran longer than {limit:?}:\n{}",
-                args.join(" "),
-                std::fs::read_to_string(&err_path).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-    }
+    Background::start(dir, args, vars, "bounded").wait(limit)
 }
 
 /// An apply stopped hard (Ctrl-C twice) while an app waits for its rollout
@@ -1766,43 +1740,14 @@ fn e2e_after_a_hard_interrupt_destroy_and_apply_never_wait_to_reconcile() {
         ..
     } = case;
     let interrupt = |what: &str| {
-        let log = dir.path().join(format!("{what}.log"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
-            .args(["apply", ".", "--auto-approve"])
-            .current_dir(dir.path())
-            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(std::fs::File::create(&log).expect("log file"))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tpt starts");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while !std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("web: creating")
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the app's create never started"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let mut bg = Background::start(dir.path(), &["apply", ".", "--auto-approve"], &vars, what);
+        bg.until("web: creating", false);
         std::thread::sleep(Duration::from_millis(500));
         for _ in 0..2 {
-            let sent = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status()
-                .expect("kill runs");
-            assert!(sent.success());
+            bg.signal("INT");
             std::thread::sleep(Duration::from_millis(300));
         }
-        let status = loop {
-            if let Ok(Some(s)) = child.try_wait() {
-                break s;
-            }
-            assert!(std::time::Instant::now() < deadline, "tpt did not stop");
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        assert_eq!(status.code(), Some(130));
+        assert_eq!(bg.wait(Duration::from_secs(60)).code, 130);
     };
     let state_file = dir.path().join(".tpt/state/default.json");
     let intents = || -> serde_json::Value {
