@@ -939,7 +939,8 @@ fn e2e_a_resource_wait_timeout_bounds_its_rollout_wait() {
         apply.stderr.contains("E0800")
             && apply
                 .stderr
-                .contains("gave up waiting for deployment `web` to roll out"),
+                .contains("gave up waiting for deployment `web` to roll out")
+            && apply.stderr.contains("on the app to not wait for its rollout"),
         "{}",
         apply.stderr
     );

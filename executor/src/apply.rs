@@ -481,6 +481,7 @@ impl Walk<'_> {
             secrets: self.secrets.clone(),
             retry: Default::default(),
             wait_limit: self.job.wait_limit,
+            deadline: None,
         }
     }
 
@@ -586,6 +587,7 @@ impl Walk<'_> {
                 if let Some(own) = d.setting_duration("wait_timeout") {
                     cx.wait_limit = Some(cx.wait_limit.map_or(own, |global| global.min(own)));
                 }
+                cx.deadline = Some(Instant::now() + timeout);
                 let action = op.action;
                 let cbd = self
                     .job

@@ -137,6 +137,7 @@ impl Engine {
             secrets: secrets.clone(),
             retry: Default::default(),
             wait_limit: self.wait_limit,
+            deadline: None,
         }
     }
 

@@ -695,3 +695,27 @@ fn an_unfinished_object_is_planned_as_an_update_that_says_why() {
         "{text}"
     );
 }
+
+#[test]
+fn a_wait_cut_by_the_schema_timeout_says_what_it_waited_for() {
+    let fake = Arc::new(Fake::new());
+    // 2.5 s: the wait gives up 2 s before the operation's deadline.
+    let timeouts = HashMap::from([("Thing".to_string(), Duration::from_millis(2500))]);
+    let run = apply_things_with(
+        "resource slow: Thing { never_ready = true }\n",
+        10,
+        &fake,
+        None,
+        timeouts,
+        State::new("default", "lineage-1".to_string()),
+        nothing,
+    );
+    assert!(
+        matches!(outcome(&run.report, "slow"), Outcome::Failed(m)
+            if m.contains("gave up waiting for the thing to be ready")
+            && m.contains("this wait cannot be turned off")
+            && m.contains("`wait_timeout`")),
+        "{:?}",
+        run.report.outcomes
+    );
+}

@@ -364,6 +364,9 @@ pub struct Cx {
     /// How long waits (cluster ACTIVE, database available, rollout) may last;
     /// `None`: the operation's own timeout bounds them.
     pub wait_limit: Option<Duration>,
+    /// When the operation times out (its schema's `@timeout`): waits end a
+    /// little before, saying what they waited for.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Cx {
@@ -377,6 +380,7 @@ impl Cx {
             secrets: Arc::new(Secrets::new(&[], "")),
             retry: RetryPolicy::default(),
             wait_limit: None,
+            deadline: None,
         }
     }
 
@@ -446,12 +450,36 @@ impl Cx {
 
     /// Polls `check` until it returns `Some`, reporting the wait; bounded by
     /// `wait_limit` (the operation's timeout bounds it anyway).
-    pub async fn wait_for<T, F, Fut>(&self, what: &str, mut check: F) -> Result<T, ProviderError>
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, check: F) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
+    {
+        self.wait_until(what, None, check).await
+    }
+
+    /// [`Cx::wait_for`] of a wait that can be turned off as `off` says (said
+    /// when it runs out). A wait ends by `wait_limit`, and a little before
+    /// the operation's `deadline`, so that what it waited for is said.
+    pub async fn wait_until<T, F, Fut>(
+        &self,
+        what: &str,
+        off: Option<&str>,
+        mut check: F,
+    ) -> Result<T, ProviderError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
     {
         let start = std::time::Instant::now();
+        let by_limit = self.wait_limit.map(|l| start + l);
+        let by_deadline = self
+            .deadline
+            .map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(start));
+        let end = match (by_limit, by_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let mut interval = Duration::from_millis(200);
         let mut announced = false;
         loop {
@@ -469,26 +497,32 @@ impl Cx {
                 }
                 return Ok(v);
             }
-            if let Some(limit) = self.wait_limit {
-                if start.elapsed() >= limit {
-                    return Err(ProviderError::permanent(format!(
-                        "gave up waiting for {what} after {}",
-                        crate::events::human_duration(start.elapsed())
-                    )));
-                }
+            let now = std::time::Instant::now();
+            if end.is_some_and(|e| now >= e) {
+                let how = match off {
+                    Some(off) => format!("{off}, or allow it longer with `wait_timeout` or `--wait-timeout`"),
+                    None => "this wait cannot be turned off; allow it longer with `wait_timeout` or `--wait-timeout`"
+                        .to_string(),
+                };
+                return Err(ProviderError::permanent(format!(
+                    "gave up waiting for {what} after {}: {how}",
+                    crate::events::human_duration(start.elapsed())
+                )));
             }
-            if !announced {
-                announced = true;
-            }
+            announced = true;
             self.event(Event::Waiting {
                 what: what.to_string(),
                 elapsed: start.elapsed(),
             });
-            tokio::time::sleep(interval).await;
+            let nap = end.map_or(interval, |e| interval.min(e.saturating_duration_since(now)));
+            tokio::time::sleep(nap).await;
             interval = (interval * 2).min(Duration::from_secs(10));
         }
     }
 }
+
+/// How long before an operation's deadline its waits give up (and say why).
+const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
 /// The service and operation of a call named `what`: `eks:DescribeCluster`
 /// (an AWS call, named so by `aws_call`), else a Kubernetes call (`apply

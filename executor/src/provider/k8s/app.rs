@@ -433,7 +433,8 @@ impl App {
         if r.wait && can.runs_pods {
             let deployment = stub("apps/v1", "Deployment", Some(ns), name);
             let what = format!("deployment `{name}` to roll out");
-            cx.wait_for(&what, || async {
+            let off = "set `wait = false` on the app to not wait for its rollout (or `runs_pods = false` on its cluster if it runs no pods)";
+            cx.wait_until(&what, Some(off), || async {
                 let Some(o) = get_object(cx, &client, &deployment, None).await? else {
                     return Err(ProviderError::permanent(format!(
                         "deployment `{name}` disappeared"

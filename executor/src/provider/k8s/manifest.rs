@@ -82,7 +82,8 @@ impl Manifest {
         let can = abilities(cx, cluster_of(d));
         if d.bool("wait")? && can.runs_pods && obj["kind"] != "CustomResourceDefinition" {
             if let Some(stub) = parse_object_id(&id) {
-                wait_ready(cx, &client, &stub, None).await?;
+                let off = "set `wait = false` on the manifest to not wait (or `runs_pods = false` on its cluster if it runs no pods)";
+                wait_ready(cx, &client, &stub, None, Some(off)).await?;
             }
         }
         Ok(Applied {

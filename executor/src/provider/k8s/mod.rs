@@ -341,13 +341,21 @@ fn load_balancer(obj: &J) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn wait_ready(cx: &Cx, client: &Client, obj: &J, ns: Option<&str>) -> Result<J, ProviderError> {
+/// Waits until `obj` reports itself ready; `off` says how to turn the wait
+/// off (`None`: it cannot be).
+async fn wait_ready(
+    cx: &Cx,
+    client: &Client,
+    obj: &J,
+    ns: Option<&str>,
+    off: Option<&str>,
+) -> Result<J, ProviderError> {
     let what = format!(
         "{} `{}` to be ready",
         obj["kind"].as_str().unwrap_or_default(),
         obj["metadata"]["name"].as_str().unwrap_or_default()
     );
-    cx.wait_for(&what, || async {
+    cx.wait_until(&what, off, || async {
         Ok(get_object(cx, client, obj, ns).await?.filter(is_ready))
     })
     .await
@@ -393,7 +401,8 @@ async fn wait_load_balancer(
         obj["kind"].as_str().unwrap_or_default(),
         obj["metadata"]["name"].as_str().unwrap_or_default()
     );
-    cx.wait_for(&what, || async {
+    let off = "set `load_balancers = false` on the cluster if it has none";
+    cx.wait_until(&what, Some(off), || async {
         Ok(get_object(cx, client, obj, ns)
             .await?
             .as_ref()
@@ -450,7 +459,7 @@ impl Kube {
         for o in objects {
             let got = apply_object(cx, &client, o, ns).await?;
             if o["kind"] == "CustomResourceDefinition" {
-                wait_ready(cx, &client, &got, None).await?;
+                wait_ready(cx, &client, &got, None, None).await?;
             }
             ids.push(object_id(&got));
         }
