@@ -1489,9 +1489,9 @@ fn signalled_run(
     (Some(done.code), done.stdout, done.stderr)
 }
 
-/// Ctrl-C and SIGTERM stop every phase before the walk — looking up an
-/// interrupted create, refresh, data lookups — at once: exit 130, the state
-/// as it was (the intent kept), the lock released.
+/// Ctrl-C and SIGTERM stop every phase before the walk — waiting for the
+/// lock, looking up an interrupted create, refresh, data lookups — at once:
+/// exit 130, the state as it was (the intent kept), the lock released.
 #[test]
 fn e2e_signals_stop_every_phase_before_the_walk() {
     let Some(moto) = moto() else { return };
@@ -1529,6 +1529,26 @@ resource zone: aws.HostedZone { name = "phases.example.com" }
             after(&format!("SIG{signal} in {verb}'s refresh"));
             assert_eq!(std::fs::read_to_string(&state_file).expect("state"), recorded);
         }
+        // Waiting for the lock another run holds (held in its refresh).
+        let mut holder = Background::start(dir.path(), &["plan", "."], &stalled, "holder");
+        holder.until("refreshing 1 resource", true);
+        let mut waiter = Background::start(
+            dir.path(),
+            &["plan", ".", "--lock-timeout", "1m"],
+            &vars,
+            "waiter",
+        );
+        waiter.until("for the state lock of `default`, held by", true);
+        waiter.signal(signal);
+        let waited = waiter.wait(Duration::from_secs(20));
+        assert_eq!(
+            waited.code, 130,
+            "SIG{signal} while waiting for the lock:\n{}",
+            waited.stderr
+        );
+        holder.signal(signal);
+        assert_eq!(holder.wait(Duration::from_secs(20)).code, 130);
+        after(&format!("SIG{signal} while waiting for the lock"));
         // A data lookup.
         std::fs::write(
             dir.path().join("main.tpt"),

@@ -29,17 +29,19 @@ pub fn acquire<'b>(
     timeout: Duration,
 ) -> Result<Held<'b>, Diagnostic> {
     // Never interrupted: this `None` cannot come.
-    acquire_unless(backend, env, operation, timeout, &|| false)
+    acquire_unless(backend, env, operation, timeout, &|| false, &|_| {})
         .map_err(|e| e.unwrap_or_else(|| Diagnostic::error(Code::StateLocked, "interrupted")))
 }
 
-/// [`acquire`], giving up while waiting when `interrupted` says so (`Err(None)`).
+/// [`acquire`], giving up while waiting when `interrupted` says so
+/// (`Err(None)`); `waiting` hears once who holds the lock when it must wait.
 pub fn acquire_unless<'b>(
     backend: &'b dyn StateBackend,
     env: &str,
     operation: &str,
     timeout: Duration,
     interrupted: &dyn Fn() -> bool,
+    waiting: &dyn Fn(&LockInfo),
 ) -> Result<Held<'b>, Option<Diagnostic>> {
     let info = LockInfo {
         id: new_id(),
@@ -48,6 +50,7 @@ pub fn acquire_unless<'b>(
         operation: operation.to_string(),
     };
     let start = Instant::now();
+    let mut told = false;
     loop {
         match backend.lock(env, &info) {
             Ok(()) => {
@@ -71,7 +74,13 @@ pub fn acquire_unless<'b>(
                 ))));
             }
             Err(BackendError::Locked(_)) if interrupted() => return Err(None),
-            Err(BackendError::Locked(_)) => std::thread::sleep(Duration::from_millis(100)),
+            Err(BackendError::Locked(holder)) => {
+                if !told {
+                    told = true;
+                    waiting(&holder);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
             Err(e) => return Err(Some(backend_error(env, e))),
         }
     }

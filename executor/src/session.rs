@@ -283,16 +283,29 @@ impl<'c> Session<'c> {
     }
 
     /// Takes the environment's state lock for `operation` (waiting up to the
-    /// settings' lock timeout, or until interrupted); released when the result
-    /// is dropped.
-    pub fn lock(&self, operation: &str) -> Result<Held<'_>, Stop> {
+    /// settings' lock timeout, or until interrupted; `notify` hears that it
+    /// waits and for whom); released when the result is dropped.
+    pub fn lock(&self, operation: &str, notify: &dyn Fn(&str)) -> Result<Held<'_>, Stop> {
         let interrupted = || self.engine.is_interrupted();
+        let waiting = |holder: &tpt_planner::backend::LockInfo| {
+            let note = format!(
+                "waiting up to {} for the state lock of `{}`, held by {} since {} (operation: {})…",
+                crate::events::human_duration(self.settings.lock_timeout),
+                self.env_name,
+                holder.who,
+                holder.when,
+                holder.operation
+            );
+            tracing::info!("{note}");
+            notify(&note);
+        };
         crate::lock::acquire_unless(
             self.backend(),
             &self.env_name,
             operation,
             self.settings.lock_timeout,
             &interrupted,
+            &waiting,
         )
         .map_err(|e| e.map_or(Stop::Interrupted, Stop::from))
     }

@@ -50,7 +50,7 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         Err(diags) => return fail(&diags),
     };
     let nothing = "nothing was changed";
-    let _held = match session.lock(verb) {
+    let _held = match session.lock(verb, &|note| status(note)) {
         Ok(h) => h,
         Err(stop) => return stopped(stop, nothing, &fail),
     };

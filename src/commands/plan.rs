@@ -35,7 +35,7 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         Err(diags) => return fail(&diags),
     };
     // The lock keeps another run from changing the state while this plan reads it.
-    let _held = match session.lock("plan") {
+    let _held = match session.lock("plan", &|note| status(note)) {
         Ok(h) => h,
         Err(stop) => return stopped(stop, "nothing was planned", &fail),
     };
