@@ -1827,3 +1827,75 @@ fn e2e_after_a_hard_interrupt_destroy_and_apply_never_wait_to_reconcile() {
         &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
     );
 }
+
+/// `aws.Secret` against moto: the value reaches Secrets Manager and nowhere
+/// else — not the plan (text or JSON), the state, nor a debug log — and a value
+/// changed by hand is drift that does not show either.
+#[test]
+fn e2e_a_secrets_manager_secret_never_shows_its_value() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let value = format!("s3cr3t-{}", rand::random_range(100_000_000..999_999_999u64));
+    let by_hand = format!("h4nd-{}", rand::random_range(100_000_000..999_999_999u64));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        "import std.aws\n\nresource key: aws.Secret {\n  name = \"shop/api-key\"\n  value = secret_env(\"SHOP_API_KEY\")\n  recovery_days = 0\n}\n",
+    )
+    .expect("config");
+    let mut vars = aws_vars(&moto);
+    vars.push(("SHOP_API_KEY", value.clone()));
+    vars.push(("TPT_LOG", "trace".into()));
+    let log = dir.path().join("tpt.log").display().to_string();
+    let plan = run(dir.path(), &["plan", ".", "--log-file", &log], &vars);
+    let json = run(dir.path(), &["plan", ".", "--json"], &vars);
+    let apply = run(
+        dir.path(),
+        &["apply", ".", "--auto-approve", "--log-file", &log],
+        &vars,
+    );
+    assert_ok("the apply", &apply);
+    let stored = runtime().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&moto_config(&moto, "us-east-1").await);
+        let got = sm
+            .get_secret_value()
+            .secret_id("shop/api-key")
+            .send()
+            .await
+            .expect("the secret");
+        let held = got.secret_string().unwrap_or_default().to_string();
+        sm.put_secret_value()
+            .secret_id("shop/api-key")
+            .secret_string(&by_hand)
+            .send()
+            .await
+            .expect("a change by hand");
+        held
+    });
+    assert_eq!(stored, value, "Secrets Manager holds the value");
+    let drift = run(dir.path(), &["plan", ".", "--log-file", &log], &vars);
+    assert!(
+        drift.stdout.contains("value"),
+        "the change by hand is drift:\n{}",
+        drift.stdout
+    );
+    let state = std::fs::read_to_string(dir.path().join(".tpt/state/default.json")).expect("state");
+    let logged = std::fs::read_to_string(dir.path().join("tpt.log")).expect("the log");
+    assert!(logged.contains("secretsmanager"), "the log has the calls");
+    for (what, text) in [
+        ("the plan", plan.stdout + &plan.stderr),
+        ("the JSON plan", json.stdout),
+        ("the apply", apply.stdout + &apply.stderr),
+        ("the drift plan", drift.stdout + &drift.stderr),
+        ("the state", state),
+        ("the trace log", logged),
+    ] {
+        assert!(!text.contains(&value), "the secret's value is in {what}");
+        assert!(!text.contains(&by_hand), "the value set by hand is in {what}");
+    }
+    vars.retain(|(k, _)| *k != "TPT_LOG");
+    assert_ok(
+        "the destroy",
+        &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
+    );
+}

@@ -110,6 +110,13 @@ const CHANGES: &[(&str, &str, &str)] = &[
     ("www", "zone", r#""other.example.com""#),
     ("www", "name", r#""api.conf.example.com""#),
     ("www", "type", r#""CAA""#),
+    // aws.Secret
+    ("token", "value", r#"sensitive("another-conformance-value")"#),
+    ("token", "description", r#""another description""#),
+    ("token", "tags", r#"{ owner = "b", cost = "x" }"#),
+    ("token", "recovery_days", "7"),
+    ("token", "name", r#""conf/token2""#),
+    ("token", "region", r#""eu-west-1""#),
     // k8s.KubeconfigCluster
     ("dev", "context", r#""local-again""#),
     ("dev", "kubeconfig", r#""@KUBECONFIG@.2""#),
@@ -206,6 +213,11 @@ const NOT_READ: &[(&str, &str, &str)] = &[
         "aws.MySql",
         "size",
         "a name for an instance class: read back as `instance`",
+    ),
+    (
+        "aws.Secret",
+        "recovery_days",
+        "tpt's own: honoured when tpt deletes the secret",
     ),
     (
         "aws.Postgres",

@@ -83,6 +83,11 @@ impl Desired {
             .ok_or_else(|| schema_mismatch(&self.schema, field, "such"))
     }
 
+    /// Whether the input `field` is a secret (a plain string fits a `secret` field).
+    pub fn is_secret(&self, field: &str) -> bool {
+        matches!(self.inputs.get(field), Some(Value::Secret(_)))
+    }
+
     /// A `@setting` the walker reads (how long to wait), without noting it:
     /// not every schema has one.
     pub fn setting_duration(&self, field: &str) -> Option<Duration> {

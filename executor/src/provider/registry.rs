@@ -46,6 +46,10 @@ pub const KINDS: &[Kind] = &[
         make: |c| Arc::new(aws::route53::DnsRecord(c.aws.clone())),
     },
     Kind {
+        schema: "aws.Secret",
+        make: |c| Arc::new(aws::secrets::Secret(c.aws.clone())),
+    },
+    Kind {
         schema: "k8s.KubeconfigCluster",
         make: |_| Arc::new(k8s::cluster::KubeconfigCluster),
     },

@@ -1,7 +1,8 @@
 //! AWS kinds and what they share: the clients (made once), one way to call
 //! an API (`aws_call`: retried, its errors classified), tags. The kinds:
 //! `eks` (EKS clusters with their node groups and network, `vpc`), `rds`
-//! (PostgreSQL and MySQL), `route53` (hosted zones, record sets, zone lookups).
+//! (PostgreSQL and MySQL), `route53` (hosted zones, record sets, zone lookups),
+//! `secrets` (Secrets Manager secrets).
 //!
 //! Credentials and region come from the standard chain (environment, profile,
 //! SSO, instance role); `AWS_ENDPOINT_URL` points every client elsewhere (the
@@ -12,6 +13,7 @@ pub mod eks;
 pub mod eks_token;
 pub mod rds;
 pub mod route53;
+pub mod secrets;
 pub mod vpc;
 
 use std::collections::BTreeMap;
@@ -49,6 +51,7 @@ const EXISTS_CODES: &[&str] = &[
     "DBInstanceAlreadyExistsFault",
     "HostedZoneAlreadyExists",
     "ResourceInUseException",
+    "ResourceExistsException",
 ];
 
 const NOT_FOUND_CODES: &[&str] = &[
@@ -173,6 +176,14 @@ impl Aws {
             b = b.region(aws_sdk_rds::config::Region::new(r.to_string()));
         }
         aws_sdk_rds::Client::from_conf(b.build())
+    }
+
+    async fn secretsmanager(&self, region: Option<&str>) -> aws_sdk_secretsmanager::Client {
+        let mut b = aws_sdk_secretsmanager::config::Builder::from(self.config().await);
+        if let Some(r) = region {
+            b = b.region(aws_sdk_secretsmanager::config::Region::new(r.to_string()));
+        }
+        aws_sdk_secretsmanager::Client::from_conf(b.build())
     }
 
     async fn route53(&self) -> aws_sdk_route53::Client {
