@@ -49,6 +49,18 @@ fn spec(d: &Desired) -> Result<Spec, ProviderError> {
     })
 }
 
+/// Tags as Secrets Manager takes them.
+fn sm_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_secretsmanager::types::Tag> {
+    tags.iter()
+        .map(|(k, v)| {
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+        })
+        .collect()
+}
+
 /// The fingerprint state keeps of the secret `value` (as the planner's `store`).
 fn sealed(cx: &Cx, value: &str) -> J {
     let plain = serde_json::to_string(&J::String(value.to_string())).unwrap_or_default();
@@ -133,16 +145,7 @@ impl Provider for Secret {
     async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError> {
         let spec = spec(d)?;
         let (client, region) = self.client(d.opt_str("region")?, cx).await;
-        let tags: Vec<_> = spec
-            .tags
-            .iter()
-            .map(|(k, v)| {
-                aws_sdk_secretsmanager::types::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-            })
-            .collect();
+        let tags = sm_tags(&spec.tags);
         let out = aws_call(cx, "secretsmanager:CreateSecret", || {
             client
                 .create_secret()
@@ -192,16 +195,7 @@ impl Provider for Secret {
         }
         let change = TagChange::between(&tags, &spec.tags);
         if !change.set.is_empty() {
-            let set: Vec<_> = change
-                .set
-                .iter()
-                .map(|(k, v)| {
-                    aws_sdk_secretsmanager::types::Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                })
-                .collect();
+            let set = sm_tags(&change.set);
             aws_call(cx, "secretsmanager:TagResource", || {
                 client
                     .tag_resource()
