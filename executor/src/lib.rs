@@ -75,25 +75,36 @@ impl Engine {
     /// job is cancelled or times out — no longer end the process: they press
     /// the engine's [`Cancel`]. Refresh, lookups and data reads stop at the
     /// first press; an apply starts nothing new at the first and stops running
-    /// operations at the second.
+    /// operations at the second; a third ends the process at once (exit 130).
     pub fn interrupt_on_signals(&self) {
         let c = self.cancel.clone();
         self.runtime.spawn(async move {
             #[cfg(unix)]
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            loop {
+            let (mut int, mut term) = {
+                use tokio::signal::unix::{signal, SignalKind};
+                (
+                    signal(SignalKind::interrupt()).ok(),
+                    signal(SignalKind::terminate()).ok(),
+                )
+            };
+            for press in 1.. {
                 #[cfg(unix)]
-                let signalled = match term.as_mut() {
-                    Some(t) => tokio::select! {
-                        r = tokio::signal::ctrl_c() => r.is_ok(),
+                let signalled = match (int.as_mut(), term.as_mut()) {
+                    (Some(i), Some(t)) => tokio::select! {
+                        r = i.recv() => r.is_some(),
                         r = t.recv() => r.is_some(),
                     },
-                    None => tokio::signal::ctrl_c().await.is_ok(),
+                    _ => tokio::signal::ctrl_c().await.is_ok(),
                 };
                 #[cfg(not(unix))]
                 let signalled = tokio::signal::ctrl_c().await.is_ok();
                 if !signalled {
                     return;
+                }
+                // A third press: whatever does not heed the first two (a call
+                // that hangs) must not keep the user waiting.
+                if press >= 3 {
+                    std::process::exit(130);
                 }
                 c.cancel();
             }
@@ -187,7 +198,8 @@ impl Engine {
     /// is built from them), derived from the key: they are never stored.
     pub fn secret_outputs(&self, state: &State, key: &[u8], known: &mut KnownOutputs) {
         let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
-        for (address, r) in &state.resources {
+        // An unfinished object's outputs are not known until an apply finishes it.
+        for (address, r) in state.resources.iter().filter(|(_, r)| !r.unfinished) {
             let Some(p) = self.providers.get(r.kind()) else {
                 continue;
             };
@@ -252,6 +264,12 @@ impl Engine {
                 state.intents.remove(&address);
                 continue;
             };
+            // A replace's intent: the address is recorded (the old object). What
+            // the interrupted create made is the walk's to adopt when its create
+            // meets it; recording it here would lose the old object or the change.
+            if state.resources.contains_key(&address) {
+                continue;
+            }
             let d = provider::Desired::new(
                 &address,
                 intent.kind(),
@@ -479,5 +497,44 @@ mod tests {
         assert_eq!(parse_rfc3339("2024-02-29T23:59:59Z"), Some(1_709_251_199));
         assert_eq!(parse_rfc3339("yesterday"), None);
         assert!(seconds_since(&now_rfc3339()).is_some_and(|s| s < 5));
+    }
+
+    /// A replace's intent is for an address that is recorded: reconciling
+    /// leaves both alone (no call is made), for the walk's create to adopt.
+    #[test]
+    fn reconciling_never_overwrites_a_record() {
+        let engine = super::Engine::new().expect("an engine");
+        let mut state = tpt_planner::state::State::new("default", "lineage".to_string());
+        let old = tpt_planner::state::ResourceState {
+            schema: "aws.HostedZone".into(),
+            kind: String::new(),
+            provider_id: "Z-OLD".into(),
+            inputs: Default::default(),
+            outputs: Default::default(),
+            depends_on: Vec::new(),
+            unfinished: false,
+        };
+        state.resources.insert("zone".into(), old.clone());
+        state.intents.insert(
+            "zone".into(),
+            tpt_planner::state::Intent {
+                schema: "aws.HostedZone".into(),
+                kind: String::new(),
+                inputs: Default::default(),
+                depends_on: Vec::new(),
+                started: now_rfc3339(),
+            },
+        );
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let backend = crate::backend::LocalBackend::new(dir.path());
+        let (adopted, failures) = engine
+            .reconcile(&mut state, &backend, b"key")
+            .expect("not interrupted");
+        assert!(
+            adopted.is_empty() && failures.is_empty(),
+            "{adopted:?} {failures:?}"
+        );
+        assert_eq!(state.resources.get("zone"), Some(&old));
+        assert!(state.intents.contains_key("zone"));
     }
 }

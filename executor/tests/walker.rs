@@ -714,7 +714,7 @@ fn a_wait_cut_by_the_schema_timeout_says_what_it_waited_for() {
         matches!(outcome(&run.report, "slow"), Outcome::Failed(m)
             if m.contains("gave up waiting for the thing to be ready")
             && m.contains("this wait cannot be turned off")
-            && m.contains("`wait_timeout`")),
+            && m.contains("its schema's `@timeout`")),
         "{:?}",
         run.report.outcomes
     );

@@ -65,8 +65,11 @@ pub fn apply_live(state: &State, live: &BTreeMap<String, Live>) -> (State, Vec<D
                         entry.inputs.insert(field.clone(), value.clone());
                     }
                 }
-                for (field, value) in outputs {
-                    entry.outputs.insert(field.clone(), value.clone());
+                // An unfinished object's outputs stay unknown until an apply finishes it.
+                if !recorded.unfinished {
+                    for (field, value) in outputs {
+                        entry.outputs.insert(field.clone(), value.clone());
+                    }
                 }
                 if !changes.is_empty() {
                     drift.push(Drift {

@@ -278,7 +278,8 @@ pub fn is_unknown(j: &serde_json::Value) -> bool {
 /// (the executor reads them live when it needs them).
 pub fn known_outputs(program: &tpt_lang::Program, state: &State) -> tpt_lang::KnownOutputs {
     let mut known = tpt_lang::KnownOutputs::default();
-    for (address, r) in &state.resources {
+    // An unfinished object's outputs are not known until an apply finishes it.
+    for (address, r) in state.resources.iter().filter(|(_, r)| !r.unfinished) {
         let Some(schema) = program.schemas.iter().find(|s| s.name == r.schema) else {
             continue;
         };
@@ -435,5 +436,33 @@ mod tests {
         // Same value, same fingerprint; other value or other key, another.
         assert_eq!(store(&v, &sealer), stored);
         assert_ne!(store(&v, &Sealer::new(b"other key")), stored);
+    }
+
+    #[test]
+    fn an_unfinished_object_has_no_known_outputs() {
+        let program = tpt_lang::Program::from_text("main.tpt", "import std.aws\n");
+        let mut state = State::new("prod", "lineage".into());
+        let zone = ResourceState {
+            schema: "aws.HostedZone".into(),
+            kind: String::new(),
+            provider_id: "Z1".into(),
+            inputs: BTreeMap::new(),
+            outputs: [("zone_id".to_string(), serde_json::json!("Z1"))]
+                .into_iter()
+                .collect(),
+            depends_on: Vec::new(),
+            unfinished: false,
+        };
+        state.resources.insert("zone".into(), zone.clone());
+        state.resources.insert(
+            "late".into(),
+            ResourceState {
+                unfinished: true,
+                ..zone
+            },
+        );
+        let known = known_outputs(&program, &state);
+        assert!(known.outputs.contains_key("zone"));
+        assert!(!known.outputs.contains_key("late"), "{:?}", known.outputs);
     }
 }

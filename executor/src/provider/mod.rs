@@ -485,6 +485,8 @@ impl Cx {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // The operation's deadline, not a wait limit, ends the wait.
+        let by_operation = by_deadline.is_some() && end == by_deadline;
         let mut interval = Duration::from_millis(200);
         let mut announced = false;
         loop {
@@ -504,10 +506,14 @@ impl Cx {
             }
             let now = std::time::Instant::now();
             if end.is_some_and(|e| now >= e) {
+                let longer = if by_operation {
+                    "the whole operation is bounded by its schema's `@timeout`"
+                } else {
+                    "allow it longer with `wait_timeout` or `--wait-timeout`"
+                };
                 let how = match off {
-                    Some(off) => format!("{off}, or allow it longer with `wait_timeout` or `--wait-timeout`"),
-                    None => "this wait cannot be turned off; allow it longer with `wait_timeout` or `--wait-timeout`"
-                        .to_string(),
+                    Some(off) => format!("{off}; {longer}"),
+                    None => format!("this wait cannot be turned off; {longer}"),
                 };
                 return Err(ProviderError::permanent(format!(
                     "gave up waiting for {what} after {}: {how}",

@@ -823,7 +823,9 @@ impl Provider for EksCluster {
         let spec = spec(d)?;
         let client = self.0.eks(Some(&spec.region)).await;
         let found = self.describe(cx, &client, &spec.name).await?;
-        Ok(found.map(|_| format!("{}/{}", spec.region, spec.name)))
+        // One being deleted is not the interrupted create's.
+        let alive = found.filter(|c| c.status() != Some(&aws_sdk_eks::types::ClusterStatus::Deleting));
+        Ok(alive.map(|_| format!("{}/{}", spec.region, spec.name)))
     }
 
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {

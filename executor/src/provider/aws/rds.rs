@@ -520,7 +520,9 @@ impl Provider for Database {
         let region = Aws::region_of(d.opt_str("region")?, cx);
         let client = self.aws.rds(region.as_deref()).await;
         let found = self.describe(cx, &client, &id).await?;
-        Ok(found.map(|_| format!("{}/{id}", region.as_deref().unwrap_or_default())))
+        // One being deleted is not the interrupted create's.
+        let alive = found.filter(|db| db.db_instance_status() != Some("deleting"));
+        Ok(alive.map(|_| format!("{}/{id}", region.as_deref().unwrap_or_default())))
     }
 
     async fn lookup(&self, cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
