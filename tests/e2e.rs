@@ -1899,3 +1899,58 @@ fn e2e_a_secrets_manager_secret_never_shows_its_value() {
         &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
     );
 }
+
+/// An interrupted create of an object whose kind the cluster does not serve
+/// (its CRD never made it) is looked up once, found missing, and dropped: the
+/// next command does not retry discovery for it.
+#[test]
+fn e2e_an_intent_for_a_kind_not_served_is_dropped_at_once() {
+    let Some(kubeconfig) = kube() else { return };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        format!("import std.k8s\n\nresource local: k8s.KubeconfigCluster {{ context = \"local\", kubeconfig = \"{kubeconfig}\" }}\n"),
+    )
+    .expect("config");
+    let vars = vec![("TPT_STATE_KEY", "e2e-test-key".to_string())];
+    assert_ok(
+        "the apply",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    let state_file = dir.path().join(".tpt/state/default.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).expect("state")).expect("JSON");
+    doc["intents"] = serde_json::json!({
+        "widget": {
+            "type": "k8s.Manifest",
+            "inputs": {
+                "cluster": { "$resource": "local" },
+                "namespace": "default",
+                "manifest": "apiVersion: widgets.example.com/v1\nkind: Widget\nmetadata:\n  name: w\n",
+                "wait": false,
+                "wait_timeout": null
+            },
+            "depends_on": ["local"],
+            "started": "2026-01-01T00:00:00Z",
+        }
+    });
+    std::fs::write(&state_file, serde_json::to_string_pretty(&doc).expect("JSON")).expect("state");
+    let destroy = run_within(
+        dir.path(),
+        &["destroy", ".", "--auto-approve"],
+        &vars,
+        Duration::from_secs(20),
+    );
+    assert_ok("the destroy", &destroy);
+    assert!(
+        destroy.stderr.contains("looking up 1 create"),
+        "{}",
+        destroy.stderr
+    );
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).expect("state")).expect("JSON");
+    assert!(
+        kept["intents"]["widget"].is_null(),
+        "the intent is dropped: {kept}"
+    );
+}

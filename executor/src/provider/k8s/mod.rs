@@ -169,6 +169,28 @@ impl Kube {
     }
 }
 
+/// Whether the API server serves the kind of `obj` now (one discovery, no
+/// waiting for a CRD to become served).
+async fn served(cx: &Cx, client: &Client, obj: &J) -> Result<bool, ProviderError> {
+    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+    let kind = obj["kind"].as_str().unwrap_or_default();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    let what = format!("discover {api_version} {kind}");
+    let r = cx
+        .call(&what, || async {
+            kube::discovery::pinned_kind(client, &gvk)
+                .await
+                .map_err(|e| match e {
+                    // The group is served but not this kind.
+                    kube::Error::Discovery(_) => ProviderError::not_found(format!("{what}: {e}")),
+                    e => kube_err(&what, e),
+                })
+        })
+        .await;
+    Ok(found(r)?.is_some())
+}
+
 /// The API of an object's kind, found by discovery (a kind a CRD just added
 /// may take a moment to be served: that is retried).
 async fn api_for(
@@ -484,6 +506,10 @@ impl Kube {
         let client = self.client(cx, d).await?;
         let mut ids = Vec::new();
         for o in objects {
+            // A kind not served (its CRD not made yet) has no object: asked once.
+            if !served(cx, &client, o).await? {
+                break;
+            }
             match get_object(cx, &client, o, ns).await? {
                 Some(got) => ids.push(object_id(&got)),
                 None => break,
