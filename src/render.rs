@@ -145,13 +145,7 @@ impl Tally {
 }
 
 /// `1 file`, `3 files`.
-pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
+pub use tpt_lang::diagnostic::plural;
 
 /// Writes one line to stderr (ignoring a closed stderr).
 pub fn status(line: &str) {

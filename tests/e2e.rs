@@ -1471,22 +1471,15 @@ impl Background {
     }
 }
 
-/// `tpt ARGS` in `dir`, sent `signal` once its stderr shows `phase`; its exit
-/// status, stdout and stderr. The run must end within 20 s of the signal.
-fn signalled_run(
-    dir: &Path,
-    args: &[&str],
-    vars: &[(&str, String)],
-    phase: &str,
-    signal: &str,
-) -> (Option<i32>, String, String) {
+/// `tpt ARGS` in `dir`, sent `signal` once its stderr shows `phase`; it must
+/// end within 20 s of the signal.
+fn signalled_run(dir: &Path, args: &[&str], vars: &[(&str, String)], phase: &str, signal: &str) -> Output {
     let mut bg = Background::start(dir, args, vars, "signalled");
     bg.until(phase, true);
     // Held in the phase: the proxy never answers.
     std::thread::sleep(Duration::from_millis(300));
     bg.signal(signal);
-    let done = bg.wait(Duration::from_secs(20));
-    (Some(done.code), done.stdout, done.stderr)
+    bg.wait(Duration::from_secs(20))
 }
 
 /// Ctrl-C and SIGTERM stop every phase before the walk — waiting for the
@@ -1523,8 +1516,10 @@ resource zone: aws.HostedZone { name = "phases.example.com" }
         for verb in ["plan", "apply"] {
             let args = [verb, ".", "--auto-approve"];
             let args = if verb == "plan" { &args[..2] } else { &args[..] };
-            let (code, _, err) = signalled_run(dir.path(), args, &stalled, "refreshing 1 resource", signal);
-            assert_eq!(code, Some(130), "{verb}, SIG{signal} in refresh:\n{err}");
+            let Output {
+                code, stderr: err, ..
+            } = signalled_run(dir.path(), args, &stalled, "refreshing 1 resource", signal);
+            assert_eq!(code, 130, "{verb}, SIG{signal} in refresh:\n{err}");
             assert!(err.contains("interrupted: "), "{err}");
             after(&format!("SIG{signal} in {verb}'s refresh"));
             assert_eq!(std::fs::read_to_string(&state_file).expect("state"), recorded);
@@ -1555,14 +1550,16 @@ resource zone: aws.HostedZone { name = "phases.example.com" }
             format!("{config}\nresource found: aws.ExistingHostedZone {{ name = \"phases.example.com\" }}\n"),
         )
         .expect("config");
-        let (code, _, err) = signalled_run(
+        let Output {
+            code, stderr: err, ..
+        } = signalled_run(
             dir.path(),
             &["plan", ".", "--refresh=false"],
             &stalled,
             "reading 1 data lookup",
             signal,
         );
-        assert_eq!(code, Some(130), "SIG{signal} in a data lookup:\n{err}");
+        assert_eq!(code, 130, "SIG{signal} in a data lookup:\n{err}");
         std::fs::write(dir.path().join("main.tpt"), config).expect("config");
         after(&format!("SIG{signal} in a data lookup"));
         // Looking up a create an interrupted apply left unconfirmed.
@@ -1577,14 +1574,16 @@ resource zone: aws.HostedZone { name = "phases.example.com" }
         });
         let with_intent = serde_json::to_string_pretty(&doc).expect("JSON");
         std::fs::write(&state_file, &with_intent).expect("state with an intent");
-        let (code, _, err) = signalled_run(
+        let Output {
+            code, stderr: err, ..
+        } = signalled_run(
             dir.path(),
             &["apply", ".", "--auto-approve"],
             &stalled,
             "looking up 1 create",
             signal,
         );
-        assert_eq!(code, Some(130), "SIG{signal} while looking up:\n{err}");
+        assert_eq!(code, 130, "SIG{signal} while looking up:\n{err}");
         after(&format!("SIG{signal} while looking up"));
         let kept: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&state_file).expect("state")).expect("JSON");

@@ -111,12 +111,7 @@ impl Engine {
         });
     }
 
-    /// The engine's [`Cancel`] (pressed by signals, or by the caller).
-    pub fn cancel(&self) -> Cancel {
-        self.cancel.clone()
-    }
-
-    /// Whether Ctrl-C or SIGTERM came (or `cancel` was pressed).
+    /// Whether Ctrl-C or SIGTERM came.
     pub fn is_interrupted(&self) -> bool {
         self.cancel.is_cancelled()
     }

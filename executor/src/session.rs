@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tpt_lang::diagnostic::sort_diagnostics;
+use tpt_lang::diagnostic::{plural, sort_diagnostics};
 use tpt_lang::{Code, Diagnostic, KnownOutputs, Program, ResourceInstance};
 use tpt_planner::backend::StateBackend;
 use tpt_planner::graph::ResourceGraph;
@@ -356,7 +356,7 @@ impl<'c> Session<'c> {
             if options.reconcile {
                 notify(&format!(
                     "looking up {} an interrupted apply left unconfirmed…",
-                    count(state.intents.len(), "create")
+                    plural(state.intents.len(), "create")
                 ));
                 let (adopted, failures) = engine.reconcile(&mut state, self.backend(), &key)?;
                 for a in adopted {
@@ -379,7 +379,7 @@ impl<'c> Session<'c> {
         if options.refresh && !state.resources.is_empty() {
             notify(&format!(
                 "refreshing {}…",
-                count(state.resources.len(), "resource")
+                plural(state.resources.len(), "resource")
             ));
             let (answers, failures) = engine.refresh(&state, &key)?;
             if !failures.is_empty() {
@@ -405,7 +405,7 @@ impl<'c> Session<'c> {
                 .filter(|r| program.schema(r.schema).is_data())
                 .count();
             if lookups > 0 {
-                notify(&format!("reading {}…", count(lookups, "data lookup")));
+                notify(&format!("reading {}…", plural(lookups, "data lookup")));
             }
             let failures = engine.read_data(&evaluated.resources, &refreshed, &key, &mut known)?;
             if !failures.is_empty() {
@@ -596,15 +596,6 @@ fn skipped_waits(p: &Plan, resources: &[ResourceInstance]) -> Vec<String> {
         }
     }
     notes
-}
-
-/// `n thing(s)`.
-fn count(n: usize, thing: &str) -> String {
-    if n == 1 {
-        format!("1 {thing}")
-    } else {
-        format!("{n} {thing}s")
-    }
 }
 
 /// `--target t` that names nothing of the environment.

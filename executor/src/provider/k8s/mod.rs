@@ -172,11 +172,7 @@ impl Kube {
 /// Whether the API server serves the kind of `obj` now (one discovery, no
 /// waiting for a CRD to become served).
 async fn served(cx: &Cx, client: &Client, obj: &J) -> Result<bool, ProviderError> {
-    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
-    let kind = obj["kind"].as_str().unwrap_or_default();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, kind);
-    let what = format!("discover {api_version} {kind}");
+    let (gvk, what) = kind_of(obj);
     let r = cx
         .call(&what, || async {
             kube::discovery::pinned_kind(client, &gvk)
@@ -189,6 +185,17 @@ async fn served(cx: &Cx, client: &Client, obj: &J) -> Result<bool, ProviderError
         })
         .await;
     Ok(found(r)?.is_some())
+}
+
+/// The group, version and kind of `obj`, and the name of discovering it.
+fn kind_of(obj: &J) -> (GroupVersionKind, String) {
+    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+    let kind = obj["kind"].as_str().unwrap_or_default();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    (
+        GroupVersionKind::gvk(group, version, kind),
+        format!("discover {api_version} {kind}"),
+    )
 }
 
 /// The API of an object's kind, found by discovery (a kind a CRD just added
@@ -207,12 +214,7 @@ async fn api_for(
             "the object needs `apiVersion`, `kind` and `metadata.name`",
         ));
     }
-    let (group, version) = match api_version.split_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", api_version),
-    };
-    let gvk = GroupVersionKind::gvk(group, version, kind);
-    let what = format!("discover {api_version} {kind}");
+    let (gvk, what) = kind_of(obj);
     let (ar, caps): (ApiResource, _) = cx
         .call(&what, || async {
             kube::discovery::pinned_kind(client, &gvk).await.map_err(|e| {
