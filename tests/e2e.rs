@@ -15,6 +15,12 @@ mod support;
 #[path = "e2e/conformance.rs"]
 mod conformance;
 
+#[path = "e2e/charts.rs"]
+mod charts;
+
+#[path = "e2e/helm.rs"]
+mod helm;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -425,13 +431,43 @@ fn shop_copy() -> tempfile::TempDir {
     )
 }
 
-/// A copy of the shop example without state, with `envs/NAME.tpt` holding `text`.
+/// The stand-in charts of the support services (`tests/charts/mirror`),
+/// served once per test process as a chart repository: what the tests'
+/// environments point the shop's ingress controller and cert-manager at (no
+/// internet here, and the local API server is older than upstream's charts accept).
+fn mirror() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let helm = charts::helm().expect("the shop's tests need `helm` (checked by the test)");
+        let dir = tempfile::tempdir().expect("a temporary directory").keep();
+        let archives = charts::package_all(&helm, &repo_root().join("tests/charts/mirror"), &dir);
+        charts::repository(&helm, &dir, &archives).url
+    })
+    .clone()
+}
+
+/// A copy of the shop example without state, with `envs/NAME.tpt` holding
+/// `text` (an environment), its support services from [`mirror`].
 fn shop_with(name: &str, text: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary directory");
     copy_dir(&repo_root().join("examples/shop"), dir.path());
     let _ = std::fs::remove_dir_all(dir.path().join(".tpt"));
-    std::fs::write(dir.path().join(format!("envs/{name}.tpt")), text).expect("env file");
+    std::fs::write(dir.path().join(format!("envs/{name}.tpt")), with_mirror(text)).expect("env file");
     dir
+}
+
+/// An environment of the shop (`environment … { … }`) with its support
+/// services from [`mirror`].
+fn with_mirror(text: &str) -> String {
+    let url = mirror();
+    // The API check Job of cert-manager never completes on a cluster without nodes.
+    let services = format!(
+        "  ingress {{ repo = \"{url}\" }}\n  certs {{ repo = \"{url}\", extra_values = \"startupapicheck:\\n  enabled: false\" }}\n}}\n"
+    );
+    match text.trim_end().strip_suffix('}') {
+        Some(open) => format!("{open}{services}"),
+        None => text.to_string(),
+    }
 }
 
 fn assert_ok(what: &str, out: &Output) {
@@ -440,7 +476,7 @@ fn assert_ok(what: &str, out: &Output) {
 
 #[test]
 fn e2e_shop_apply_change_destroy() {
-    let (Some(moto), Some(kubeconfig)) = (moto(), kube()) else {
+    let (Some(moto), Some(kubeconfig), Some(_)) = (moto(), kube(), charts::helm()) else {
         return;
     };
     reset_moto(&moto);
@@ -527,7 +563,7 @@ fn e2e_shop_apply_change_destroy() {
     // A change: plan shows the updates, apply makes them, the next plan is empty.
     std::fs::write(
         d.join("envs/ci.tpt"),
-        "environment ci extends dev {\n  replicas = 3\n  main { role_arn = \"arn:aws:iam::123456789012:role/ci-eks\" }\n  orders { storage_gb = 30 }\n  shop { wait_timeout = 60s }\n}\n",
+        with_mirror("environment ci extends dev {\n  replicas = 3\n  main { role_arn = \"arn:aws:iam::123456789012:role/ci-eks\" }\n  orders { storage_gb = 30 }\n  shop { wait_timeout = 60s }\n}\n"),
     )
     .expect("env file");
     let plan = run(d, &["plan", ".", "--env", "ci", "--detailed-exitcode"], &vars);
@@ -1604,6 +1640,7 @@ resource zone: aws.HostedZone { name = "phases.example.com" }
 fn e2e_readme_local_walkthrough_runs_as_written() {
     let Some(moto) = moto() else { return };
     let Some(kubeconfig) = kube() else { return };
+    let Some(helm) = charts::helm() else { return };
     reset_moto(&moto);
     let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
     let section = readme
@@ -1629,6 +1666,8 @@ fn e2e_readme_local_walkthrough_runs_as_written() {
         script.push_str(
             &line
                 .replace("http://127.0.0.1:5555", &moto)
+                .replace("http://127.0.0.1:8879", &mirror())
+                .replace("/opt/helm-3.17.2/helm", &helm.display().to_string())
                 .replace("/tmp/kube-dev/kubeconfig", &kubeconfig)
                 .replace("/tmp/shop", &shop.display().to_string())
                 .replace("cargo run --", &format!("timeout 60 {tpt}")),
@@ -1636,7 +1675,7 @@ fn e2e_readme_local_walkthrough_runs_as_written() {
         script.push('\n');
     }
     assert_eq!(
-        started, 3,
+        started, 5,
         "the walkthrough installs and starts the servers:\n{block}"
     );
     assert!(script.contains(" apply ") && script.contains(" plan ") && script.contains(" destroy "));
@@ -1671,6 +1710,7 @@ fn e2e_readme_local_walkthrough_runs_as_written() {
 fn e2e_debug_log_shows_every_call_and_no_secret() {
     let Some(moto) = moto() else { return };
     let Some(kubeconfig) = kube() else { return };
+    let Some(_) = charts::helm() else { return };
     reset_moto(&moto);
     let dir = shop_with(
         "local",

@@ -4,7 +4,8 @@
 //! the `.stderr` file beside it (`<case>.stderr` for a directory case).
 //!
 //! A header comment `// env: NAME` selects `--env NAME`; `// command: WORDS` runs
-//! `tpt WORDS PATH` instead of `tpt check PATH` (for errors of other commands).
+//! `tpt WORDS PATH` instead of `tpt check PATH` (for errors of other commands);
+//! `// vars: NAME=VALUE …` sets environment variables for the run.
 //! `BLESS=1 cargo nextest run --test ui` (re)writes the expected files.
 
 mod support;
@@ -12,7 +13,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use similar::TextDiff;
-use support::{header, relative, repo_root, tpt};
+use support::{header, relative, repo_root};
 
 /// One snapshot case: what to check, and where its expected output lives.
 struct Case {
@@ -94,6 +95,11 @@ fn run_case(case: &Case) -> String {
     if let Some(env) = &env {
         args.extend(["--env", env.as_str()]);
     }
+    let set = header(&source, "vars").unwrap_or_default();
+    let vars: Vec<(&str, &str)> = set
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
     // Commands that write state run on a copy, so that every run starts afresh.
     let writes = command
         .as_deref()
@@ -110,9 +116,9 @@ fn run_case(case: &Case) -> String {
         if let Some(a) = args.iter_mut().find(|a| **a == relative(&case.input).as_str()) {
             *a = input.as_str();
         }
-        support::tpt_in(tmp.path(), &args)
+        support::tpt_with(tmp.path(), &args, &vars)
     } else {
-        tpt(&args)
+        support::tpt_with(&repo_root(), &args, &vars)
     };
     normalize(&format!("{}\nexit code: {}\n", out.stderr, out.code))
 }

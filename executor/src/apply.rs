@@ -90,6 +90,8 @@ pub struct Job<'a> {
     pub default_timeout: Duration,
     pub parallelism: usize,
     pub wait_limit: Option<Duration>,
+    /// The configuration's directory (paths in inputs are relative to it).
+    pub base_dir: Arc<std::path::Path>,
 }
 
 /// How one operation ended.
@@ -482,6 +484,7 @@ impl Walk<'_> {
             retry: Default::default(),
             wait_limit: self.job.wait_limit,
             deadline: None,
+            base_dir: self.job.base_dir.clone(),
         }
     }
 
@@ -668,10 +671,13 @@ impl Walk<'_> {
                         )));
                     }
                     // Read back, to compare with the plan (a failed read is no failure).
-                    let check = ResourceState {
+                    let mut check = ResourceState {
                         provider_id: applied.provider_id.clone(),
                         ..planned
                     };
+                    for (field, v) in &applied.rendered {
+                        check.inputs.insert(field.clone(), store(v, &sealer));
+                    }
                     let live = provider.read(&cx, &check).await.ok();
                     Ok(Finished::Applied {
                         applied,
@@ -725,12 +731,15 @@ impl Walk<'_> {
                 instance,
                 live,
             }) => {
-                let recorded = record(
+                let mut recorded = record(
                     &instance,
                     &applied.provider_id,
                     Some(&applied.outputs),
                     self.job.sealer,
                 );
+                for (field, v) in &applied.rendered {
+                    recorded.inputs.insert(field.clone(), store(v, self.job.sealer));
+                }
                 if let Some(Live::Present { inputs, .. }) = &live {
                     for (field, got) in inputs {
                         if let Some(planned) = recorded.inputs.get(field) {

@@ -42,6 +42,8 @@ pub struct Engine {
     cancel: Cancel,
     /// Bounds every wait of refresh, lookups and apply (`--wait-timeout`).
     pub wait_limit: Option<std::time::Duration>,
+    /// The configuration's directory (paths in inputs are relative to it).
+    pub base_dir: std::sync::Arc<std::path::Path>,
 }
 
 /// Work stopped by Ctrl-C or SIGTERM before it finished.
@@ -68,6 +70,7 @@ impl Engine {
             providers: Providers::default(),
             cancel: Cancel::default(),
             wait_limit: None,
+            base_dir: std::sync::Arc::from(std::path::Path::new(".")),
         })
     }
 
@@ -144,6 +147,7 @@ impl Engine {
             retry: Default::default(),
             wait_limit: self.wait_limit,
             deadline: None,
+            base_dir: self.base_dir.clone(),
         }
     }
 
@@ -204,6 +208,87 @@ impl Engine {
                 known.outputs.entry(address.clone()).or_default().extend(outputs);
             }
         }
+    }
+
+    /// Adds the inputs kinds compute before planning ([`provider::Fields::rendered`]:
+    /// a chart's rendered objects) to `instances`, so that the plan shows
+    /// what changes inside them. Where an input is still unknown, or a
+    /// resource it refers to (its cluster) is not applied yet, they are
+    /// unknown: the kind renders them when it applies. Returns how many it
+    /// rendered and the failures.
+    pub fn render(
+        &self,
+        instances: &mut [ResourceInstance],
+        state: &State,
+        key: &[u8],
+    ) -> Result<Vec<Failure>, Interrupted> {
+        use tpt_lang::value::{Unknown, Value};
+        let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, r) in instances.iter_mut().enumerate() {
+            let Some(p) = self.providers.get(&r.kind) else {
+                continue;
+            };
+            let fields = p.fields().rendered;
+            if fields.is_empty() {
+                continue;
+            }
+            if !self.renders_now(r, state) {
+                for f in fields {
+                    let unknown = Unknown {
+                        origin: format!("{}.{f}", r.address),
+                        deps: r.depends_on.clone(),
+                    };
+                    r.inputs
+                        .insert((*f).to_string(), Value::Unknown(std::sync::Arc::new(unknown)));
+                }
+                continue;
+            }
+            let cx = self.cx(&r.address, state, r.depends_on.iter().cloned(), &secrets);
+            let d = apply::desired(r);
+            tasks.spawn_on(async move { (i, p.render(&cx, &d).await) }, self.runtime.handle());
+        }
+        let results = self.until_interrupted(async {
+            let mut out = Vec::new();
+            while let Some(j) = tasks.join_next().await {
+                out.push(j);
+            }
+            out
+        })?;
+        let mut failures = Vec::new();
+        for j in results {
+            match j {
+                Ok((i, Ok(rendered))) => {
+                    if let Some(r) = instances.get_mut(i) {
+                        r.inputs.extend(rendered);
+                    }
+                }
+                Ok((i, Err(e))) => failures.push(Failure {
+                    address: instances.get(i).map(|r| r.address.clone()).unwrap_or_default(),
+                    message: e.message,
+                }),
+                Err(e) => failures.push(Failure {
+                    address: String::new(),
+                    message: format!("internal error in a provider: {e}"),
+                }),
+            }
+        }
+        failures.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok(failures)
+    }
+
+    /// How many of `instances` [`Engine::render`] renders now: of a kind that
+    /// renders, every input known, what they refer to applied.
+    pub fn renders(&self, instances: &[ResourceInstance], state: &State) -> usize {
+        instances.iter().filter(|r| self.renders_now(r, state)).count()
+    }
+
+    fn renders_now(&self, r: &ResourceInstance, state: &State) -> bool {
+        self.providers
+            .get(&r.kind)
+            .is_some_and(|p| !p.fields().rendered.is_empty())
+            && r.depends_on.iter().all(|a| state.resources.contains_key(a))
+            && !r.inputs.values().any(tpt_lang::value::Value::contains_unknown)
     }
 
     /// Reads the data lookups among `instances` whose inputs are known; their
@@ -407,13 +492,6 @@ fn from_stored(j: &serde_json::Value) -> tpt_lang::value::Value {
     use serde_json::Value as J;
     use tpt_lang::value::Value;
     match j {
-        J::Null => Value::Null,
-        J::Bool(b) => Value::Bool(*b),
-        J::Number(n) => n
-            .as_i64()
-            .map(Value::Int)
-            .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or_default())),
-        J::String(s) => Value::str(s.as_str()),
         J::Array(xs) => Value::list(xs.iter().map(from_stored).collect()),
         J::Object(m) => {
             if let Some(J::String(a)) = m.get("$resource") {
@@ -424,6 +502,7 @@ fn from_stored(j: &serde_json::Value) -> tpt_lang::value::Value {
             }
             Value::record(m.iter().map(|(k, v)| (k.clone(), from_stored(v))).collect())
         }
+        scalar => Value::from_json(scalar),
     }
 }
 

@@ -137,6 +137,17 @@ impl Checked {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// The configuration's directory: of its root file (`main.tpt`).
+    pub fn dir(&self) -> std::sync::Arc<Path> {
+        let root = self.program.modules.first().and_then(|m| m.files.first());
+        let dir = root
+            .and_then(|f| self.program.sources.get(*f))
+            .and_then(|f| Path::new(&f.name).parent())
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::sync::Arc::from(dir)
+    }
+
     /// Files of the configuration (the standard library not counted).
     pub fn file_count(&self) -> usize {
         self.program
@@ -265,6 +276,7 @@ impl<'c> Session<'c> {
                 .help("this is a problem of the machine, not of the configuration")]
         })?;
         engine.wait_limit = settings.wait_limit;
+        engine.base_dir = checked.dir();
         if settings.interrupt_on_signals {
             engine.interrupt_on_signals();
         }
@@ -331,12 +343,24 @@ impl<'c> Session<'c> {
         };
         let engine = &self.engine;
         let env_name = self.env_name.as_str();
+        let program = &self.checked.program;
         let provider_failures = |what: &str, failures: Vec<Failure>| -> Vec<Diagnostic> {
             failures
                 .into_iter()
                 .map(|f| {
-                    Diagnostic::error(Code::ProviderFailed, format!("cannot {what} `{}`: {}", f.address, f.message))
-                        .help("check the provider's credentials and endpoint, or plan with `--refresh=false` to use the recorded state as it is")
+                    let help = if what == "refresh" {
+                        "check the provider's credentials and endpoint, or plan with `--refresh=false` to use the recorded state as it is"
+                    } else {
+                        "check the provider's credentials and endpoint, and what the message names"
+                    };
+                    let d = Diagnostic::error(Code::ProviderFailed, format!("cannot {what} `{}`: {}", f.address, f.message))
+                        .help(help);
+                    // At the resource's declaration (`app["a"]` is declared as `app`).
+                    let name = f.address.split('[').next().unwrap_or_default();
+                    match program.module(program.root()).resources.get(name) {
+                        Some(r) => d.label(r.node.name.span, "this resource"),
+                        None => d,
+                    }
                 })
                 .collect()
         };
@@ -417,6 +441,16 @@ impl<'c> Session<'c> {
                 .any(|r| known.outputs.contains_key(&r.address) && program.schema(r.schema).is_data())
             {
                 evaluated = self.evaluate(&known)?;
+            }
+        }
+        if !options.destroy {
+            let renders = engine.renders(&evaluated.resources, &refreshed);
+            if renders > 0 {
+                notify(&format!("rendering {}…", plural(renders, "chart")));
+            }
+            let failures = engine.render(&mut evaluated.resources, &refreshed, &key)?;
+            if !failures.is_empty() {
+                return Err(provider_failures("render", failures).into());
             }
         }
         let graph = tpt_planner::graph::build(&evaluated.resources)?;
@@ -525,6 +559,7 @@ impl<'c> Session<'c> {
             default_timeout: DEFAULT_TIMEOUT,
             parallelism,
             wait_limit: self.settings.wait_limit,
+            base_dir: self.engine.base_dir.clone(),
         };
         self.engine
             .apply(&job, planned.state.clone(), self.backend(), events)

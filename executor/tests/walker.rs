@@ -70,6 +70,7 @@ fn flag(d: &Desired, field: &str) -> bool {
 impl Provider for Fake {
     fn fields(&self) -> Fields {
         Fields {
+            rendered: &[],
             in_place: &["fail", "hold", "delay_ms", "never_ready", "misreport", "exists"],
             reads: &["delay_ms"],
             outputs: &["id"],
@@ -110,6 +111,7 @@ impl Provider for Fake {
         let mut outputs = IndexMap::new();
         outputs.insert("id".to_string(), Value::Str(format!("id-{}", d.address).into()));
         Ok(Applied {
+            rendered: Default::default(),
             provider_id: format!("id-{}", d.address),
             outputs,
         })
@@ -120,6 +122,7 @@ impl Provider for Fake {
         if flag(d, "exists") {
             let id = Value::Str(prior.provider_id.clone().into());
             return Ok(Applied {
+                rendered: Default::default(),
                 provider_id: prior.provider_id.clone(),
                 outputs: IndexMap::from([("id".to_string(), id)]),
             });
@@ -147,6 +150,7 @@ impl Provider for Fake {
     /// Finds the objects that `exists = true` says are there.
     async fn lookup(&self, _cx: &Cx, d: &Desired) -> Result<Option<Applied>, ProviderError> {
         Ok((flag(d, "exists")).then(|| Applied {
+            rendered: Default::default(),
             provider_id: format!("found-{}", d.address),
             outputs: IndexMap::from([(
                 "id".to_string(),
@@ -265,6 +269,7 @@ fn apply_things_with(
         default_timeout: Duration::from_secs(60),
         parallelism,
         wait_limit,
+        base_dir: std::sync::Arc::from(std::path::Path::new(".")),
     };
     let mut providers = Providers::default();
     providers.register("Thing", fake.clone());

@@ -46,6 +46,23 @@ impl Value {
         Value::Str(s.into())
     }
 
+    /// A JSON value as a value: objects as records (keys in order), arrays as
+    /// lists, numbers as ints where they are whole.
+    pub fn from_json(j: &serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        match j {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => n
+                .as_i64()
+                .map(Value::Int)
+                .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or_default())),
+            J::String(s) => Value::str(s.as_str()),
+            J::Array(xs) => Value::list(xs.iter().map(Value::from_json).collect()),
+            J::Object(m) => Value::record(m.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
+        }
+    }
+
     pub fn list(items: Vec<Value>) -> Value {
         Value::List(Arc::new(items))
     }

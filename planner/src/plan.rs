@@ -493,8 +493,149 @@ fn text_diff(before: &str, after: &str, pad: &str) -> String {
     out
 }
 
+/// Whether a stored value is a record or map holding records or lists (a
+/// chart's rendered objects): its changes are shown leaf by leaf.
+pub(crate) fn is_nested(v: &J) -> bool {
+    match v {
+        J::Object(m) => {
+            !m.contains_key("$sensitive")
+                && !m.contains_key("$unknown")
+                && !m.contains_key("$resource")
+                && m.values().any(|x| match x {
+                    J::Array(_) => true,
+                    J::Object(o) => {
+                        !o.contains_key("$sensitive")
+                            && !o.contains_key("$unknown")
+                            && !o.contains_key("$resource")
+                    }
+                    _ => false,
+                })
+        }
+        _ => false,
+    }
+}
+
+/// A path segment: `.name` for a plain key, `["a b"]` for others.
+fn segment(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        format!(".{key}")
+    } else {
+        format!("[{}]", J::String(key.to_string()))
+    }
+}
+
+/// One leaf that differs between two stored values: where, before, after
+/// (`None`: absent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeafChange {
+    pub path: String,
+    pub before: Option<J>,
+    pub after: Option<J>,
+}
+
+/// The leaves where `before` and `after` differ, depth first in key order.
+/// Secrets, unknowns and references are leaves; lists of another length
+/// change as a whole.
+pub fn leaf_changes(before: &J, after: &J) -> Vec<LeafChange> {
+    fn walk(path: &mut String, b: Option<&J>, a: Option<&J>, out: &mut Vec<LeafChange>) {
+        if b == a {
+            return;
+        }
+        let plain = |v: Option<&J>| match v {
+            Some(J::Object(m)) => {
+                !m.contains_key("$sensitive") && !m.contains_key("$unknown") && !m.contains_key("$resource")
+            }
+            _ => false,
+        };
+        match (b, a) {
+            (Some(J::Object(x)), Some(J::Object(y))) if plain(b) && plain(a) => {
+                let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let len = path.len();
+                    path.push_str(&segment(k));
+                    walk(path, x.get(k), y.get(k), out);
+                    path.truncate(len);
+                }
+            }
+            (Some(J::Array(x)), Some(J::Array(y))) if x.len() == y.len() => {
+                for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(path, Some(p), Some(q), out);
+                    path.truncate(len);
+                }
+            }
+            _ => out.push(LeafChange {
+                path: path.trim_start_matches('.').to_string(),
+                before: b.cloned(),
+                after: a.cloned(),
+            }),
+        }
+    }
+    let mut out = Vec::new();
+    walk(&mut String::new(), Some(before), Some(after), &mut out);
+    out
+}
+
+/// The changes of a nested field (`objects` of a Helm release): a line per
+/// entry added or removed, and per leaf changed inside an entry:
+/// `~ Deployment web/web: spec.replicas: 1 → 2`.
+pub(crate) fn nested_lines(before: Option<&J>, after: Option<&J>, pad: &str, out: &mut String) {
+    let empty = J::Object(serde_json::Map::new());
+    let (b, a) = (before.unwrap_or(&empty), after.unwrap_or(&empty));
+    let (J::Object(x), J::Object(y)) = (b, a) else {
+        return;
+    };
+    let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+    for k in keys {
+        match (x.get(k), y.get(k)) {
+            (None, Some(v)) if v.is_object() || v.is_array() => out.push_str(&format!("{pad}+ {k}\n")),
+            (None, Some(v)) => out.push_str(&format!("{pad}+ {k} = {}\n", show(v))),
+            (Some(_), None) => out.push_str(&format!("{pad}- {k}\n")),
+            (Some(p), Some(q)) if p == q => {}
+            (Some(p), Some(q)) => {
+                for leaf in leaf_changes(p, q) {
+                    let at = if leaf.path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{k}: {}", leaf.path)
+                    };
+                    match (&leaf.before, &leaf.after) {
+                        (Some(J::String(s)), Some(J::String(t))) if s.contains('\n') || t.contains('\n') => {
+                            out.push_str(&format!("{pad}~ {at}:\n"));
+                            out.push_str(&text_diff(s, t, &format!("{pad}    ")));
+                        }
+                        (None, Some(v)) => out.push_str(&format!("{pad}+ {at} = {}\n", show(v))),
+                        (Some(v), None) => out.push_str(&format!("{pad}- {at} = {}\n", show(v))),
+                        (Some(v), Some(w)) => {
+                            out.push_str(&format!("{pad}~ {at}: {} → {}\n", show(v), show(w)))
+                        }
+                        (None, None) => {}
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+    }
+}
+
 fn field_lines(c: &ResourceChange, out: &mut String) {
     for f in &c.fields {
+        let nested = f.before.as_ref().is_none_or(is_nested) && f.after.as_ref().is_none_or(is_nested);
+        if nested && (f.before.is_some() || f.after.is_some()) {
+            let mark = match (&f.before, &f.after) {
+                (None, Some(_)) => "+",
+                (Some(_), None) => "-",
+                _ => "~",
+            };
+            out.push_str(&format!("      {mark} {}:\n", f.field));
+            nested_lines(f.before.as_ref(), f.after.as_ref(), "          ", out);
+            continue;
+        }
         let mark = match (&f.before, &f.after) {
             (None, Some(_)) => "+",
             (Some(_), None) => "-",
@@ -612,11 +753,35 @@ pub fn to_markdown(p: &Plan) -> String {
     out
 }
 
+/// A nested stored value for tools: secrets `"(sensitive)"`, unknowns
+/// `"(known after apply)"` where they are.
+fn masked(v: &J) -> J {
+    match v {
+        J::Object(m) if m.contains_key("$sensitive") || m.contains_key("$unknown") => J::String(show(v)),
+        J::Object(m) => J::Object(m.iter().map(|(k, x)| (k.clone(), masked(x))).collect()),
+        J::Array(xs) => J::Array(xs.iter().map(masked).collect()),
+        other => other.clone(),
+    }
+}
+
+/// [`masked`] undone (markers without their fingerprints), for a saved plan.
+fn unmasked(v: &J) -> J {
+    match v {
+        J::String(s) if s == "(sensitive)" => serde_json::json!({ "$sensitive": "" }),
+        J::String(s) if s == "(known after apply)" => serde_json::json!({ "$unknown": "" }),
+        J::Object(m) => J::Object(m.iter().map(|(k, x)| (k.clone(), unmasked(x))).collect()),
+        J::Array(xs) => J::Array(xs.iter().map(unmasked).collect()),
+        other => other.clone(),
+    }
+}
+
 /// The plan for tools (`docs/plan-json.md`). Values are in display form:
 /// secrets `"(sensitive)"`, unknowns `"(known after apply)"`.
 pub fn to_json(p: &Plan) -> J {
     let display = |v: &Option<J>| match v {
         None => J::Null,
+        // A chart's objects keep their shape, their secret parts masked.
+        Some(v) if is_nested(v) => masked(v),
         Some(v) if is_sensitive(v) || is_unknown(v) => J::String(show(v)),
         Some(v) => v.clone(),
     };
@@ -770,6 +935,8 @@ pub fn from_saved(bytes: &[u8]) -> Result<Plan, SavedPlanError> {
     let stored = |v: &J, sensitive: bool, unknown: bool| -> Option<J> {
         if v.is_null() {
             None
+        } else if v.is_object() && (sensitive || unknown) {
+            Some(unmasked(v))
         } else if sensitive {
             Some(serde_json::json!({ "$sensitive": "" }))
         } else if unknown {
@@ -867,6 +1034,74 @@ pub fn check_current(p: &Plan, state: &State) -> Result<(), SavedPlanError> {
 #[cfg(test)]
 mod saved_tests {
     use super::*;
+
+    /// A chart's objects change leaf by leaf, in the plan and its saved form.
+    #[test]
+    fn nested_fields_show_what_changes_inside() {
+        let before = serde_json::json!({
+            "Deployment web/web": {"spec": {"replicas": 1, "template": {"spec": {"containers": [{"image": "a:1"}]}}}},
+            "ConfigMap web/old": {"data": {"k": "v"}},
+            "Secret web/auth": {"data": {"p": {"$sensitive": "hmac-sha256:aa"}}},
+        });
+        let after = serde_json::json!({
+            "Deployment web/web": {"spec": {"replicas": 1, "template": {"spec": {"containers": [{"image": "a:2"}]}}}},
+            "ConfigMap web/new": {"data": {"k": "v"}},
+            "Secret web/auth": {"data": {"p": {"$sensitive": "hmac-sha256:bb"}}},
+        });
+        let p = Plan {
+            drift: Vec::new(),
+            environment: "dev".into(),
+            lineage: "L".into(),
+            serial: 1,
+            notes: Vec::new(),
+            changes: vec![ResourceChange {
+                address: "web".into(),
+                schema: "k8s.HelmRelease".into(),
+                action: Action::Update,
+                reason: None,
+                create_before_destroy: false,
+                moved_from: None,
+                fields: vec![FieldChange {
+                    field: "objects".into(),
+                    before: Some(before),
+                    after: Some(after),
+                    forces_replacement: false,
+                }],
+            }],
+        };
+        let text = to_text(&p);
+        assert!(text.contains("      ~ objects:\n"), "{text}");
+        assert!(text.contains("          + ConfigMap web/new\n"), "{text}");
+        assert!(text.contains("          - ConfigMap web/old\n"), "{text}");
+        assert!(
+            text.contains(
+                "          ~ Deployment web/web: spec.template.spec.containers[0].image: \"a:1\" → \"a:2\"\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("          ~ Secret web/auth: data.p: (sensitive) → (sensitive)\n"),
+            "{text}"
+        );
+        let json = to_json(&p).to_string();
+        assert!(!json.contains("hmac"), "{json}");
+        assert!(json.contains("\"p\":\"(sensitive)\""), "{json}");
+        let back = from_saved(to_saved(&p, "0", "x").to_string().as_bytes()).expect("readable");
+        let again = to_text(&back);
+        assert!(again.contains("+ ConfigMap web/new"), "{again}");
+        assert!(
+            again.contains("containers[0].image: \"a:1\" → \"a:2\""),
+            "{again}"
+        );
+    }
+
+    #[test]
+    fn leaves_are_paths() {
+        let b = serde_json::json!({"metadata": {"labels": {"helm.sh/chart": "x-1"}}, "ports": [1, 2]});
+        let a = serde_json::json!({"metadata": {"labels": {"helm.sh/chart": "x-2"}}, "ports": [1]});
+        let paths: Vec<String> = leaf_changes(&b, &a).into_iter().map(|l| l.path).collect();
+        assert_eq!(paths, ["metadata.labels[\"helm.sh/chart\"]", "ports"]);
+    }
 
     fn sample() -> Plan {
         Plan {

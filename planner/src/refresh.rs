@@ -102,6 +102,17 @@ pub fn drift_text(drift: &[Drift]) -> String {
                     d.address, d.schema
                 ));
                 for f in fields {
+                    let nested = |v: &Option<J>| v.as_ref().is_none_or(crate::plan::is_nested);
+                    if nested(&f.before) && nested(&f.after) {
+                        out.push_str(&format!("      ~ {}:\n", f.field));
+                        crate::plan::nested_lines(
+                            f.before.as_ref(),
+                            f.after.as_ref(),
+                            "          ",
+                            &mut out,
+                        );
+                        continue;
+                    }
                     let before = f
                         .before
                         .as_ref()

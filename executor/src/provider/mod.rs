@@ -217,6 +217,10 @@ pub fn string_map(j: &J) -> BTreeMap<String, String> {
 /// conformance test holds this against the schema.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
+    /// Inputs the kind computes from the others before planning
+    /// ([`Provider::render`]: a chart's rendered objects); not in the
+    /// schema, recorded and compared like inputs.
+    pub rendered: &'static [&'static str],
     /// Input fields whose change `update` sends to the object in place.
     pub in_place: &'static [&'static str],
     /// Input fields `read` reports from the live object (drift is shown for them).
@@ -260,6 +264,8 @@ pub fn default_name(address: &str) -> String {
 pub struct Applied {
     pub provider_id: String,
     pub outputs: IndexMap<String, Value>,
+    /// The [`Fields::rendered`] inputs as applied: recorded with the inputs.
+    pub rendered: IndexMap<String, Value>,
 }
 
 /// How an error should be handled.
@@ -372,6 +378,9 @@ pub struct Cx {
     /// When the operation times out (its schema's `@timeout`): waits end a
     /// little before, saying what they waited for.
     pub deadline: Option<std::time::Instant>,
+    /// The configuration's directory: paths in inputs (a local chart) are
+    /// relative to it.
+    pub base_dir: Arc<std::path::Path>,
 }
 
 impl Cx {
@@ -386,6 +395,7 @@ impl Cx {
             retry: RetryPolicy::default(),
             wait_limit: None,
             deadline: None,
+            base_dir: Arc::from(std::path::Path::new(".")),
         }
     }
 
@@ -656,6 +666,14 @@ pub trait Provider: Send + Sync {
     /// whose `lookup` waits overrides this.
     async fn find(&self, cx: &Cx, d: &Desired) -> Result<Option<String>, ProviderError> {
         Ok(self.lookup(cx, d).await?.map(|a| a.provider_id))
+    }
+
+    /// The [`Fields::rendered`] inputs of `d` (a chart's objects, rendered):
+    /// computed at plan time when every input is known, so that the plan shows
+    /// what changes inside; the kind computes them again when it applies and
+    /// returns them in [`Applied::rendered`].
+    async fn render(&self, _cx: &Cx, _d: &Desired) -> Result<IndexMap<String, Value>, ProviderError> {
+        Ok(IndexMap::new())
     }
 
     /// Secret outputs of a recorded object, derived without calling anything

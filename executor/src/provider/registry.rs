@@ -66,12 +66,21 @@ pub const KINDS: &[Kind] = &[
         make: |c| Arc::new(k8s::manifest::Manifest(c.kube.clone())),
     },
     Kind {
+        schema: "k8s.HelmRelease",
+        make: |c| Arc::new(k8s::helm::Charted(c.kube.clone(), k8s::helm::HelmRelease)),
+    },
+    Kind {
         schema: "k8s.IngressController",
-        make: |c| Arc::new(k8s::bundles::IngressController(c.kube.clone())),
+        make: |c| {
+            Arc::new(k8s::helm::Charted(
+                c.kube.clone(),
+                k8s::services::IngressController,
+            ))
+        },
     },
     Kind {
         schema: "k8s.CertManager",
-        make: |c| Arc::new(k8s::bundles::CertManager(c.kube.clone())),
+        make: |c| Arc::new(k8s::helm::Charted(c.kube.clone(), k8s::services::CertManager)),
     },
 ];
 
@@ -190,7 +199,7 @@ pub fn disagreements(
         }
     }
     for f in fields.reads {
-        if input(f).is_none() {
+        if input(f).is_none() && !fields.rendered.contains(f) {
             out.push(format!(
                 "`{name}`: its kind reads `{f}` back, but the schema has no input `{f}`"
             ));
@@ -210,6 +219,13 @@ pub fn disagreements(
         out.push(format!(
             "`{name}`: its kind produces `{o}`, which the schema does not declare as `@output`"
         ));
+    }
+    for f in fields.rendered {
+        if input(f).is_some() || schema.fields.contains_key(*f) {
+            out.push(format!(
+                "`{name}.{f}` is rendered by its kind, but the schema declares it (the two would disagree)"
+            ));
+        }
     }
     let read = d.fields_read();
     for (field, _) in &inputs {

@@ -662,6 +662,7 @@ impl EksCluster {
     ) -> Result<Applied, ProviderError> {
         let c = self.wait_active(cx, client, name).await?;
         Ok(Applied {
+            rendered: Default::default(),
             provider_id: format!("{region}/{name}"),
             outputs: cluster_outputs(&c),
         })
@@ -672,6 +673,7 @@ impl EksCluster {
 impl Provider for EksCluster {
     fn fields(&self) -> Fields {
         Fields {
+            rendered: &[],
             in_place: &[
                 "version",
                 "node_groups",

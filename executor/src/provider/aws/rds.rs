@@ -205,6 +205,7 @@ impl Database {
     fn applied(&self, cx: &Cx, address: &str, region: &str, db: &aws_sdk_rds::types::DbInstance) -> Applied {
         let id = db.db_instance_identifier().unwrap_or_default();
         Applied {
+            rendered: Default::default(),
             provider_id: format!("{region}/{id}"),
             outputs: self.outputs(
                 cx,
@@ -302,6 +303,7 @@ fn same_version(asked: &str, running: &str) -> bool {
 impl Provider for Database {
     fn fields(&self) -> Fields {
         Fields {
+            rendered: &[],
             // `final_snapshot` is tpt's to honour when it deletes the database:
             // recording it is the whole update.
             in_place: &[

@@ -171,6 +171,7 @@ impl HostedZone {
 impl Provider for HostedZone {
     fn fields(&self) -> Fields {
         Fields {
+            rendered: &[],
             in_place: &["vpc_ids", "comment"],
             reads: &["name", "private", "vpc_ids", "comment"],
             outputs: &["zone_id", "name_servers"],
@@ -213,6 +214,7 @@ impl Provider for HostedZone {
             )));
         };
         Ok(Applied {
+            rendered: Default::default(),
             provider_id: id,
             outputs,
         })
@@ -244,6 +246,7 @@ impl Provider for HostedZone {
             )));
         };
         Ok(Applied {
+            rendered: Default::default(),
             provider_id: id,
             outputs,
         })
@@ -311,6 +314,7 @@ impl Provider for HostedZone {
         Ok(zone_outputs(cx, &client, &id)
             .await?
             .map(|(_, outputs, _)| Applied {
+                rendered: Default::default(),
                 provider_id: id,
                 outputs,
             }))
@@ -337,6 +341,7 @@ impl DataSource for ExistingHostedZone {
             )));
         };
         Ok(Applied {
+            rendered: Default::default(),
             provider_id: id,
             outputs,
         })
@@ -475,6 +480,7 @@ impl DnsRecord {
         let mut outputs = IndexMap::new();
         outputs.insert("fqdn".to_string(), s(spec.name.as_str()));
         Ok(Applied {
+            rendered: Default::default(),
             provider_id: format!("{zone}/{}/{}", spec.name, spec.ty),
             outputs,
         })
@@ -490,6 +496,7 @@ fn record_id(id: &str) -> Option<(&str, &str, &str)> {
 impl Provider for DnsRecord {
     fn fields(&self) -> Fields {
         Fields {
+            rendered: &[],
             in_place: &["ttl", "values"],
             reads: &["ttl", "values"],
             outputs: &["fqdn"],

@@ -119,6 +119,7 @@ impl Secret {
         let mut outputs = IndexMap::new();
         outputs.insert("arn".to_string(), s(arn));
         Applied {
+            rendered: Default::default(),
             provider_id: format!("{region}/{name}"),
             outputs,
         }
@@ -129,6 +130,7 @@ impl Secret {
 impl Provider for Secret {
     fn fields(&self) -> Fields {
         Fields {
+            rendered: &[],
             // `recovery_days` is tpt's to honour when it deletes the secret:
             // recording it is the whole update.
             in_place: &["value", "description", "tags", "recovery_days"],

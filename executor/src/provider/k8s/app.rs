@@ -307,6 +307,7 @@ fn read_back(prior: &ResourceState, deployment: &J, ingress: Option<&J>) -> BTre
 impl Provider for App {
     fn fields(&self) -> Fields {
         Fields {
+            rendered: &[],
             in_place: &[
                 "image",
                 "replicas",
@@ -459,6 +460,7 @@ impl App {
         outputs.insert("url".to_string(), s(format!("http://{name}.{ns}.svc:{}", r.port)));
         outputs.insert("ingress_hostname".to_string(), s(hostname));
         Ok(Applied {
+            rendered: Default::default(),
             provider_id: format!("{ns}/{name}"),
             outputs,
         })

@@ -17,6 +17,7 @@ pub struct KubeconfigCluster;
 fn applied(d: &Desired) -> Result<Applied, ProviderError> {
     d.opt_str("kubeconfig")?;
     Ok(Applied {
+        rendered: Default::default(),
         provider_id: d.str("context")?.to_string(),
         outputs: IndexMap::new(),
     })
@@ -26,6 +27,7 @@ fn applied(d: &Desired) -> Result<Applied, ProviderError> {
 impl Provider for KubeconfigCluster {
     fn fields(&self) -> Fields {
         Fields {
+            rendered: &[],
             // Recording them is the update: what runs on the cluster reaches it
             // through the recorded context at its next operation.
             in_place: &["context", "kubeconfig"],

@@ -87,6 +87,7 @@ impl Manifest {
             }
         }
         Ok(Applied {
+            rendered: Default::default(),
             provider_id: id,
             outputs: IndexMap::new(),
         })
@@ -97,6 +98,7 @@ impl Manifest {
 impl Provider for Manifest {
     fn fields(&self) -> Fields {
         Fields {
+            rendered: &[],
             // Another kind or name is another object: applied, then the old one deleted.
             in_place: &["manifest", "namespace"],
             reads: &["manifest"],

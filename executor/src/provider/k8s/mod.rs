@@ -6,8 +6,10 @@
 //!   CRDs included), `app` (`k8s.App`, which expands — as Threeport's
 //!   workloads do — to a Deployment and a Service, and an Ingress when it has
 //!   one, with its secret environment variables in a Secret);
-//! - `bundles`: `k8s.IngressController` (ingress-nginx) and `k8s.CertManager`,
-//!   applied as sets of objects rendered by tpt;
+//! - `helm`: `k8s.HelmRelease`, a chart rendered by `helm` and applied by tpt,
+//!   and `ChartKind`, what every kind made of charts shares;
+//! - `services`: the support services as their upstream charts:
+//!   `k8s.IngressController` (ingress-nginx), `k8s.CertManager`;
 //! - `cluster`: `k8s.KubeconfigCluster`, a cluster reached through a kubeconfig.
 //!
 //! Which cluster: an app's `cluster` refers to a `k8s.KubeconfigCluster`
@@ -18,10 +20,11 @@
 //! set (a proxy, a test cluster).
 
 pub mod app;
-pub mod bundles;
 pub mod cluster;
+pub mod helm;
 pub mod manifest;
 pub mod namespace;
+pub mod services;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -463,7 +466,7 @@ fn present(prior: &ResourceState) -> Live {
     }
 }
 
-/// Sets of objects: what the kinds made of objects rendered by tpt (bundles,
+/// Sets of objects: what the kinds made of objects (charts rendered by helm,
 /// a manifest, a namespace) are recorded as, by the IDs of their objects,
 /// comma-separated (the provider ID).
 impl Kube {

@@ -25,6 +25,7 @@ fn object(d: &Desired) -> Result<J, ProviderError> {
 impl Provider for Namespace {
     fn fields(&self) -> Fields {
         Fields {
+            rendered: &[],
             in_place: &["labels"],
             reads: &["labels"],
             outputs: &[],
@@ -39,6 +40,7 @@ impl Provider for Namespace {
     async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError> {
         let (_, id) = self.0.apply_set(cx, d, None, &[object(d)?], None).await?;
         Ok(Applied {
+            rendered: Default::default(),
             provider_id: id,
             outputs: IndexMap::new(),
         })

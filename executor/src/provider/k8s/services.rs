@@ -1,0 +1,331 @@
+//! The support services of a cluster, each the upstream Helm chart (through
+//! [`Charted`](super::helm::Charted): rendered by `helm`, applied by tpt) with
+//! values computed from the kind's typed fields, an escape hatch of extra
+//! values (`extra_values`, merged last), and a chart repository that can be
+//! pointed at a mirror (`repo`):
+//!
+//! - `k8s.IngressController`: ingress-nginx;
+//! - `k8s.CertManager`: cert-manager with its CRDs, and a `ClusterIssuer` for
+//!   Let's Encrypt (http01 through the ingress class, or dns01 on Route53).
+//!
+//! The values of each are a pure function of the fields ([`ingress_nginx`],
+//! [`cert_manager`]), snapshot-tested field by field.
+
+use indexmap::IndexMap;
+use kube::Client;
+use serde_json::{json, Value as J};
+use tpt_lang::value::Value;
+
+use super::helm::{merge, values_map, ChartInfo, ChartKind, Spec};
+use super::{abilities, cluster_of, s, wait_load_balancer};
+use crate::provider::{Cx, Desired, Fields, ProviderError};
+
+/// `extra_values` merged over the values tpt computes.
+fn with_extra(mut values: J, d: &Desired) -> Result<J, ProviderError> {
+    merge(&mut values, values_map(d.str("extra_values")?, "extra_values")?);
+    Ok(values)
+}
+
+/// One chart of a support service.
+fn spec(
+    d: &Desired,
+    release: &str,
+    namespace: &str,
+    chart: &str,
+    values: J,
+    extra: Vec<J>,
+) -> Result<Spec, ProviderError> {
+    Ok(Spec {
+        release: release.to_string(),
+        namespace: namespace.to_string(),
+        repo: Some(d.str("repo")?.to_string()),
+        chart: chart.to_string(),
+        version: Some(d.str("version")?.to_string()),
+        values: with_extra(values, d)?,
+        secrets: Vec::new(),
+        extra,
+    })
+}
+
+// ------------------------------------------------------------ ingress-nginx
+
+/// `k8s.IngressController`: the ingress-nginx chart.
+pub struct IngressController;
+
+/// The ingress-nginx values for `d` (the chart's layout: `controller.*`).
+pub fn ingress_nginx(d: &Desired) -> Result<J, ProviderError> {
+    let class = d.str("class_name")?;
+    let mut annotations = serde_json::Map::new();
+    if d.bool("internal")? {
+        annotations.insert(
+            "service.beta.kubernetes.io/aws-load-balancer-internal".into(),
+            J::String("true".into()),
+        );
+    }
+    with_extra(
+        json!({
+            "controller": {
+                "replicaCount": d.int("replicas")?,
+                "ingressClass": class,
+                "ingressClassResource": {
+                    "name": class,
+                    "enabled": true,
+                    "default": false,
+                    // One controller per cluster: upstream's controller value.
+                    "controllerValue": "k8s.io/ingress-nginx",
+                },
+                "service": {"type": "LoadBalancer", "annotations": annotations},
+            }
+        }),
+        d,
+    )
+}
+
+#[async_trait::async_trait]
+impl ChartKind for IngressController {
+    fn fields(&self) -> Fields {
+        Fields {
+            rendered: &["objects", "hooks"],
+            in_place: &[
+                "version",
+                "repo",
+                "replicas",
+                "class_name",
+                "internal",
+                "extra_values",
+            ],
+            reads: &["objects"],
+            outputs: &["hostname"],
+        }
+    }
+
+    fn specs(&self, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
+        let mut spec = spec(
+            d,
+            "ingress-nginx",
+            "ingress-nginx",
+            "ingress-nginx",
+            json!({}),
+            Vec::new(),
+        )?;
+        spec.values = ingress_nginx(d)?;
+        Ok(vec![spec])
+    }
+
+    fn wait(&self, _d: &Desired) -> Result<bool, ProviderError> {
+        Ok(true)
+    }
+
+    async fn outputs(
+        &self,
+        cx: &Cx,
+        client: &Client,
+        d: &Desired,
+        _charts: &[ChartInfo],
+        objects: &[J],
+    ) -> Result<IndexMap<String, Value>, ProviderError> {
+        let service = objects
+            .iter()
+            .find(|o| o["kind"] == "Service" && o["spec"]["type"] == "LoadBalancer");
+        let host = match service {
+            Some(svc) if abilities(cx, cluster_of(d)).load_balancers => {
+                wait_load_balancer(cx, client, svc, None).await?
+            }
+            _ => String::new(),
+        };
+        Ok(IndexMap::from([("hostname".to_string(), s(host))]))
+    }
+}
+
+// ------------------------------------------------------------ cert-manager
+
+/// `k8s.CertManager`: the cert-manager chart with its CRDs, and a ClusterIssuer.
+pub struct CertManager;
+
+/// Let's Encrypt's ACME directories.
+const STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+const PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// The cert-manager values for `d`.
+pub fn cert_manager(d: &Desired) -> Result<J, ProviderError> {
+    with_extra(
+        json!({
+            // The CRDs are part of the release (and deleted with it).
+            "crds": {"enabled": true, "keep": false},
+        }),
+        d,
+    )
+}
+
+/// The ClusterIssuer apps' certificates name.
+pub fn cluster_issuer(d: &Desired) -> Result<J, ProviderError> {
+    let server = if d.str("issuer")? == "staging" {
+        STAGING
+    } else {
+        PRODUCTION
+    };
+    let class = d.str("http01_class")?;
+    let solver = if d.bool("dns01")? {
+        json!({"dns01": {"route53": {}}})
+    } else {
+        json!({"http01": {"ingress": {"ingressClassName": class}}})
+    };
+    Ok(json!({
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "ClusterIssuer",
+        "metadata": {"name": d.str("issuer_name")?},
+        "spec": {"acme": {
+            "server": server,
+            "email": d.str("admin_email")?,
+            "privateKeySecretRef": {"name": format!("{}-account", d.str("issuer_name")?)},
+            "solvers": [solver],
+        }},
+    }))
+}
+
+#[async_trait::async_trait]
+impl ChartKind for CertManager {
+    fn fields(&self) -> Fields {
+        Fields {
+            rendered: &["objects", "hooks"],
+            in_place: &[
+                "version",
+                "repo",
+                "admin_email",
+                "issuer",
+                "issuer_name",
+                "dns01",
+                "http01_class",
+                "extra_values",
+            ],
+            reads: &["objects"],
+            outputs: &[],
+        }
+    }
+
+    fn specs(&self, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
+        let issuer = cluster_issuer(d)?;
+        let mut spec = spec(
+            d,
+            "cert-manager",
+            "cert-manager",
+            "cert-manager",
+            json!({}),
+            vec![issuer],
+        )?;
+        spec.values = cert_manager(d)?;
+        Ok(vec![spec])
+    }
+
+    fn wait(&self, _d: &Desired) -> Result<bool, ProviderError> {
+        Ok(true)
+    }
+
+    async fn outputs(
+        &self,
+        _cx: &Cx,
+        _client: &Client,
+        _d: &Desired,
+        _charts: &[ChartInfo],
+        _objects: &[J],
+    ) -> Result<IndexMap<String, Value>, ProviderError> {
+        Ok(IndexMap::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inputs of `kind`, as the evaluator gives them.
+    fn desired(kind: &str, set: &[(&str, Value)]) -> Desired {
+        let mut inputs = IndexMap::new();
+        for (k, v) in set {
+            inputs.insert((*k).to_string(), v.clone());
+        }
+        Desired::new("svc", kind, inputs)
+    }
+
+    fn yaml(v: &J) -> String {
+        tpt_lang::yaml::to_yaml(v)
+    }
+
+    /// Each field's effect on the values, as a diff from the defaults.
+    fn per_field(
+        kind: &str,
+        base: &[(&str, Value)],
+        changes: &[(&str, Value)],
+        values: fn(&Desired) -> J,
+    ) -> String {
+        let start = values(&desired(kind, base));
+        let mut out = format!("# defaults\n{}", yaml(&start));
+        for (field, v) in changes {
+            let mut set: Vec<(&str, Value)> = base.iter().filter(|(k, _)| k != field).cloned().collect();
+            set.push((field, v.clone()));
+            let now = values(&desired(kind, &set));
+            out.push_str(&format!("\n# {field} = {}\n", v.to_json()));
+            for line in similar::TextDiff::from_lines(&yaml(&start), &yaml(&now))
+                .iter_all_changes()
+                .filter(|c| c.tag() != similar::ChangeTag::Equal)
+            {
+                let sign = if line.tag() == similar::ChangeTag::Insert {
+                    "+"
+                } else {
+                    "-"
+                };
+                out.push_str(&format!("{sign} {}", line.value()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn ingress_nginx_values_field_by_field() {
+        let base = [
+            ("version", s("4.11.2")),
+            ("repo", s("https://kubernetes.github.io/ingress-nginx")),
+            ("replicas", Value::Int(2)),
+            ("class_name", s("nginx")),
+            ("internal", Value::Bool(false)),
+            ("extra_values", s("")),
+        ];
+        let changes = [
+            ("replicas", Value::Int(3)),
+            ("class_name", s("public")),
+            ("internal", Value::Bool(true)),
+            ("extra_values", s("controller:\n  metrics:\n    enabled: true")),
+        ];
+        let text = per_field("k8s.IngressController", &base, &changes, |d| {
+            ingress_nginx(d).unwrap_or_else(|e| panic!("{e}"))
+        });
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn cert_manager_values_and_issuer_field_by_field() {
+        let base = [
+            ("version", s("v1.15.3")),
+            ("repo", s("https://charts.jetstack.io")),
+            ("admin_email", s("ops@example.com")),
+            ("issuer", s("production")),
+            ("issuer_name", s("letsencrypt")),
+            ("dns01", Value::Bool(false)),
+            ("http01_class", s("nginx")),
+            ("extra_values", s("")),
+        ];
+        let changes = [
+            ("admin_email", s("sec@example.com")),
+            ("issuer", s("staging")),
+            ("issuer_name", s("le")),
+            ("dns01", Value::Bool(true)),
+            ("http01_class", s("public")),
+            ("extra_values", s("replicaCount: 2")),
+        ];
+        let text = per_field("k8s.CertManager", &base, &changes, |d| {
+            let mut both = cert_manager(d).unwrap_or_else(|e| panic!("{e}"));
+            both["(ClusterIssuer)"] = cluster_issuer(d).unwrap_or_else(|e| panic!("{e}"));
+            both
+        });
+        insta::assert_snapshot!(text);
+    }
+}
