@@ -190,6 +190,24 @@ const CHANGES: &[(&str, &str, &str)] = &[
         r#""controller:\n  metrics:\n    enabled: true""#,
     ),
     ("ingress", "cluster", "other"),
+    // k8s.ExternalDns
+    ("dns", "zones", r#"["conf.example.com", "conf2.example.com"]"#),
+    ("dns", "provider", r#""google""#),
+    ("dns", "policy", r#""upsert-only""#),
+    ("dns", "owner_id", r#""conf2""#),
+    ("dns", "version", r#""1.14.0""#),
+    ("dns", "repo", r#""@OCI@""#),
+    ("dns", "extra_values", r#""interval: 5m""#),
+    ("dns", "cluster", "other"),
+    // k8s.ExternalSecrets
+    ("secrets", "version", r#""0.10.3""#),
+    ("secrets", "repo", r#""@OCI@""#),
+    ("secrets", "store", r#""aws-parameter-store""#),
+    ("secrets", "store_name", r#""params""#),
+    ("secrets", "region", r#""eu-west-1""#),
+    ("secrets", "refresh", "5m"),
+    ("secrets", "extra_values", r#""webhook:\n  create: false""#),
+    ("secrets", "cluster", "other"),
     // k8s.CertManager
     ("certs", "version", r#""v1.15.3""#),
     ("certs", "repo", r#""@OCI@""#),
@@ -378,6 +396,76 @@ const NOT_READ: &[(&str, &str, &str)] = &[
         "read back through what the chart renders: the objects (`objects`)",
     ),
     (
+        "k8s.ExternalDns",
+        "zones",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalDns",
+        "provider",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalDns",
+        "policy",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalDns",
+        "owner_id",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalDns",
+        "version",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalDns",
+        "repo",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalDns",
+        "extra_values",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalSecrets",
+        "version",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalSecrets",
+        "repo",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalSecrets",
+        "store",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalSecrets",
+        "store_name",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalSecrets",
+        "region",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalSecrets",
+        "refresh",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
+        "k8s.ExternalSecrets",
+        "extra_values",
+        "read back through what the chart renders: the objects (`objects`)",
+    ),
+    (
         "k8s.Manifest",
         "namespace",
         "the object is found in its recorded namespace, and an object cannot move namespace on the server",
@@ -527,42 +615,39 @@ fn e2e_every_kind_applies_reads_back_and_drifts_field_by_field() {
     in_repo.push(super::charts::package(
         &helm, &certs, "v1.15.3", "v1.15.3", &repo_dir,
     ));
+    let (dns, secrets) = (mirror.join("external-dns"), mirror.join("external-secrets"));
+    for (chart, version) in [
+        (&dns, "1.15.0"),
+        (&dns, "1.14.0"),
+        (&secrets, "0.10.4"),
+        (&secrets, "0.10.3"),
+    ] {
+        in_repo.push(super::charts::package(&helm, chart, version, version, &repo_dir));
+    }
     let repo = super::charts::repository(&helm, &repo_dir, &in_repo);
-    let oci = super::charts::registry(
-        "charts",
-        &[
+    let mut in_oci = vec![
+        ("sidecar", "0.1.0", &sidecar, "1.0"),
+        ("sidecar", "0.2.0", &sidecar, "1.0"),
+        ("ingress-nginx", "4.11.1", &nginx, "1.11.1"),
+        ("ingress-nginx", "4.11.2", &nginx, "1.11.2"),
+        ("cert-manager", "v1.15.2", &certs, "v1.15.2"),
+        ("cert-manager", "v1.15.3", &certs, "v1.15.3"),
+    ];
+    in_oci.extend([
+        ("external-dns", "1.14.0", &dns, "1.14.0"),
+        ("external-secrets", "0.10.3", &secrets, "0.10.3"),
+    ]);
+    let in_oci: Vec<(&str, &str, std::path::PathBuf)> = in_oci
+        .into_iter()
+        .map(|(name, version, dir, app)| {
             (
-                "sidecar",
-                "0.1.0",
-                super::charts::package(&helm, &sidecar, "0.1.0", "1.0", &oci_dir),
-            ),
-            (
-                "sidecar",
-                "0.2.0",
-                super::charts::package(&helm, &sidecar, "0.2.0", "1.0", &oci_dir),
-            ),
-            (
-                "ingress-nginx",
-                "4.11.1",
-                super::charts::package(&helm, &nginx, "4.11.1", "1.11.1", &oci_dir),
-            ),
-            (
-                "ingress-nginx",
-                "4.11.2",
-                super::charts::package(&helm, &nginx, "4.11.2", "1.11.2", &oci_dir),
-            ),
-            (
-                "cert-manager",
-                "v1.15.2",
-                super::charts::package(&helm, &certs, "v1.15.2", "v1.15.2", &oci_dir),
-            ),
-            (
-                "cert-manager",
-                "v1.15.3",
-                super::charts::package(&helm, &certs, "v1.15.3", "v1.15.3", &oci_dir),
-            ),
-        ],
-    );
+                name,
+                version,
+                super::charts::package(&helm, dir, version, app, &oci_dir),
+            )
+        })
+        .collect();
+    let oci = super::charts::registry("charts", &in_oci);
     std::env::set_var("TPT_HELM", &helm);
     std::env::set_var("TPT_CACHE_DIR", charts_dir.path().join("cache"));
     for (k, v) in super::aws_vars(&moto) {

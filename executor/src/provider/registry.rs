@@ -82,6 +82,14 @@ pub const KINDS: &[Kind] = &[
         schema: "k8s.CertManager",
         make: |c| Arc::new(k8s::helm::Charted(c.kube.clone(), k8s::services::CertManager)),
     },
+    Kind {
+        schema: "k8s.ExternalDns",
+        make: |c| Arc::new(k8s::helm::Charted(c.kube.clone(), k8s::services::ExternalDns)),
+    },
+    Kind {
+        schema: "k8s.ExternalSecrets",
+        make: |c| Arc::new(k8s::helm::Charted(c.kube.clone(), k8s::services::ExternalSecrets)),
+    },
 ];
 
 /// One row of data lookups (`@data` schemas): read at every plan, never managed.

@@ -6,10 +6,14 @@
 //!
 //! - `k8s.IngressController`: ingress-nginx;
 //! - `k8s.CertManager`: cert-manager with its CRDs, and a `ClusterIssuer` for
-//!   Let's Encrypt (http01 through the ingress class, or dns01 on Route53).
+//!   Let's Encrypt (http01 through the ingress class, or dns01 on Route53);
+//! - `k8s.ExternalDns`: external-dns;
+//! - `k8s.ExternalSecrets`: external-secrets with its CRDs, and a
+//!   `ClusterSecretStore` for AWS Secrets Manager or Parameter Store.
 //!
 //! The values of each are a pure function of the fields ([`ingress_nginx`],
-//! [`cert_manager`]), snapshot-tested field by field.
+//! [`cert_manager`], [`external_dns`], [`external_secrets`]), snapshot-tested
+//! field by field.
 
 use indexmap::IndexMap;
 use kube::Client;
@@ -112,10 +116,6 @@ impl ChartKind for IngressController {
         Ok(vec![spec])
     }
 
-    fn wait(&self, _d: &Desired) -> Result<bool, ProviderError> {
-        Ok(true)
-    }
-
     async fn outputs(
         &self,
         cx: &Cx,
@@ -216,20 +216,134 @@ impl ChartKind for CertManager {
         spec.values = cert_manager(d)?;
         Ok(vec![spec])
     }
+}
 
-    fn wait(&self, _d: &Desired) -> Result<bool, ProviderError> {
-        Ok(true)
+// ------------------------------------------------------------ external-dns
+
+/// `k8s.ExternalDns`: the external-dns chart.
+pub struct ExternalDns;
+
+/// The external-dns values for `d` (the chart's layout: `provider.name`,
+/// `domainFilters`, `policy`, `txtOwnerId`).
+pub fn external_dns(d: &Desired) -> Result<J, ProviderError> {
+    let zones: Vec<String> = d
+        .strings("zones")?
+        .into_iter()
+        .map(|z| z.trim_end_matches('.').to_string())
+        .collect();
+    with_extra(
+        json!({
+            "provider": {"name": d.str("provider")?},
+            "domainFilters": zones,
+            "policy": d.str("policy")?,
+            "registry": "txt",
+            "txtOwnerId": d.name_or_default("owner_id")?,
+            "sources": ["service", "ingress"],
+        }),
+        d,
+    )
+}
+
+#[async_trait::async_trait]
+impl ChartKind for ExternalDns {
+    fn fields(&self) -> Fields {
+        Fields {
+            rendered: &["objects", "hooks"],
+            in_place: &[
+                "zones",
+                "provider",
+                "policy",
+                "owner_id",
+                "version",
+                "repo",
+                "extra_values",
+            ],
+            reads: &["objects"],
+            outputs: &[],
+        }
     }
 
-    async fn outputs(
-        &self,
-        _cx: &Cx,
-        _client: &Client,
-        _d: &Desired,
-        _charts: &[ChartInfo],
-        _objects: &[J],
-    ) -> Result<IndexMap<String, Value>, ProviderError> {
-        Ok(IndexMap::new())
+    fn specs(&self, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
+        let mut spec = spec(
+            d,
+            "external-dns",
+            "external-dns",
+            "external-dns",
+            json!({}),
+            Vec::new(),
+        )?;
+        spec.values = external_dns(d)?;
+        Ok(vec![spec])
+    }
+}
+
+// ------------------------------------------------------------ external-secrets
+
+/// `k8s.ExternalSecrets`: the external-secrets chart with its CRDs, and a
+/// `ClusterSecretStore` for AWS.
+pub struct ExternalSecrets;
+
+/// The external-secrets values for `d`.
+pub fn external_secrets(d: &Desired) -> Result<J, ProviderError> {
+    with_extra(json!({"installCRDs": true}), d)
+}
+
+/// The store `ExternalSecret`s name (`secretStoreRef: {kind: ClusterSecretStore, name}`).
+pub fn secret_store(d: &Desired) -> Result<J, ProviderError> {
+    let service = match d.str("store")? {
+        "aws-parameter-store" => "ParameterStore",
+        _ => "SecretsManager",
+    };
+    let refresh = d.opt_duration("refresh")?.map_or(3600, |r| r.as_secs());
+    Ok(json!({
+        "apiVersion": "external-secrets.io/v1beta1",
+        "kind": "ClusterSecretStore",
+        "metadata": {"name": d.str("store_name")?},
+        "spec": {
+            "refreshInterval": refresh,
+            "provider": {"aws": {
+                "service": service,
+                "region": d.str("region")?,
+                "auth": {"jwt": {"serviceAccountRef": {
+                    "name": "external-secrets",
+                    "namespace": "external-secrets",
+                }}},
+            }},
+        },
+    }))
+}
+
+#[async_trait::async_trait]
+impl ChartKind for ExternalSecrets {
+    fn fields(&self) -> Fields {
+        Fields {
+            rendered: &["objects", "hooks"],
+            in_place: &[
+                "version",
+                "repo",
+                "store",
+                "store_name",
+                "region",
+                "refresh",
+                "extra_values",
+            ],
+            reads: &["objects"],
+            outputs: &[],
+        }
+    }
+
+    fn specs(&self, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
+        let store = secret_store(d)?;
+        let mut spec = spec(
+            d,
+            "external-secrets",
+            "external-secrets",
+            "external-secrets",
+            json!({}),
+            vec![store],
+        )?;
+        spec.values = external_secrets(d)?;
+        Ok(vec![spec])
     }
 }
 
@@ -297,6 +411,56 @@ mod tests {
         ];
         let text = per_field("k8s.IngressController", &base, &changes, |d| {
             ingress_nginx(d).unwrap_or_else(|e| panic!("{e}"))
+        });
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn external_dns_values_field_by_field() {
+        let base = [
+            ("zones", Value::list(vec![s("acme.io")])),
+            ("provider", s("aws")),
+            ("policy", s("upsert-only")),
+            ("owner_id", Value::Null),
+            ("version", s("1.15.0")),
+            ("repo", s("https://kubernetes-sigs.github.io/external-dns")),
+            ("extra_values", s("")),
+        ];
+        let changes = [
+            ("zones", Value::list(vec![s("acme.io"), s("acme.dev.")])),
+            ("provider", s("google")),
+            ("policy", s("sync")),
+            ("owner_id", s("prod-eu")),
+            ("extra_values", s("interval: 5m")),
+        ];
+        let text = per_field("k8s.ExternalDns", &base, &changes, |d| {
+            external_dns(d).unwrap_or_else(|e| panic!("{e}"))
+        });
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn external_secrets_values_and_store_field_by_field() {
+        let base = [
+            ("version", s("0.10.4")),
+            ("repo", s("https://charts.external-secrets.io")),
+            ("store", s("aws-secrets-manager")),
+            ("store_name", s("aws")),
+            ("region", s("us-east-1")),
+            ("refresh", Value::Duration(3_600_000)),
+            ("extra_values", s("")),
+        ];
+        let changes = [
+            ("store", s("aws-parameter-store")),
+            ("store_name", s("params")),
+            ("region", s("eu-west-1")),
+            ("refresh", Value::Duration(300_000)),
+            ("extra_values", s("replicaCount: 2")),
+        ];
+        let text = per_field("k8s.ExternalSecrets", &base, &changes, |d| {
+            let mut both = external_secrets(d).unwrap_or_else(|e| panic!("{e}"));
+            both["(ClusterSecretStore)"] = secret_store(d).unwrap_or_else(|e| panic!("{e}"));
+            both
         });
         insta::assert_snapshot!(text);
     }
