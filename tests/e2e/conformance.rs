@@ -208,6 +208,21 @@ const CHANGES: &[(&str, &str, &str)] = &[
     ("secrets", "refresh", "5m"),
     ("secrets", "extra_values", r#""webhook:\n  create: false""#),
     ("secrets", "cluster", "other"),
+    // k8s.Observability
+    ("obs", "namespace", r#""conf-obs2""#),
+    ("obs", "metrics", "false"),
+    ("obs", "metrics_version", r#""62.6.0""#),
+    ("obs", "logs", "false"),
+    ("obs", "logs_version", r#""6.15.0""#),
+    ("obs", "log_collector_version", r#""6.16.5""#),
+    ("obs", "dashboards", "false"),
+    ("obs", "dashboards_version", r#""8.5.1""#),
+    ("obs", "retention", "30d"),
+    ("obs", "storage_gb", "40"),
+    ("obs", "metrics_repo", r#""@OCI@""#),
+    ("obs", "grafana_repo", r#""@OCI@""#),
+    ("obs", "extra_values", r#"{ grafana = "replicas: 2" }"#),
+    ("obs", "cluster", "other"),
     // k8s.CertManager
     ("certs", "version", r#""v1.15.3""#),
     ("certs", "repo", r#""@OCI@""#),
@@ -466,6 +481,71 @@ const NOT_READ: &[(&str, &str, &str)] = &[
         "read back through what the chart renders: the objects (`objects`)",
     ),
     (
+        "k8s.Observability",
+        "namespace",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "metrics",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "metrics_version",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "logs",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "logs_version",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "log_collector_version",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "dashboards",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "dashboards_version",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "retention",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "storage_gb",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "metrics_repo",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "grafana_repo",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
+        "k8s.Observability",
+        "extra_values",
+        "read back through what the charts render: the objects (`objects`)",
+    ),
+    (
         "k8s.Manifest",
         "namespace",
         "the object is found in its recorded namespace, and an object cannot move namespace on the server",
@@ -624,6 +704,22 @@ fn e2e_every_kind_applies_reads_back_and_drifts_field_by_field() {
     ] {
         in_repo.push(super::charts::package(&helm, chart, version, version, &repo_dir));
     }
+    for (chart, versions) in [
+        ("kube-prometheus-stack", ["62.7.0", "62.6.0"]),
+        ("loki", ["6.16.0", "6.15.0"]),
+        ("promtail", ["6.16.6", "6.16.5"]),
+        ("grafana", ["8.5.2", "8.5.1"]),
+    ] {
+        for version in versions {
+            in_repo.push(super::charts::package(
+                &helm,
+                &mirror.join(chart),
+                version,
+                version,
+                &repo_dir,
+            ));
+        }
+    }
     let repo = super::charts::repository(&helm, &repo_dir, &in_repo);
     let mut in_oci = vec![
         ("sidecar", "0.1.0", &sidecar, "1.0"),
@@ -637,6 +733,19 @@ fn e2e_every_kind_applies_reads_back_and_drifts_field_by_field() {
         ("external-dns", "1.14.0", &dns, "1.14.0"),
         ("external-secrets", "0.10.3", &secrets, "0.10.3"),
     ]);
+    let stack: Vec<(&str, std::path::PathBuf)> = ["kube-prometheus-stack", "loki", "promtail", "grafana"]
+        .into_iter()
+        .map(|c| (c, mirror.join(c)))
+        .collect();
+    for (chart, dir) in &stack {
+        let version = match *chart {
+            "kube-prometheus-stack" => "62.6.0",
+            "loki" => "6.15.0",
+            "promtail" => "6.16.5",
+            _ => "8.5.1",
+        };
+        in_oci.push((chart, version, dir, version));
+    }
     let in_oci: Vec<(&str, &str, std::path::PathBuf)> = in_oci
         .into_iter()
         .map(|(name, version, dir, app)| {

@@ -90,6 +90,10 @@ pub const KINDS: &[Kind] = &[
         schema: "k8s.ExternalSecrets",
         make: |c| Arc::new(k8s::helm::Charted(c.kube.clone(), k8s::services::ExternalSecrets)),
     },
+    Kind {
+        schema: "k8s.Observability",
+        make: |c| Arc::new(k8s::helm::Charted(c.kube.clone(), k8s::services::Observability)),
+    },
 ];
 
 /// One row of data lookups (`@data` schemas): read at every plan, never managed.

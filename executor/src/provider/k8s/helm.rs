@@ -1083,7 +1083,8 @@ pub trait ChartKind: Send + Sync + 'static {
     fn fields(&self) -> Fields;
 
     /// The releases `d` asks for, in order; reads every input the kind uses.
-    fn specs(&self, d: &Desired) -> Result<Vec<Spec>, ProviderError>;
+    /// `cx` derives generated secrets (`Cx::offline` when only validating).
+    fn specs(&self, cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError>;
 
     /// Whether applying waits for the releases' workloads to be ready (a
     /// support service always does; a release as its `wait` says).
@@ -1123,7 +1124,7 @@ impl<K: ChartKind> Charted<K> {
     ) -> Result<Applied, ProviderError> {
         // No `helm`: said first, before the cluster is asked anything.
         helm_program()?;
-        let specs = self.1.specs(d)?;
+        let specs = self.1.specs(cx, d)?;
         let client = self.0.client(cx, d).await?;
         let release = render(cx, &client, &specs).await?;
         let can = abilities(cx, cluster_of(d));
@@ -1205,7 +1206,7 @@ impl ChartKind for HelmRelease {
         }
     }
 
-    fn specs(&self, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
+    fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
         Ok(vec![release_spec(d)?])
     }
 
@@ -1266,13 +1267,13 @@ impl<K: ChartKind> Provider for Charted<K> {
     fn validate(&self, d: &Desired) -> Result<(), ProviderError> {
         d.reference("cluster")?;
         self.1.wait(d)?;
-        self.1.specs(d).map(|_| ())
+        self.1.specs(&Cx::offline(&d.address), d).map(|_| ())
     }
 
     async fn render(&self, cx: &Cx, d: &Desired) -> Result<IndexMap<String, Value>, ProviderError> {
         // No `helm`: said first, before the cluster is asked anything.
         helm_program()?;
-        let specs = self.1.specs(d)?;
+        let specs = self.1.specs(cx, d)?;
         let client = self.0.client(cx, d).await?;
         Ok(render(cx, &client, &specs).await?.rendered(cx))
     }
@@ -1334,7 +1335,7 @@ impl<K: ChartKind> Provider for Charted<K> {
     async fn find(&self, cx: &Cx, d: &Desired) -> Result<Option<String>, ProviderError> {
         // No `helm`: said first, before the cluster is asked anything.
         helm_program()?;
-        let specs = self.1.specs(d)?;
+        let specs = self.1.specs(cx, d)?;
         let client = self.0.client(cx, d).await?;
         let release = render(cx, &client, &specs).await?;
         let objects: Vec<J> = release.objects.into_iter().map(|r| r.obj).collect();

@@ -9,7 +9,8 @@
 //!   Let's Encrypt (http01 through the ingress class, or dns01 on Route53);
 //! - `k8s.ExternalDns`: external-dns;
 //! - `k8s.ExternalSecrets`: external-secrets with its CRDs, and a
-//!   `ClusterSecretStore` for AWS Secrets Manager or Parameter Store.
+//!   `ClusterSecretStore` for AWS Secrets Manager or Parameter Store;
+//! - `k8s.Observability`: kube-prometheus-stack, loki, promtail and grafana.
 //!
 //! The values of each are a pure function of the fields ([`ingress_nginx`],
 //! [`cert_manager`], [`external_dns`], [`external_secrets`]), snapshot-tested
@@ -103,7 +104,7 @@ impl ChartKind for IngressController {
         }
     }
 
-    fn specs(&self, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
+    fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
         let mut spec = spec(
             d,
             "ingress-nginx",
@@ -203,7 +204,7 @@ impl ChartKind for CertManager {
         }
     }
 
-    fn specs(&self, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
+    fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
         let issuer = cluster_issuer(d)?;
         let mut spec = spec(
             d,
@@ -263,7 +264,7 @@ impl ChartKind for ExternalDns {
         }
     }
 
-    fn specs(&self, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
+    fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
         let mut spec = spec(
             d,
             "external-dns",
@@ -332,7 +333,7 @@ impl ChartKind for ExternalSecrets {
         }
     }
 
-    fn specs(&self, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
+    fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
         let store = secret_store(d)?;
         let mut spec = spec(
             d,
@@ -344,6 +345,167 @@ impl ChartKind for ExternalSecrets {
         )?;
         spec.values = external_secrets(d)?;
         Ok(vec![spec])
+    }
+}
+
+// ------------------------------------------------------------ observability
+
+/// `k8s.Observability`: kube-prometheus-stack (metrics), loki and promtail
+/// (logs), grafana (dashboards), each turned on by its field.
+pub struct Observability;
+
+/// A duration as Prometheus and Loki write one: whole hours (`360h`).
+fn hours(d: std::time::Duration) -> String {
+    format!("{}h", d.as_secs().div_ceil(3600).max(1))
+}
+
+/// The values of the observability stack's charts, by chart name; Grafana's
+/// admin password is `password` (generated from the state key).
+pub fn observability(d: &Desired, password: &str) -> Result<IndexMap<&'static str, J>, ProviderError> {
+    let ns = d.str("namespace")?;
+    let retention = hours(d.opt_duration("retention")?.unwrap_or_default());
+    let disk = format!("{}Gi", d.int("storage_gb")?);
+    let (metrics, logs, dashboards) = (d.bool("metrics")?, d.bool("logs")?, d.bool("dashboards")?);
+    let extra = d.string_map("extra_values")?;
+    for chart in extra.keys() {
+        if !["kube-prometheus-stack", "loki", "promtail", "grafana"].contains(&chart.as_str()) {
+            return Err(ProviderError::permanent(format!(
+                "`extra_values` names the chart `{chart}`: the stack's charts are kube-prometheus-stack, loki, promtail and grafana"
+            )));
+        }
+    }
+    let mut out = IndexMap::new();
+    let mut put = |chart: &'static str, mut values: J| -> Result<(), ProviderError> {
+        if let Some(text) = extra.get(chart) {
+            merge(
+                &mut values,
+                values_map(text, &format!("extra_values[\"{chart}\"]"))?,
+            );
+        }
+        out.insert(chart, values);
+        Ok(())
+    };
+    if metrics {
+        put(
+            "kube-prometheus-stack",
+            json!({
+                // Grafana is the `grafana` chart below, with both data sources.
+                "grafana": {"enabled": false},
+                "prometheus": {"prometheusSpec": {
+                    "retention": retention,
+                    "storageSpec": {"volumeClaimTemplate": {"spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": disk}},
+                    }}},
+                }},
+            }),
+        )?;
+    }
+    if logs {
+        put(
+            "loki",
+            json!({
+                "deploymentMode": "SingleBinary",
+                "loki": {
+                    "commonConfig": {"replication_factor": 1},
+                    "storage": {"type": "filesystem"},
+                    "schemaConfig": {"configs": [{
+                        "from": "2024-04-01", "store": "tsdb", "object_store": "filesystem",
+                        "schema": "v13", "index": {"prefix": "loki_index_", "period": "24h"},
+                    }]},
+                    "limits_config": {"retention_period": retention},
+                    "compactor": {"retention_enabled": true, "delete_request_store": "filesystem"},
+                },
+                "singleBinary": {"replicas": 1, "persistence": {"size": disk}},
+                "backend": {"replicas": 0},
+                "read": {"replicas": 0},
+                "write": {"replicas": 0},
+            }),
+        )?;
+        put(
+            "promtail",
+            json!({"config": {"clients": [{"url": format!("http://loki-gateway.{ns}.svc/loki/api/v1/push")}]}}),
+        )?;
+    }
+    if dashboards {
+        let mut sources = Vec::new();
+        if metrics {
+            sources.push(
+                json!({"name": "Prometheus", "type": "prometheus", "isDefault": true,
+                "url": format!("http://kube-prometheus-stack-prometheus.{ns}.svc:9090")}),
+            );
+        }
+        if logs {
+            sources.push(json!({"name": "Loki", "type": "loki", "isDefault": !metrics,
+                "url": format!("http://loki-gateway.{ns}.svc")}));
+        }
+        put(
+            "grafana",
+            json!({
+                "adminPassword": password,
+                "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": sources}},
+            }),
+        )?;
+    }
+    Ok(out)
+}
+
+#[async_trait::async_trait]
+impl ChartKind for Observability {
+    fn fields(&self) -> Fields {
+        Fields {
+            rendered: &["objects", "hooks"],
+            in_place: &[
+                "namespace",
+                "metrics",
+                "metrics_version",
+                "logs",
+                "logs_version",
+                "log_collector_version",
+                "dashboards",
+                "dashboards_version",
+                "retention",
+                "storage_gb",
+                "metrics_repo",
+                "grafana_repo",
+                "extra_values",
+            ],
+            reads: &["objects"],
+            outputs: &[],
+        }
+    }
+
+    fn specs(&self, cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
+        let password = cx.secrets.password(&d.address, "grafana-admin");
+        let ns = d.str("namespace")?.to_string();
+        let (metrics_repo, grafana_repo) = (d.str("metrics_repo")?, d.str("grafana_repo")?);
+        let versions = [
+            ("kube-prometheus-stack", metrics_repo, d.str("metrics_version")?),
+            ("loki", grafana_repo, d.str("logs_version")?),
+            ("promtail", grafana_repo, d.str("log_collector_version")?),
+            ("grafana", grafana_repo, d.str("dashboards_version")?),
+        ];
+        let values = observability(d, &password)?;
+        Ok(versions
+            .into_iter()
+            .filter_map(|(chart, repo, version)| {
+                let v = values.get(chart)?.clone();
+                Some(Spec {
+                    release: chart.to_string(),
+                    namespace: ns.clone(),
+                    repo: Some(repo.to_string()),
+                    chart: chart.to_string(),
+                    version: Some(version.to_string()),
+                    values: v,
+                    secrets: if chart == "grafana" {
+                        vec![password.clone()]
+                    } else {
+                        Vec::new()
+                    },
+                    extra: Vec::new(),
+                })
+            })
+            .collect())
     }
 }
 
@@ -461,6 +623,45 @@ mod tests {
             let mut both = external_secrets(d).unwrap_or_else(|e| panic!("{e}"));
             both["(ClusterSecretStore)"] = secret_store(d).unwrap_or_else(|e| panic!("{e}"));
             both
+        });
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn observability_values_field_by_field() {
+        let base = [
+            ("namespace", s("monitoring")),
+            ("metrics", Value::Bool(true)),
+            ("metrics_version", s("62.7.0")),
+            ("logs", Value::Bool(true)),
+            ("logs_version", s("6.16.0")),
+            ("log_collector_version", s("6.16.6")),
+            ("dashboards", Value::Bool(true)),
+            ("dashboards_version", s("8.5.2")),
+            ("retention", Value::Duration(15 * 24 * 3_600_000)),
+            ("storage_gb", Value::Int(50)),
+            (
+                "metrics_repo",
+                s("https://prometheus-community.github.io/helm-charts"),
+            ),
+            ("grafana_repo", s("https://grafana.github.io/helm-charts")),
+            ("extra_values", Value::record(IndexMap::new())),
+        ];
+        let changes = [
+            ("namespace", s("obs")),
+            ("metrics", Value::Bool(false)),
+            ("logs", Value::Bool(false)),
+            ("dashboards", Value::Bool(false)),
+            ("retention", Value::Duration(7 * 24 * 3_600_000)),
+            ("storage_gb", Value::Int(200)),
+            (
+                "extra_values",
+                Value::record(IndexMap::from([("grafana".to_string(), s("replicas: 2"))])),
+            ),
+        ];
+        let text = per_field("k8s.Observability", &base, &changes, |d| {
+            let all = observability(d, "(generated)").unwrap_or_else(|e| panic!("{e}"));
+            J::Object(all.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
         });
         insta::assert_snapshot!(text);
     }
