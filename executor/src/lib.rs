@@ -283,11 +283,18 @@ impl Engine {
         instances.iter().filter(|r| self.renders_now(r, state)).count()
     }
 
+    /// A release renders once its cluster is applied and every input is known
+    /// (what else it depends on — a data lookup, a database — only matters
+    /// through its inputs).
     fn renders_now(&self, r: &ResourceInstance, state: &State) -> bool {
+        let cluster_applied = match r.inputs.get("cluster") {
+            Some(tpt_lang::value::Value::Resource(a)) => state.resources.contains_key(&**a),
+            _ => false,
+        };
         self.providers
             .get(&r.kind)
             .is_some_and(|p| !p.fields().rendered.is_empty())
-            && r.depends_on.iter().all(|a| state.resources.contains_key(a))
+            && cluster_applied
             && !r.inputs.values().any(tpt_lang::value::Value::contains_unknown)
     }
 

@@ -496,21 +496,16 @@ fn text_diff(before: &str, after: &str, pad: &str) -> String {
 /// Whether a stored value is a record or map holding records or lists (a
 /// chart's rendered objects): its changes are shown leaf by leaf.
 pub(crate) fn is_nested(v: &J) -> bool {
-    match v {
-        J::Object(m) => {
-            !m.contains_key("$sensitive")
-                && !m.contains_key("$unknown")
-                && !m.contains_key("$resource")
-                && m.values().any(|x| match x {
-                    J::Array(_) => true,
-                    J::Object(o) => {
-                        !o.contains_key("$sensitive")
-                            && !o.contains_key("$unknown")
-                            && !o.contains_key("$resource")
-                    }
-                    _ => false,
-                })
+    let plain = |x: &J| match x {
+        J::Object(o) => {
+            !o.contains_key("$sensitive") && !o.contains_key("$unknown") && !o.contains_key("$resource")
         }
+        _ => false,
+    };
+    // A map of records (objects by key; a large one recorded as a string), not
+    // a record with lists among its fields (`network`): those show as before.
+    match v {
+        J::Object(m) if plain(v) => m.values().any(plain) && m.values().all(|x| plain(x) || x.is_string()),
         _ => false,
     }
 }
@@ -624,9 +619,23 @@ pub(crate) fn nested_lines(before: Option<&J>, after: Option<&J>, pad: &str, out
 }
 
 fn field_lines(c: &ResourceChange, out: &mut String) {
+    let empty = |v: &Option<J>| {
+        v.as_ref()
+            .is_none_or(|j| j.as_object().is_some_and(|m| m.is_empty()))
+    };
     for f in &c.fields {
-        let nested = f.before.as_ref().is_none_or(is_nested) && f.after.as_ref().is_none_or(is_nested);
-        if nested && (f.before.is_some() || f.after.is_some()) {
+        let nested_or_empty = |v: &Option<J>| empty(v) || v.as_ref().is_some_and(is_nested);
+        // A chart's objects that will be known only after apply: said, not dumped.
+        if let (Some(b), Some(a)) = (&f.before, &f.after) {
+            if is_nested(b) && (is_unknown(a) || is_sensitive(a)) && !is_nested(a) {
+                out.push_str(&format!("      ~ {}: {}\n", f.field, show(a)));
+                continue;
+            }
+        }
+        let nested = nested_or_empty(&f.before)
+            && nested_or_empty(&f.after)
+            && (f.before.as_ref().is_some_and(is_nested) || f.after.as_ref().is_some_and(is_nested));
+        if nested {
             let mark = match (&f.before, &f.after) {
                 (None, Some(_)) => "+",
                 (Some(_), None) => "-",

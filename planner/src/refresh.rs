@@ -102,8 +102,15 @@ pub fn drift_text(drift: &[Drift]) -> String {
                     d.address, d.schema
                 ));
                 for f in fields {
-                    let nested = |v: &Option<J>| v.as_ref().is_none_or(crate::plan::is_nested);
-                    if nested(&f.before) && nested(&f.after) {
+                    let nested = |v: &Option<J>| v.as_ref().is_some_and(crate::plan::is_nested);
+                    let empty = |v: &Option<J>| {
+                        v.as_ref()
+                            .is_none_or(|j| j.as_object().is_some_and(|m| m.is_empty()))
+                    };
+                    if (nested(&f.before) || nested(&f.after))
+                        && (nested(&f.before) || empty(&f.before))
+                        && (nested(&f.after) || empty(&f.after))
+                    {
                         out.push_str(&format!("      ~ {}:\n", f.field));
                         crate::plan::nested_lines(
                             f.before.as_ref(),

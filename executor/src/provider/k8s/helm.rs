@@ -694,6 +694,22 @@ fn normalize_secret(obj: &mut J) {
     }
 }
 
+/// What the server never keeps as written: a `status` (generated CRDs carry
+/// one), `creationTimestamp: null`, an empty namespace (`namespace: ""`).
+fn normalize(obj: &mut J) {
+    if let Some(m) = obj.as_object_mut() {
+        m.remove("status");
+    }
+    if let Some(meta) = obj.get_mut("metadata").and_then(J::as_object_mut) {
+        if meta.get("creationTimestamp").is_some_and(J::is_null) {
+            meta.remove("creationTimestamp");
+        }
+        if meta.get("namespace").and_then(J::as_str) == Some("") {
+            meta.remove("namespace");
+        }
+    }
+}
+
 /// Ports without a `protocol` get `TCP`, the server's default: server-side
 /// apply refuses a Service or container port list whose key field is missing
 /// (Kubernetes before 1.21), and the recorded object then reads back as applied.
@@ -841,6 +857,7 @@ async fn render_one(
     let mut hooks = Vec::new();
     for (i, mut o) in objs.into_iter().enumerate() {
         let extra = i >= from_chart;
+        normalize(&mut o);
         let kind = o["kind"].as_str().unwrap_or_default().to_string();
         // A kind nobody serves yet is taken as namespaced (most are); the
         // server's answer decides when it is applied.
@@ -915,15 +932,30 @@ fn as_value(cx: &Cx, obj: &J, secrets: &[String]) -> Value {
         .iter()
         .map(|s| base64::engine::general_purpose::STANDARD.encode(s))
         .collect();
+    // Also as `toJson` writes them: JSON-escaped, `<`, `>`, `&` as `\u003c`….
+    let escaped: Vec<String> = secrets
+        .iter()
+        .map(|s| {
+            let j = serde_json::to_string(s).unwrap_or_default();
+            j.trim_matches('"')
+                .replace('<', "\\u003c")
+                .replace('>', "\\u003e")
+                .replace('&', "\\u0026")
+        })
+        .collect();
     let hidden = |t: &str| {
-        secrets
-            .iter()
-            .chain(&b64)
-            .any(|s| s.len() >= 4 && t.contains(s.as_str()))
+        secrets.iter().any(|s| !s.is_empty() && t == s.as_str())
+            || secrets
+                .iter()
+                .chain(&b64)
+                .chain(&escaped)
+                .any(|s| s.len() >= 4 && t.contains(s.as_str()))
     };
     fn walk(j: &J, secret_data: bool, hidden: &dyn Fn(&str) -> bool) -> Value {
         match j {
             J::String(t) if secret_data || hidden(t) => Value::secret(Value::str(t.as_str())),
+            // A secret rendered unquoted (`pin: {{ .Values.pin }}`) is a number or bool.
+            J::Number(_) | J::Bool(_) if hidden(&j.to_string()) => Value::secret(Value::from_json(j)),
             J::Object(m) => Value::record(
                 m.iter()
                     .map(|(k, v)| (k.clone(), walk(v, secret_data, hidden)))
@@ -1136,6 +1168,17 @@ impl<K: ChartKind> Charted<K> {
         } else {
             ("pre-install", "post-install")
         };
+        // The chart's CRDs come before its hooks, as Helm installs `crds/` first:
+        // a pre-install hook may use them.
+        let crds: Vec<J> = release
+            .objects
+            .iter()
+            .filter(|r| r.obj["kind"] == "CustomResourceDefinition")
+            .map(|r| r.obj.clone())
+            .collect();
+        if !crds.is_empty() {
+            self.0.apply_set(cx, d, None, &crds, None).await?;
+        }
         run_hooks(cx, &client, &release.hooks, pre, can.runs_pods).await?;
         let objects: Vec<J> = release
             .objects
@@ -1239,11 +1282,20 @@ impl ChartKind for HelmRelease {
 /// What `live` has where `recorded` (stored form) speaks: secrets
 /// fingerprinted as the record has them, large objects kept as recorded.
 fn project(cx: &Cx, recorded: &J, live: &J) -> J {
+    let fingerprint = || {
+        let text = serde_json::to_string(live).unwrap_or_default();
+        json!({"$sensitive": cx.secrets.fingerprint(&text)})
+    };
+    let same_shape = match (recorded, live) {
+        (J::Object(_), J::Object(_)) => true,
+        (J::Array(r), J::Array(l)) => r.len() == l.len(),
+        _ => false,
+    };
     match (recorded, live) {
-        (J::Object(r), _) if r.contains_key("$sensitive") => {
-            let text = serde_json::to_string(live).unwrap_or_default();
-            json!({"$sensitive": cx.secrets.fingerprint(&text)})
-        }
+        (J::Object(r), _) if r.contains_key("$sensitive") => fingerprint(),
+        // What held a secret and changed shape is shown as a secret that changed,
+        // never in the clear.
+        _ if !same_shape && tpt_planner::state::is_sensitive(recorded) => fingerprint(),
         (J::Object(r), J::Object(l)) => J::Object(
             r.iter()
                 .map(|(k, rv)| (k.clone(), project(cx, rv, l.get(k).unwrap_or(&J::Null))))
@@ -1287,15 +1339,15 @@ impl<K: ChartKind> Provider for Charted<K> {
     }
 
     async fn delete(&self, cx: &Cx, prior: &ResourceState) -> Result<(), ProviderError> {
-        self.0.delete_set(cx, prior).await?;
-        // Hooks left behind (no `hook-succeeded` policy) go with the release.
+        // Hooks left behind (no `hook-succeeded` policy) go first: one may be a
+        // custom resource of the release's own CRDs, deleted with the set.
         let client = self.0.client_of(cx, prior).await?;
         if let Some(J::Object(hooks)) = prior.inputs.get("hooks") {
             for h in hooks.values().filter(|h| h.is_object()) {
                 delete_object(cx, &client, h, None).await?;
             }
         }
-        Ok(())
+        self.0.delete_set(cx, prior).await
     }
 
     async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {
@@ -1333,7 +1385,16 @@ impl<K: ChartKind> Provider for Charted<K> {
     }
 
     async fn find(&self, cx: &Cx, d: &Desired) -> Result<Option<String>, ProviderError> {
-        // No `helm`: said first, before the cluster is asked anything.
+        // The intent recorded what was planned: its objects are found without
+        // rendering (the intent's secret values are not recorded).
+        if let Some(Value::Record(planned)) = d.inputs.get("objects") {
+            let objects: Vec<J> = planned
+                .values()
+                .map(crate::provider::reveal)
+                .filter(|o| o.is_object())
+                .collect();
+            return self.0.find_set(cx, d, &objects, None).await;
+        }
         helm_program()?;
         let specs = self.1.specs(cx, d)?;
         let client = self.0.client(cx, d).await?;
@@ -1384,6 +1445,49 @@ mod tests {
         assert_eq!(
             o,
             json!({"kind": "Secret", "data": {"q": "eA==", "p": "aHVudGVyMjI="}})
+        );
+    }
+
+    /// Every form a secret value can take in what a chart renders is recorded
+    /// as a secret: quoted, unquoted (a number), inside a string, JSON-escaped,
+    /// in base64, a Secret's data; and a list that held one and changed length
+    /// reads back as a changed secret, never in the clear.
+    #[test]
+    fn secrets_are_found_in_every_form() {
+        let cx = Cx::offline("r");
+        let secrets = vec!["123456".to_string(), "p&ss<w>rd".to_string()];
+        let obj = json!({"kind": "ConfigMap", "data": {
+            "pin": 123456,
+            "url": "postgres://u:123456@db",
+            "json": "{\"password\":\"p\\u0026ss\\u003cw\\u003erd\"}",
+            "b64": "MTIzNDU2",
+            "plain": "hello",
+        }});
+        let stored = tpt_planner::state::store(
+            &as_value(&cx, &obj, &secrets),
+            &tpt_planner::state::Sealer::new(b"k"),
+        );
+        let text = stored.to_string();
+        for leak in ["123456", "p&ss", "p\\u0026ss", "MTIzNDU2"] {
+            assert!(!text.contains(leak), "{leak} in {text}");
+        }
+        assert_eq!(stored["data"]["plain"], "hello");
+        let recorded = json!({"env": [{"name": "P", "value": {"$sensitive": "x"}}]});
+        let live = json!({"env": [{"name": "P", "value": "123456"}, {"name": "FOO", "value": "1"}]});
+        let shown = project(&cx, &recorded, &live).to_string();
+        assert!(!shown.contains("123456"), "{shown}");
+        assert!(shown.contains("$sensitive"), "{shown}");
+    }
+
+    #[test]
+    fn pruning_ignores_the_api_version() {
+        assert_eq!(
+            super::super::same_object("policy/v1beta1:PodDisruptionBudget:ns:web"),
+            super::super::same_object("policy/v1:PodDisruptionBudget:ns:web")
+        );
+        assert_ne!(
+            super::super::same_object("v1:ConfigMap:ns:web"),
+            super::super::same_object("v1:Secret:ns:web")
         );
     }
 

@@ -449,13 +449,34 @@ async fn ensure_namespace(cx: &Cx, client: &Client, ns: &str) -> Result<(), Prov
 /// Deletes the objects of `prior_id` that `now_id` no longer has (a set of
 /// objects that dropped some), the last applied first.
 async fn prune(cx: &Cx, client: &Client, prior_id: &str, now_id: &str) -> Result<(), ProviderError> {
-    let now: Vec<&str> = now_id.split(',').collect();
-    for id in prior_id.split(',').rev().filter(|id| !now.contains(id)) {
-        if let Some(o) = parse_object_id(id) {
-            delete_object(cx, client, &o, None).await?;
+    // One object whatever its API version (`policy/v1beta1` → `policy/v1` is
+    // the same PodDisruptionBudget): compared by group, kind, namespace, name.
+    let now: std::collections::BTreeSet<String> = now_id.split(',').map(same_object).collect();
+    // A namespace that still holds an object of the new set stays.
+    let namespaces: std::collections::BTreeSet<&str> =
+        now_id.split(',').filter_map(|id| id.split(':').nth(2)).collect();
+    for id in prior_id
+        .split(',')
+        .rev()
+        .filter(|id| !now.contains(&same_object(id)))
+    {
+        let Some(o) = parse_object_id(id) else { continue };
+        let name = o["metadata"]["name"].as_str().unwrap_or_default();
+        if o["kind"] == "Namespace" && namespaces.contains(name) {
+            continue;
         }
+        delete_object(cx, client, &o, None).await?;
     }
     Ok(())
+}
+
+/// An object ID without the version of its API (`apps:Deployment:ns:web`).
+fn same_object(id: &str) -> String {
+    let mut parts = id.splitn(4, ':');
+    let api = parts.next().unwrap_or_default();
+    let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+    let rest: Vec<&str> = parts.collect();
+    format!("{group}:{}", rest.join(":"))
 }
 
 /// A live object whose objects are all there, with nothing read back.
