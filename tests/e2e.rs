@@ -546,11 +546,17 @@ fn e2e_shop_apply_change_destroy() {
     ] {
         assert!(!text.contains(&password), "the password leaks into the {what}");
     }
-    assert!(kube_get(
+    let ingress = kube_get(
         &kubeconfig,
-        "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/shop"
+        "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/shop",
     )
-    .is_some());
+    .expect("the shop's Ingress");
+    // The class of the controller and the issuer of the cert-manager it names.
+    assert_eq!(ingress["spec"]["ingressClassName"], "nginx");
+    assert_eq!(
+        ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "letsencrypt"
+    );
 
     // Nothing changed: a refreshed plan is empty.
     let plan = run(d, &["plan", ".", "--env", "ci", "--detailed-exitcode"], &vars);

@@ -33,6 +33,29 @@ struct Rendered {
     objects: Vec<J>,
 }
 
+/// What an app's Ingress takes from the services it names: the ingress
+/// controller's class and cert-manager's issuer, read from their records
+/// (unknown while validating: no references then).
+struct Used {
+    class: Option<String>,
+    issuer: Option<String>,
+}
+
+fn used(cx: &Cx, ingress: &J) -> Used {
+    let input = |field: &str, name: &str| {
+        ingress[field]["$resource"]
+            .as_str()
+            .and_then(|a| cx.refs.get(a))
+            .and_then(|r| r.inputs.get(name))
+            .and_then(J::as_str)
+            .map(str::to_string)
+    };
+    Used {
+        class: input("controller", "class_name"),
+        issuer: input("certificates", "issuer_name"),
+    }
+}
+
 fn render(cx: &Cx, d: &Desired) -> Result<Rendered, ProviderError> {
     let name = d.name_or_default("name")?;
     let ns = d.str("namespace")?.to_string();
@@ -128,27 +151,29 @@ fn render(cx: &Cx, d: &Desired) -> Result<Rendered, ProviderError> {
         },
     }));
     let ingress = d.json("ingress")?;
+    let used = used(cx, &ingress);
     if let Some(host) = ingress["host"].as_str() {
         let tls = ingress["tls"].as_bool().unwrap_or(true);
         let mut annotations = serde_json::Map::new();
+        if let (true, Some(issuer)) = (tls, &used.issuer) {
+            annotations.insert("cert-manager.io/cluster-issuer".into(), J::String(issuer.clone()));
+        }
         if tls {
-            annotations.insert(
-                "cert-manager.io/cluster-issuer".into(),
-                J::String("letsencrypt".into()),
-            );
             annotations.insert(
                 "nginx.ingress.kubernetes.io/ssl-redirect".into(),
                 J::String(ingress["https_redirect"].as_bool().unwrap_or(true).to_string()),
             );
         }
         let mut spec = json!({
-            "ingressClassName": "nginx",
             "rules": [{"host": host, "http": {"paths": [{
                 "path": ingress["path"].as_str().unwrap_or("/"),
                 "pathType": "Prefix",
                 "backend": {"service": {"name": name, "port": {"number": port}}},
             }]}}],
         });
+        if let Some(class) = &used.class {
+            spec["ingressClassName"] = J::String(class.clone());
+        }
         if tls {
             spec["tls"] = json!([{"hosts": [host], "secretName": format!("{name}-tls")}]);
         }
@@ -292,9 +317,13 @@ fn read_back(prior: &ResourceState, deployment: &J, ingress: Option<&J>) -> BTre
             .map_or(prior.inputs["ingress"]["https_redirect"].clone(), |r| {
                 J::Bool(r == "true")
             });
+        // The services it names are not on the object: as recorded.
+        let named = |f: &str| prior.inputs["ingress"].get(f).cloned().unwrap_or(J::Null);
         json!({
             "host": rule["host"],
             "path": rule["http"]["paths"][0]["path"],
+            "controller": named("controller"),
+            "certificates": named("certificates"),
             "tls": tls,
             "https_redirect": redirect,
         })
