@@ -153,6 +153,12 @@ async fn helm(
         .env("HELM_CACHE_HOME", home.join("cache"))
         .env("HELM_CONFIG_HOME", home.join("config"))
         .env("HELM_DATA_HOME", home.join("data"))
+        .env("HELM_REPOSITORY_CONFIG", home.join("config/repositories.yaml"))
+        .env("HELM_REPOSITORY_CACHE", home.join("cache/repository"))
+        .env("HELM_PLUGINS", home.join("data/plugins"))
+        .env_remove("HELM_DEBUG")
+        .env_remove("HELM_KUBECONTEXT")
+        .env_remove("HELM_NAMESPACE")
         .stdin(if stdin.is_some() {
             std::process::Stdio::piped()
         } else {
@@ -1016,9 +1022,11 @@ fn workload_ready(obj: &J) -> Result<bool, String> {
         "Deployment" => observed && n("updatedReplicas") >= want && n("availableReplicas") >= want,
         "StatefulSet" => observed && n("readyReplicas") >= want,
         "DaemonSet" => {
+            // `OnDelete`: pods are updated only when deleted by hand; ready is ready.
+            let on_delete = obj["spec"]["updateStrategy"]["type"] == "OnDelete";
             observed
                 && n("numberReady") >= n("desiredNumberScheduled")
-                && n("updatedNumberScheduled") >= n("desiredNumberScheduled")
+                && (on_delete || n("updatedNumberScheduled") >= n("desiredNumberScheduled"))
         }
         "Job" => {
             if condition("Failed") {
@@ -1511,6 +1519,9 @@ mod tests {
         let d = json!({"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 2},
             "status": {"observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 1}});
         assert_eq!(workload_ready(&d), Ok(false));
+        let ds = json!({"kind": "DaemonSet", "spec": {"updateStrategy": {"type": "OnDelete"}},
+            "status": {"numberReady": 3, "desiredNumberScheduled": 3, "updatedNumberScheduled": 1}});
+        assert_eq!(workload_ready(&ds), Ok(true));
         let j = json!({"kind": "Job", "status": {"conditions": [{"type": "Failed", "status": "True"}]}});
         assert!(workload_ready(&j).is_err());
     }
