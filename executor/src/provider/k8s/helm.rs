@@ -756,6 +756,12 @@ fn default_protocols(obj: &mut J) {
     }
 }
 
+/// The group and kind a CRD defines.
+fn crd_kind(crd: &J) -> (String, String) {
+    let text = |v: &J| v.as_str().unwrap_or_default().to_string();
+    (text(&crd["spec"]["group"]), text(&crd["spec"]["names"]["kind"]))
+}
+
 /// Renders the releases `specs` for the cluster `client` reaches, as one set
 /// of objects and hooks.
 async fn render(cx: &Cx, client: &Client, specs: &[Spec]) -> Result<Release, ProviderError> {
@@ -827,11 +833,7 @@ async fn render_one(
         .iter()
         .filter(|o| o["kind"] == "CustomResourceDefinition")
         .flat_map(|o| {
-            let group = o["spec"]["group"].as_str().unwrap_or_default().to_string();
-            let kind = o["spec"]["names"]["kind"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let (group, kind) = crd_kind(o);
             o["spec"]["versions"]
                 .as_array()
                 .into_iter()
@@ -852,12 +854,7 @@ async fn render_one(
     // Scopes: what the cluster serves, and the kinds the chart's CRDs add.
     let mut namespaced = served.namespaced.clone();
     for o in objs.iter().filter(|o| o["kind"] == "CustomResourceDefinition") {
-        let group = o["spec"]["group"].as_str().unwrap_or_default().to_string();
-        let kind = o["spec"]["names"]["kind"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        namespaced.insert((group, kind), o["spec"]["scope"] == "Namespaced");
+        namespaced.insert(crd_kind(o), o["spec"]["scope"] == "Namespaced");
     }
     let mut objects = Vec::new();
     let mut hooks = Vec::new();
@@ -1156,17 +1153,23 @@ pub struct ChartInfo {
 pub struct Charted<K>(pub Arc<Kube>, pub K);
 
 impl<K: ChartKind> Charted<K> {
+    /// The releases of `d` rendered for its cluster, and the cluster's client.
+    async fn rendered(&self, cx: &Cx, d: &Desired) -> Result<(Client, Vec<Spec>, Release), ProviderError> {
+        // No `helm`: said first, before the cluster is asked anything.
+        helm_program()?;
+        let specs = self.1.specs(cx, d)?;
+        let client = self.0.client(cx, d).await?;
+        let release = render(cx, &client, &specs).await?;
+        Ok((client, specs, release))
+    }
+
     async fn apply(
         &self,
         cx: &Cx,
         d: &Desired,
         prior: Option<&ResourceState>,
     ) -> Result<Applied, ProviderError> {
-        // No `helm`: said first, before the cluster is asked anything.
-        helm_program()?;
-        let specs = self.1.specs(cx, d)?;
-        let client = self.0.client(cx, d).await?;
-        let release = render(cx, &client, &specs).await?;
+        let (client, specs, release) = self.rendered(cx, d).await?;
         let can = abilities(cx, cluster_of(d));
         for spec in &specs {
             ensure_namespace(cx, &client, &spec.namespace).await?;
@@ -1331,11 +1334,7 @@ impl<K: ChartKind> Provider for Charted<K> {
     }
 
     async fn render(&self, cx: &Cx, d: &Desired) -> Result<IndexMap<String, Value>, ProviderError> {
-        // No `helm`: said first, before the cluster is asked anything.
-        helm_program()?;
-        let specs = self.1.specs(cx, d)?;
-        let client = self.0.client(cx, d).await?;
-        Ok(render(cx, &client, &specs).await?.rendered(cx))
+        Ok(self.rendered(cx, d).await?.2.rendered(cx))
     }
 
     async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError> {
@@ -1403,10 +1402,7 @@ impl<K: ChartKind> Provider for Charted<K> {
                 .collect();
             return self.0.find_set(cx, d, &objects, None).await;
         }
-        helm_program()?;
-        let specs = self.1.specs(cx, d)?;
-        let client = self.0.client(cx, d).await?;
-        let release = render(cx, &client, &specs).await?;
+        let (_, _, release) = self.rendered(cx, d).await?;
         let objects: Vec<J> = release.objects.into_iter().map(|r| r.obj).collect();
         self.0.find_set(cx, d, &objects, None).await
     }

@@ -31,25 +31,20 @@ fn with_extra(mut values: J, d: &Desired) -> Result<J, ProviderError> {
     Ok(values)
 }
 
-/// One chart of a support service.
-fn spec(
-    d: &Desired,
-    release: &str,
-    namespace: &str,
-    chart: &str,
-    values: J,
-    extra: Vec<J>,
-) -> Result<Spec, ProviderError> {
-    Ok(Spec {
-        release: release.to_string(),
-        namespace: namespace.to_string(),
+/// The one chart of a support service: release, namespace and chart all
+/// `name`, from the kind's `repo` at its `version`; `values` as computed
+/// (with `extra_values`), `extra` applied once the chart is ready.
+fn single(d: &Desired, name: &str, values: J, extra: Vec<J>) -> Result<Vec<Spec>, ProviderError> {
+    Ok(vec![Spec {
+        release: name.to_string(),
+        namespace: name.to_string(),
         repo: Some(d.str("repo")?.to_string()),
-        chart: chart.to_string(),
+        chart: name.to_string(),
         version: Some(d.str("version")?.to_string()),
-        values: with_extra(values, d)?,
+        values,
         secrets: Vec::new(),
         extra,
-    })
+    }])
 }
 
 // ------------------------------------------------------------ ingress-nginx
@@ -105,16 +100,7 @@ impl ChartKind for IngressController {
     }
 
     fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
-        let mut spec = spec(
-            d,
-            "ingress-nginx",
-            "ingress-nginx",
-            "ingress-nginx",
-            json!({}),
-            Vec::new(),
-        )?;
-        spec.values = ingress_nginx(d)?;
-        Ok(vec![spec])
+        single(d, "ingress-nginx", ingress_nginx(d)?, Vec::new())
     }
 
     async fn outputs(
@@ -206,16 +192,7 @@ impl ChartKind for CertManager {
 
     fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
         let issuer = cluster_issuer(d)?;
-        let mut spec = spec(
-            d,
-            "cert-manager",
-            "cert-manager",
-            "cert-manager",
-            json!({}),
-            vec![issuer],
-        )?;
-        spec.values = cert_manager(d)?;
-        Ok(vec![spec])
+        single(d, "cert-manager", cert_manager(d)?, vec![issuer])
     }
 }
 
@@ -265,16 +242,7 @@ impl ChartKind for ExternalDns {
     }
 
     fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
-        let mut spec = spec(
-            d,
-            "external-dns",
-            "external-dns",
-            "external-dns",
-            json!({}),
-            Vec::new(),
-        )?;
-        spec.values = external_dns(d)?;
-        Ok(vec![spec])
+        single(d, "external-dns", external_dns(d)?, Vec::new())
     }
 }
 
@@ -335,16 +303,7 @@ impl ChartKind for ExternalSecrets {
 
     fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
         let store = secret_store(d)?;
-        let mut spec = spec(
-            d,
-            "external-secrets",
-            "external-secrets",
-            "external-secrets",
-            json!({}),
-            vec![store],
-        )?;
-        spec.values = external_secrets(d)?;
-        Ok(vec![spec])
+        single(d, "external-secrets", external_secrets(d)?, vec![store])
     }
 }
 
