@@ -1945,6 +1945,503 @@ fn e2e_a_secrets_manager_secret_never_shows_its_value() {
     );
 }
 
+/// `aws.Bucket` against moto: made private, encrypted, versioned and aged
+/// as written; a bucket holding objects is not deleted until `force_destroy`
+/// says so (the destroy fails and says how), then every version goes with it.
+#[test]
+fn e2e_an_s3_bucket_is_private_and_keeps_its_objects_unless_told() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = |force: bool| {
+        format!(
+            "import std.aws\n\nresource media: aws.Bucket {{\n  name = \"shop-media\"\n  region = \"eu-west-1\"\n  versioning = true\n  lifecycle_rules = [{{ id = \"tmp\", prefix = \"tmp/\", expire_days = 7 }}]\n  tags = {{ team = \"shop\" }}\n  force_destroy = {force}\n}}\n"
+        )
+    };
+    std::fs::write(dir.path().join("main.tpt"), config(false)).expect("config");
+    let vars = aws_vars(&moto);
+    assert_ok(
+        "the apply",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    let rt = runtime();
+    let s3 = rt.block_on(async {
+        let conf = moto_config(&moto, "eu-west-1").await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        )
+    });
+    rt.block_on(async {
+        let block = s3
+            .get_public_access_block()
+            .bucket("shop-media")
+            .send()
+            .await
+            .expect("the public access block");
+        let c = block.public_access_block_configuration().expect("a block");
+        assert_eq!(
+            (
+                c.block_public_acls(),
+                c.ignore_public_acls(),
+                c.block_public_policy(),
+                c.restrict_public_buckets()
+            ),
+            (Some(true), Some(true), Some(true), Some(true)),
+            "every form of public access is blocked"
+        );
+        let versioning = s3
+            .get_bucket_versioning()
+            .bucket("shop-media")
+            .send()
+            .await
+            .expect("versioning");
+        assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
+        let rules = s3
+            .get_bucket_lifecycle_configuration()
+            .bucket("shop-media")
+            .send()
+            .await
+            .expect("the lifecycle rules");
+        assert_eq!(rules.rules().len(), 1);
+        let sse = s3
+            .get_bucket_encryption()
+            .bucket("shop-media")
+            .send()
+            .await
+            .expect("the encryption");
+        let algorithm = sse
+            .server_side_encryption_configuration()
+            .and_then(|c| c.rules().first())
+            .and_then(|r| r.apply_server_side_encryption_by_default())
+            .map(|d| d.sse_algorithm().as_str().to_string());
+        assert_eq!(algorithm.as_deref(), Some("AES256"));
+        for body in ["one", "two"] {
+            s3.put_object()
+                .bucket("shop-media")
+                .key("tmp/a.txt")
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(body.as_bytes()))
+                .send()
+                .await
+                .expect("an object");
+        }
+    });
+    let plan = run(dir.path(), &["plan", ".", "--detailed-exitcode"], &vars);
+    assert_eq!(plan.code, 0, "nothing to change:\n{}{}", plan.stdout, plan.stderr);
+    let kept = run(dir.path(), &["destroy", ".", "--auto-approve"], &vars);
+    assert_ne!(kept.code, 0, "a bucket with objects is kept");
+    assert!(
+        kept.stderr.contains("force_destroy = true") && kept.stderr.contains("still holds objects"),
+        "the destroy says why and how:\n{}",
+        kept.stderr
+    );
+    std::fs::write(dir.path().join("main.tpt"), config(true)).expect("config");
+    assert_ok(
+        "the apply of force_destroy",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    assert_ok(
+        "the destroy",
+        &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
+    );
+    let left = rt.block_on(async { s3.list_buckets().send().await.expect("the buckets") });
+    assert!(left.buckets().is_empty(), "nothing is left: {:?}", left.buckets());
+}
+
+/// Identity on EKS, against moto and the API server standing in for the
+/// cluster's: without roles given, tpt makes the cluster's and the nodes'; the
+/// cluster gets its OIDC provider; external-dns, external-secrets and
+/// cert-manager (dns01) each get a role only their service account can
+/// assume, with a policy limited to what they were given, named on the
+/// account; a change of what they are given, or of the policy by hand, shows
+/// in the plan; destroy leaves no role and no provider.
+#[test]
+fn e2e_services_on_eks_get_least_privilege_roles() {
+    let (Some(moto), Some(kubeconfig), Some(_)) = (moto(), kube(), charts::helm()) else {
+        return;
+    };
+    reset_moto(&moto);
+    let url = mirror();
+    let config = |zones: &str| {
+        format!(
+            r#"import std.aws
+import std.k8s
+
+resource main: aws.EksCluster {{
+  region = "us-east-1"
+  node_groups = [{{ name = "default", min = 1, max = 2 }}]
+  load_balancers = false
+  runs_pods = false
+}}
+
+resource dns: k8s.ExternalDns {{
+  cluster = main
+  zones = {zones}
+  repo = "{url}"
+}}
+
+resource vault: k8s.ExternalSecrets {{
+  cluster = main
+  region = "us-east-1"
+  secrets = ["shop/*"]
+  repo = "{url}"
+}}
+
+resource certs: k8s.CertManager {{
+  cluster = main
+  admin_email = "ops@acme.dev"
+  dns01 = true
+  repo = "{url}"
+  extra_values = "startupapicheck:\n  enabled: false"
+}}
+"#
+        )
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let d = dir.path();
+    std::fs::write(d.join("main.tpt"), config(r#"["acme.dev"]"#)).expect("config");
+    let mut vars = aws_vars(&moto);
+    vars.push(("TPT_EKS_KUBECONFIG", kubeconfig.clone()));
+    assert_ok("the apply", &run(d, &["apply", ".", "--auto-approve"], &vars));
+
+    let rt = runtime();
+    let iam = rt.block_on(async { aws_sdk_iam::Client::new(&moto_config(&moto, "us-east-1").await) });
+    let roles = || -> Vec<String> {
+        rt.block_on(async {
+            let out = iam.list_roles().send().await.expect("the roles");
+            let mut names: Vec<String> = out.roles().iter().map(|r| r.role_name().to_string()).collect();
+            names.sort();
+            names
+        })
+    };
+    let policy = |role: &str| -> serde_json::Value {
+        rt.block_on(async {
+            let out = iam
+                .get_role_policy()
+                .role_name(role)
+                .policy_name("tpt")
+                .send()
+                .await
+                .expect("the role's policy");
+            let text = out.policy_document();
+            let text = percent_decode(text);
+            serde_json::from_str(&text).expect("a policy document")
+        })
+    };
+    assert_eq!(
+        roles(),
+        [
+            "main-us-east-1-cert-manager",
+            "main-us-east-1-cluster",
+            "main-us-east-1-external-dns",
+            "main-us-east-1-external-secrets",
+            "main-us-east-1-node",
+        ]
+    );
+    assert_eq!(
+        cluster_role(&moto, "us-east-1", "main"),
+        "arn:aws:iam::123456789012:role/main-us-east-1-cluster",
+        "the cluster acts as the role tpt made"
+    );
+    let (providers, trust, attached) = rt.block_on(async {
+        let providers = iam
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .expect("the OIDC providers");
+        let role = iam
+            .get_role()
+            .role_name("main-us-east-1-external-dns")
+            .send()
+            .await
+            .expect("the role");
+        let trust = percent_decode(
+            role.role()
+                .and_then(|r| r.assume_role_policy_document())
+                .unwrap_or_default(),
+        );
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name("main-us-east-1-cluster")
+            .send()
+            .await
+            .expect("the cluster role's policies");
+        (
+            providers
+                .open_id_connect_provider_list()
+                .iter()
+                .filter_map(|p| p.arn().map(str::to_string))
+                .collect::<Vec<_>>(),
+            trust,
+            attached
+                .attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_name().map(str::to_string))
+                .collect::<Vec<_>>(),
+        )
+    });
+    assert_eq!(providers.len(), 1, "{providers:?}");
+    assert_eq!(attached, ["AmazonEKSClusterPolicy"]);
+    assert!(
+        trust.contains("system:serviceaccount:external-dns:external-dns") && trust.contains(&providers[0]),
+        "only external-dns's service account may assume its role, through the cluster's provider: {trust}"
+    );
+    let dns_policy = policy("main-us-east-1-external-dns").to_string();
+    assert!(
+        dns_policy.contains("*.acme.dev") && dns_policy.contains("ChangeResourceRecordSets"),
+        "{dns_policy}"
+    );
+    let secrets_policy = policy("main-us-east-1-external-secrets").to_string();
+    assert!(
+        secrets_policy.contains("arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/*"),
+        "{secrets_policy}"
+    );
+    for (ns, name, role) in [
+        ("external-dns", "external-dns", "main-us-east-1-external-dns"),
+        (
+            "external-secrets",
+            "external-secrets",
+            "main-us-east-1-external-secrets",
+        ),
+        ("cert-manager", "cert-manager", "main-us-east-1-cert-manager"),
+    ] {
+        let sa = kube_get(
+            &kubeconfig,
+            &format!("/api/v1/namespaces/{ns}/serviceaccounts/{name}"),
+        )
+        .unwrap_or_else(|| panic!("the service account {ns}/{name}"));
+        assert_eq!(
+            sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+            format!("arn:aws:iam::123456789012:role/{role}"),
+            "{ns}/{name} names its role"
+        );
+    }
+
+    // A policy widened by hand is drift, and put right.
+    rt.block_on(async {
+        iam.put_role_policy()
+            .role_name("main-us-east-1-external-dns")
+            .policy_name("tpt")
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"route53:*","Resource":"*"}]}"#)
+            .send()
+            .await
+            .expect("a change by hand");
+    });
+    let drift = run(d, &["plan", ".", "--detailed-exitcode"], &vars);
+    assert_eq!(drift.code, 2, "{}{}", drift.stdout, drift.stderr);
+    assert!(
+        drift
+            .stdout
+            .contains("dns (k8s.ExternalDns) was changed outside tpt")
+            && drift.stdout.contains("aws_role"),
+        "{}",
+        drift.stdout
+    );
+    // Another zone: the plan shows the policy's change.
+    std::fs::write(d.join("main.tpt"), config(r#"["acme.dev", "shop.dev"]"#)).expect("config");
+    let plan = run(d, &["plan", "."], &vars);
+    assert!(plan.stdout.contains("*.shop.dev"), "{}", plan.stdout);
+    assert_ok(
+        "the apply of a zone",
+        &run(d, &["apply", ".", "--auto-approve"], &vars),
+    );
+    let dns_policy = policy("main-us-east-1-external-dns").to_string();
+    assert!(
+        dns_policy.contains("*.shop.dev") && !dns_policy.contains("route53:*"),
+        "{dns_policy}"
+    );
+    let plan = run(d, &["plan", ".", "--detailed-exitcode"], &vars);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+
+    assert_ok("the destroy", &run(d, &["destroy", ".", "--auto-approve"], &vars));
+    assert_eq!(roles(), Vec::<String>::new(), "no role is left");
+    let providers = rt.block_on(async {
+        iam.list_open_id_connect_providers()
+            .send()
+            .await
+            .expect("the OIDC providers")
+            .open_id_connect_provider_list()
+            .len()
+    });
+    assert_eq!(providers, 0, "no OIDC provider is left");
+
+    // A role of the name tpt would give the cluster's, made by someone else, is
+    // never taken over: the apply stops before the cluster, and the role stays.
+    rt.block_on(async {
+        iam.create_role()
+            .role_name("main-us-east-1-cluster")
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .send()
+            .await
+            .expect("a role made by hand");
+    });
+    let taken = run(d, &["apply", ".", "--auto-approve"], &vars);
+    assert_ne!(taken.code, 0, "{}", taken.stdout);
+    assert!(
+        taken.stderr.contains("tpt did not make"),
+        "the apply says whose the role is:\n{}",
+        taken.stderr
+    );
+    assert_ok("the destroy", &run(d, &["destroy", ".", "--auto-approve"], &vars));
+    assert_eq!(roles(), ["main-us-east-1-cluster"], "the role made by hand stays");
+}
+
+/// A policy document as IAM returns it: URL-encoded.
+fn percent_decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// `k8s.Gateway` on the API server: one with a domain (an Ingress for the
+/// host, of the controller's class, its certificate from cert-manager's
+/// issuer), one without (an Ingress for any host, at the controller's load
+/// balancer) with a TCP port (a LoadBalancer Service selecting the app's
+/// pods); outputs say where; a TCP port removed is pruned; destroy leaves nothing.
+#[test]
+fn e2e_gateways_expose_a_service_with_and_without_a_domain() {
+    let (Some(kubeconfig), Some(_)) = (kube(), charts::helm()) else {
+        return;
+    };
+    let _controllers = FakeControllers::start(&kubeconfig, Duration::from_millis(100));
+    let url = mirror();
+    let config = |tcp: &str, class: &str| {
+        format!(
+            r#"import std.k8s
+
+resource local: k8s.KubeconfigCluster {{
+  context = "local"
+  kubeconfig = "{kubeconfig}"
+  runs_pods = false
+}}
+
+resource ingress: k8s.IngressController {{
+  cluster = local
+  class_name = "{class}"
+  repo = "{url}"
+}}
+
+resource certs: k8s.CertManager {{
+  cluster = local
+  admin_email = "ops@acme.dev"
+  issuer_name = "le"
+  repo = "{url}"
+  extra_values = "startupapicheck:\n  enabled: false"
+}}
+
+resource web: k8s.App {{
+  cluster = local
+  namespace = "gw-e2e"
+  image = "nginx:1.27"
+  port = 8080
+  wait = false
+}}
+
+resource public: k8s.Gateway {{
+  cluster = local
+  namespace = "gw-e2e"
+  service = web.service_name
+  service_port = 8080
+  domain = "acme.dev"
+  subdomain = "shop"
+  controller = ingress
+  certificates = certs
+}}
+
+resource open: k8s.Gateway {{
+  cluster = local
+  namespace = "gw-e2e"
+  service = web.service_name
+  service_port = 8080
+  paths = ["/admin"]
+  tls = false
+  tcp_ports = {tcp}
+  controller = ingress
+}}
+"#
+        )
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let d = dir.path();
+    std::fs::write(
+        d.join("main.tpt"),
+        config("[{ port = 5432, target_port = 8080 }]", "edge"),
+    )
+    .expect("config");
+    assert_ok("the apply", &run(d, &["apply", ".", "--auto-approve"], &[]));
+
+    let public = kube_get(
+        &kubeconfig,
+        "/apis/networking.k8s.io/v1/namespaces/gw-e2e/ingresses/public",
+    )
+    .expect("the public gateway's Ingress");
+    assert_eq!(public["spec"]["ingressClassName"], "edge");
+    assert_eq!(public["spec"]["rules"][0]["host"], "shop.acme.dev");
+    assert_eq!(public["spec"]["tls"][0]["secretName"], "public-tls");
+    assert_eq!(
+        public["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "le"
+    );
+    let open = kube_get(
+        &kubeconfig,
+        "/apis/networking.k8s.io/v1/namespaces/gw-e2e/ingresses/open",
+    )
+    .expect("the open gateway's Ingress");
+    assert!(open["spec"]["rules"][0].get("host").is_none(), "{open}");
+    assert_eq!(open["spec"]["rules"][0]["http"]["paths"][0]["path"], "/admin");
+    let tcp = kube_get(&kubeconfig, "/api/v1/namespaces/gw-e2e/services/open-tcp").expect("the TCP Service");
+    let app = kube_get(&kubeconfig, "/api/v1/namespaces/gw-e2e/services/web").expect("the app's Service");
+    assert_eq!(tcp["spec"]["type"], "LoadBalancer");
+    assert_eq!(
+        tcp["spec"]["selector"], app["spec"]["selector"],
+        "it selects the app's pods"
+    );
+    assert_eq!(tcp["spec"]["ports"][0]["port"], 5432);
+    assert_eq!(tcp["spec"]["ports"][0]["targetPort"], 8080);
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join(".tpt/state/default.json")).expect("state"))
+            .expect("state JSON");
+    let outputs = |r: &str| state["resources"][r]["outputs"].clone();
+    assert_eq!(outputs("public")["url"], "https://shop.acme.dev/");
+    assert_eq!(outputs("open")["hostname"], "ingress.elb.example.com");
+    assert_eq!(outputs("open")["url"], "http://ingress.elb.example.com/admin");
+
+    // The TCP port dropped: the plan names the object going, apply prunes it;
+    // the controller's class changed: the same plan shows the gateways' Ingresses follow.
+    std::fs::write(d.join("main.tpt"), config("[]", "edge2")).expect("config");
+    let plan = run(d, &["plan", "."], &[]);
+    assert!(
+        plan.stdout.contains("- Service gw-e2e/open-tcp"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(r#"~ Ingress gw-e2e/public: spec.ingressClassName: "edge" → "edge2""#),
+        "{}",
+        plan.stdout
+    );
+    assert_ok("the apply", &run(d, &["apply", ".", "--auto-approve"], &[]));
+    assert!(kube_get(&kubeconfig, "/api/v1/namespaces/gw-e2e/services/open-tcp").is_none());
+    let open = kube_get(
+        &kubeconfig,
+        "/apis/networking.k8s.io/v1/namespaces/gw-e2e/ingresses/open",
+    )
+    .expect("the open gateway's Ingress");
+    assert_eq!(open["spec"]["ingressClassName"], "edge2");
+    let plan = run(d, &["plan", ".", "--detailed-exitcode"], &[]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+
+    assert_ok("the destroy", &run(d, &["destroy", ".", "--auto-approve"], &[]));
+    for path in [
+        "/apis/networking.k8s.io/v1/namespaces/gw-e2e/ingresses/public",
+        "/apis/networking.k8s.io/v1/namespaces/gw-e2e/ingresses/open",
+    ] {
+        assert!(kube_get(&kubeconfig, path).is_none(), "{path} is left behind");
+    }
+}
+
 /// An interrupted create of an object whose kind the cluster does not serve
 /// (its CRD never made it) is looked up once, found missing, and dropped: the
 /// next command does not retry discovery for it.

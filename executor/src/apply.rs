@@ -529,7 +529,7 @@ impl Walk<'_> {
         let provider_for = |schema: &str| {
             self.providers
                 .get(schema)
-                .ok_or_else(|| format!("no provider can apply `{schema}` yet"))
+                .ok_or_else(|| format!("no provider can apply `{schema}`"))
         };
         match op.action {
             Action::Delete => {

@@ -224,6 +224,28 @@ impl Engine {
     ) -> Result<Vec<Failure>, Interrupted> {
         use tpt_lang::value::{Unknown, Value};
         let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
+        // What the resources referred to will be once applied (they are
+        // applied first): their inputs as the configuration gives them — a
+        // controller's new class — over what was recorded; outputs as recorded.
+        // One not recorded yet (made in the same apply) is seen with its
+        // inputs alone.
+        let planned: BTreeMap<String, provider::Referenced> = instances
+            .iter()
+            .map(|r| {
+                let known = r
+                    .inputs
+                    .iter()
+                    .filter(|(_, v)| !v.contains_unknown() && !v.contains_secret())
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect();
+                let referred = provider::Referenced {
+                    kind: r.kind.clone(),
+                    inputs: known,
+                    outputs: BTreeMap::new(),
+                };
+                (r.address.clone(), referred)
+            })
+            .collect();
         let mut tasks = tokio::task::JoinSet::new();
         for (i, r) in instances.iter_mut().enumerate() {
             let Some(p) = self.providers.get(&r.kind) else {
@@ -244,7 +266,18 @@ impl Engine {
                 }
                 continue;
             }
-            let cx = self.cx(&r.address, state, r.depends_on.iter().cloned(), &secrets);
+            let mut cx = self.cx(&r.address, state, r.depends_on.iter().cloned(), &secrets);
+            let mut refs = (*cx.refs).clone();
+            for address in &r.depends_on {
+                let Some(p) = planned.get(address) else { continue };
+                match refs.get_mut(address) {
+                    Some(referred) => referred.inputs.extend(p.inputs.clone()),
+                    None => {
+                        refs.insert(address.clone(), p.clone());
+                    }
+                }
+            }
+            cx.refs = std::sync::Arc::new(refs);
             let d = apply::desired(r);
             tasks.spawn_on(async move { (i, p.render(&cx, &d).await) }, self.runtime.handle());
         }

@@ -446,7 +446,10 @@ impl<'c> Session<'c> {
         if !options.destroy {
             let renders = engine.renders(&evaluated.resources, &refreshed);
             if renders > 0 {
-                notify(&format!("rendering {}…", plural(renders, "chart")));
+                notify(&format!(
+                    "rendering {} (charts, gateways)…",
+                    plural(renders, "resource")
+                ));
             }
             let failures = engine.render(&mut evaluated.resources, &refreshed, &key)?;
             if !failures.is_empty() {
@@ -511,10 +514,10 @@ impl<'c> Session<'c> {
                 }
                 let d = Diagnostic::error(
                     Code::NoProvider,
-                    format!("no provider can apply `{}` (`{}`) yet", c.schema, c.address),
+                    format!("no provider can apply `{}` (`{}`)", c.schema, c.address),
                 )
                 .help(format!(
-                    "tpt applies {}; remove the resource or plan with `--target` to leave it out",
+                    "tpt applies {}; a resource schema of one's own applies through the kind it `extends`; remove the resource or plan with `--target` to leave it out",
                     self.engine.kinds().join(", ")
                 ));
                 Some(at(d, &c.address, "declared here"))

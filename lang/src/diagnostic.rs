@@ -96,7 +96,7 @@ pub enum Code {
     UnknownTarget,
     /// An operation of a provider failed (apply, refresh, data lookup).
     ProviderFailed,
-    /// A schema no provider can apply yet.
+    /// A schema no kind applies (nor any schema it extends).
     NoProvider,
     /// `tpt apply` without approval and no terminal to ask on.
     NotApproved,

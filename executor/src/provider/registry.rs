@@ -50,6 +50,10 @@ pub const KINDS: &[Kind] = &[
         make: |c| Arc::new(aws::secrets::Secret(c.aws.clone())),
     },
     Kind {
+        schema: "aws.Bucket",
+        make: |c| Arc::new(aws::s3::Bucket(c.aws.clone())),
+    },
+    Kind {
         schema: "k8s.KubeconfigCluster",
         make: |_| Arc::new(k8s::cluster::KubeconfigCluster),
     },
@@ -64,6 +68,10 @@ pub const KINDS: &[Kind] = &[
     Kind {
         schema: "k8s.Manifest",
         make: |c| Arc::new(k8s::manifest::Manifest(c.kube.clone())),
+    },
+    Kind {
+        schema: "k8s.Gateway",
+        make: |c| Arc::new(k8s::gateway::Gateway(c.kube.clone())),
     },
     Kind {
         schema: "k8s.HelmRelease",

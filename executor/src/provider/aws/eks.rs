@@ -7,6 +7,11 @@
 //! the old one is deleted, so the cluster keeps its nodes. Scaling and labels
 //! are updated in place. `high_availability` keeps at least two nodes per
 //! zone in every group.
+//!
+//! Identity: without `role_arn` / `node_role_arn`, tpt makes the roles
+//! (`<name>-cluster`, `<name>-node`, with the AWS managed policies EKS
+//! documents) and deletes them after the cluster; every cluster gets its
+//! OIDC provider in IAM, which service accounts' roles trust (`iam.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -18,8 +23,8 @@ use tpt_lang::value::Value;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
-use super::{aws_call, s, split_id, user_tags, Aws, TagChange};
-use crate::provider::{found, string_map, Applied, Cx, Desired, Fields, Provider, ProviderError};
+use super::{aws_call, iam, s, split_id, user_tags, Aws, TagChange};
+use crate::provider::{found, stored_str, string_map, Applied, Cx, Desired, Fields, Provider, ProviderError};
 
 /// The schema this module applies.
 pub const KIND: &str = "aws.EksCluster";
@@ -205,16 +210,49 @@ fn cluster_outputs(c: &aws_sdk_eks::types::Cluster) -> IndexMap<String, Value> {
             .unwrap_or_default()),
     );
     out.insert("arn".into(), s(c.arn().unwrap_or_default()));
+    out.insert("oidc_issuer".into(), s(oidc_issuer(c).unwrap_or_default()));
     out.insert(
-        "oidc_issuer".into(),
-        s(c.identity()
-            .and_then(|i| i.oidc())
-            .and_then(|o| o.issuer())
-            .unwrap_or_default()),
+        "oidc_provider_arn".into(),
+        s(oidc_provider_arn(c).unwrap_or_default()),
     );
     out.insert("network".into(), Value::record(network));
     out
 }
+
+/// The cluster's OIDC issuer URL, once EKS has given it one.
+fn oidc_issuer(c: &aws_sdk_eks::types::Cluster) -> Option<&str> {
+    c.identity()
+        .and_then(|i| i.oidc())
+        .and_then(|o| o.issuer())
+        .filter(|i| !i.is_empty())
+}
+
+/// The ARN of the cluster's OIDC provider in IAM.
+fn oidc_provider_arn(c: &aws_sdk_eks::types::Cluster) -> Option<String> {
+    let (partition, account) = c.arn().and_then(iam::account_of)?;
+    Some(iam::oidc_provider_arn(partition, account, oidc_issuer(c)?))
+}
+
+/// The name of a role tpt makes for cluster `name` in `region`: role names
+/// are the account's, cluster names only their region's.
+fn own_role(name: &str, region: &str, suffix: &str) -> String {
+    iam::role_name(&format!("{name}-{region}"), suffix)
+}
+
+/// The roles tpt makes when none is given: the cluster's, then its nodes'
+/// (name suffix, the AWS service acting as it, its AWS managed policies).
+const OWN_ROLES: [(&str, &str, &[&str]); 2] = [
+    ("-cluster", "eks.amazonaws.com", &["AmazonEKSClusterPolicy"]),
+    (
+        "-node",
+        "ec2.amazonaws.com",
+        &[
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEKS_CNI_Policy",
+            "AmazonEC2ContainerRegistryReadOnly",
+        ],
+    ),
+];
 
 fn hash_map(m: &BTreeMap<String, String>) -> HashMap<String, String> {
     m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -597,19 +635,52 @@ impl EksCluster {
         .await
     }
 
+    /// The roles the cluster and its nodes act as: those given, else roles
+    /// tpt makes (or brings back to what they must be) for this cluster.
     async fn roles(&self, cx: &Cx, spec: &Spec) -> Result<(String, String), ProviderError> {
-        if let (Some(r), Some(n)) = (&spec.role_arn, &spec.node_role_arn) {
-            return Ok((r.clone(), n.clone()));
+        let iam = self.0.iam().await;
+        let mut made = Vec::new();
+        for (given, (suffix, service, policies)) in
+            [&spec.role_arn, &spec.node_role_arn].into_iter().zip(OWN_ROLES)
+        {
+            if let Some(arn) = given {
+                made.push(arn.clone());
+                continue;
+            }
+            let name = own_role(&spec.name, &spec.region, suffix);
+            let role = iam::Role {
+                name: &name,
+                description: &format!("made by tpt for EKS cluster {}", spec.name),
+                trust: iam::service_trust(service),
+                managed: policies
+                    .iter()
+                    .map(|p| format!("arn:aws:iam::aws:policy/{p}"))
+                    .collect(),
+                inline: None,
+                owner: (super::vpc::CLUSTER_TAG, &spec.name),
+            };
+            made.push(iam::ensure_role(cx, &iam, &role).await?);
         }
-        let account = self.0.account(cx).await?;
-        Ok((
-            spec.role_arn
-                .clone()
-                .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/tpt-eks-cluster")),
-            spec.node_role_arn
-                .clone()
-                .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/tpt-eks-node")),
-        ))
+        let node = made.pop().unwrap_or_default();
+        let cluster = made.pop().unwrap_or_default();
+        Ok((cluster, node))
+    }
+
+    /// Once the cluster is gone: its OIDC provider, and the roles tpt made
+    /// for it (those it was not given).
+    async fn remove_identity(&self, cx: &Cx, prior: &ResourceState, name: &str) -> Result<(), ProviderError> {
+        let iam = self.0.iam().await;
+        if let Some(arn) = stored_str(&prior.outputs, "oidc_provider_arn").filter(|a| !a.is_empty()) {
+            iam::remove_oidc_provider(cx, &iam, arn).await?;
+        }
+        let region = stored_str(&prior.inputs, "region").unwrap_or_default();
+        for (field, (suffix, _, _)) in ["role_arn", "node_role_arn"].into_iter().zip(OWN_ROLES) {
+            if stored_str(&prior.inputs, field).is_none() {
+                let role = own_role(name, region, suffix);
+                iam::remove_role(cx, &iam, &role, (super::vpc::CLUSTER_TAG, name)).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Node groups to the spec: new ones (and replacements) created first,
@@ -653,6 +724,8 @@ impl EksCluster {
         Ok(())
     }
 
+    /// Waits for the cluster, makes sure its OIDC provider exists (service
+    /// accounts assume IAM roles through it), and gives the outputs.
     async fn finish(
         &self,
         cx: &Cx,
@@ -661,10 +734,16 @@ impl EksCluster {
         name: &str,
     ) -> Result<Applied, ProviderError> {
         let c = self.wait_active(cx, client, name).await?;
+        if let (Some(issuer), Some(arn)) = (oidc_issuer(&c), oidc_provider_arn(&c)) {
+            let tags = BTreeMap::from([(super::vpc::CLUSTER_TAG.to_string(), name.to_string())]);
+            let iam = self.0.iam().await;
+            iam::ensure_oidc_provider(cx, &iam, &arn, issuer, &tags).await?;
+        }
+        let outputs = cluster_outputs(&c);
         Ok(Applied {
             rendered: Default::default(),
             provider_id: format!("{region}/{name}"),
-            outputs: cluster_outputs(&c),
+            outputs,
         })
     }
 }
@@ -687,6 +766,7 @@ impl Provider for EksCluster {
                 "certificate_authority",
                 "arn",
                 "oidc_issuer",
+                "oidc_provider_arn",
                 "network",
             ],
         }
@@ -780,7 +860,8 @@ impl Provider for EksCluster {
         let client = self.0.eks(region).await;
         let ec2 = self.0.ec2(region).await;
         if self.describe(cx, &client, name).await?.is_none() {
-            return super::vpc::remove(cx, &ec2, name).await;
+            super::vpc::remove(cx, &ec2, name).await?;
+            return self.remove_identity(cx, prior, name).await;
         }
         for g in self.live_groups(cx, &client, name).await? {
             self.delete_group(cx, &client, name, &g.eks_name).await?;
@@ -795,7 +876,8 @@ impl Provider for EksCluster {
             Ok(self.describe(cx, &client, name).await?.is_none().then_some(()))
         })
         .await?;
-        super::vpc::remove(cx, &ec2, name).await
+        super::vpc::remove(cx, &ec2, name).await?;
+        self.remove_identity(cx, prior, name).await
     }
 
     async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {

@@ -2,7 +2,8 @@
 //! an API (`aws_call`: retried, its errors classified), tags. The kinds:
 //! `eks` (EKS clusters with their node groups and network, `vpc`), `rds`
 //! (PostgreSQL and MySQL), `route53` (hosted zones, record sets, zone lookups),
-//! `secrets` (Secrets Manager secrets).
+//! `s3` (buckets), `secrets` (Secrets Manager secrets), and `iam` (the roles
+//! and OIDC provider those need, owned by the resource that needs them).
 //!
 //! Credentials and region come from the standard chain (environment, profile,
 //! SSO, instance role); `AWS_ENDPOINT_URL` points every client elsewhere (the
@@ -11,8 +12,10 @@
 
 pub mod eks;
 pub mod eks_token;
+pub mod iam;
 pub mod rds;
 pub mod route53;
+pub mod s3;
 pub mod secrets;
 pub mod vpc;
 
@@ -52,6 +55,8 @@ const EXISTS_CODES: &[&str] = &[
     "HostedZoneAlreadyExists",
     "ResourceInUseException",
     "ResourceExistsException",
+    "BucketAlreadyOwnedByYou",
+    "EntityAlreadyExists",
 ];
 
 const NOT_FOUND_CODES: &[&str] = &[
@@ -60,6 +65,12 @@ const NOT_FOUND_CODES: &[&str] = &[
     "DBInstanceNotFoundFault",
     "DBSubnetGroupNotFoundFault",
     "NoSuchHostedZone",
+    "NoSuchEntity",
+    "NoSuchBucket",
+    "NoSuchTagSet",
+    "NoSuchLifecycleConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "NoSuchPublicAccessBlockConfiguration",
 ];
 
 /// One AWS API call through `Cx::call` (retries, timeouts), its error named
@@ -127,11 +138,10 @@ fn describe(e: &dyn std::error::Error) -> String {
 #[derive(Default)]
 pub struct Aws {
     config: OnceCell<aws_config::SdkConfig>,
-    account: OnceCell<String>,
 }
 
 impl Aws {
-    async fn config(&self) -> &aws_config::SdkConfig {
+    pub(crate) async fn config(&self) -> &aws_config::SdkConfig {
         self.config
             .get_or_init(|| async {
                 aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -186,20 +196,36 @@ impl Aws {
         aws_sdk_secretsmanager::Client::from_conf(b.build())
     }
 
+    /// S3 addresses buckets by host name (`bucket.s3.region…`); an endpoint
+    /// of one's own (moto, MinIO) is addressed by path instead.
+    async fn s3(&self, region: Option<&str>) -> aws_sdk_s3::Client {
+        let config = self.config().await;
+        let mut b = aws_sdk_s3::config::Builder::from(config);
+        if let Some(r) = region {
+            b = b.region(aws_sdk_s3::config::Region::new(r.to_string()));
+        }
+        if config.endpoint_url().is_some() {
+            b = b.force_path_style(true);
+        }
+        aws_sdk_s3::Client::from_conf(b.build())
+    }
+
     async fn route53(&self) -> aws_sdk_route53::Client {
         aws_sdk_route53::Client::new(self.config().await)
     }
 
-    /// The account ID (for the default IAM role ARNs).
-    async fn account(&self, cx: &Cx) -> Result<String, ProviderError> {
-        self.account
-            .get_or_try_init(|| async {
-                let sts = aws_sdk_sts::Client::new(self.config().await);
-                let out = aws_call(cx, "sts:GetCallerIdentity", || sts.get_caller_identity().send()).await?;
-                Ok(out.account().unwrap_or_default().to_string())
-            })
-            .await
-            .cloned()
+    /// The region a regional resource is made in: its own `region`, else that
+    /// of the EKS cluster it refers to, else the configuration's.
+    async fn region(&self, own: Option<&str>, cx: &Cx) -> String {
+        match Self::region_of(own, cx) {
+            Some(r) => r,
+            None => self
+                .config()
+                .await
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+        }
     }
 
     /// The region of a regional resource: its own `region`, else that of the

@@ -68,17 +68,13 @@ fn sealed(cx: &Cx, value: &str) -> J {
 }
 
 impl Secret {
-    async fn client(&self, d_region: Option<&str>, cx: &Cx) -> (aws_sdk_secretsmanager::Client, String) {
-        let region = Aws::region_of(d_region, cx);
-        let client = self.0.secretsmanager(region.as_deref()).await;
-        let region = match region {
-            Some(r) => r,
-            None => client
-                .config()
-                .region()
-                .map(|r| r.to_string())
-                .unwrap_or_default(),
-        };
+    async fn client(&self, region: Option<&str>, cx: &Cx) -> (aws_sdk_secretsmanager::Client, String) {
+        let region = self.0.region(region, cx).await;
+        // No region anywhere: the SDK says so at the first call.
+        let client = self
+            .0
+            .secretsmanager((!region.is_empty()).then_some(region.as_str()))
+            .await;
         (client, region)
     }
 

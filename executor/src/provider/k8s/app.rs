@@ -13,7 +13,7 @@ use tpt_planner::state::ResourceState;
 
 use super::{
     abilities, apply_object, cluster_of, delete_object, ensure_namespace, get_object, s, stub,
-    wait_load_balancer, Kube,
+    wait_load_balancer, Ingress, Kube,
 };
 use crate::provider::{reveal, Applied, Cx, Desired, Fields, Provider, ProviderError};
 
@@ -153,35 +153,23 @@ fn render(cx: &Cx, d: &Desired) -> Result<Rendered, ProviderError> {
     let ingress = d.json("ingress")?;
     let used = used(cx, &ingress);
     if let Some(host) = ingress["host"].as_str() {
-        let tls = ingress["tls"].as_bool().unwrap_or(true);
-        let mut annotations = serde_json::Map::new();
-        if let (true, Some(issuer)) = (tls, &used.issuer) {
-            annotations.insert("cert-manager.io/cluster-issuer".into(), J::String(issuer.clone()));
-        }
-        if tls {
-            annotations.insert(
-                "nginx.ingress.kubernetes.io/ssl-redirect".into(),
-                J::String(ingress["https_redirect"].as_bool().unwrap_or(true).to_string()),
-            );
-        }
-        let mut spec = json!({
-            "rules": [{"host": host, "http": {"paths": [{
-                "path": ingress["path"].as_str().unwrap_or("/"),
-                "pathType": "Prefix",
-                "backend": {"service": {"name": name, "port": {"number": port}}},
-            }]}}],
-        });
-        if let Some(class) = &used.class {
-            spec["ingressClassName"] = J::String(class.clone());
-        }
-        if tls {
-            spec["tls"] = json!([{"hosts": [host], "secretName": format!("{name}-tls")}]);
-        }
-        objects.push(json!({
-            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-            "metadata": {"name": name, "namespace": ns, "labels": labels, "annotations": annotations},
-            "spec": spec,
-        }));
+        let path = [ingress["path"].as_str().unwrap_or("/").to_string()];
+        objects.push(
+            Ingress {
+                name: &name,
+                namespace: &ns,
+                labels: &J::Object(labels.clone()),
+                host: Some(host),
+                paths: &path,
+                service: &name,
+                port,
+                class: used.class.as_deref(),
+                issuer: used.issuer.as_deref(),
+                tls: ingress["tls"].as_bool().unwrap_or(true),
+                https_redirect: ingress["https_redirect"].as_bool().unwrap_or(true),
+            }
+            .object(),
+        );
     }
     Ok(Rendered {
         name,

@@ -30,6 +30,7 @@ use tpt_lang::value::Value;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
+use super::identity::{self, Eks, Identity};
 use super::{
     abilities, apply_object, cluster_of, delete_object, ensure_namespace, get_object, kube_err, object_id,
     parse_object_id, prune, s, Kube,
@@ -624,7 +625,7 @@ struct Release {
 }
 
 /// `Kind namespace/name`, or `Kind name` for a cluster-scoped object.
-fn key_of(obj: &J) -> String {
+pub(super) fn key_of(obj: &J) -> String {
     let kind = obj["kind"].as_str().unwrap_or_default();
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
     match obj["metadata"]["namespace"].as_str() {
@@ -1123,6 +1124,14 @@ pub trait ChartKind: Send + Sync + 'static {
     /// `cx` derives generated secrets (`Cx::offline` when only validating).
     fn specs(&self, cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError>;
 
+    /// What the workload of the first release may do in AWS when its cluster
+    /// is on EKS: the inline policy of the IAM role its service account
+    /// assumes (`identity.rs`). `None`: it calls no AWS API. A kind that
+    /// answers lists `aws_role` among its rendered and read fields.
+    fn aws_policy(&self, _d: &Desired, _eks: &Eks) -> Result<Option<J>, ProviderError> {
+        Ok(None)
+    }
+
     /// Whether applying waits for the releases' workloads to be ready (a
     /// support service always does; a release as its `wait` says).
     fn wait(&self, _d: &Desired) -> Result<bool, ProviderError> {
@@ -1152,15 +1161,55 @@ pub struct ChartInfo {
 /// The provider of a [`ChartKind`].
 pub struct Charted<K>(pub Arc<Kube>, pub K);
 
+/// The releases of a resource as rendered for its cluster.
+struct ForCluster {
+    client: Client,
+    specs: Vec<Spec>,
+    release: Release,
+    identity: Option<Identity>,
+}
+
 impl<K: ChartKind> Charted<K> {
-    /// The releases of `d` rendered for its cluster, and the cluster's client.
-    async fn rendered(&self, cx: &Cx, d: &Desired) -> Result<(Client, Vec<Spec>, Release), ProviderError> {
+    /// The releases of `d` rendered for its cluster, the cluster's client,
+    /// and the IAM role of the first release's service account (on EKS).
+    async fn rendered(&self, cx: &Cx, d: &Desired) -> Result<ForCluster, ProviderError> {
         // No `helm`: said first, before the cluster is asked anything.
         helm_program()?;
-        let specs = self.1.specs(cx, d)?;
+        let mut specs = self.1.specs(cx, d)?;
+        let identity = self.identity(cx, d, &specs)?;
+        if let (Some(id), Some(first)) = (&identity, specs.first_mut()) {
+            merge(&mut first.values, id.values());
+        }
         let client = self.0.client(cx, d).await?;
         let release = render(cx, &client, &specs).await?;
-        Ok((client, specs, release))
+        Ok(ForCluster {
+            client,
+            specs,
+            release,
+            identity,
+        })
+    }
+
+    /// The role of the first release's service account (named as the
+    /// release, upstream's default), when the cluster is on EKS and the kind
+    /// calls AWS.
+    fn identity(&self, cx: &Cx, d: &Desired, specs: &[Spec]) -> Result<Option<Identity>, ProviderError> {
+        let (Some(eks), Some(first)) = (Eks::of(cx, d), specs.first()) else {
+            return Ok(None);
+        };
+        Ok(self
+            .1
+            .aws_policy(d, &eks)?
+            .map(|policy| Identity::new(&eks, &first.release, &first.namespace, &first.release, policy)))
+    }
+
+    /// The rendered inputs: the objects, the hooks, and the role if the kind has one.
+    fn inputs(&self, cx: &Cx, r: &ForCluster) -> IndexMap<String, Value> {
+        let mut inputs = r.release.rendered(cx);
+        if self.1.fields().rendered.contains(&identity::FIELD) {
+            inputs.insert(identity::FIELD.to_string(), Identity::value(r.identity.as_ref()));
+        }
+        inputs
     }
 
     async fn apply(
@@ -1169,10 +1218,15 @@ impl<K: ChartKind> Charted<K> {
         d: &Desired,
         prior: Option<&ResourceState>,
     ) -> Result<Applied, ProviderError> {
-        let (client, specs, release) = self.rendered(cx, d).await?;
+        let rendered = self.rendered(cx, d).await?;
+        let (client, release) = (&rendered.client, &rendered.release);
         let can = abilities(cx, cluster_of(d));
-        for spec in &specs {
-            ensure_namespace(cx, &client, &spec.namespace).await?;
+        // The role first: the service account names it from the start.
+        if let Some(id) = &rendered.identity {
+            id.ensure(cx, self.0.aws()).await?;
+        }
+        for spec in &rendered.specs {
+            ensure_namespace(cx, client, &spec.namespace).await?;
         }
         let (pre, post) = if prior.is_some() {
             ("pre-upgrade", "post-upgrade")
@@ -1190,7 +1244,7 @@ impl<K: ChartKind> Charted<K> {
         if !crds.is_empty() {
             self.0.apply_set(cx, d, None, &crds, None).await?;
         }
-        run_hooks(cx, &client, &release.hooks, pre, can.runs_pods).await?;
+        run_hooks(cx, client, &release.hooks, pre, can.runs_pods).await?;
         let objects: Vec<J> = release
             .objects
             .iter()
@@ -1221,6 +1275,10 @@ impl<K: ChartKind> Charted<K> {
             .join(",");
         if let Some(p) = prior {
             prune(cx, &client, &p.provider_id, &id).await?;
+            // A role no longer wanted (the cluster is no longer on EKS, the
+            // kind no longer calls AWS) goes with what used it.
+            let keep = rendered.identity.as_ref().map(|i| i.name.as_str());
+            identity::remove(cx, self.0.aws(), p, keep).await?;
         }
         let charts: Vec<ChartInfo> = release
             .charts
@@ -1231,7 +1289,7 @@ impl<K: ChartKind> Charted<K> {
             })
             .collect();
         Ok(Applied {
-            rendered: release.rendered(cx),
+            rendered: self.inputs(cx, &rendered),
             provider_id: id,
             outputs: self.1.outputs(cx, &client, d, &charts, &objects).await?,
         })
@@ -1290,6 +1348,43 @@ impl ChartKind for HelmRelease {
     }
 }
 
+/// The recorded objects of `prior` (its rendered input `objects`) as they are
+/// on the server, where the record speaks (secrets fingerprinted): `None` when
+/// none is left.
+pub(super) async fn read_objects(
+    cx: &Cx,
+    client: &Client,
+    prior: &ResourceState,
+) -> Result<Option<J>, ProviderError> {
+    let recorded = prior.inputs.get("objects").and_then(J::as_object);
+    let mut objects = serde_json::Map::new();
+    for id in prior.provider_id.split(',').filter(|i| !i.is_empty()) {
+        let Some(stub) = parse_object_id(id) else { continue };
+        let Some(live) = super::found(get_object(cx, client, &stub, None).await)?.flatten() else {
+            continue;
+        };
+        // A key is `Kind ns/name`, with the API version before it when two
+        // objects of a chart share one.
+        let plain = key_of(&stub);
+        let long = format!("{} {plain}", stub["apiVersion"].as_str().unwrap_or_default());
+        let Some((key, r)) =
+            recorded.and_then(|r| r.get_key_value(&plain).or_else(|| r.get_key_value(&long)))
+        else {
+            continue;
+        };
+        let shown = match r {
+            J::String(_) => r.clone(),
+            r => project(cx, r, &live),
+        };
+        let key = key.clone();
+        objects.insert(key, shown);
+    }
+    if objects.is_empty() && !prior.provider_id.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(J::Object(objects)))
+}
+
 /// What `live` has where `recorded` (stored form) speaks: secrets
 /// fingerprinted as the record has them, large objects kept as recorded.
 fn project(cx: &Cx, recorded: &J, live: &J) -> J {
@@ -1334,7 +1429,8 @@ impl<K: ChartKind> Provider for Charted<K> {
     }
 
     async fn render(&self, cx: &Cx, d: &Desired) -> Result<IndexMap<String, Value>, ProviderError> {
-        Ok(self.rendered(cx, d).await?.2.rendered(cx))
+        let rendered = self.rendered(cx, d).await?;
+        Ok(self.inputs(cx, &rendered))
     }
 
     async fn create(&self, cx: &Cx, d: &Desired) -> Result<Applied, ProviderError> {
@@ -1354,39 +1450,24 @@ impl<K: ChartKind> Provider for Charted<K> {
                 delete_object(cx, &client, h, None).await?;
             }
         }
-        self.0.delete_set(cx, prior).await
+        self.0.delete_set(cx, prior).await?;
+        identity::remove(cx, self.0.aws(), prior, None).await
     }
 
     async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError> {
         let client = self.0.client_of(cx, prior).await?;
-        let recorded = prior.inputs.get("objects").and_then(J::as_object);
-        let mut objects = serde_json::Map::new();
-        for id in prior.provider_id.split(',').filter(|i| !i.is_empty()) {
-            let Some(stub) = parse_object_id(id) else { continue };
-            let Some(live) = super::found(get_object(cx, &client, &stub, None).await)?.flatten() else {
-                continue;
-            };
-            // A key is `Kind ns/name`, with the API version before it when two
-            // objects of a chart share one.
-            let plain = key_of(&stub);
-            let long = format!("{} {plain}", stub["apiVersion"].as_str().unwrap_or_default());
-            let Some((key, r)) =
-                recorded.and_then(|r| r.get_key_value(&plain).or_else(|| r.get_key_value(&long)))
-            else {
-                continue;
-            };
-            let shown = match r {
-                J::String(_) => r.clone(),
-                r => project(cx, r, &live),
-            };
-            let key = key.clone();
-            objects.insert(key, shown);
-        }
-        if objects.is_empty() && !prior.provider_id.is_empty() {
+        let Some(objects) = read_objects(cx, &client, prior).await? else {
             return Ok(Live::Gone);
+        };
+        let mut inputs = BTreeMap::from([("objects".to_string(), objects)]);
+        if self.1.fields().reads.contains(&identity::FIELD) {
+            inputs.insert(
+                identity::FIELD.to_string(),
+                identity::read(cx, self.0.aws(), prior).await?,
+            );
         }
         Ok(Live::Present {
-            inputs: BTreeMap::from([("objects".to_string(), J::Object(objects))]),
+            inputs,
             outputs: prior.outputs.clone(),
         })
     }
@@ -1402,7 +1483,7 @@ impl<K: ChartKind> Provider for Charted<K> {
                 .collect();
             return self.0.find_set(cx, d, &objects, None).await;
         }
-        let (_, _, release) = self.rendered(cx, d).await?;
+        let release = self.rendered(cx, d).await?.release;
         let objects: Vec<J> = release.objects.into_iter().map(|r| r.obj).collect();
         self.0.find_set(cx, d, &objects, None).await
     }

@@ -21,7 +21,9 @@
 
 pub mod app;
 pub mod cluster;
+pub mod gateway;
 pub mod helm;
+pub mod identity;
 pub mod manifest;
 pub mod namespace;
 pub mod services;
@@ -69,6 +71,11 @@ pub struct Kube {
 }
 
 impl Kube {
+    /// The AWS clients (the IAM roles of service accounts on EKS).
+    pub(crate) fn aws(&self) -> &super::aws::Aws {
+        &self.aws
+    }
+
     pub fn new(aws: Arc<super::aws::Aws>) -> Kube {
         Kube {
             aws,
@@ -324,6 +331,73 @@ fn stub(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> J
         o["metadata"]["namespace"] = J::String(ns.to_string());
     }
     o
+}
+
+/// An Ingress, as apps and gateways make one.
+struct Ingress<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    labels: &'a J,
+    /// The host routed, or any host.
+    host: Option<&'a str>,
+    paths: &'a [String],
+    /// The Service routed to, and its port.
+    service: &'a str,
+    port: i64,
+    /// The ingress class (from the controller named), else the cluster's default.
+    class: Option<&'a str>,
+    /// The `ClusterIssuer` of the certificate (from the cert-manager named).
+    issuer: Option<&'a str>,
+    /// Serve HTTPS (needs a host): the certificate in `<name>-tls`.
+    tls: bool,
+    https_redirect: bool,
+}
+
+impl Ingress<'_> {
+    fn object(&self) -> J {
+        let tls = self.tls && self.host.is_some();
+        let mut annotations = serde_json::Map::new();
+        if let (true, Some(issuer)) = (tls, self.issuer) {
+            annotations.insert(
+                "cert-manager.io/cluster-issuer".into(),
+                J::String(issuer.to_string()),
+            );
+        }
+        if tls {
+            annotations.insert(
+                "nginx.ingress.kubernetes.io/ssl-redirect".into(),
+                J::String(self.https_redirect.to_string()),
+            );
+        }
+        let paths: Vec<J> = self
+            .paths
+            .iter()
+            .map(|p| {
+                json!({
+                    "path": p,
+                    "pathType": "Prefix",
+                    "backend": {"service": {"name": self.service, "port": {"number": self.port}}},
+                })
+            })
+            .collect();
+        let mut rule = json!({"http": {"paths": paths}});
+        if let Some(host) = self.host {
+            rule["host"] = J::String(host.to_string());
+        }
+        let mut spec = json!({"rules": [rule]});
+        if let Some(class) = self.class {
+            spec["ingressClassName"] = J::String(class.to_string());
+        }
+        if let (true, Some(host)) = (tls, self.host) {
+            spec["tls"] = json!([{"hosts": [host], "secretName": format!("{}-tls", self.name)}]);
+        }
+        let mut metadata = json!({"name": self.name, "namespace": self.namespace, "labels": self.labels});
+        // No empty map: the server keeps none, and it would read back as drift.
+        if !annotations.is_empty() {
+            metadata["annotations"] = J::Object(annotations);
+        }
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": spec})
+    }
 }
 
 /// `apiVersion:kind:namespace:name`, the provider ID of one object.

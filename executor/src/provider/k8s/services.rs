@@ -12,6 +12,10 @@
 //!   `ClusterSecretStore` for AWS Secrets Manager or Parameter Store;
 //! - `k8s.Observability`: kube-prometheus-stack, loki, promtail and grafana.
 //!
+//! On an EKS cluster, those that call AWS (external-dns, external-secrets,
+//! cert-manager with dns01) get an IAM role for their service account with a
+//! least-privilege policy ([`ChartKind::aws_policy`], `identity.rs`).
+//!
 //! The values of each are a pure function of the fields ([`ingress_nginx`],
 //! [`cert_manager`], [`external_dns`], [`external_secrets`]), snapshot-tested
 //! field by field.
@@ -22,6 +26,7 @@ use serde_json::{json, Value as J};
 use tpt_lang::value::Value;
 
 use super::helm::{merge, values_map, ChartInfo, ChartKind, Spec};
+use super::identity::{self, Eks};
 use super::{abilities, cluster_of, s, wait_load_balancer};
 use crate::provider::{Cx, Desired, Fields, ProviderError};
 
@@ -174,7 +179,7 @@ pub fn cluster_issuer(d: &Desired) -> Result<J, ProviderError> {
 impl ChartKind for CertManager {
     fn fields(&self) -> Fields {
         Fields {
-            rendered: &["objects", "hooks"],
+            rendered: &["objects", "hooks", identity::FIELD],
             in_place: &[
                 "version",
                 "repo",
@@ -185,7 +190,7 @@ impl ChartKind for CertManager {
                 "http01_class",
                 "extra_values",
             ],
-            reads: &["objects"],
+            reads: &["objects", identity::FIELD],
             outputs: &[],
         }
     }
@@ -193,6 +198,44 @@ impl ChartKind for CertManager {
     fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
         let issuer = cluster_issuer(d)?;
         single(d, "cert-manager", cert_manager(d)?, vec![issuer])
+    }
+
+    /// With dns01: the TXT records of ACME challenges (`_acme-challenge.…`)
+    /// in any zone, and nothing else.
+    fn aws_policy(&self, d: &Desired, eks: &Eks) -> Result<Option<J>, ProviderError> {
+        if !d.bool("dns01")? {
+            return Ok(None);
+        }
+        Ok(Some(identity::policy(vec![
+            json!({
+                "Effect": "Allow",
+                "Action": "route53:GetChange",
+                "Resource": eks.global_arn("route53", "change/*"),
+            }),
+            json!({
+                "Effect": "Allow",
+                "Action": "route53:ChangeResourceRecordSets",
+                "Resource": eks.global_arn("route53", "hostedzone/*"),
+                "Condition": {
+                    "ForAllValues:StringLike": {
+                        "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["_acme-challenge.*"],
+                    },
+                    "ForAllValues:StringEquals": {
+                        "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
+                    },
+                },
+            }),
+            json!({
+                "Effect": "Allow",
+                "Action": "route53:ListResourceRecordSets",
+                "Resource": eks.global_arn("route53", "hostedzone/*"),
+            }),
+            json!({
+                "Effect": "Allow",
+                "Action": "route53:ListHostedZonesByName",
+                "Resource": "*",
+            }),
+        ])))
     }
 }
 
@@ -226,7 +269,7 @@ pub fn external_dns(d: &Desired) -> Result<J, ProviderError> {
 impl ChartKind for ExternalDns {
     fn fields(&self) -> Fields {
         Fields {
-            rendered: &["objects", "hooks"],
+            rendered: &["objects", "hooks", identity::FIELD],
             in_place: &[
                 "zones",
                 "provider",
@@ -236,13 +279,46 @@ impl ChartKind for ExternalDns {
                 "repo",
                 "extra_values",
             ],
-            reads: &["objects"],
+            reads: &["objects", identity::FIELD],
             outputs: &[],
         }
     }
 
     fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
         single(d, "external-dns", external_dns(d)?, Vec::new())
+    }
+
+    /// On Route53: changes of records named in the zones given (the zone's
+    /// own name and every name under it), and the lists it syncs from.
+    fn aws_policy(&self, d: &Desired, eks: &Eks) -> Result<Option<J>, ProviderError> {
+        if d.str("provider")? != "aws" {
+            return Ok(None);
+        }
+        let names: Vec<String> = d
+            .strings("zones")?
+            .iter()
+            .map(|z| z.trim_end_matches('.').to_string())
+            .flat_map(|z| [z.clone(), format!("*.{z}")])
+            .collect();
+        Ok(Some(identity::policy(vec![
+            json!({
+                "Effect": "Allow",
+                "Action": "route53:ChangeResourceRecordSets",
+                "Resource": eks.global_arn("route53", "hostedzone/*"),
+                "Condition": {"ForAllValues:StringLike": {
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": names,
+                }},
+            }),
+            json!({
+                "Effect": "Allow",
+                "Action": [
+                    "route53:ListHostedZones",
+                    "route53:ListResourceRecordSets",
+                    "route53:ListTagsForResource",
+                ],
+                "Resource": "*",
+            }),
+        ])))
     }
 }
 
@@ -286,7 +362,7 @@ pub fn secret_store(d: &Desired) -> Result<J, ProviderError> {
 impl ChartKind for ExternalSecrets {
     fn fields(&self) -> Fields {
         Fields {
-            rendered: &["objects", "hooks"],
+            rendered: &["objects", "hooks", identity::FIELD],
             in_place: &[
                 "version",
                 "repo",
@@ -294,17 +370,76 @@ impl ChartKind for ExternalSecrets {
                 "store_name",
                 "region",
                 "refresh",
+                "secrets",
                 "extra_values",
             ],
-            reads: &["objects"],
+            reads: &["objects", identity::FIELD],
             outputs: &[],
         }
     }
 
     fn specs(&self, _cx: &Cx, d: &Desired) -> Result<Vec<Spec>, ProviderError> {
+        readable(d)?;
         let store = secret_store(d)?;
         single(d, "external-secrets", external_secrets(d)?, vec![store])
     }
+
+    /// Reading the secrets (or parameters) given, and no others; nothing
+    /// when none is given.
+    fn aws_policy(&self, d: &Desired, eks: &Eks) -> Result<Option<J>, ProviderError> {
+        let names = readable(d)?;
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let region = d.str("region")?;
+        let on = |service: &str, resource: String| {
+            Eks {
+                region: region.to_string(),
+                ..eks.clone()
+            }
+            .arn(service, &resource)
+        };
+        let statement = if d.str("store")? == "aws-parameter-store" {
+            // `shop/*` also grants the path `shop` (`GetParametersByPath` asks for it).
+            let arns: Vec<String> = names
+                .iter()
+                .flat_map(|n| {
+                    let n = n.trim_start_matches('/');
+                    let path = n.strip_suffix("/*").map(|p| on("ssm", format!("parameter/{p}")));
+                    path.into_iter().chain([on("ssm", format!("parameter/{n}"))])
+                })
+                .collect();
+            json!({
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+                "Resource": arns,
+            })
+        } else {
+            // A secret's ARN ends in `-` and six random characters.
+            let arns: Vec<String> = names
+                .iter()
+                .map(|n| {
+                    let suffix = if n.ends_with('*') { "" } else { "-??????" };
+                    on("secretsmanager", format!("secret:{n}{suffix}"))
+                })
+                .collect();
+            json!({
+                "Effect": "Allow",
+                "Action": [
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:ListSecretVersionIds",
+                ],
+                "Resource": arns,
+            })
+        };
+        Ok(Some(identity::policy(vec![statement])))
+    }
+}
+
+/// The names of the secrets (or parameters) the store may read.
+fn readable(d: &Desired) -> Result<Vec<String>, ProviderError> {
+    d.strings("secrets")
 }
 
 // ------------------------------------------------------------ observability
@@ -584,6 +719,65 @@ mod tests {
             both
         });
         insta::assert_snapshot!(text);
+    }
+
+    /// An EKS cluster in the tests' account.
+    fn eks() -> Eks {
+        Eks {
+            name: "main".into(),
+            region: "eu-west-1".into(),
+            partition: "aws".into(),
+            account: "123456789012".into(),
+            issuer: "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC".into(),
+            provider_arn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC"
+                .into(),
+        }
+    }
+
+    /// The IAM policy of each service that calls AWS, per field that shapes it.
+    #[test]
+    fn iam_policies_on_eks_field_by_field() {
+        fn policy(kind: &dyn ChartKind, d: &Desired) -> J {
+            kind.aws_policy(d, &eks())
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or(J::Null)
+        }
+        let dns = per_field(
+            "k8s.ExternalDns",
+            &[("zones", list(&["acme.io"])), ("provider", s("aws"))],
+            &[
+                ("zones", list(&["acme.io", "shop.acme.dev."])),
+                ("provider", s("cloudflare")),
+            ],
+            |d| policy(&ExternalDns, d),
+        );
+        let secrets = per_field(
+            "k8s.ExternalSecrets",
+            &[
+                ("secrets", list(&["shop/*", "billing/stripe"])),
+                ("store", s("aws-secrets-manager")),
+                ("region", s("us-east-1")),
+            ],
+            &[
+                ("store", s("aws-parameter-store")),
+                ("region", s("eu-west-1")),
+                ("secrets", list(&[])),
+            ],
+            |d| policy(&ExternalSecrets, d),
+        );
+        let certs = per_field(
+            "k8s.CertManager",
+            &[("dns01", Value::Bool(true))],
+            &[("dns01", Value::Bool(false))],
+            |d| policy(&CertManager, d),
+        );
+        insta::assert_snapshot!(format!(
+            "## external-dns\n{dns}\n## external-secrets\n{secrets}\n## cert-manager\n{certs}"
+        ));
+    }
+
+    fn list(xs: &[&str]) -> Value {
+        Value::List(xs.iter().map(|x| s(*x)).collect::<Vec<_>>().into())
     }
 
     #[test]
