@@ -2047,6 +2047,34 @@ fn e2e_an_s3_bucket_is_private_and_keeps_its_objects_unless_told() {
     );
     let left = rt.block_on(async { s3.list_buckets().send().await.expect("the buckets") });
     assert!(left.buckets().is_empty(), "nothing is left: {:?}", left.buckets());
+
+    // A bucket of the name made by hand is not taken over.
+    rt.block_on(async {
+        s3.create_bucket()
+            .bucket("shop-media")
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("a bucket made by hand");
+    });
+    let taken = run(dir.path(), &["apply", ".", "--auto-approve"], &vars);
+    assert_ne!(taken.code, 0, "{}", taken.stdout);
+    assert!(
+        taken.stderr.contains("already exists in this account"),
+        "{}",
+        taken.stderr
+    );
+    rt.block_on(async {
+        s3.delete_bucket()
+            .bucket("shop-media")
+            .send()
+            .await
+            .expect("the bucket made by hand, deleted");
+    });
 }
 
 /// Identity on EKS, against moto and the API server standing in for the

@@ -25,7 +25,7 @@ use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
 use super::{aws_call, s, split_id, user_tags, Aws};
-use crate::provider::{found, Applied, Cx, Desired, Fields, Provider, ProviderError};
+use crate::provider::{found, Applied, Cx, Desired, ErrorKind, Fields, Provider, ProviderError};
 
 pub struct Bucket(pub Arc<Aws>);
 
@@ -537,6 +537,19 @@ impl Provider for Bucket {
                 .location_constraint(BucketLocationConstraint::from(region.as_str()))
                 .build()
         });
+        // Asked first: in us-east-1, S3 answers a create of a bucket this
+        // account already owns with success, which would take it over silently.
+        let taken = || {
+            ProviderError {
+            kind: ErrorKind::AlreadyExists,
+            message: format!(
+                "bucket `{name}` already exists in this account, and tpt did not make it: delete it, or choose another `name`"
+            ),
+        }
+        };
+        if self.exists(cx, &client, &name).await? {
+            return Err(taken());
+        }
         let r = aws_call(cx, "s3:CreateBucket", || {
             client
                 .create_bucket()
@@ -547,6 +560,7 @@ impl Provider for Bucket {
         .await;
         match r {
             Ok(_) => {}
+            Err(e) if e.kind == ErrorKind::AlreadyExists => return Err(taken()),
             Err(e) if e.message.contains("BucketAlreadyExists:") => {
                 return Err(ProviderError::permanent(format!(
                     "{}: bucket names are shared by every AWS account, and another one has `{name}`: choose another `name`",
