@@ -228,9 +228,15 @@ impl Engine {
         // applied first): their inputs as the configuration gives them — a
         // controller's new class — over what was recorded; outputs as recorded.
         // One not recorded yet (made in the same apply) is seen with its
-        // inputs alone.
+        // inputs alone. Only those a rendering instance refers to.
+        let referred: std::collections::BTreeSet<&str> = instances
+            .iter()
+            .filter(|r| self.renders_now(r, state))
+            .flat_map(|r| r.depends_on.iter().map(String::as_str))
+            .collect();
         let planned: BTreeMap<String, provider::Referenced> = instances
             .iter()
+            .filter(|r| referred.contains(r.address.as_str()))
             .map(|r| {
                 let known = r
                     .inputs

@@ -735,9 +735,8 @@ impl EksCluster {
     ) -> Result<Applied, ProviderError> {
         let c = self.wait_active(cx, client, name).await?;
         if let (Some(issuer), Some(arn)) = (oidc_issuer(&c), oidc_provider_arn(&c)) {
-            let tags = BTreeMap::from([(super::vpc::CLUSTER_TAG.to_string(), name.to_string())]);
             let iam = self.0.iam().await;
-            iam::ensure_oidc_provider(cx, &iam, &arn, issuer, &tags).await?;
+            iam::ensure_oidc_provider(cx, &iam, &arn, issuer, (super::vpc::CLUSTER_TAG, name)).await?;
         }
         let outputs = cluster_outputs(&c);
         Ok(Applied {

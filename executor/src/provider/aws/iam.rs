@@ -9,8 +9,6 @@
 //! policies and its one inline policy (`tpt`) are set to what is asked, and
 //! anything else attached by hand is detached.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_iam::types::Tag;
 use serde_json::{json, Value as J};
 use sha2::{Digest, Sha256};
@@ -117,6 +115,15 @@ pub(crate) struct Role<'a> {
     pub owner: (&'a str, &'a str),
 }
 
+/// The tag that says whose an IAM object is.
+fn owner_tag((key, value): (&str, &str)) -> Result<Tag, ProviderError> {
+    Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .map_err(|e| ProviderError::permanent(format!("an IAM tag: {e}")))
+}
+
 /// Whether `role` carries the tag `owner`.
 fn owned(role: &aws_sdk_iam::types::Role, owner: (&str, &str)) -> bool {
     role.tags()
@@ -159,11 +166,7 @@ pub(crate) async fn ensure_role(
             role.arn().to_string()
         }
         None => {
-            let tag = Tag::builder()
-                .key(want.owner.0)
-                .value(want.owner.1)
-                .build()
-                .map_err(|e| ProviderError::permanent(format!("an IAM tag: {e}")))?;
+            let tag = owner_tag(want.owner)?;
             let out = aws_call(cx, "iam:CreateRole", || {
                 iam.create_role()
                     .role_name(want.name)
@@ -297,13 +300,13 @@ pub(crate) async fn remove_role(
 }
 
 /// Makes the OIDC provider of the cluster whose issuer is `issuer` (its ARN
-/// is `arn`) unless it exists.
+/// is `arn`), tagged `owner`, unless it exists.
 pub(crate) async fn ensure_oidc_provider(
     cx: &Cx,
     iam: &aws_sdk_iam::Client,
     arn: &str,
     issuer: &str,
-    tags: &BTreeMap<String, String>,
+    owner: (&str, &str),
 ) -> Result<(), ProviderError> {
     let got = aws_call(cx, "iam:GetOpenIDConnectProvider", || {
         iam.get_open_id_connect_provider()
@@ -314,17 +317,13 @@ pub(crate) async fn ensure_oidc_provider(
     if found(got)?.is_some() {
         return Ok(());
     }
-    let tags = tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ProviderError::permanent(format!("an IAM tag: {e}")))?;
+    let tag = owner_tag(owner)?;
     // No thumbprint: IAM trusts the certificate authorities of EKS issuers itself.
     let r = aws_call(cx, "iam:CreateOpenIDConnectProvider", || {
         iam.create_open_id_connect_provider()
             .url(issuer)
             .client_id_list(STS_AUDIENCE)
-            .set_tags((!tags.is_empty()).then(|| tags.clone()))
+            .tags(tag.clone())
             .send()
     })
     .await;

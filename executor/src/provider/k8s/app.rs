@@ -12,7 +12,7 @@ use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
 use super::{
-    abilities, apply_object, cluster_of, delete_object, ensure_namespace, get_object, s, stub,
+    abilities, apply_object, cluster_of, delete_object, ensure_namespace, get_object, referred, s, stub,
     wait_load_balancer, Ingress, Kube,
 };
 use crate::provider::{reveal, Applied, Cx, Desired, Fields, Provider, ProviderError};
@@ -43,10 +43,7 @@ struct Used {
 
 fn used(cx: &Cx, ingress: &J) -> Used {
     let input = |field: &str, name: &str| {
-        ingress[field]["$resource"]
-            .as_str()
-            .and_then(|a| cx.refs.get(a))
-            .and_then(|r| r.inputs.get(name))
+        referred(cx, ingress[field]["$resource"].as_str(), name)
             .and_then(J::as_str)
             .map(str::to_string)
     };

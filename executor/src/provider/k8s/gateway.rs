@@ -21,7 +21,7 @@ use tpt_planner::state::ResourceState;
 
 use super::helm::{key_of, read_objects};
 use super::{
-    abilities, cluster_of, ensure_namespace, get_object, s, stub, wait_load_balancer, Ingress, Kube,
+    abilities, cluster_of, ensure_namespace, get_object, referred, s, stub, wait_load_balancer, Ingress, Kube,
 };
 use crate::provider::{Applied, Cx, Desired, Fields, Provider, ProviderError};
 
@@ -38,12 +38,9 @@ struct Used {
 }
 
 fn used(cx: &Cx, d: &Desired) -> Used {
-    let input = |field: &str, name: &str| {
-        let address = match d.value(field) {
-            Ok(Value::Resource(a)) => a.to_string(),
-            _ => return None,
-        };
-        cx.refs.get(&address).and_then(|r| r.inputs.get(name)).cloned()
+    let input = |field: &str, name: &str| match d.value(field) {
+        Ok(Value::Resource(a)) => referred(cx, Some(a), name).cloned(),
+        _ => None,
     };
     Used {
         class: input("controller", "class_name").and_then(|v| v.as_str().map(str::to_string)),

@@ -58,11 +58,12 @@ impl Eks {
         })
     }
 
-    /// The ARN of `resource` of a regional `service` in the cluster's region and account.
-    pub fn arn(&self, service: &str, resource: &str) -> String {
+    /// The ARN of `resource` of a regional `service` in `region`, in the
+    /// cluster's account.
+    pub fn arn(&self, service: &str, region: &str, resource: &str) -> String {
         format!(
-            "arn:{}:{service}:{}:{}:{resource}",
-            self.partition, self.region, self.account
+            "arn:{}:{service}:{region}:{}:{resource}",
+            self.partition, self.account
         )
     }
 
@@ -148,8 +149,8 @@ impl Identity {
         };
         // The provider the role trusts must exist (a cluster recorded before
         // tpt made providers has none yet).
-        let tags = std::collections::BTreeMap::from([(CLUSTER_TAG.to_string(), self.cluster.clone())]);
-        iam::ensure_oidc_provider(cx, &client, &self.provider_arn, &self.issuer, &tags).await?;
+        let owner = (CLUSTER_TAG, self.cluster.as_str());
+        iam::ensure_oidc_provider(cx, &client, &self.provider_arn, &self.issuer, owner).await?;
         iam::ensure_role(cx, &client, &role).await.map(|_| ())
     }
 }

@@ -473,17 +473,18 @@ pub struct Abilities {
 /// The abilities of the cluster `cluster` (an address), read from the operation's
 /// references; a cluster recorded before the settings existed can do everything.
 pub fn abilities(cx: &Cx, cluster: Option<&str>) -> Abilities {
-    let setting = |name: &str| {
-        cluster
-            .and_then(|c| cx.refs.get(c))
-            .and_then(|r| r.inputs.get(name))
-            .and_then(J::as_bool)
-            .unwrap_or(true)
-    };
+    let setting = |name: &str| referred(cx, cluster, name).and_then(J::as_bool).unwrap_or(true);
     Abilities {
         load_balancers: setting("load_balancers"),
         runs_pods: setting("runs_pods"),
     }
+}
+
+/// Input `field` of the resource at `address` that the operated one refers
+/// to (a cluster's settings, a controller's class): as recorded, or as the
+/// configuration gives it while rendering; `None` when unknown (validating).
+fn referred<'a>(cx: &'a Cx, address: Option<&str>, field: &str) -> Option<&'a J> {
+    cx.refs.get(address?)?.inputs.get(field)
 }
 
 /// The address `cluster` of a resource that runs on one.

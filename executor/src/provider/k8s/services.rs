@@ -392,13 +392,7 @@ impl ChartKind for ExternalSecrets {
             return Ok(None);
         }
         let region = d.str("region")?;
-        let on = |service: &str, resource: String| {
-            Eks {
-                region: region.to_string(),
-                ..eks.clone()
-            }
-            .arn(service, &resource)
-        };
+        let on = |service: &str, resource: String| eks.arn(service, region, &resource);
         let statement = if d.str("store")? == "aws-parameter-store" {
             // `shop/*` also grants the path `shop` (`GetParametersByPath` asks for it).
             let arns: Vec<String> = names
