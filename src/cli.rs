@@ -71,6 +71,9 @@ pub enum Command {
     /// Show what applying an environment would change, against its recorded state.
     #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
+    /// Print the outputs an environment's last apply recorded.
+    #[command(after_help = OUTPUT_HELP)]
+    Output(OutputArgs),
     /// Inspect and edit the recorded state of an environment.
     #[command(subcommand)]
     State(StateCommand),
@@ -290,6 +293,26 @@ pub struct PlanArgs {
     pub refresh: bool,
 }
 
+const OUTPUT_HELP: &str = "\
+Prints the root outputs (`output NAME: TYPE = …` in the configuration) as the
+last `tpt apply` of the environment recorded them. Secrets are shown as
+`(sensitive)`; one secret is shown when asked for by name with `--show-secret`
+(its value is computed from the configuration and the recorded state, since the
+state keeps only a fingerprint).
+
+With NAME, only that output's value is printed: a string as it is (no quotes),
+anything else as JSON — ready for `$(tpt output …)` in a script. With `--json`,
+JSON: an object of every output, or NAME's value.
+
+The first argument is NAME unless it holds `/` or `.` (then it is PATH): output
+names are identifiers.
+
+Examples:
+  tpt output --env prod
+  tpt output shop_url examples/platform --env prod
+  tpt output --env prod --json
+  tpt output db_password --env prod --show-secret";
+
 const SHOW_HELP: &str = "\
 Renders a plan saved with `tpt plan --out FILE`. When the environment's state has
 changed since the plan was made, a warning says so: applying it would be refused.
@@ -298,6 +321,29 @@ Examples:
   tpt plan examples/shop --env prod --out prod.plan
   tpt show prod.plan
   tpt show prod.plan --format markdown";
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// The output to print (all of them without it).
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// A .tpt file, or a directory holding `main.tpt`.
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+
+    /// The environment; required when the configuration declares environments.
+    #[arg(long, short, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Show the value of the secret output NAME.
+    #[arg(long, requires = "name")]
+    pub show_secret: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {

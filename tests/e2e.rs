@@ -2524,3 +2524,236 @@ fn e2e_an_intent_for_a_kind_not_served_is_dropped_at_once() {
         "the intent is dropped: {kept}"
     );
 }
+
+/// The zones moto holds: name → (ID, records as `name type ttl`).
+fn zones_with_records(endpoint: &str) -> BTreeMap<String, (String, Vec<String>)> {
+    runtime().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto_config(endpoint, "us-east-1").await);
+        let mut out = BTreeMap::new();
+        let zones = r53.list_hosted_zones().send().await.expect("list zones");
+        for z in zones.hosted_zones() {
+            let id = z.id().trim_start_matches("/hostedzone/").to_string();
+            let sets = r53
+                .list_resource_record_sets()
+                .hosted_zone_id(&id)
+                .send()
+                .await
+                .expect("list records");
+            let records = sets
+                .resource_record_sets()
+                .iter()
+                .filter(|r| r.r#type().as_str() == "CNAME")
+                .map(|r| {
+                    format!(
+                        "{} {} {}",
+                        r.name(),
+                        r.r#type().as_str(),
+                        r.ttl().unwrap_or_default()
+                    )
+                })
+                .collect();
+            out.insert(z.name().to_string(), (id, records));
+        }
+        out
+    })
+}
+
+const SITE_COMPONENT: &str = r#"
+import std.aws
+
+/// A site: its zone and a `www` record.
+component Site {
+  param domain: aws.Domain
+  param target: string = "lb.example.net"
+
+  resource zone: aws.HostedZone { name = domain }
+
+  resource www: aws.DnsRecord {
+    zone = zone.name
+    name = "www.${domain}"
+    type = "CNAME"
+    values = [target]
+  }
+
+  output zone_id: string = zone.zone_id
+  output www: string = www.fqdn
+}
+"#;
+
+/// Components through the whole workflow against moto: a recorded resource
+/// moved into an instance (not re-created), two instances with their own
+/// inputs, an environment's overlay of one field of one resource of one
+/// instance, the root outputs shown after apply and by `tpt output` (a secret
+/// only by name, with `--show-secret`, and never in the state), and destroy.
+#[test]
+fn e2e_components_apply_move_overlay_and_record_outputs() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let token = format!("t0k3n-{}", rand::random_range(100_000_000..999_999_999u64));
+    let mut vars = aws_vars(&moto);
+    vars.push(("SITE_TOKEN", token.clone()));
+    let envs = "environment dev {}\n";
+    // Before: the shop's zone is a resource of the root.
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        format!(
+            "import std.aws\n\nresource zone: aws.HostedZone {{ name = \"shop.example.com\" }}\n\n{envs}"
+        ),
+    )
+    .expect("config");
+    assert_ok(
+        "the first apply",
+        &run(
+            dir.path(),
+            &["apply", ".", "--env", "dev", "--auto-approve"],
+            &vars,
+        ),
+    );
+    let before = zones_with_records(&moto);
+    let shop_id = before["shop.example.com."].0.clone();
+    // After: two instances of `Site`; the zone moves into the shop's.
+    std::fs::create_dir_all(dir.path().join("lib")).expect("lib");
+    std::fs::write(dir.path().join("lib/site.tpt"), SITE_COMPONENT).expect("component");
+    let main = r#"import "./lib/site.tpt" as site
+
+param tld: string
+
+resource shop: site.Site { domain = "shop.${tld}" }
+
+resource blog: site.Site { domain = "blog.${tld}", target = "blog.example.net" }
+
+moved { from = zone, to = shop.zone }
+
+output shop_zone: string = shop.zone_id
+output blog_www: string = blog.www
+output token: secret = secret_env("SITE_TOKEN")
+
+environment dev { tld = "example.com" }
+
+environment prod {
+  tld = "example.org"
+  blog.www { ttl = 120 }
+}
+"#;
+    std::fs::write(dir.path().join("main.tpt"), main).expect("config");
+    let plan = run(dir.path(), &["plan", ".", "--env", "dev"], &vars);
+    assert_ok("the plan", &plan);
+    for line in [
+        "> shop.zone (aws.HostedZone) keeps its object (moved from `zone`)",
+        "+ shop.www (aws.DnsRecord) will be created",
+        "+ blog.zone (aws.HostedZone) will be created",
+        "+ blog.www (aws.DnsRecord) will be created",
+        "Changes to outputs:",
+        "+ shop_zone = ",
+        "+ token = (sensitive)",
+        "Plan: 3 to create, 0 to update, 0 to replace, 0 to delete. 1 moved.",
+    ] {
+        assert!(
+            plan.stdout.contains(line),
+            "`{line}` is in the plan:\n{}",
+            plan.stdout
+        );
+    }
+    let apply = run(
+        dir.path(),
+        &["apply", ".", "--env", "dev", "--auto-approve"],
+        &vars,
+    );
+    assert_ok("the apply", &apply);
+    let after = zones_with_records(&moto);
+    assert_eq!(
+        after["shop.example.com."].0, shop_id,
+        "the moved zone is the same zone"
+    );
+    assert_eq!(after["shop.example.com."].1, ["www.shop.example.com. CNAME 300"]);
+    assert_eq!(after["blog.example.com."].1, ["www.blog.example.com. CNAME 300"]);
+    assert!(
+        apply.stdout.contains(&format!("Outputs:\n  shop_zone = \"{shop_id}\"\n  blog_www = \"www.blog.example.com.\"\n  token = (sensitive)\n")),
+        "the outputs follow the summary:\n{}",
+        apply.stdout
+    );
+    // `tpt output`: all, one, as JSON; a secret only by name and when asked.
+    let all = run(dir.path(), &["output", "--env", "dev"], &vars);
+    assert_ok("tpt output", &all);
+    assert_eq!(
+        all.stdout,
+        format!("blog_www = \"www.blog.example.com.\"\nshop_zone = \"{shop_id}\"\ntoken = (sensitive)\n")
+    );
+    let one = run(dir.path(), &["output", "shop_zone", ".", "--env", "dev"], &vars);
+    assert_eq!(one.stdout, format!("{shop_id}\n"));
+    let json = run(dir.path(), &["output", "--env", "dev", "--json"], &vars);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(doc["shop_zone"], shop_id.as_str());
+    assert_eq!(doc["token"], "(sensitive)");
+    let masked = run(dir.path(), &["output", "token", "--env", "dev"], &vars);
+    assert_eq!(masked.code, 1);
+    assert!(
+        masked.stderr.contains("E0203") && masked.stderr.contains("--show-secret"),
+        "{}",
+        masked.stderr
+    );
+    let shown = run(
+        dir.path(),
+        &["output", "token", "--env", "dev", "--show-secret"],
+        &vars,
+    );
+    assert_eq!(shown.stdout, format!("{token}\n"));
+    let unknown = run(dir.path(), &["output", "shop_zon", "--env", "dev"], &vars);
+    assert!(
+        unknown.stderr.contains("E0705") && unknown.stderr.contains("did you mean `shop_zone`?"),
+        "{}",
+        unknown.stderr
+    );
+    let state = std::fs::read_to_string(dir.path().join(".tpt/state/dev.json")).expect("state");
+    assert!(
+        !state.contains(&token),
+        "the secret output is only a fingerprint in the state"
+    );
+    assert!(
+        state.contains("\"shop.www\""),
+        "resources of instances are recorded by address"
+    );
+    // Nothing left to do, outputs included.
+    let again = run(dir.path(), &["plan", ".", "--env", "dev"], &vars);
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+    // prod: the overlay changes one field of one resource of one instance.
+    let prod = run(
+        dir.path(),
+        &["apply", ".", "--env", "prod", "--auto-approve"],
+        &vars,
+    );
+    assert_ok("the prod apply", &prod);
+    let changed = run(dir.path(), &["plan", ".", "--env", "prod"], &vars);
+    assert!(changed.stdout.contains("No changes"), "{}", changed.stdout);
+    let records: Vec<String> = zones_with_records(&moto)
+        .into_values()
+        .flat_map(|(_, records)| records)
+        .collect();
+    assert_eq!(
+        records,
+        [
+            "www.blog.example.com. CNAME 300",
+            "www.blog.example.org. CNAME 120",
+            "www.shop.example.com. CNAME 300",
+            "www.shop.example.org. CNAME 300",
+        ]
+    );
+    for env in ["dev", "prod"] {
+        assert_ok(
+            "the destroy",
+            &run(
+                dir.path(),
+                &["destroy", ".", "--env", env, "--auto-approve"],
+                &vars,
+            ),
+        );
+    }
+    assert!(zones_with_records(&moto).is_empty(), "nothing is left");
+    let state = std::fs::read_to_string(dir.path().join(".tpt/state/dev.json")).expect("state");
+    let state: serde_json::Value = serde_json::from_str(&state).expect("state JSON");
+    assert!(
+        state.get("outputs").is_none(),
+        "a destroy records no output: {state}"
+    );
+}

@@ -247,6 +247,8 @@ pub struct Planned {
     pub known: KnownOutputs,
     pub sealer: Sealer,
     pub key: Vec<u8>,
+    /// The root outputs as planned (unknown where they read what only the apply knows).
+    pub outputs: indexmap::IndexMap<String, tpt_lang::value::Value>,
 }
 
 /// One environment of a checked configuration, its state backend and the engine.
@@ -356,7 +358,7 @@ impl<'c> Session<'c> {
                     let d = Diagnostic::error(Code::ProviderFailed, format!("cannot {what} `{}`: {}", f.address, f.message))
                         .help(help);
                     // At the resource's declaration (`app["a"]` is declared as `app`).
-                    let name = f.address.split('[').next().unwrap_or_default();
+                    let name = f.address.split(['[', '.']).next().unwrap_or_default();
                     match program.module(program.root()).resources.get(name) {
                         Some(r) => d.label(r.node.name.span, "this resource"),
                         None => d,
@@ -475,6 +477,9 @@ impl<'c> Session<'c> {
             plan::restrict(&mut p, &options.targets, &graph, &state);
         }
         p.notes = skipped_waits(&p, &evaluated.resources);
+        if options.targets.is_empty() {
+            p.outputs = plan::output_changes(&refreshed, &evaluated.outputs, &sealer);
+        }
         Ok(Planned {
             plan: p,
             state: refreshed,
@@ -483,7 +488,61 @@ impl<'c> Session<'c> {
             known,
             sealer,
             key,
+            outputs: evaluated.outputs,
         })
+    }
+
+    /// The recorded state of the session's environment; an error when there is none.
+    pub fn recorded(&self) -> Result<State, Diagnostic> {
+        read_recorded(self.backend(), &self.env_name)
+    }
+
+    /// The root outputs as the configuration gives them now, with the outputs
+    /// of the recorded state (and secret ones, derived) known: how `tpt output
+    /// NAME --show-secret` finds a secret's value, which the state holds only as a
+    /// fingerprint. Nothing is refreshed.
+    pub fn current_outputs(
+        &self,
+    ) -> Result<indexmap::IndexMap<String, tpt_lang::value::Value>, Vec<Diagnostic>> {
+        let state = read_recorded(self.backend(), &self.env_name).map_err(|d| vec![d])?;
+        let key = self.settings.state_key(self.backend()).map_err(|d| vec![d])?;
+        let mut known = tpt_planner::state::known_outputs(&self.checked.program, &state);
+        self.engine.secret_outputs(&state, &key, &mut known);
+        Ok(self.evaluate(&known)?.outputs)
+    }
+
+    /// The root outputs once an apply ended with `state`: evaluated with every
+    /// recorded output (and secret ones, derived) known, recorded in the state
+    /// (secrets as fingerprints; outputs still unknown, after a failure, left
+    /// out) and written when they changed. Returns the state and the outputs.
+    /// After a destroy, no output is recorded.
+    pub fn record_outputs(
+        &self,
+        planned: &Planned,
+        mut state: State,
+        destroy: bool,
+    ) -> Result<(State, indexmap::IndexMap<String, tpt_lang::value::Value>), Vec<Diagnostic>> {
+        let mut known = tpt_planner::state::known_outputs(&self.checked.program, &state);
+        self.engine.secret_outputs(&state, &planned.key, &mut known);
+        let program = &self.checked.program;
+        let outputs = if destroy || program.module(program.root()).outputs.is_empty() {
+            indexmap::IndexMap::new()
+        } else {
+            self.evaluate(&known)?.outputs
+        };
+        let recorded: BTreeMap<String, serde_json::Value> = outputs
+            .iter()
+            .filter(|(_, v)| !v.contains_unknown())
+            .map(|(k, v)| (k.clone(), tpt_planner::state::store(v, &planned.sealer)))
+            .collect();
+        if recorded != state.outputs {
+            state.outputs = recorded;
+            state.serial += 1;
+            self.backend
+                .write(&self.env_name, &state)
+                .map_err(|e| vec![crate::lock::backend_error(&self.env_name, e)])?;
+        }
+        Ok((state, outputs))
     }
 
     /// Why the changes of `planned` cannot be applied, found before anything
@@ -564,8 +623,20 @@ impl<'c> Session<'c> {
             wait_limit: self.settings.wait_limit,
             base_dir: self.engine.base_dir.clone(),
         };
-        self.engine
-            .apply(&job, planned.state.clone(), self.backend(), events)
+        // `moved` blocks: the recorded objects take their new addresses first,
+        // written before anything runs (a plan of moves alone runs nothing else).
+        let mut state = planned.state.clone();
+        if plan::apply_moves(&planned.plan, &mut state) {
+            state.serial += 1;
+            if let Err(e) = self.backend.write(&self.env_name, &state) {
+                let report = Report {
+                    state_error: Some(format!("cannot record the moves: {e}")),
+                    ..Report::default()
+                };
+                return (report, planned.state.clone());
+            }
+        }
+        self.engine.apply(&job, state, self.backend(), events)
     }
 }
 

@@ -78,6 +78,38 @@ pub struct Module {
     pub environments: IndexMap<String, Decl<ast::Environment>>,
     /// `moved` blocks: recorded addresses that now belong to other addresses.
     pub moves: Vec<MoveDecl>,
+    /// `output` declarations (the root's, or a component's).
+    pub outputs: IndexMap<String, Decl<ast::Output>>,
+    /// Set when this module is the body of a `component` block.
+    pub component: Option<ComponentInfo>,
+}
+
+/// What makes a module a component's body: the file module it is declared in
+/// (whose imports, types, functions and `let`s it sees) and its schema (its
+/// params as inputs, its outputs as outputs).
+#[derive(Debug, Clone)]
+pub struct ComponentInfo {
+    pub parent: ModuleId,
+    pub schema: SchemaId,
+    /// The `let`s and functions seen from the parent: evaluated and checked there.
+    pub inherited: std::collections::HashSet<String>,
+}
+
+impl Module {
+    /// Whether `name` (a `let` or function) is the parent file's, seen from a component.
+    pub fn inherits(&self, name: &str) -> bool {
+        self.component
+            .as_ref()
+            .is_some_and(|c| c.inherited.contains(name))
+    }
+
+    /// The module a `let` or function of this module is evaluated in.
+    pub fn owner_of(&self, me: ModuleId, name: &str) -> ModuleId {
+        match &self.component {
+            Some(c) if c.inherited.contains(name) => c.parent,
+            _ => me,
+        }
+    }
 }
 
 /// `moved { from = old, to = new }`, with both addresses in their canonical form.
@@ -87,6 +119,8 @@ pub struct MoveDecl {
     pub to: String,
     /// The resource name `to` belongs to.
     pub to_name: ast::Ident,
+    /// The names along `to` (`team`, `db` of `team["a"].db`).
+    pub to_path: Vec<ast::Ident>,
     pub span: Span,
 }
 
@@ -161,6 +195,9 @@ pub struct SchemaDef {
     pub name_span: Span,
     pub fields: IndexMap<String, SchemaField>,
     pub extends: Option<SchemaId>,
+    /// A component's schema: the module of its body. Its instances are not
+    /// applied by a kind; the resources of its body are.
+    pub component: Option<ModuleId>,
 }
 
 #[derive(Debug, Clone)]
@@ -574,6 +611,8 @@ struct Collector<'p> {
     resolving: Vec<(ModuleId, String)>,
     /// Raw declarations of types, per module, before resolution.
     raw_types: HashMap<(ModuleId, String), RawType>,
+    /// Component bodies declared in step 1, collected after their files.
+    components: Vec<(ModuleId, Vec<Item>)>,
 }
 
 #[derive(Clone)]
@@ -588,6 +627,7 @@ impl Collector<'_> {
             p,
             resolving: Vec::new(),
             raw_types: HashMap::new(),
+            components: Vec::new(),
         };
         let ids: Vec<ModuleId> = (0..c.p.modules.len()).map(|i| ModuleId(i as u32)).collect();
         let mut module_items: Vec<(ModuleId, Vec<Item>)> = ids
@@ -626,6 +666,143 @@ impl Collector<'_> {
         for (id, items) in module_items.iter_mut() {
             for item in std::mem::take(items) {
                 c.collect(*id, item, &mut Vec::new());
+            }
+        }
+        // 4. Component bodies: they see their file's names, collected by now.
+        for (id, items) in std::mem::take(&mut c.components) {
+            c.collect_component(id, items);
+        }
+        c.check_component_cycles();
+    }
+
+    /// A component's body: the names of its file, then its own items; then its
+    /// schema's fields (params as inputs, outputs as outputs).
+    fn collect_component(&mut self, id: ModuleId, items: Vec<Item>) {
+        let Some(info) = self.p.module(id).component.clone() else {
+            return;
+        };
+        let parent = self.p.module(info.parent);
+        let (imports, types) = (parent.imports.clone(), parent.types.clone());
+        let (lets, fns) = (parent.lets.clone(), parent.fns.clone());
+        let inherited = lets.keys().chain(fns.keys()).cloned().collect();
+        let files = parent.files.clone();
+        let module = self.module(id);
+        module.files = files;
+        module.imports = imports;
+        module.types = types;
+        module.lets = lets;
+        module.fns = fns;
+        if let Some(c) = module.component.as_mut() {
+            c.inherited = inherited;
+        }
+        for item in items {
+            self.collect(id, item, &mut Vec::new());
+        }
+        let mut fields: IndexMap<String, SchemaField> = IndexMap::new();
+        let module = self.p.module(id);
+        for (name, p) in &module.params {
+            fields.insert(
+                name.clone(),
+                SchemaField {
+                    ty: p.ty.clone(),
+                    default: p.node.default.clone(),
+                    default_module: id,
+                    docs: p.docs.clone(),
+                    replace: false,
+                    output: false,
+                    setting: false,
+                    span: p.span,
+                    name_span: p.node.name.span,
+                },
+            );
+        }
+        let mut clashes = Vec::new();
+        for (name, o) in &module.outputs {
+            if let Some(param) = fields.get(name) {
+                clashes.push((o.node.name.clone(), param.name_span));
+                continue;
+            }
+            fields.insert(
+                name.clone(),
+                SchemaField {
+                    ty: o.ty.clone(),
+                    default: None,
+                    default_module: id,
+                    docs: o.docs.clone(),
+                    replace: false,
+                    output: true,
+                    setting: false,
+                    span: o.span,
+                    name_span: o.node.name.span,
+                },
+            );
+        }
+        for (name, prev) in clashes {
+            self.diag(
+                Diagnostic::error(Code::Duplicate, format!("`{}` is both a param and an output", name.name))
+                    .label(name.span, "output of this name")
+                    .label(prev, "param of this name")
+                    .help("a component's params and outputs are the fields of its instances; give them different names"),
+            );
+        }
+        self.p.schemas[info.schema.0 as usize].fields = fields;
+    }
+
+    /// A component may use other components, but not itself, directly or not.
+    fn check_component_cycles(&mut self) {
+        let uses = |p: &Program, m: ModuleId| -> Vec<(ModuleId, Span)> {
+            p.module(m)
+                .resources
+                .values()
+                .filter_map(|r| {
+                    let body = p.schema(r.schema?).component?;
+                    Some((body, r.node.schema.span))
+                })
+                .collect()
+        };
+        let components: Vec<ModuleId> = (0..self.p.modules.len())
+            .map(|i| ModuleId(i as u32))
+            .filter(|m| self.p.module(*m).component.is_some())
+            .collect();
+        for start in components {
+            // Depth-first from `start`; a path back to it is a cycle, reported at `start`.
+            let mut stack: Vec<(ModuleId, Vec<ModuleId>)> = vec![(start, vec![start])];
+            let mut seen: std::collections::HashSet<ModuleId> = std::collections::HashSet::new();
+            let mut found: Option<(Vec<ModuleId>, Span)> = None;
+            while let Some((m, path)) = stack.pop() {
+                for (next, span) in uses(self.p, m) {
+                    if next == start {
+                        if found.is_none() {
+                            let first_span = if path.len() == 1 { span } else { Span::default() };
+                            found = Some((path.clone(), first_span));
+                        }
+                    } else if seen.insert(next) {
+                        let mut p2 = path.clone();
+                        p2.push(next);
+                        stack.push((next, p2));
+                    }
+                }
+            }
+            // Each cycle once: from its first component.
+            if let Some((path, _)) = found.filter(|(path, _)| path.iter().all(|m| *m >= start)) {
+                let names: Vec<String> = path
+                    .iter()
+                    .chain(std::iter::once(&start))
+                    .filter_map(|m| self.p.module(*m).component.as_ref())
+                    .map(|c| self.p.schema_name(c.schema))
+                    .collect();
+                let Some(info) = self.p.module(start).component.as_ref() else {
+                    continue;
+                };
+                let span = self.p.schema(info.schema).name_span;
+                self.diag(
+                    Diagnostic::error(
+                        Code::Recursion,
+                        format!("component `{}` contains itself: {}", names[0], names.join(" → ")),
+                    )
+                    .label(span, "its instances would never end")
+                    .help("a component may use other components, but not itself, directly or through others"),
+                );
             }
         }
     }
@@ -704,22 +881,65 @@ impl Collector<'_> {
         }
     }
 
+    /// Whether a type's name cannot be declared: a built-in type's, or one the
+    /// module has (each reported).
+    fn name_taken(&mut self, m: ModuleId, name: &ast::Ident, what: &str) -> bool {
+        if builtin_type(&name.name).is_some() {
+            self.diag(
+                Diagnostic::error(Code::Duplicate, format!("`{}` is a built-in type", name.name))
+                    .label(name.span, "cannot be redefined")
+                    .help("choose another name"),
+            );
+            return true;
+        }
+        self.check_duplicate(m, name, what)
+    }
+
     fn declare(&mut self, m: ModuleId, item: &Item) {
         match &item.kind {
-            ItemKind::TypeAlias(alias) => {
-                self.check_annotations(&item.annotations, &[], "type aliases");
-                if builtin_type(&alias.name.name).is_some() {
-                    self.diag(
-                        Diagnostic::error(
-                            Code::Duplicate,
-                            format!("`{}` is a built-in type", alias.name.name),
-                        )
-                        .label(alias.name.span, "cannot be redefined")
-                        .help("choose another name"),
-                    );
+            ItemKind::Component(comp) => {
+                self.check_annotations(&item.annotations, &[], "components");
+                if self.name_taken(m, &comp.name, "component") {
                     return;
                 }
-                if self.check_duplicate(m, &alias.name, "type") {
+                let module = self.p.module(m);
+                let qualified = if module.is_root {
+                    comp.name.name.clone()
+                } else {
+                    format!("{}.{}", module_short_name(&module.name), comp.name.name)
+                };
+                let body_name = format!("{}#{}", module.name, comp.name.name);
+                let id = SchemaId(u32::try_from(self.p.schemas.len()).unwrap_or(u32::MAX));
+                let body = ModuleId(u32::try_from(self.p.modules.len()).unwrap_or(u32::MAX));
+                self.p.modules.push(Module {
+                    name: body_name,
+                    component: Some(ComponentInfo {
+                        parent: m,
+                        schema: id,
+                        inherited: Default::default(),
+                    }),
+                    ..Module::default()
+                });
+                self.p.schemas.push(SchemaDef {
+                    name: qualified,
+                    module: m,
+                    is_resource: true,
+                    docs: item.docs.clone(),
+                    annotations: Vec::new(),
+                    span: item.span,
+                    name_span: comp.name.span,
+                    fields: IndexMap::new(),
+                    extends: None,
+                    component: Some(body),
+                });
+                self.module(m)
+                    .types
+                    .insert(comp.name.name.clone(), TypeDef::Schema(id));
+                self.components.push((body, comp.items.clone()));
+            }
+            ItemKind::TypeAlias(alias) => {
+                self.check_annotations(&item.annotations, &[], "type aliases");
+                if self.name_taken(m, &alias.name, "type") {
                     return;
                 }
                 self.raw_types.insert(
@@ -750,19 +970,7 @@ impl Collector<'_> {
                         "schemas"
                     },
                 );
-                if builtin_type(&schema.name.name).is_some()
-                    || self.check_duplicate(m, &schema.name, "schema")
-                {
-                    if builtin_type(&schema.name.name).is_some() {
-                        self.diag(
-                            Diagnostic::error(
-                                Code::Duplicate,
-                                format!("`{}` is a built-in type", schema.name.name),
-                            )
-                            .label(schema.name.span, "cannot be redefined")
-                            .help("choose another name"),
-                        );
-                    }
+                if self.name_taken(m, &schema.name, "schema") {
                     return;
                 }
                 let module = self.p.module(m);
@@ -782,6 +990,7 @@ impl Collector<'_> {
                     name_span: schema.name.span,
                     fields: IndexMap::new(),
                     extends: None,
+                    component: None,
                 });
                 self.raw_types
                     .insert((m, schema.name.name.clone()), RawType::Schema(id, schema.clone()));
@@ -1191,19 +1400,75 @@ impl Collector<'_> {
     }
 
     fn collect(&mut self, m: ModuleId, item: Item, loops: &mut Vec<ast::ForItem>) {
-        let is_root = self.p.module(m).is_root;
+        let in_component = self.p.module(m).component.is_some();
+        // Params, resources, `for` and `moved` blocks and outputs stand in the root or in a component.
+        let is_root = self.p.module(m).is_root || in_component;
         let root_only = |c: &mut Self, what: &str, span: Span| {
             c.diag(
-                Diagnostic::error(Code::MisplacedItem, format!("{what} may only be declared in the root configuration"))
+                Diagnostic::error(Code::MisplacedItem, format!("{what} may only be declared in the root configuration or in a component"))
                     .label(span, format!("{what} in an imported module"))
-                    .help("imported modules hold types, schemas, functions and `let`s; declare this in the configuration that imports it"),
+                    .help("imported modules hold types, schemas, functions, `let`s and components; declare this in a `component` block, or in the configuration that imports the module"),
+            );
+        };
+        let not_in_component = |c: &mut Self, what: &str, span: Span| {
+            c.diag(
+                Diagnostic::error(Code::MisplacedItem, format!("{what} cannot be declared inside a component"))
+                    .label(span, format!("{what} in a component"))
+                    .help("a component holds params, `let`s, resources, `for` blocks and outputs; declare this at the top level of the file, where the component sees it"),
             );
         };
         match item.kind {
+            ItemKind::Import(i) if in_component => {
+                let span = match &i.source {
+                    ast::ImportSource::Std(n) => n.span,
+                    ast::ImportSource::Path { span, .. } => *span,
+                };
+                not_in_component(self, "an import", span)
+            }
+            ItemKind::TypeAlias(t) if in_component => not_in_component(self, "a type", t.name.span),
+            ItemKind::Schema(s) if in_component => not_in_component(self, "a schema", s.name.span),
+            ItemKind::Fn(f) if in_component => not_in_component(self, "a function", f.name.span),
+            ItemKind::Component(c) if in_component => not_in_component(self, "a component", c.name.span),
+            ItemKind::Environment(e) if in_component => {
+                not_in_component(self, "an environment", e.name.span)
+            }
+            ItemKind::Moved(_) if in_component => self.diag(
+                Diagnostic::error(Code::MisplacedItem, "a `moved` block cannot stand inside a component")
+                    .label(item.span, "`moved` in a component")
+                    .help("declare it in the root configuration with the instances' addresses: `moved { from = web.db, to = web.database }`"),
+            ),
             ItemKind::Import(_) => {
                 self.check_annotations(&item.annotations, &[], "imports");
             }
-            ItemKind::TypeAlias(_) | ItemKind::Schema(_) => {}
+            ItemKind::TypeAlias(_) | ItemKind::Schema(_) | ItemKind::Component(_) => {}
+            ItemKind::Output(o) => {
+                self.check_annotations(&item.annotations, &[], "outputs");
+                if !is_root {
+                    return root_only(self, "an output", o.name.span);
+                }
+                if let Some(prev) = self.p.module(m).outputs.get(&o.name.name) {
+                    let prev = prev.node.name.span;
+                    self.diag(
+                        Diagnostic::error(Code::Duplicate, format!("output `{}` is defined twice", o.name.name))
+                            .label(o.name.span, "second definition")
+                            .label(prev, "first defined here")
+                            .help("rename one of them"),
+                    );
+                    return;
+                }
+                let ty = self.resolve_type(m, &o.ty);
+                self.module(m).outputs.insert(
+                    o.name.name.clone(),
+                    Decl {
+                        node: o,
+                        docs: item.docs,
+                        annotations: item.annotations,
+                        span: item.span,
+                        ty,
+                        param_tys: Vec::new(),
+                    },
+                );
+            }
             ItemKind::Param(param) => {
                 self.check_annotations(&item.annotations, &["promote"], "params");
                 if !is_root {
@@ -1368,18 +1633,24 @@ impl Collector<'_> {
                         return;
                     }
                     let to_name = to_name.clone();
+                    let to_path = ast::Moved::path(&mv.to).into_iter().cloned().collect();
                     self.module(m).moves.push(MoveDecl {
                         from,
                         to,
                         to_name,
+                        to_path,
                         span: item.span,
                     });
                 }
             }
             ItemKind::Environment(e) => {
                 self.check_annotations(&item.annotations, &[], "environments");
-                if !is_root {
-                    return root_only(self, "an environment", e.name.span);
+                if !self.p.module(m).is_root {
+                    return self.diag(
+                        Diagnostic::error(Code::MisplacedItem, "an environment may only be declared in the root configuration")
+                            .label(e.name.span, "an environment in an imported module")
+                            .help("environments set the params of the configuration being applied; declare this in the configuration that imports the module"),
+                    );
                 }
                 if let Some(prev) = self.p.module(m).environments.get(&e.name.name) {
                     let prev = prev.node.name.span;

@@ -207,3 +207,199 @@ for n in names {
     let (a, b) = (render(), render());
     assert_eq!(a, b);
 }
+
+// ---------------------------------------------------------------- components
+
+const COMPONENT: &str = r#"
+let suffix = "svc"
+fn full(team: string): string = "${team}-${suffix}"
+
+/// One team's pair of services.
+component Team {
+  param team: string
+  param replicas: int(1..10) = 2
+  param label: string = "team-${team}"
+  param zones: [string] = []
+
+  let name = full(team)
+
+  resource api: Svc { name = name, replicas = replicas, tags = { label = label } }
+  resource worker: Svc { name = "${name}-worker", upstream = api }
+  for z in zones {
+    resource edge: Svc { name = "${name}-${z}", upstream = api }
+  }
+
+  output url: string = api.url
+  output name: string = name
+}
+"#;
+
+fn eval_component(src: &str, env: Option<&str>) -> Evaluated {
+    eval_env(&format!("{COMPONENT}\n{src}"), env)
+}
+
+#[test]
+fn component_instances_have_addresses_and_their_own_inputs() {
+    let ev = eval_component(
+        r#"
+resource web: Team { team = "web", zones = ["a", "b"] }
+for t in ["billing", "search"] {
+  resource teams: Team { team = t, replicas = 3 }
+}
+"#,
+        None,
+    );
+    let addresses: Vec<&str> = ev.resources.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(
+        addresses,
+        [
+            "web.api",
+            "web.worker",
+            "web.edge[\"a\"]",
+            "web.edge[\"b\"]",
+            "teams[\"billing\"].api",
+            "teams[\"billing\"].worker",
+            "teams[\"search\"].api",
+            "teams[\"search\"].worker",
+        ]
+    );
+    assert_eq!(input(&ev, "web.api", "name"), "web-svc");
+    assert_eq!(input(&ev, "web.api", "replicas"), 2);
+    assert_eq!(
+        input(&ev, "web.api", "tags"),
+        serde_json::json!({"label": "team-web"})
+    );
+    assert_eq!(input(&ev, "teams[\"search\"].api", "replicas"), 3);
+    assert_eq!(
+        input(&ev, "teams[\"search\"].worker", "name"),
+        "search-svc-worker"
+    );
+    assert_eq!(input(&ev, "web.edge[\"b\"]", "name"), "web-svc-b");
+    // References inside an instance stay inside it.
+    assert_eq!(
+        input(&ev, "web.worker", "upstream"),
+        serde_json::json!({"$resource": "web.api"})
+    );
+    let worker = ev
+        .resources
+        .iter()
+        .find(|r| r.address == "teams[\"billing\"].worker")
+        .expect("the worker");
+    assert_eq!(
+        worker.depends_on.iter().collect::<Vec<_>>(),
+        ["teams[\"billing\"].api"]
+    );
+    assert_eq!(worker.name, "teams[\"billing\"].worker");
+}
+
+#[test]
+fn overlays_reach_inside_component_instances() {
+    let src = r#"
+param size: int = 1
+for t in ["a", "b"] {
+  resource teams: Team { team = t, replicas = size }
+}
+environment dev {}
+environment prod {
+  size = 4
+  teams["a"] { label = "gold" }
+  teams["b"].api { replicas = 9 }
+  teams.worker { tags = { tier = "prod" } }
+}
+"#;
+    let dev = eval_component(src, Some("dev"));
+    let prod = eval_component(src, Some("prod"));
+    assert_eq!(input(&dev, "teams[\"a\"].api", "replicas"), 1);
+    assert_eq!(input(&prod, "teams[\"a\"].api", "replicas"), 4);
+    assert_eq!(input(&prod, "teams[\"b\"].api", "replicas"), 9);
+    assert_eq!(
+        input(&prod, "teams[\"a\"].api", "tags"),
+        serde_json::json!({"label": "gold"})
+    );
+    assert_eq!(
+        input(&prod, "teams[\"b\"].api", "tags"),
+        serde_json::json!({"label": "team-b"})
+    );
+    assert_eq!(
+        input(&prod, "teams[\"a\"].worker", "tags"),
+        serde_json::json!({"tier": "prod"})
+    );
+    assert_eq!(
+        input(&prod, "teams[\"b\"].worker", "tags"),
+        serde_json::json!({"tier": "prod"})
+    );
+}
+
+#[test]
+fn outputs_of_instances_and_of_the_root() {
+    let ev = eval_component(
+        r#"
+resource web: Team { team = "web" }
+resource gateway: Svc { name = web.name, upstream = null, tags = { url = web.url } }
+resource after: Svc { name = "after", depends_on = [web] }
+output web_name: string = web.name
+output web_url: string = web.url
+output replicas: int = web.replicas
+"#,
+        None,
+    );
+    assert_eq!(input(&ev, "gateway", "name"), "web-svc");
+    // An output known only after apply is unknown, and a dependency on what it reads.
+    assert_eq!(
+        input(&ev, "gateway", "tags"),
+        serde_json::json!({"url": {"$unknown": "web.api.url"}})
+    );
+    let gw = ev
+        .resources
+        .iter()
+        .find(|r| r.address == "gateway")
+        .expect("the gateway");
+    assert_eq!(gw.depends_on.iter().collect::<Vec<_>>(), ["web.api"]);
+    // `depends_on` an instance: on every resource inside it.
+    let after = ev.resources.iter().find(|r| r.address == "after").expect("after");
+    assert_eq!(
+        after.depends_on.iter().collect::<Vec<_>>(),
+        ["web.api", "web.worker"]
+    );
+    assert_eq!(ev.outputs["web_name"].to_json(), "web-svc");
+    assert_eq!(ev.outputs["replicas"].to_json(), 2);
+    assert_eq!(
+        ev.outputs["web_url"].to_json(),
+        serde_json::json!({"$unknown": "web.api.url"})
+    );
+}
+
+#[test]
+fn components_use_components() {
+    let ev = eval_component(
+        r#"
+component Platform {
+  param teams: [string]
+  for t in teams {
+    resource team: Team { team = t }
+  }
+  resource shared: Svc { name = "shared" }
+  output first: string = team[teams[0]].name
+}
+resource platform: Platform { teams = ["x", "y"] }
+output first: string = platform.first
+"#,
+        None,
+    );
+    let addresses: Vec<&str> = ev.resources.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(
+        addresses,
+        [
+            "platform.team[\"x\"].api",
+            "platform.team[\"x\"].worker",
+            "platform.team[\"y\"].api",
+            "platform.team[\"y\"].worker",
+            "platform.shared",
+        ]
+    );
+    assert_eq!(
+        input(&ev, "platform.team[\"y\"].worker", "upstream"),
+        serde_json::json!({"$resource": "platform.team[\"y\"].api"})
+    );
+    assert_eq!(ev.outputs["first"].to_json(), "x-svc");
+}

@@ -202,6 +202,7 @@ mod tests {
                     span: Default::default(),
                 })
                 .collect(),
+            outputs: IndexMap::new(),
         }
     }
 

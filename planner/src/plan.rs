@@ -93,6 +93,80 @@ pub struct Plan {
     /// What applying will do differently from what the changes suggest, for
     /// people (e.g. waits skipped on a cluster without load balancers).
     pub notes: Vec<String>,
+    /// Root outputs that change (see [`output_changes`]).
+    pub outputs: Vec<OutputChange>,
+}
+
+/// A root output whose value changes: `before` as recorded (`None`: not yet),
+/// `after` in stored form (`None`: no longer declared).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputChange {
+    pub name: String,
+    pub before: Option<J>,
+    pub after: Option<J>,
+}
+
+/// The root outputs that `planned` (the evaluated outputs) changes relative to
+/// those `state` recorded; values compared in stored form (secrets by
+/// fingerprint). An output that is unknown until apply is always a change.
+pub fn output_changes(
+    state: &State,
+    planned: &indexmap::IndexMap<String, tpt_lang::value::Value>,
+    sealer: &Sealer,
+) -> Vec<OutputChange> {
+    let mut out = Vec::new();
+    for (name, v) in planned {
+        let after = crate::state::store(v, sealer);
+        let before = state.outputs.get(name);
+        if before != Some(&after) || is_unknown(&after) {
+            out.push(OutputChange {
+                name: name.clone(),
+                before: before.cloned(),
+                after: Some(after),
+            });
+        }
+    }
+    for (name, v) in &state.outputs {
+        if !planned.contains_key(name) {
+            out.push(OutputChange {
+                name: name.clone(),
+                before: Some(v.clone()),
+                after: None,
+            });
+        }
+    }
+    out
+}
+
+/// Moves the recorded objects of `state` to the addresses the plan's `moved`
+/// changes give them (and the recorded dependencies on them along); whether
+/// anything moved.
+pub fn apply_moves(p: &Plan, state: &mut State) -> bool {
+    let moves: BTreeMap<&str, &str> = p
+        .changes
+        .iter()
+        .filter_map(|c| Some((c.moved_from.as_deref()?, c.address.as_str())))
+        .collect();
+    let mut moved = false;
+    for (from, to) in &moves {
+        if state.resources.contains_key(*to) {
+            continue;
+        }
+        if let Some(r) = state.resources.remove(*from) {
+            state.resources.insert((*to).to_string(), r);
+            moved = true;
+        }
+    }
+    if moved {
+        for r in state.resources.values_mut() {
+            for d in &mut r.depends_on {
+                if let Some(to) = moves.get(d.as_str()) {
+                    *d = (*to).to_string();
+                }
+            }
+        }
+    }
+    moved
 }
 
 impl Plan {
@@ -102,6 +176,7 @@ impl Plan {
         self.changes
             .iter()
             .any(|c| !matches!(c.action, Action::NoOp | Action::Read) || c.moved_from.is_some())
+            || !self.outputs.is_empty()
     }
 
     pub fn count(&self, action: Action) -> usize {
@@ -219,6 +294,7 @@ pub fn diff(
         serial: state.serial,
         changes,
         notes: Vec::new(),
+        outputs: Vec::new(),
     }
 }
 
@@ -703,9 +779,30 @@ pub fn to_text(p: &Plan) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&outputs_text(p));
     out.push_str(&summary(p));
     out.push('\n');
     out.push_str(&notes_text(p));
+    out
+}
+
+/// `Changes to outputs:` and a line per output, or nothing.
+fn outputs_text(p: &Plan) -> String {
+    if p.outputs.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("Changes to outputs:\n");
+    for o in &p.outputs {
+        match (&o.before, &o.after) {
+            (None, Some(after)) => out.push_str(&format!("  + {} = {}\n", o.name, show(after))),
+            (Some(before), Some(after)) => {
+                out.push_str(&format!("  ~ {}: {} → {}\n", o.name, show(before), show(after)))
+            }
+            (Some(_), None) => out.push_str(&format!("  - {}\n", o.name)),
+            (None, None) => {}
+        }
+    }
+    out.push('\n');
     out
 }
 
@@ -839,6 +936,28 @@ pub fn to_json(p: &Plan) -> J {
         })).collect::<Vec<_>>(),
         "changes": changes,
     });
+    if !p.outputs.is_empty() {
+        doc["outputs"] = J::Array(
+            p.outputs
+                .iter()
+                .map(|o| {
+                    serde_json::json!({
+                        "name": o.name,
+                        "action": match (&o.before, &o.after) {
+                            (None, _) => "create",
+                            (_, None) => "delete",
+                            _ => "update",
+                        },
+                        "before": display(&o.before),
+                        "after": display(&o.after),
+                        "before_sensitive": o.before.as_ref().is_some_and(is_sensitive),
+                        "after_sensitive": o.after.as_ref().is_some_and(is_sensitive),
+                        "after_unknown": o.after.as_ref().is_some_and(is_unknown),
+                    })
+                })
+                .collect(),
+        );
+    }
     if !p.notes.is_empty() {
         doc["notes"] = serde_json::json!(p.notes);
     }
@@ -1023,6 +1142,22 @@ pub fn from_saved(bytes: &[u8]) -> Result<Plan, SavedPlanError> {
             .as_array()
             .map(|n| n.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
             .unwrap_or_default(),
+        outputs: p["outputs"]
+            .as_array()
+            .map(|os| {
+                os.iter()
+                    .map(|o| OutputChange {
+                        name: o["name"].as_str().unwrap_or_default().to_string(),
+                        before: stored(&o["before"], o["before_sensitive"] == true, false),
+                        after: stored(
+                            &o["after"],
+                            o["after_sensitive"] == true,
+                            o["after_unknown"] == true,
+                        ),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -1063,6 +1198,7 @@ mod saved_tests {
             lineage: "L".into(),
             serial: 1,
             notes: Vec::new(),
+            outputs: Vec::new(),
             changes: vec![ResourceChange {
                 address: "web".into(),
                 schema: "k8s.HelmRelease".into(),
@@ -1119,6 +1255,18 @@ mod saved_tests {
             lineage: "L".into(),
             serial: 3,
             notes: vec!["a note".into()],
+            outputs: vec![
+                OutputChange {
+                    name: "url".into(),
+                    before: None,
+                    after: Some(serde_json::json!("https://x")),
+                },
+                OutputChange {
+                    name: "password".into(),
+                    before: Some(serde_json::json!({"$sensitive": "hmac-sha256:00"})),
+                    after: Some(serde_json::json!({"$unknown": "db.password"})),
+                },
+            ],
             changes: vec![ResourceChange {
                 address: "db".into(),
                 schema: "Db".into(),

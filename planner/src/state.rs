@@ -39,6 +39,10 @@ pub struct State {
     /// it twice.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub intents: BTreeMap<String, Intent>,
+    /// The root outputs after the last apply, in stored form (secrets as
+    /// fingerprints): what `tpt output` shows and other configurations read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, serde_json::Value>,
 }
 
 /// A create in flight.
@@ -123,6 +127,7 @@ impl State {
             environment: environment.to_string(),
             resources: BTreeMap::new(),
             intents: BTreeMap::new(),
+            outputs: BTreeMap::new(),
         }
     }
 
@@ -216,8 +221,9 @@ pub fn store(v: &Value, sealer: &Sealer) -> serde_json::Value {
     }
 }
 
-/// JSON of a value with secrets in the clear — only ever fingerprinted, never kept.
-fn plain_json(v: &Value) -> serde_json::Value {
+/// JSON of a value with secrets in the clear — only ever fingerprinted, never
+/// kept; shown only when a person asks for one secret (`tpt output NAME --show-secret`).
+pub fn plain_json(v: &Value) -> serde_json::Value {
     match v {
         Value::Secret(inner) => plain_json(inner),
         Value::List(xs) => serde_json::Value::Array(xs.iter().map(plain_json).collect()),

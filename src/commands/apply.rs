@@ -97,8 +97,17 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     }
     let (events, rx) = Events::channel();
     let printer = crate::progress::spawn(rx);
-    let (report, _state) = session.apply(&planned, args.parallelism, events);
+    let (report, state) = session.apply(&planned, args.parallelism, events);
     let _ = printer.join();
+    // The root outputs, recorded once the walk is over (those it could compute).
+    let outputs = if report.state_error.is_none() {
+        match session.record_outputs(&planned, state, destroy) {
+            Ok((_, outputs)) => outputs,
+            Err(diags) => return fail(&diags),
+        }
+    } else {
+        Default::default()
+    };
     // The summary.
     let mut diags = Vec::new();
     for (address, action, outcome) in &report.outcomes {
@@ -171,6 +180,14 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     let _ = writeln!(std::io::stdout().lock(), "\n{line}");
     if !diags.is_empty() {
         return fail(&diags);
+    }
+    if !outputs.is_empty() && !report.cancelled {
+        let mut text = String::from("\nOutputs:\n");
+        for (name, v) in &outputs {
+            let stored = tpt_planner::state::store(v, &planned.sealer);
+            text.push_str(&format!("  {name} = {}\n", tpt_planner::plan::show(&stored)));
+        }
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }
     if report.cancelled {
         status(if interrupted > 0 {

@@ -43,6 +43,8 @@ pub enum DeclKind {
     Field(SchemaId, String),
     Alias(ModuleId, String),
     Environment(String),
+    /// `output NAME` of the root or a component's body.
+    Output(ModuleId, String),
     /// `import … as NAME` in the first module; the second is the imported one.
     Import(ModuleId, ModuleId),
     /// A local variable with its type.
@@ -78,6 +80,10 @@ impl Index {
         w.declare_all();
         for (id, module) in program.modules.iter().enumerate() {
             let m = ModuleId(u32::try_from(id).unwrap_or(u32::MAX));
+            if module.component.is_some() {
+                // A component's body is walked where its file declares it.
+                continue;
+            }
             for file in &module.files {
                 if let Some(tree) = trees.get(file) {
                     for item in &tree.items {
@@ -180,20 +186,25 @@ impl Walker<'_> {
         }
         for (id, module) in p.modules.iter().enumerate() {
             let m = ModuleId(u32::try_from(id).unwrap_or(u32::MAX));
-            for (name, imp) in &module.imports {
-                let _ = name;
+            // A component's body sees its file's imports, types, `let`s and
+            // functions: they are declared by the file.
+            let own = module.component.is_none();
+            for imp in module.imports.values().filter(|_| own) {
                 self.declare(imp.span, DeclKind::Import(m, imp.module));
             }
-            for (name, t) in &module.types {
+            for (name, t) in module.types.iter().filter(|_| own) {
                 if let TypeDef::Alias { span, .. } = t {
                     self.declare(*span, DeclKind::Alias(m, name.clone()));
                 }
             }
-            for (name, d) in &module.lets {
+            for (name, d) in module.lets.iter().filter(|(n, _)| !module.inherits(n)) {
                 self.declare(d.node.name.span, DeclKind::Let(m, name.clone()));
             }
-            for (name, d) in &module.fns {
+            for (name, d) in module.fns.iter().filter(|(n, _)| !module.inherits(n)) {
                 self.declare(d.node.name.span, DeclKind::Fn(m, name.clone()));
+            }
+            for (name, d) in &module.outputs {
+                self.declare(d.node.name.span, DeclKind::Output(m, name.clone()));
             }
             for (name, d) in &module.params {
                 self.declare(d.node.name.span, DeclKind::Param(m, name.clone()));
@@ -323,13 +334,36 @@ impl Walker<'_> {
             ItemKind::Environment(env) => self.environment(m, env),
             ItemKind::Moved(mv) => {
                 for e in [&mv.from, &mv.to] {
-                    if let Some(name) = ast::Moved::name(e) {
-                        self.value_name(m, name);
+                    // `team["a"].db`: each name resolved in the component it stands in.
+                    let mut scope = Some(m);
+                    for name in ast::Moved::path(e) {
+                        let Some(at) = scope else { break };
+                        let decl = self.p.module(at).resources.get(&name.name);
+                        if let Some(d) = decl {
+                            self.add(name.span, Target::Decl(d.node.name.span), false);
+                        }
+                        scope = decl
+                            .and_then(|d| d.schema)
+                            .and_then(|s| self.p.schema(s).component);
                     }
-                    if let ExprKind::Index(_, key) = &e.kind {
-                        self.expr(m, key, None);
+                    self.address_keys(m, e);
+                }
+            }
+            ItemKind::Component(c) => {
+                let body = match self.p.module(m).types.get(&c.name.name) {
+                    Some(TypeDef::Schema(sid)) => self.p.schema(*sid).component,
+                    _ => None,
+                };
+                if let Some(body) = body {
+                    for member in &c.items {
+                        self.item(body, file, member);
                     }
                 }
+            }
+            ItemKind::Output(o) => {
+                self.type_expr(m, &o.ty);
+                let ty = self.p.module(m).outputs.get(&o.name.name).map(|d| d.ty.clone());
+                self.expr(m, &o.value, ty.as_ref());
             }
         }
         for a in &item.annotations {
@@ -380,15 +414,40 @@ impl Walker<'_> {
             self.expr(m, &set.value, ty.as_ref());
         }
         for overlay in &env.overlays {
-            let resource = self.p.module(m).resources.get(&overlay.target.name);
-            let schema = resource.and_then(|d| d.schema);
+            let mut resource = self.p.module(m).resources.get(&overlay.target.name);
             if let Some(d) = resource {
                 self.add(overlay.target.span, Target::Decl(d.node.name.span), false);
             }
             if let Some(key) = &overlay.key {
                 self.expr(m, key, None);
             }
+            // `team["a"].db`: each further name is a resource of the component before it.
+            for seg in &overlay.inner {
+                let body = resource
+                    .and_then(|d| d.schema)
+                    .and_then(|s| self.p.schema(s).component);
+                resource = body.and_then(|b| self.p.module(b).resources.get(&seg.name.name));
+                if let Some(d) = resource {
+                    self.add(seg.name.span, Target::Decl(d.node.name.span), false);
+                }
+                if let Some(key) = &seg.key {
+                    self.expr(m, key, None);
+                }
+            }
+            let schema = resource.and_then(|d| d.schema);
             self.overlay_fields(m, schema.map(Ty::Schema), &overlay.fields);
+        }
+    }
+
+    /// The keys written in an address (`team["a"].db`), as expressions.
+    fn address_keys(&mut self, m: ModuleId, e: &Expr) {
+        match &e.kind {
+            ExprKind::Index(target, key) => {
+                self.address_keys(m, target);
+                self.expr(m, key, None);
+            }
+            ExprKind::Field(target, _) => self.address_keys(m, target),
+            _ => {}
         }
     }
 

@@ -125,6 +125,21 @@ impl Analysis {
     }
 
     /// The module a file belongs to.
+    /// The module names at `offset` of `file` resolve in: a component's body
+    /// when the offset is inside its block, else the file's module.
+    pub fn module_at(&self, file: FileId, offset: usize) -> ModuleId {
+        let inside = self.program.modules.iter().enumerate().find(|(_, m)| {
+            m.component.as_ref().is_some_and(|c| {
+                let span = self.program.schema(c.schema).span;
+                span.file == file && (span.start as usize) < offset && offset < span.end as usize
+            })
+        });
+        match inside {
+            Some((i, _)) => u32::try_from(i).map_or(self.program.root(), ModuleId),
+            None => self.module_of(file),
+        }
+    }
+
     pub fn module_of(&self, file: FileId) -> ModuleId {
         self.program
             .modules

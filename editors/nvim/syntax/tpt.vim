@@ -4,7 +4,7 @@ if exists('b:current_syntax')
   finish
 endif
 
-syntax keyword tptItem import as param let fn resource schema type environment extends moved
+syntax keyword tptItem import as param let fn resource schema type environment extends moved component output
 syntax keyword tptControl if then else for in
 syntax keyword tptConstant true false null
 syntax keyword tptType string int float bool duration secret

@@ -16,6 +16,10 @@ impl Checker<'_> {
         let mut graph: BTreeMap<FnKey, BTreeSet<FnKey>> = BTreeMap::new();
         for (i, module) in self.p.modules.iter().enumerate() {
             let m = ModuleId(i as u32);
+            if module.component.is_some() {
+                // A component declares no functions; it sees its file's.
+                continue;
+            }
             for (name, f) in &module.fns {
                 let mut calls = BTreeSet::new();
                 let params: Vec<&str> = f.node.params.iter().map(|(n, _)| n.name.as_str()).collect();

@@ -169,37 +169,97 @@ fn check_env(c: &mut Checker, m: ModuleId, env: &Environment) {
             c.err(d);
             continue;
         };
-        if let Some(key) = &overlay.key {
-            if r.loops.is_empty() {
-                c.err(
-                    Diagnostic::error(
-                        Code::UnknownOverlayTarget,
-                        format!(
-                            "`{}` is a single resource, not stamped by `for`",
-                            overlay.target.name
-                        ),
-                    )
-                    .label(key.span, "no instances to select")
-                    .help(format!("overlay it as `{} {{ … }}`", overlay.target.name)),
-                );
-            } else {
-                let t = c.infer(m, key, None);
-                if !matches!(t.base(), Ty::String | Ty::Literal(_) | Ty::Int | Ty::Error) {
-                    let shown = c.show(&t);
+        check_overlay_key(c, m, r, overlay.key.as_ref(), &overlay.target.name);
+        let mut r = r;
+        let mut shown = overlay.target.name.clone();
+        let mut found = true;
+        for seg in &overlay.inner {
+            let body = r.schema.and_then(|s| c.p.schema(s).component);
+            let Some(body) = body else {
+                if r.schema.is_some() {
                     c.err(
                         Diagnostic::error(
-                            Code::TypeMismatch,
-                            format!("an instance key is a string or an int, found `{shown}`"),
+                            Code::UnknownOverlayTarget,
+                            format!("`{shown}` is a resource, not a component instance"),
                         )
-                        .label(key.span, format!("this is `{shown}`"))
-                        .help("select an instance as `name[\"key\"]` or `name[0]`"),
+                        .label(seg.name.span, format!("`{shown}` has no resources inside"))
+                        .help(format!("overlay its fields as `{shown} {{ … }}`")),
                     );
                 }
-            }
+                found = false;
+                break;
+            };
+            let inner = c.p.module(body);
+            let Some(next) = inner.resources.get(&seg.name.name) else {
+                let component = r.schema.map(|s| c.p.schema_name(s)).unwrap_or_default();
+                let mut d = Diagnostic::error(
+                    Code::UnknownOverlayTarget,
+                    format!(
+                        "environment `{}` overlays `{shown}.{}`, which is not a resource of `{component}`",
+                        env.name.name, seg.name.name
+                    ),
+                )
+                .label(seg.name.span, "no resource of this name in the component");
+                d = match did_you_mean(&seg.name.name, inner.resources.keys().map(String::as_str)) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                    None => d.help(format!(
+                        "the resources of `{component}` are: {}",
+                        inner
+                            .resources
+                            .keys()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                };
+                c.err(d);
+                found = false;
+                break;
+            };
+            shown = format!("{shown}.{}", seg.name.name);
+            check_overlay_key(c, m, next, seg.key.as_ref(), &shown);
+            r = next;
+        }
+        if !found {
+            continue;
         }
         let Some(schema) = r.schema else { continue };
         // Loop variables are not in scope in overlays; only params, lets and resources.
-        check_overlay_fields(c, m, schema, &overlay.fields, &overlay.target.name);
+        check_overlay_fields(c, m, schema, &overlay.fields, &shown);
+    }
+}
+
+/// `name[key]` selects an instance of a resource stamped by `for`, by a string or an int.
+fn check_overlay_key(
+    c: &mut Checker,
+    m: ModuleId,
+    r: &crate::program::ResourceDecl,
+    key: Option<&crate::syntax::ast::Expr>,
+    shown: &str,
+) {
+    let Some(key) = key else { return };
+    if r.loops.is_empty() {
+        c.err(
+            Diagnostic::error(
+                Code::UnknownOverlayTarget,
+                format!("`{shown}` is a single resource, not stamped by `for`"),
+            )
+            .label(key.span, "no instances to select")
+            .help(format!("overlay it as `{shown} {{ … }}`")),
+        );
+    } else {
+        let t = c.infer(m, key, None);
+        if !matches!(t.base(), Ty::String | Ty::Literal(_) | Ty::Int | Ty::Error) {
+            let shown = c.show(&t);
+            c.err(
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!("an instance key is a string or an int, found `{shown}`"),
+                )
+                .label(key.span, format!("this is `{shown}`"))
+                .help("select an instance as `name[\"key\"]` or `name[0]`"),
+            );
+        }
     }
 }
 
@@ -365,23 +425,67 @@ fn overlay_unknown_field(
     c.err(d);
 }
 
-/// A `moved` block must point to a resource the configuration declares.
+/// A `moved` block must point to a resource the configuration declares (inside
+/// component instances: a resource of the component).
 fn check_moves(c: &mut Checker, m: ModuleId) {
     let module = c.p.module(m);
     for mv in &module.moves {
-        if !module.resources.contains_key(&mv.to_name.name) {
-            let mut d = Diagnostic::error(
-                Code::BadMove,
-                format!("`moved` to `{}`, which is not a resource", mv.to),
-            )
-            .label(mv.to_name.span, "no resource of this name");
-            d = match did_you_mean(&mv.to_name.name, module.resources.keys().map(String::as_str)) {
-                Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
-                None => {
-                    d.help("the target of a move is the resource's new name, declared in this configuration")
-                }
+        let mut scope = m;
+        let mut shown = String::new();
+        for (i, seg) in mv.to_path.iter().enumerate() {
+            let resources = &c.p.module(scope).resources;
+            let Some(r) = resources.get(&seg.name) else {
+                let mut d = Diagnostic::error(
+                    Code::BadMove,
+                    format!("`moved` to `{}`, which is not a resource", mv.to),
+                )
+                .label(seg.span, "no resource of this name");
+                d = match did_you_mean(&seg.name, resources.keys().map(String::as_str)) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                    None if i == 0 => d.help(
+                        "the target of a move is the resource's new name, declared in this configuration",
+                    ),
+                    None => d.help(format!("`{shown}` has no resource `{}`", seg.name)),
+                };
+                c.err(d);
+                break;
             };
-            c.err(d);
+            shown = if shown.is_empty() {
+                seg.name.clone()
+            } else {
+                format!("{shown}.{}", seg.name)
+            };
+            let body = r.schema.and_then(|s| c.p.schema(s).component);
+            let last = i + 1 == mv.to_path.len();
+            match (body, last) {
+                (Some(_), true) => {
+                    c.err(
+                        Diagnostic::error(
+                            Code::BadMove,
+                            format!("`moved` to `{}`, a component instance", mv.to),
+                        )
+                        .label(seg.span, "an instance holds resources; it is not one")
+                        .help(format!(
+                            "move each resource: `moved {{ from = old, to = {}.NAME }}`",
+                            mv.to
+                        )),
+                    );
+                    break;
+                }
+                (Some(b), false) => scope = b,
+                (None, false) => {
+                    c.err(
+                        Diagnostic::error(
+                            Code::BadMove,
+                            format!("`moved` to `{}`: `{shown}` is not a component instance", mv.to),
+                        )
+                        .label(seg.span, "a resource, with no resources inside")
+                        .help("a path `a.b` names resource `b` inside component instance `a`"),
+                    );
+                    break;
+                }
+                (None, true) => {}
+            }
         }
     }
 }
@@ -423,6 +527,11 @@ fn check_required_params(c: &mut Checker, m: ModuleId, chains: &[(Option<String>
     }
 }
 
+/// The required fields of the resources of a component's body.
+pub(super) fn check_component_fields(c: &mut Checker, m: ModuleId) {
+    check_required_fields(c, m, &[(None, Vec::new())]);
+}
+
 fn check_required_fields(c: &mut Checker, m: ModuleId, chains: &[(Option<String>, Vec<&Environment>)]) {
     let module = c.p.module(m);
     // Per environment: resource name → the fields its chain overlays (whole-resource overlays).
@@ -433,7 +542,7 @@ fn check_required_fields(c: &mut Checker, m: ModuleId, chains: &[(Option<String>
             for o in chain
                 .iter()
                 .flat_map(|e| e.overlays.iter())
-                .filter(|o| o.key.is_none())
+                .filter(|o| o.key.is_none() && o.inner.is_empty())
             {
                 map.entry(o.target.name.as_str())
                     .or_default()

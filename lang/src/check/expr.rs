@@ -200,6 +200,11 @@ impl Checker<'_> {
 
     /// The type of a top-level `let` (inferred once; cycles reported).
     pub(crate) fn let_type(&mut self, m: ModuleId, name: &str) -> Ty {
+        // A component sees its file's `let`s; they are checked there.
+        let owner = self.p.module(m).owner_of(m, name);
+        if owner != m {
+            return self.let_type(owner, name);
+        }
         let key = (m, name.to_string());
         match self.lets.get(&key) {
             Some(LetState::Done(t)) => return t.clone(),

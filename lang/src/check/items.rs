@@ -19,6 +19,8 @@ impl Checker<'_> {
                 crate::program::TypeDef::Schema(id) => Some(*id),
                 crate::program::TypeDef::Alias { .. } => None,
             })
+            // A component's body sees its file's types; they are checked with the file.
+            .filter(|id| module.component.is_none() && self.p.schema(*id).module == m)
             .collect();
         for id in schemas {
             self.check_schema(id);
@@ -28,10 +30,10 @@ impl Checker<'_> {
                 self.check_expr(m, default, &p.ty, &format_args!("the default of param `{name}`"));
             }
         }
-        for name in module.lets.keys() {
+        for name in module.lets.keys().filter(|n| !module.inherits(n)) {
             self.let_type(m, name);
         }
-        for (name, f) in &module.fns {
+        for (name, f) in module.fns.iter().filter(|(n, _)| !module.inherits(n)) {
             let locals: Vec<(String, Ty)> = f.typed_params();
             let ret = f.ty.clone();
             self.with_locals(locals, |c| {
@@ -40,6 +42,14 @@ impl Checker<'_> {
         }
         for r in module.resources.values() {
             self.check_resource(m, r);
+        }
+        for (name, o) in &module.outputs {
+            let ty = o.ty.clone();
+            self.check_expr(m, &o.node.value, &ty, &format_args!("output `{name}`"));
+        }
+        if module.component.is_some() {
+            // The resources of a component's body have what they need without overlays.
+            super::envs::check_component_fields(self, m);
         }
     }
 

@@ -138,12 +138,13 @@ impl Evaluator<'_> {
             return Ok(v);
         }
         if module.params.contains_key(&id.name) {
-            let (v, deps) = self.param(&id.name).map_err(|d| with_label(d, id.span))?;
+            let frame = self.frame_for(m);
+            let (v, deps) = self.param(frame, &id.name).map_err(|d| with_label(d, id.span))?;
             self.depend_all(&deps);
             return Ok(v);
         }
         if module.resources.contains_key(&id.name) {
-            return self.resource_ref(&id.name, id.span);
+            return self.resource_ref(m, &id.name, id.span);
         }
         Err(
             Diagnostic::error(Code::UnknownName, format!("unknown name `{}`", id.name))
@@ -294,6 +295,8 @@ impl Evaluator<'_> {
         for a in args {
             values.push(self.eval(m, a)?);
         }
+        // A component sees its file's functions; their bodies resolve names there.
+        let fn_module = self.p.module(fn_module).owner_of(fn_module, &name.name);
         if let Some(f) = self.p.module(fn_module).fns.get(&name.name) {
             if self.depth >= MAX_DEPTH {
                 return Err(

@@ -53,15 +53,20 @@ pub struct Evaluated {
     pub environment: Option<String>,
     /// Every param with its resolved value.
     pub params: IndexMap<String, Value>,
-    /// Resource instances in declaration order (stamped ones in key order).
+    /// Resource instances in declaration order (stamped ones in key order;
+    /// those of a component instance where the instance is declared).
     pub resources: Vec<ResourceInstance>,
+    /// The root's outputs (unknown where they read what only an apply knows).
+    pub outputs: IndexMap<String, Value>,
 }
 
 #[derive(Debug, Clone)]
 pub struct ResourceInstance {
-    /// `shop`, or `cluster["eu-west-1"]` for a stamped one.
+    /// `shop`, or `cluster["eu-west-1"]` for a stamped one, `team["a"].db`
+    /// inside a component instance.
     pub address: String,
-    /// The declared name (`cluster`).
+    /// The declared name (`cluster`), after its component instance's address
+    /// (`team["a"].db`).
     pub name: String,
     pub schema: SchemaId,
     /// `aws.EksCluster`
@@ -109,7 +114,7 @@ pub fn evaluate_with(
     let mut ev = Evaluator::new(program, chain, inputs, known);
     let mut params = IndexMap::new();
     for name in root.params.keys() {
-        match ev.param(name) {
+        match ev.param(0, name) {
             Ok((v, _)) => {
                 params.insert(name.clone(), v);
             }
@@ -117,6 +122,7 @@ pub fn evaluate_with(
         }
     }
     let resources = ev.all_instances();
+    let outputs = ev.root_outputs();
     ev.diags.retain(|d| !d.message.is_empty());
     if let Some(env) = environment {
         // The same configuration may fail in one environment and not another: say which.
@@ -129,6 +135,7 @@ pub fn evaluate_with(
             environment: environment.map(str::to_string),
             params,
             resources,
+            outputs,
         })
     } else {
         let mut diags = ev.diags;
@@ -207,6 +214,8 @@ enum Slot {
 struct InstancePlan {
     address: String,
     name: String,
+    /// The frame the declaration is evaluated in.
+    frame: usize,
     /// The innermost loop key (for overlays `name["key"]`), if stamped.
     key: Option<Value>,
     /// Every loop key, outermost first.
@@ -215,8 +224,54 @@ struct InstancePlan {
     bindings: Vec<(String, Value)>,
 }
 
+/// The instances of one declaration, expanded once (`Err`: its `for` failed, reported).
+type Planned = Result<std::sync::Arc<Vec<InstancePlan>>, ()>;
+
+/// Where names of a component's body resolve: one per component instance,
+/// and the root's (index 0).
+struct Frame {
+    module: ModuleId,
+    /// `web`, `team["a"]`; empty for the root.
+    address: String,
+    /// The names and keys of the instances from the root, for overlays.
+    path: Vec<(String, Option<Value>)>,
+    /// What the instance sets (its body, then overlays): value, where, dependencies.
+    inputs: IndexMap<String, (Value, Span, BTreeSet<String>)>,
+    /// `depends_on` of the instance and of the instances around it.
+    depends: BTreeSet<String>,
+    /// The instance's name in its declaration.
+    span: Span,
+}
+
+impl Frame {
+    /// `web.` — what the addresses of its resources start with.
+    fn prefix(&self) -> String {
+        if self.address.is_empty() {
+            String::new()
+        } else {
+            format!("{}.", self.address)
+        }
+    }
+}
+
+enum FrameSlot {
+    InProgress,
+    Done(usize),
+    Failed,
+}
+
 pub(crate) struct Evaluator<'p> {
     p: &'p Program,
+    /// Frames of the component instances met so far; 0 is the root's.
+    frames: Vec<Frame>,
+    /// The frame of the component module being evaluated (0 outside components).
+    frame: usize,
+    /// Component instance address → its frame.
+    frame_of: HashMap<String, FrameSlot>,
+    /// Instance address → (frame, declared name), for every planned instance.
+    addresses: HashMap<String, (usize, String)>,
+    /// Outputs of component instances, per (frame, name).
+    outputs: HashMap<(usize, String), Slot>,
     chain: Vec<&'p Environment>,
     inputs: &'p dyn Inputs,
     diags: Vec<Diagnostic>,
@@ -224,10 +279,10 @@ pub(crate) struct Evaluator<'p> {
     locals: Vec<(String, Value)>,
     /// Addresses referenced while evaluating the current instance/let/param.
     deps: Vec<BTreeSet<String>>,
-    lets: HashMap<(ModuleId, String), Slot>,
-    params: HashMap<String, Slot>,
-    /// Resource name → its instances, expanded once.
-    plans: HashMap<String, Result<std::sync::Arc<Vec<InstancePlan>>, ()>>,
+    lets: HashMap<(usize, ModuleId, String), Slot>,
+    params: HashMap<(usize, String), Slot>,
+    /// (frame, resource name) → its instances, expanded once.
+    plans: HashMap<(usize, String), Planned>,
     /// Address → evaluated inputs.
     instances: HashMap<String, InstanceSlot>,
     /// Nested function calls, to bound the depth.
@@ -258,6 +313,18 @@ impl<'p> Evaluator<'p> {
             }
         }
         Evaluator {
+            frames: vec![Frame {
+                module: p.root(),
+                address: String::new(),
+                path: Vec::new(),
+                inputs: IndexMap::new(),
+                depends: BTreeSet::new(),
+                span: Span::default(),
+            }],
+            frame: 0,
+            frame_of: HashMap::new(),
+            addresses: HashMap::new(),
+            outputs: HashMap::new(),
             known,
             overlays,
             p,
@@ -303,9 +370,36 @@ impl<'p> Evaluator<'p> {
         (out, deps)
     }
 
-    /// The value of a root param in the chosen environment.
-    fn param(&mut self, name: &str) -> Result<(Value, BTreeSet<String>), Diagnostic> {
-        match self.params.get(name) {
+    /// [`Evaluator::isolated`] in frame `frame`.
+    fn in_frame<T>(
+        &mut self,
+        frame: usize,
+        locals: Vec<(String, Value)>,
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> (T, BTreeSet<String>) {
+        let saved = std::mem::replace(&mut self.frame, frame);
+        let out = self.isolated(locals, f);
+        self.frame = saved;
+        out
+    }
+
+    /// The frame names of module `m` resolve in: the current one in a
+    /// component's body, the root's elsewhere.
+    fn frame_for(&self, m: ModuleId) -> usize {
+        if self.p.module(m).component.is_some() {
+            self.frame
+        } else {
+            0
+        }
+    }
+
+    /// The value of a param of frame `frame`: the root's in the chosen
+    /// environment, or a component's as its instance sets it.
+    fn param(&mut self, frame: usize, name: &str) -> Result<(Value, BTreeSet<String>), Diagnostic> {
+        if frame != 0 {
+            return self.component_param(frame, name);
+        }
+        match self.params.get(&(0, name.to_string())) {
             Some(Slot::Done(v, d)) => return Ok((v.clone(), d.clone())),
             Some(Slot::InProgress) => {
                 let span = self
@@ -330,7 +424,7 @@ impl<'p> Evaluator<'p> {
                     .help("declare it with `param`"),
             );
         };
-        self.params.insert(name.to_string(), Slot::InProgress);
+        self.params.insert((0, name.to_string()), Slot::InProgress);
         // The innermost environment that sets it wins.
         let set = self
             .chain
@@ -364,10 +458,10 @@ impl<'p> Evaluator<'p> {
         match &result {
             Ok((v, d)) => {
                 self.params
-                    .insert(name.to_string(), Slot::Done(v.clone(), d.clone()));
+                    .insert((0, name.to_string()), Slot::Done(v.clone(), d.clone()));
             }
             Err(_) => {
-                self.params.remove(name);
+                self.params.remove(&(0, name.to_string()));
             }
         }
         result
@@ -375,7 +469,12 @@ impl<'p> Evaluator<'p> {
 
     /// The value of a top-level `let`.
     fn let_value(&mut self, m: ModuleId, name: &str) -> Result<(Value, BTreeSet<String>), Diagnostic> {
-        let key = (m, name.to_string());
+        // A component sees its file's `let`s; they are evaluated there.
+        let owner = self.p.module(m).owner_of(m, name);
+        if owner != m {
+            return self.let_value(owner, name);
+        }
+        let key = (self.frame_for(m), m, name.to_string());
         let Some(decl) = self.p.module(m).lets.get(name) else {
             return Err(
                 Diagnostic::error(Code::UnknownName, format!("unknown name `{name}`"))

@@ -26,19 +26,12 @@ pub(crate) fn address(name: &str, keys: &[Value]) -> String {
     out
 }
 
-impl Evaluator<'_> {
-    /// Every instance of every resource, in declaration order.
+impl<'p> Evaluator<'p> {
+    /// Every instance of every resource, in declaration order; the resources
+    /// of a component instance where the instance is declared.
     pub(super) fn all_instances(&mut self) -> Vec<ResourceInstance> {
-        let root = self.p.module(self.p.root());
         let mut order = Vec::new();
-        for name in root.resources.keys() {
-            let Ok(plans) = self.plans(name) else { continue };
-            for plan in plans.iter() {
-                if self.instance(name, &plan.address).is_some() {
-                    order.push(plan.address.clone());
-                }
-            }
-        }
+        self.collect_instances(0, &mut order);
         self.check_overlay_keys();
         // Evaluation is over: take the instances out (cloning only if still shared).
         let mut out = Vec::with_capacity(order.len());
@@ -50,19 +43,78 @@ impl Evaluator<'_> {
         out
     }
 
+    /// The addresses of the instances of frame `frame`'s resources, in order.
+    fn collect_instances(&mut self, frame: usize, order: &mut Vec<String>) {
+        let module = self.p.module(self.frames[frame].module);
+        for (name, decl) in &module.resources {
+            let Ok(plans) = self.plans(frame, name) else {
+                continue;
+            };
+            let is_component = decl.schema.is_some_and(|s| self.p.schema(s).component.is_some());
+            for plan in plans.iter() {
+                if is_component {
+                    if let Some(inner) = self.component_frame(plan) {
+                        self.collect_instances(inner, order);
+                    }
+                } else if self.instance(plan).is_some() {
+                    order.push(plan.address.clone());
+                }
+            }
+        }
+    }
+
+    /// The root's outputs, in declaration order.
+    pub(super) fn root_outputs(&mut self) -> IndexMap<String, Value> {
+        let root = self.p.root();
+        let mut out = IndexMap::new();
+        for (name, decl) in &self.p.module(root).outputs {
+            let (v, _) = self.in_frame(0, Vec::new(), |ev| ev.eval(root, &decl.node.value));
+            let v = v.and_then(|v| {
+                self.coerce(
+                    v,
+                    &decl.ty,
+                    decl.node.value.span,
+                    &super::coerce::Ctx::Text(&format!("output `{name}`")),
+                )
+            });
+            match v {
+                Ok(v) => {
+                    out.insert(name.clone(), v);
+                }
+                Err(d) => self.diags.push(d),
+            }
+        }
+        out
+    }
+
+    /// The resource declaration `name` of frame `frame`'s module.
+    fn decl(&self, frame: usize, name: &str) -> Option<&'p ResourceDecl> {
+        let p: &'p crate::program::Program = self.p;
+        p.module(self.frames.get(frame)?.module).resources.get(name)
+    }
+
     /// The instances a declaration stamps out (memoised).
-    pub(super) fn plans(&mut self, name: &str) -> Result<Arc<Vec<InstancePlan>>, ()> {
-        if let Some(p) = self.plans.get(name) {
+    pub(super) fn plans(&mut self, frame: usize, name: &str) -> Result<Arc<Vec<InstancePlan>>, ()> {
+        let memo = (frame, name.to_string());
+        if let Some(p) = self.plans.get(&memo) {
             return p.clone();
         }
-        let root = self.p.root();
-        let Some(decl) = self.p.module(root).resources.get(name) else {
+        let Some(decl) = self.decl(frame, name) else {
             return Err(());
         };
+        let prefix = self.frames[frame].prefix();
         // Expanding evaluates loop collections, which may reference other resources;
         // those are not dependencies of any instance being evaluated right now.
-        let (result, _) = self.isolated(Vec::new(), |ev| ev.expand(decl, 0, Vec::new(), Vec::new()));
-        let result = result.map(Arc::new).map_err(|d| self.diags.push(d));
+        let (result, _) = self.in_frame(frame, Vec::new(), |ev| ev.expand(decl, 0, Vec::new(), Vec::new()));
+        let result = result
+            .map(|mut plans| {
+                for p in &mut plans {
+                    p.address = format!("{prefix}{}", p.address);
+                    p.frame = frame;
+                }
+                Arc::new(plans)
+            })
+            .map_err(|d| self.diags.push(d));
         if let Ok(plans) = &result {
             let mut seen: BTreeSet<&str> = BTreeSet::new();
             for p in plans.iter() {
@@ -78,8 +130,12 @@ impl Evaluator<'_> {
                     break;
                 }
             }
+            for p in plans.iter() {
+                self.addresses
+                    .insert(p.address.clone(), (frame, name.to_string()));
+            }
         }
-        self.plans.insert(name.to_string(), result.clone());
+        self.plans.insert(memo, result.clone());
         result
     }
 
@@ -94,14 +150,15 @@ impl Evaluator<'_> {
             return Ok(vec![InstancePlan {
                 address: address(&decl.node.name.name, &keys),
                 name: decl.node.name.name.clone(),
+                frame: self.frame,
                 key: keys.last().cloned(),
                 keys,
                 bindings,
             }]);
         };
         self.locals = bindings.clone();
-        let root = self.p.root();
-        let coll = self.eval(root, &l.iter)?;
+        let module = self.frames[self.frame].module;
+        let coll = self.eval(module, &l.iter)?;
         let items = self.loop_items(&coll, l.iter.span)?;
         let mut out = Vec::new();
         for (key, value) in items {
@@ -147,47 +204,25 @@ impl Evaluator<'_> {
         }
     }
 
-    /// The evaluated instance at `address` of resource `name` (memoised).
-    pub(super) fn instance(&mut self, name: &str, address: &str) -> Option<Arc<ResourceInstance>> {
+    /// The evaluated instance of a plan (memoised).
+    pub(super) fn instance(&mut self, plan: &InstancePlan) -> Option<Arc<ResourceInstance>> {
+        let address = plan.address.as_str();
         match self.instances.get(address) {
             Some(InstanceSlot::Done(i)) => return Some(i.clone()),
             Some(InstanceSlot::Failed) => return None,
             Some(InstanceSlot::InProgress) => {
                 let span = self
-                    .p
-                    .module(self.p.root())
-                    .resources
-                    .get(name)
+                    .decl(plan.frame, &plan.name)
                     .map(|r| r.node.name.span)
                     .unwrap_or_default();
-                let mut on_cycle: Vec<&str> = self
-                    .instances
-                    .iter()
-                    .filter(|(_, s)| matches!(s, InstanceSlot::InProgress))
-                    .map(|(a, _)| a.as_str())
-                    .collect();
-                on_cycle.sort_unstable();
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::DependencyCycle,
-                        format!("resources read each other's inputs in a cycle: {}", on_cycle.join(", ")),
-                    )
-                    .label(span, format!("`{address}` needs its own value"))
-                    .help("a resource may read the inputs of the resources it depends on, but not in a circle; pass the shared value through a `let` or a param"),
-                );
+                self.report_cycle(address, span);
                 return None;
             }
             None => {}
         }
-        let plan = self
-            .plans(name)
-            .ok()?
-            .iter()
-            .find(|p| p.address == address)
-            .cloned()?;
         self.instances
             .insert(address.to_string(), InstanceSlot::InProgress);
-        let result = self.evaluate_instance(&plan);
+        let result = self.evaluate_instance(plan);
         match result {
             Ok(i) => {
                 let i = Arc::new(i);
@@ -203,13 +238,72 @@ impl Evaluator<'_> {
         }
     }
 
+    fn report_cycle(&mut self, address: &str, span: Span) {
+        let mut on_cycle: Vec<&str> = self
+            .instances
+            .iter()
+            .filter(|(_, s)| matches!(s, InstanceSlot::InProgress))
+            .map(|(a, _)| a.as_str())
+            .chain(
+                self.frame_of
+                    .iter()
+                    .filter(|(_, s)| matches!(s, super::FrameSlot::InProgress))
+                    .map(|(a, _)| a.as_str()),
+            )
+            .collect();
+        on_cycle.sort_unstable();
+        self.diags.push(
+            Diagnostic::error(
+                Code::DependencyCycle,
+                format!("resources read each other's inputs in a cycle: {}", on_cycle.join(", ")),
+            )
+            .label(span, format!("`{address}` needs its own value"))
+            .help("a resource may read the inputs of the resources it depends on, but not in a circle; pass the shared value through a `let` or a param"),
+        );
+    }
+
+    /// The overlays of the environment chain for the instance at `path`
+    /// (names and keys from the root), base first. A key left out matches every instance.
+    fn overlays_at(
+        &mut self,
+        path: &[(String, Option<Value>)],
+    ) -> Result<Vec<&'p crate::syntax::ast::Overlay>, Diagnostic> {
+        let Some((first, _)) = path.first() else {
+            return Ok(Vec::new());
+        };
+        let candidates = self.overlays.get(first.as_str()).cloned().unwrap_or_default();
+        let root = self.p.root();
+        let mut out = Vec::new();
+        'overlays: for o in candidates {
+            if o.inner.len() + 1 != path.len() {
+                continue;
+            }
+            let segments =
+                std::iter::once((&o.target, &o.key)).chain(o.inner.iter().map(|s| (&s.name, &s.key)));
+            for ((name, key), (want, have)) in segments.zip(path) {
+                if name.name != *want {
+                    continue 'overlays;
+                }
+                if let Some(k) = key {
+                    // Loop variables are not in scope in overlays.
+                    let (v, _) = self.in_frame(0, Vec::new(), |ev| ev.eval(root, k));
+                    if have.as_ref() != Some(&v?) {
+                        continue 'overlays;
+                    }
+                }
+            }
+            out.push(o);
+        }
+        Ok(out)
+    }
+
     fn evaluate_instance(&mut self, plan: &InstancePlan) -> Result<ResourceInstance, Diagnostic> {
         let p = self.p;
-        let root = p.root();
-        let decl = p.module(root).resources.get(&plan.name).ok_or_else(|| {
+        let decl = self.decl(plan.frame, &plan.name).ok_or_else(|| {
             Diagnostic::error(Code::UnknownName, format!("unknown resource `{}`", plan.name))
                 .help("check the spelling")
         })?;
+        let module = self.frames[plan.frame].module;
         let schema_id = decl.schema.ok_or_else(|| {
             Diagnostic::error(
                 Code::UnknownType,
@@ -218,47 +312,46 @@ impl Evaluator<'_> {
             .label(decl.node.schema.span, "unknown schema")
             .help("fix the schema name")
         })?;
-        let (result, deps) = self.isolated(plan.bindings.clone(), |ev| -> Result<_, Diagnostic> {
-            let mut fields: IndexMap<String, (Value, Span)> = IndexMap::new();
-            let mut explicit: BTreeSet<String> = BTreeSet::new();
-            for entry in &decl.node.body {
-                if entry.name.name == "depends_on" {
-                    let v = ev.eval(root, &entry.value)?;
-                    collect_addresses(&v, &mut explicit);
-                    continue;
-                }
-                let v = ev.eval(root, &entry.value)?;
-                fields.insert(entry.name.name.clone(), (v, entry.value.span));
-            }
-            // Overlays of the environment chain, base first; loop variables are not in scope.
-            let saved = std::mem::take(&mut ev.locals);
-            let overlays = ev.overlays.get(plan.name.as_str()).cloned().unwrap_or_default();
-            for o in overlays {
-                if let Some(k) = &o.key {
-                    let key = ev.eval(root, k)?;
-                    if plan.key.as_ref() != Some(&key) {
+        let mut path = self.frames[plan.frame].path.clone();
+        path.push((plan.name.clone(), plan.key.clone()));
+        let (result, deps) =
+            self.in_frame(plan.frame, plan.bindings.clone(), |ev| -> Result<_, Diagnostic> {
+                let mut fields: IndexMap<String, (Value, Span)> = IndexMap::new();
+                let mut explicit: BTreeSet<String> = BTreeSet::new();
+                for entry in &decl.node.body {
+                    if entry.name.name == "depends_on" {
+                        let v = ev.eval(module, &entry.value)?;
+                        collect_addresses(&v, &mut explicit);
                         continue;
                     }
+                    let v = ev.eval(module, &entry.value)?;
+                    fields.insert(entry.name.name.clone(), (v, entry.value.span));
                 }
-                ev.apply_overlay(&mut fields, &o.fields)?;
-            }
-            ev.locals = saved;
-            let inputs = ev.coerce_schema_fields(schema_id, fields, decl.node.name.span, &plan.address)?;
-            Ok((inputs, explicit))
-        });
+                // Overlays of the environment chain, base first; loop variables are not in scope.
+                let saved = std::mem::take(&mut ev.locals);
+                for o in ev.overlays_at(&path)? {
+                    ev.apply_overlay(&mut fields, &o.fields)?;
+                }
+                ev.locals = saved;
+                let inputs =
+                    ev.coerce_schema_fields(schema_id, fields, decl.node.name.span, &plan.address)?;
+                Ok((inputs, explicit))
+            });
         let (inputs, explicit) = result?;
         let mut depends_on = deps;
         depends_on.extend(explicit);
+        depends_on.extend(self.frames[plan.frame].depends.iter().cloned());
         // References held in the inputs (`cluster = main`, a map of instances).
         for v in inputs.values() {
             collect_addresses(v, &mut depends_on);
         }
+        let depends_on = self.expand_components(depends_on, decl.node.name.span)?;
         // A resource reading its own output stays a dependency of itself: the
         // graph reports it as a cycle.
         let schema = p.schema(schema_id);
         Ok(ResourceInstance {
             address: plan.address.clone(),
-            name: plan.name.clone(),
+            name: format!("{}{}", self.frames[plan.frame].prefix(), plan.name),
             schema: schema_id,
             schema_name: schema.name.clone(),
             kind: p.schema_name(p.kind_of(schema_id)),
@@ -268,12 +361,289 @@ impl Evaluator<'_> {
         })
     }
 
+    /// Dependencies on component instances become dependencies on every
+    /// resource inside them.
+    fn expand_components(
+        &mut self,
+        deps: BTreeSet<String>,
+        span: Span,
+    ) -> Result<BTreeSet<String>, Diagnostic> {
+        if !deps.iter().any(|d| self.is_component_instance(d)) {
+            return Ok(deps);
+        }
+        let mut out = BTreeSet::new();
+        for d in deps {
+            if self.is_component_instance(&d) {
+                out.extend(self.resources_inside(&d, span)?);
+            } else {
+                out.insert(d);
+            }
+        }
+        Ok(out)
+    }
+
+    fn is_component_instance(&self, address: &str) -> bool {
+        self.addresses
+            .get(address)
+            .and_then(|(frame, name)| self.decl(*frame, name))
+            .and_then(|d| d.schema)
+            .is_some_and(|s| self.p.schema(s).component.is_some())
+    }
+
+    /// The addresses of the resources inside the component instance at `address`.
+    fn resources_inside(&mut self, address: &str, span: Span) -> Result<Vec<String>, Diagnostic> {
+        let Some(plan) = self.plan_at(address) else {
+            return Ok(Vec::new());
+        };
+        let Some(frame) = self.component_frame(&plan) else {
+            return Err(super::already_reported(span));
+        };
+        let module = self.p.module(self.frames[frame].module);
+        let mut out = Vec::new();
+        for name in module.resources.keys() {
+            let Ok(plans) = self.plans(frame, name) else {
+                continue;
+            };
+            for p in plans.iter() {
+                if self.is_component_instance(&p.address) {
+                    out.extend(self.resources_inside(&p.address, span)?);
+                } else {
+                    out.push(p.address.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The plan of the instance at `address`, planned before.
+    fn plan_at(&mut self, address: &str) -> Option<InstancePlan> {
+        let (frame, name) = self.addresses.get(address)?.clone();
+        self.plans(frame, &name)
+            .ok()?
+            .iter()
+            .find(|p| p.address == address)
+            .cloned()
+    }
+
+    /// The frame of a component instance: its inputs evaluated (memoised).
+    pub(super) fn component_frame(&mut self, plan: &InstancePlan) -> Option<usize> {
+        match self.frame_of.get(&plan.address) {
+            Some(super::FrameSlot::Done(f)) => return Some(*f),
+            Some(super::FrameSlot::Failed) => return None,
+            Some(super::FrameSlot::InProgress) => {
+                let span = self
+                    .decl(plan.frame, &plan.name)
+                    .map(|r| r.node.name.span)
+                    .unwrap_or_default();
+                self.report_cycle(&plan.address, span);
+                return None;
+            }
+            None => {}
+        }
+        self.frame_of
+            .insert(plan.address.clone(), super::FrameSlot::InProgress);
+        match self.evaluate_frame(plan) {
+            Ok(frame) => {
+                let id = self.frames.len();
+                self.frames.push(frame);
+                self.frame_of
+                    .insert(plan.address.clone(), super::FrameSlot::Done(id));
+                Some(id)
+            }
+            Err(d) => {
+                self.diags.push(d);
+                self.frame_of
+                    .insert(plan.address.clone(), super::FrameSlot::Failed);
+                None
+            }
+        }
+    }
+
+    fn evaluate_frame(&mut self, plan: &InstancePlan) -> Result<super::Frame, Diagnostic> {
+        let decl = self
+            .decl(plan.frame, &plan.name)
+            .ok_or_else(|| super::already_reported(Span::default()))?;
+        let body = decl
+            .schema
+            .and_then(|s| self.p.schema(s).component)
+            .ok_or_else(|| super::already_reported(decl.node.name.span))?;
+        let module = self.frames[plan.frame].module;
+        let mut path = self.frames[plan.frame].path.clone();
+        path.push((plan.name.clone(), plan.key.clone()));
+        let mut inputs: IndexMap<String, (Value, Span, BTreeSet<String>)> = IndexMap::new();
+        let mut explicit = BTreeSet::new();
+        let (result, _) = self.in_frame(
+            plan.frame,
+            plan.bindings.clone(),
+            |ev| -> Result<(), Diagnostic> {
+                for entry in &decl.node.body {
+                    let (v, deps) = ev.isolated(ev.locals.clone(), |ev| ev.eval(module, &entry.value));
+                    let v = v?;
+                    if entry.name.name == "depends_on" {
+                        collect_addresses(&v, &mut explicit);
+                        explicit.extend(deps);
+                        continue;
+                    }
+                    inputs.insert(entry.name.name.clone(), (v, entry.value.span, deps));
+                }
+                // Overlays of the environment chain, base first; loop variables are not in scope.
+                let saved = std::mem::take(&mut ev.locals);
+                for o in ev.overlays_at(&path)? {
+                    let mut fields: IndexMap<String, (Value, Span)> = inputs
+                        .iter()
+                        .map(|(k, (v, s, _))| (k.clone(), (v.clone(), *s)))
+                        .collect();
+                    let ((), deps) = {
+                        let (r, deps) =
+                            ev.isolated(Vec::new(), |ev| ev.apply_overlay(&mut fields, &o.fields));
+                        r?;
+                        ((), deps)
+                    };
+                    for (k, (v, s)) in fields {
+                        let changed = inputs.get(&k).is_none_or(|(old, os, _)| *os != s || *old != v);
+                        if changed {
+                            inputs.insert(k, (v, s, deps.clone()));
+                        }
+                    }
+                }
+                ev.locals = saved;
+                Ok(())
+            },
+        );
+        result?;
+        let mut depends = self.frames[plan.frame].depends.clone();
+        depends.extend(explicit);
+        Ok(super::Frame {
+            module: body,
+            address: plan.address.clone(),
+            path,
+            inputs,
+            depends,
+            span: decl.node.name.span,
+        })
+    }
+
+    /// A param of a component instance: what the instance sets, else its default.
+    pub(super) fn component_param(
+        &mut self,
+        frame: usize,
+        name: &str,
+    ) -> Result<(Value, BTreeSet<String>), Diagnostic> {
+        let memo = (frame, name.to_string());
+        match self.params.get(&memo) {
+            Some(super::Slot::Done(v, d)) => return Ok((v.clone(), d.clone())),
+            Some(super::Slot::InProgress) => {
+                return Err(
+                    Diagnostic::error(Code::LetCycle, format!("param `{name}` depends on itself"))
+                        .help("break the cycle between the defaults of these params"),
+                )
+            }
+            None => {}
+        }
+        let module = self.frames[frame].module;
+        let Some(decl) = self.p.module(module).params.get(name) else {
+            return Err(
+                Diagnostic::error(Code::UnknownName, format!("unknown param `{name}`"))
+                    .help("declare it with `param`"),
+            );
+        };
+        self.params.insert(memo.clone(), super::Slot::InProgress);
+        let address = self.frames[frame].address.clone();
+        let ctx = format!("param `{name}` of `{address}`");
+        let given = self.frames[frame].inputs.get(name).cloned();
+        let result = match (given, &decl.node.default) {
+            (Some((v, span, deps)), _) => self
+                .coerce(v, &decl.ty, span, &super::coerce::Ctx::Text(&ctx))
+                .map(|v| (v, deps)),
+            (None, Some(d)) => {
+                let (v, deps) = self.in_frame(frame, Vec::new(), |ev| ev.eval(module, d));
+                v.and_then(|v| self.coerce(v, &decl.ty, d.span, &super::coerce::Ctx::Text(&ctx)))
+                    .map(|v| (v, deps))
+            }
+            (None, None) if decl.ty.is_optional() => Ok((Value::Null, BTreeSet::new())),
+            (None, None) => Err(Diagnostic::error(
+                Code::MissingParam,
+                format!("`{address}` does not set `{name}`"),
+            )
+            .label(self.frames[frame].span, format!("`{name}` has no value"))
+            .help(format!("set `{name} = …` in the instance"))),
+        };
+        match &result {
+            Ok((v, d)) => {
+                self.params.insert(memo, super::Slot::Done(v.clone(), d.clone()));
+            }
+            Err(_) => {
+                self.params.remove(&memo);
+            }
+        }
+        result
+    }
+
+    /// An output of the component instance at `address` (memoised per instance).
+    fn component_output(
+        &mut self,
+        address: &str,
+        name: &str,
+        span: Span,
+    ) -> Result<(Value, BTreeSet<String>), Diagnostic> {
+        let plan = self
+            .plan_at(address)
+            .ok_or_else(|| super::already_reported(span))?;
+        let frame = self
+            .component_frame(&plan)
+            .ok_or_else(|| super::already_reported(span))?;
+        let memo = (frame, name.to_string());
+        match self.outputs.get(&memo) {
+            Some(super::Slot::Done(v, d)) => return Ok((v.clone(), d.clone())),
+            Some(super::Slot::InProgress) => {
+                return Err(Diagnostic::error(
+                    Code::LetCycle,
+                    format!("output `{name}` of `{address}` depends on itself"),
+                )
+                .label(span, "read here")
+                .help("an output cannot use its own value, directly or through the instance's inputs"))
+            }
+            None => {}
+        }
+        let module = self.frames[frame].module;
+        let Some(decl) = self.p.module(module).outputs.get(name) else {
+            return Err(super::already_reported(span));
+        };
+        self.outputs.insert(memo.clone(), super::Slot::InProgress);
+        let (v, deps) = self.in_frame(frame, Vec::new(), |ev| ev.eval(module, &decl.node.value));
+        let ctx = format!("output `{name}` of `{address}`");
+        let result = v
+            .and_then(|v| self.coerce(v, &decl.ty, decl.node.value.span, &super::coerce::Ctx::Text(&ctx)))
+            .map(|v| (v, deps));
+        match &result {
+            Ok((v, d)) => {
+                self.outputs.insert(memo, super::Slot::Done(v.clone(), d.clone()));
+            }
+            Err(_) => {
+                self.outputs.remove(&memo);
+            }
+        }
+        result
+    }
+
     fn apply_overlay(
         &mut self,
         fields: &mut IndexMap<String, (Value, Span)>,
         overlay: &[OverlayField],
     ) -> Result<(), Diagnostic> {
         let root = self.p.root();
+        let saved = std::mem::replace(&mut self.frame, 0);
+        let r = self.apply_overlay_in(root, fields, overlay);
+        self.frame = saved;
+        r
+    }
+
+    fn apply_overlay_in(
+        &mut self,
+        root: crate::program::ModuleId,
+        fields: &mut IndexMap<String, (Value, Span)>,
+        overlay: &[OverlayField],
+    ) -> Result<(), Diagnostic> {
         for f in overlay {
             match &f.value {
                 OverlayValue::Set(e) => {
@@ -312,19 +682,52 @@ impl Evaluator<'_> {
         Ok(Value::record(record))
     }
 
-    /// An overlay `name["key"]` must select an instance that exists.
+    /// An overlay `name["key"]` (or `team["a"].db`) must select instances that exist.
     fn check_overlay_keys(&mut self) {
-        let root = self.p.root();
         let chain = self.chain.clone();
         for env in chain {
             for o in &env.overlays {
-                let Some(k) = &o.key else { continue };
-                let Ok(plans) = self.plans(&o.target.name) else {
+                let segments: Vec<(&crate::syntax::ast::Ident, &Option<crate::syntax::ast::Expr>)> =
+                    std::iter::once((&o.target, &o.key))
+                        .chain(o.inner.iter().map(|s| (&s.name, &s.key)))
+                        .collect();
+                if segments.iter().all(|(_, k)| k.is_none()) {
                     continue;
-                };
-                let (key, _) = self.isolated(Vec::new(), |ev| ev.eval(root, k));
-                let Ok(key) = key else { continue };
-                if !plans.iter().any(|p| p.key.as_ref() == Some(&key)) {
+                }
+                self.check_overlay_path(&env.name.name, 0, &segments, String::new());
+            }
+        }
+    }
+
+    fn check_overlay_path(
+        &mut self,
+        env: &str,
+        frame: usize,
+        segments: &[(&crate::syntax::ast::Ident, &Option<crate::syntax::ast::Expr>)],
+        shown: String,
+    ) {
+        let Some(((name, key), rest)) = segments.split_first() else {
+            return;
+        };
+        let root = self.p.root();
+        let Ok(plans) = self.plans(frame, &name.name) else {
+            return;
+        };
+        let shown = if shown.is_empty() {
+            name.name.clone()
+        } else {
+            format!("{shown}.{}", name.name)
+        };
+        let selected: Vec<InstancePlan> = match key {
+            Some(k) => {
+                let (key, _) = self.in_frame(0, Vec::new(), |ev| ev.eval(root, k));
+                let Ok(key) = key else { return };
+                let hit: Vec<InstancePlan> = plans
+                    .iter()
+                    .filter(|p| p.key.as_ref() == Some(&key))
+                    .cloned()
+                    .collect();
+                if hit.is_empty() {
                     let keys: Vec<String> = plans
                         .iter()
                         .filter_map(|p| p.key.as_ref().map(|k| k.to_string()))
@@ -334,38 +737,43 @@ impl Evaluator<'_> {
                         Diagnostic::error(
                             Code::UnknownOverlayTarget,
                             format!(
-                                "environment `{}` overlays `{}[{key}]`, which is not an instance",
-                                env.name.name, o.target.name
+                                "environment `{env}` overlays `{shown}[{key}]`, which is not an instance"
                             ),
                         )
                         .label(k.span, "no instance has this key")
                         .help(format!(
-                            "the instances of `{}` have the keys: {}",
-                            o.target.name,
+                            "the instances of `{shown}` have the keys: {}",
                             keys.join(", ")
                         )),
                     );
+                    return;
                 }
+                hit
+            }
+            None => plans.iter().cloned().collect(),
+        };
+        if rest.is_empty() {
+            return;
+        }
+        for plan in selected {
+            if let Some(inner) = self.component_frame(&plan) {
+                let at = self.frames[inner].address.clone();
+                let _ = shown;
+                self.check_overlay_path(env, inner, rest, at);
             }
         }
     }
 
     /// The value of a resource name: a reference, or a map/list of references
     /// when stamped by `for`.
-    pub(super) fn resource_ref(&mut self, name: &str, span: Span) -> Result<Value, Diagnostic> {
-        let root = self.p.root();
-        let Some(decl) = self.p.module(root).resources.get(name) else {
-            return Err(
-                Diagnostic::error(Code::UnknownName, format!("unknown resource `{name}`"))
-                    .label(span, "")
-                    .help("check the spelling"),
-            );
-        };
-        if decl.loops.is_empty() {
-            self.depend(name);
-            return Ok(Value::Resource(name.into()));
-        }
-        let plans = self.plans(name).map_err(|()| {
+    pub(super) fn resource_ref(
+        &mut self,
+        m: crate::program::ModuleId,
+        name: &str,
+        span: Span,
+    ) -> Result<Value, Diagnostic> {
+        let frame = self.frame_for(m);
+        let plans = self.plans(frame, name).map_err(|()| {
             Diagnostic::error(
                 Code::TypeMismatch,
                 format!("the instances of `{name}` could not be stamped"),
@@ -373,6 +781,23 @@ impl Evaluator<'_> {
             .label(span, "see the error at its `for`")
             .help("fix the error of the `for` collection")
         })?;
+        let Some(decl) = self.decl(frame, name) else {
+            return Err(
+                Diagnostic::error(Code::UnknownName, format!("unknown resource `{name}`"))
+                    .label(span, "")
+                    .help("check the spelling"),
+            );
+        };
+        if decl.loops.is_empty() {
+            let address = format!("{}{name}", self.frames[frame].prefix());
+            // An instance of a component is a dependency where it is held (an
+            // input, `depends_on`); reading its fields depends on what they read.
+            let is_component = decl.schema.is_some_and(|s| self.p.schema(s).component.is_some());
+            if !is_component {
+                self.depend(&address);
+            }
+            return Ok(Value::Resource(address.as_str().into()));
+        }
         // Build nested collections from the plans' addresses (keys in order).
         let mut top: Vec<(Vec<Value>, Value)> = Vec::new();
         // No dependency yet: reading an instance's field records one for that
@@ -383,25 +808,47 @@ impl Evaluator<'_> {
         Ok(nest(top))
     }
 
-    /// `instance.field`: the input value, or an unknown for an output.
+    /// `instance.field`: the input value, or an unknown for an output; of a
+    /// component instance, its param or its output.
     pub(super) fn resource_field(
         &mut self,
         address: &str,
         field: &str,
         span: Span,
     ) -> Result<Value, Diagnostic> {
-        self.depend(address);
-        let name = address.split('[').next().unwrap_or(address).to_string();
-        let root = self.p.root();
-        let schema = self.p.module(root).resources.get(&name).and_then(|r| r.schema);
-        let Some(schema) = schema else {
-            return Err(
-                Diagnostic::error(Code::UnknownName, format!("unknown resource `{name}`"))
-                    .label(span, "")
-                    .help("check the spelling"),
-            );
+        let unknown = || {
+            Diagnostic::error(Code::UnknownName, format!("unknown resource `{address}`"))
+                .label(span, "")
+                .help("check the spelling")
+        };
+        let Some(plan) = self.plan_at(address) else {
+            return Err(unknown());
+        };
+        let Some(schema) = self.decl(plan.frame, &plan.name).and_then(|r| r.schema) else {
+            return Err(unknown());
         };
         let def = self.p.schema(schema);
+        if def.component.is_some() {
+            let saved = std::mem::take(&mut self.locals);
+            let result = match def.fields.get(field) {
+                Some(f) if f.output => self.component_output(address, field, span),
+                Some(_) => match self.component_frame(&plan) {
+                    Some(frame) => self.param(frame, field),
+                    None => Err(super::already_reported(span)),
+                },
+                None => Err(Diagnostic::error(
+                    Code::UnknownField,
+                    format!("`{}` has no field `{field}`", def.name),
+                )
+                .label(span, "unknown field")
+                .help("see the component's params and outputs")),
+            };
+            self.locals = saved;
+            let (v, deps) = result?;
+            self.depend_all(&deps);
+            return Ok(v);
+        }
+        self.depend(address);
         match def.fields.get(field) {
             Some(f) if f.output => match self.known.outputs.get(address).and_then(|o| o.get(field)) {
                 Some(v) => Ok(v.clone()),
@@ -412,7 +859,7 @@ impl Evaluator<'_> {
             },
             Some(_) => {
                 let saved = std::mem::take(&mut self.locals);
-                let inst = self.instance(&name, address);
+                let inst = self.instance(&plan);
                 self.locals = saved;
                 match inst {
                     Some(i) => Ok(i.inputs.get(field).cloned().unwrap_or(Value::Null)),

@@ -240,8 +240,18 @@ impl Printer<'_> {
     // ------------------------------------------------------------ items
 
     fn file(&mut self, f: &File) {
+        self.items(&f.items);
+        self.comments_before(self.src.len() + 1);
+        while self.out.ends_with("\n\n") {
+            self.out.pop();
+        }
+    }
+
+    /// Items of a file or a component: a blank line around blocks, and where
+    /// the source had one.
+    fn items(&mut self, items: &[Item]) {
         let mut prev: Option<&Item> = None;
-        for item in &f.items {
+        for item in items {
             let first_start = self
                 .comments
                 .get(self.next)
@@ -257,10 +267,6 @@ impl Printer<'_> {
             self.comments_before_item(item.span.start as usize);
             self.item(item);
             prev = Some(item);
-        }
-        self.comments_before(self.src.len() + 1);
-        while self.out.ends_with("\n\n") {
-            self.out.pop();
         }
     }
 
@@ -353,6 +359,27 @@ impl Printer<'_> {
             ItemKind::Moved(mv) => {
                 let (from, to) = (self.expr_inline(&mv.from), self.expr_inline(&mv.to));
                 self.line(&format!("{prefix}moved {{ from = {from}, to = {to} }}"), end);
+            }
+            ItemKind::Output(o) => {
+                let ty = self.type_expr(&o.ty);
+                let value = self.expr(&o.value);
+                self.line(&format!("{prefix}output {}: {ty} = {value}", o.name.name), end);
+            }
+            ItemKind::Component(c) => {
+                let head = format!("{prefix}component {} {{", c.name.name);
+                if c.items.is_empty() && !self.has_comment_in(item.span) {
+                    self.line(&format!("{head}}}"), end);
+                    return;
+                }
+                self.line(&head, c.name.span.end as usize + 1);
+                self.indent += 1;
+                self.items(&c.items);
+                self.comments_before(end - 1);
+                while self.out.ends_with("\n\n") {
+                    self.out.pop();
+                }
+                self.indent -= 1;
+                self.line("}", end);
             }
         }
     }
@@ -503,10 +530,17 @@ impl Printer<'_> {
                     prev_end = Some(s.span.end as usize);
                 }
                 Entry::Overlay(o) => {
-                    let target = match &o.key {
+                    let mut target = match &o.key {
                         Some(k) => format!("{}[{}]", o.target.name, self.expr_inline(k)),
                         None => o.target.name.clone(),
                     };
+                    for seg in &o.inner {
+                        target.push('.');
+                        target.push_str(&seg.name.name);
+                        if let Some(k) = &seg.key {
+                            target.push_str(&format!("[{}]", self.expr_inline(k)));
+                        }
+                    }
                     self.overlay_fields(&target, &o.fields, o.span);
                     prev_end = Some(o.span.end as usize);
                 }
@@ -568,7 +602,11 @@ impl Printer<'_> {
 fn is_block(item: &Item) -> bool {
     matches!(
         item.kind,
-        ItemKind::Schema(_) | ItemKind::Resource(_) | ItemKind::For(_) | ItemKind::Environment(_)
+        ItemKind::Schema(_)
+            | ItemKind::Resource(_)
+            | ItemKind::For(_)
+            | ItemKind::Environment(_)
+            | ItemKind::Component(_)
     )
 }
 

@@ -46,13 +46,32 @@ pub enum ItemKind {
     For(ForItem),
     Environment(Environment),
     Moved(Moved),
+    Component(Component),
+    Output(Output),
+}
+
+/// `component Name { … }`: params (its inputs), `let`s, resources, `for`
+/// blocks, `moved` blocks and outputs, instantiated as `resource x: Name { … }`.
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: Ident,
+    pub items: Vec<Item>,
+}
+
+/// `output name: type = expr`.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub value: Expr,
 }
 
 /// `moved { from = old, to = new }`: a resource (or stamped instance) was
 /// renamed; the recorded object now belongs to the new address.
 #[derive(Debug, Clone)]
 pub struct Moved {
-    /// A resource address: `name` or `name["key"]`.
+    /// A resource address: `name`, `name["key"]`, or one inside a component
+    /// instance: `team["a"].db`.
     pub from: Expr,
     pub to: Expr,
 }
@@ -62,6 +81,7 @@ impl Moved {
     pub fn address(e: &Expr) -> Option<String> {
         match &e.kind {
             ExprKind::Ident(id) => Some(id.name.clone()),
+            ExprKind::Field(target, name) => Some(format!("{}.{}", Moved::address(target)?, name.name)),
             ExprKind::Index(target, key) => {
                 let base = Moved::address(target)?;
                 match &key.kind {
@@ -78,12 +98,27 @@ impl Moved {
         }
     }
 
-    /// The resource name of an address expression (`db` of `db["eu"]`).
+    /// The resource name of an address expression (`db` of `db["eu"]`), the
+    /// first of a path into components (`team` of `team["a"].db`).
     pub fn name(e: &Expr) -> Option<&Ident> {
         match &e.kind {
             ExprKind::Ident(id) => Some(id),
-            ExprKind::Index(target, _) => Moved::name(target),
+            ExprKind::Index(target, _) | ExprKind::Field(target, _) => Moved::name(target),
             _ => None,
+        }
+    }
+
+    /// The names along an address expression: `team`, `db` of `team["a"].db`.
+    pub fn path(e: &Expr) -> Vec<&Ident> {
+        match &e.kind {
+            ExprKind::Ident(id) => vec![id],
+            ExprKind::Index(target, _) => Moved::path(target),
+            ExprKind::Field(target, name) => {
+                let mut p = Moved::path(target);
+                p.push(name);
+                p
+            }
+            _ => Vec::new(),
         }
     }
 }
@@ -219,8 +254,35 @@ pub struct Overlay {
     pub target: Ident,
     /// `cluster["eu-west-1"] { … }` overlays one stamped instance.
     pub key: Option<Expr>,
+    /// `team["a"].db { … }`: the resources inside component instances, after the first.
+    pub inner: Vec<OverlaySegment>,
     pub fields: Vec<OverlayField>,
     pub span: Span,
+}
+
+/// `.db` or `.db["k"]` of an overlay's address.
+#[derive(Debug, Clone)]
+pub struct OverlaySegment {
+    pub name: Ident,
+    pub key: Option<Expr>,
+}
+
+impl Overlay {
+    /// The address as written, keys shown as `[…]`: `team[…].db`.
+    pub fn shown(&self) -> String {
+        let mut out = self.target.name.clone();
+        if self.key.is_some() {
+            out.push_str("[…]");
+        }
+        for s in &self.inner {
+            out.push('.');
+            out.push_str(&s.name.name);
+            if s.key.is_some() {
+                out.push_str("[…]");
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone)]

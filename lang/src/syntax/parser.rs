@@ -248,6 +248,8 @@ const ITEM_STARTS: &[&str] = &[
     "for ",
     "environment ",
     "moved ",
+    "component ",
+    "output ",
     "@",
     "///",
 ];
@@ -520,6 +522,19 @@ impl Builder<'_> {
                 let to = self.expr(inner.next()?);
                 ItemKind::Moved(Moved { from, to })
             }
+            Rule::component => {
+                let mut inner = p.into_inner();
+                let name = self.ident(&inner.next()?);
+                let items = inner.filter_map(|i| self.item(i)).collect();
+                ItemKind::Component(Component { name, items })
+            }
+            Rule::output => {
+                let mut inner = p.into_inner();
+                let name = self.ident(&inner.next()?);
+                let ty = self.type_expr(inner.next()?);
+                let value = self.expr(inner.next()?);
+                ItemKind::Output(Output { name, ty, value })
+            }
             _ => return None,
         })
     }
@@ -697,23 +712,33 @@ impl Builder<'_> {
                 }
                 Rule::overlay => {
                     let span = self.span(&c);
-                    let mut target = None;
-                    let mut key = None;
+                    let mut segments = Vec::new();
                     let mut fields = Vec::new();
                     for o in c.into_inner() {
                         match o.as_rule() {
                             Rule::address => {
-                                let mut ai = o.into_inner();
-                                target = ai.next().map(|t| self.ident(&t));
-                                key = ai.next().map(|k| self.expr(k));
+                                for seg in o.into_inner() {
+                                    let mut si = seg.into_inner();
+                                    if let Some(n) = si.next() {
+                                        segments.push(OverlaySegment {
+                                            name: self.ident(&n),
+                                            key: si.next().map(|k| self.expr(k)),
+                                        });
+                                    }
+                                }
                             }
                             Rule::overlay_body => fields = self.overlay_body(o),
                             _ => {}
                         }
                     }
+                    if segments.is_empty() {
+                        return None;
+                    }
+                    let first = segments.remove(0);
                     overlays.push(Overlay {
-                        target: target?,
-                        key,
+                        target: first.name,
+                        key: first.key,
+                        inner: segments,
                         fields,
                         span,
                     });

@@ -151,6 +151,20 @@ pub fn describe(a: &Analysis, target: &Target) -> Option<String> {
             with_docs(code(&decl), d.docs.as_deref())
         }
         DeclKind::Import(_, of) => describe_module(a, *of),
+        DeclKind::Output(m, name) => {
+            let d = p.module(*m).outputs.get(name)?;
+            let owner = match &p.module(*m).component {
+                Some(c) => format!("Output of component `{}`.", p.schema_name(c.schema)),
+                None => "Output of the configuration: shown after apply and by `tpt output`.".to_string(),
+            };
+            with_docs(
+                format!(
+                    "{}\n\n{owner}",
+                    code(&format!("output {name}: {}", p.show(&d.ty)))
+                ),
+                d.docs.as_deref(),
+            )
+        }
         DeclKind::Local(name, ty) => format!(
             "{}\n\nA local variable.",
             code(&format!("{name}: {}", p.show(ty)))

@@ -42,6 +42,8 @@ const KEYWORDS: &[&str] = &[
     "null",
     "moved",
     "std",
+    "component",
+    "output",
 ];
 
 fn module_start(a: &Analysis, m: ModuleId) -> Option<Span> {
@@ -176,6 +178,10 @@ fn conflict(a: &Analysis, target: &Target, new: &str) -> Option<String> {
     let m = match a.index().decls.get(span)? {
         DeclKind::Resource(m, _) | DeclKind::Param(m, _) | DeclKind::Let(m, _) | DeclKind::Fn(m, _) => *m,
         DeclKind::Alias(m, _) | DeclKind::Import(m, _) => *m,
+        DeclKind::Output(m, _) => {
+            let taken = a.program.module(*m).outputs.contains_key(new);
+            return taken.then(|| format!("there is already an output `{new}`"));
+        }
         DeclKind::Schema(sid) => a.program.schema(*sid).module,
         DeclKind::Field(sid, _) => {
             let taken = a.program.schema(*sid).fields.contains_key(new);

@@ -154,6 +154,25 @@ impl Outline<'_> {
                     entries,
                 )
             }
+            ItemKind::Component(c) => {
+                let members = c.items.iter().filter_map(|m| self.item(m)).collect();
+                self.symbol(
+                    &c.name.name,
+                    Some("component".into()),
+                    SymbolKind::CLASS,
+                    span,
+                    c.name.span,
+                    members,
+                )
+            }
+            ItemKind::Output(o) => self.symbol(
+                &o.name.name,
+                Some(self.slice(o.ty.span)),
+                SymbolKind::PROPERTY,
+                span,
+                o.name.span,
+                vec![],
+            ),
             ItemKind::For(f) => {
                 let members = f.members.iter().filter_map(|m| self.item(m)).collect();
                 let name = format!("for {}", f.vars.first.name);
@@ -183,7 +202,7 @@ impl Outline<'_> {
                     .collect();
                 children.extend(e.overlays.iter().map(|o| {
                     self.symbol(
-                        &o.target.name,
+                        &o.shown(),
                         Some("overlay".into()),
                         SymbolKind::OBJECT,
                         o.span,

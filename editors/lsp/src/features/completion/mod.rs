@@ -44,13 +44,15 @@ const TOP_KEYWORDS: &[&str] = &[
     "for",
     "environment",
     "moved",
+    "component",
+    "output",
 ];
 
 pub fn completion(server: &mut Server, p: CompletionParams) -> Answer {
     let Some(at) = At::of(server, &p.text_document_position) else {
         return Ok(Value::Null);
     };
-    let m = at.analysis.module_of(at.file);
+    let m = at.analysis.module_at(at.file, at.offset);
     let before = at.text().get(..at.offset).unwrap_or("");
     let items = Completer {
         p: &at.analysis.program,
