@@ -165,6 +165,10 @@ pub struct ApplyArgs {
     /// Bound every wait (cluster ACTIVE, database available, rollout), e.g. `2m`; default: the resource's `wait_timeout`, else the schema's `@timeout`.
     #[arg(long, value_name = "DURATION")]
     pub wait_timeout: Option<String>,
+
+    /// Set a `@var` param (repeatable): `--var image_tag=1.4.3`; wins over `TPT_VAR_NAME` and the environment.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 /// `tpt lsp` takes no options; `--stdio` is accepted because clients pass it.
@@ -291,6 +295,10 @@ pub struct PlanArgs {
     /// Read the live objects first and show drift; `--refresh=false` plans against the recorded state as it is.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub refresh: bool,
+
+    /// Set a `@var` param (repeatable): `--var image_tag=1.4.3`; wins over `TPT_VAR_NAME` and the environment.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 const OUTPUT_HELP: &str = "\
@@ -474,6 +482,10 @@ pub struct GraphArgs {
     /// The output format.
     #[arg(long, short, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
+
+    /// Set a `@var` param (repeatable): `--var image_tag=1.4.3`; wins over `TPT_VAR_NAME` and the environment.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -526,6 +538,10 @@ pub struct CheckArgs {
     /// Evaluate only this environment (default: every environment).
     #[arg(long, short, value_name = "ENV")]
     pub env: Option<String>,
+
+    /// Set a `@var` param (repeatable): `--var image_tag=1.4.3`; wins over `TPT_VAR_NAME` and the environment.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -541,6 +557,10 @@ pub struct EvalArgs {
     /// The output format.
     #[arg(long, short, value_enum, default_value_t = Format::Json)]
     pub format: Format,
+
+    /// Set a `@var` param (repeatable): `--var image_tag=1.4.3`; wins over `TPT_VAR_NAME` and the environment.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2757,3 +2757,109 @@ environment prod {
         "a destroy records no output: {state}"
     );
 }
+
+/// CI deploys with `--var` and `TPT_VAR_` against moto: the value reaches the
+/// object, `--var` wins over `TPT_VAR_` which wins over the environment, and a
+/// param that is not `@var` cannot be set from outside.
+#[test]
+fn e2e_ci_sets_var_params_from_the_command_line_and_the_environment() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        r#"import std.aws
+
+/// The release CI deploys.
+@var param release: string(/^[0-9]+\.[0-9]+\.[0-9]+$/)
+param owner: string = "web"
+
+resource zone: aws.HostedZone {
+  name = "ci.example.com"
+  comment = "release ${release} (${owner})"
+}
+
+environment prod { release = "1.0.0" }
+"#,
+    )
+    .expect("config");
+    let comment = || -> String {
+        runtime().block_on(async {
+            let r53 = aws_sdk_route53::Client::new(&moto_config(&moto, "us-east-1").await);
+            let zones = r53.list_hosted_zones().send().await.expect("zones");
+            zones
+                .hosted_zones()
+                .iter()
+                .find_map(|z| z.config().and_then(|c| c.comment()).map(str::to_string))
+                .unwrap_or_default()
+        })
+    };
+    let vars = aws_vars(&moto);
+    // The environment's value.
+    assert_ok(
+        "the apply",
+        &run(
+            dir.path(),
+            &["apply", ".", "--env", "prod", "--auto-approve"],
+            &vars,
+        ),
+    );
+    assert_eq!(comment(), "release 1.0.0 (web)");
+    // `TPT_VAR_release` over the environment's.
+    let mut with_env = vars.clone();
+    with_env.push(("TPT_VAR_release", "1.1.0".into()));
+    let plan = run(dir.path(), &["plan", ".", "--env", "prod"], &with_env);
+    assert!(
+        plan.stdout
+            .contains("~ comment: \"release 1.0.0 (web)\" → \"release 1.1.0 (web)\""),
+        "{}",
+        plan.stdout
+    );
+    assert_ok(
+        "the apply",
+        &run(
+            dir.path(),
+            &["apply", ".", "--env", "prod", "--auto-approve"],
+            &with_env,
+        ),
+    );
+    assert_eq!(comment(), "release 1.1.0 (web)");
+    // `--var` over `TPT_VAR_`.
+    assert_ok(
+        "the apply",
+        &run(
+            dir.path(),
+            &[
+                "apply",
+                ".",
+                "--env",
+                "prod",
+                "--auto-approve",
+                "--var",
+                "release=1.2.0",
+            ],
+            &with_env,
+        ),
+    );
+    assert_eq!(comment(), "release 1.2.0 (web)");
+    // A value that does not fit, and a param that is not `@var`: refused before anything runs.
+    for (args, code) in [
+        (vec!["--var", "release=latest"], "E0500"),
+        (vec!["--var", "owner=ops"], "E0305"),
+    ] {
+        let mut a = vec!["apply", ".", "--env", "prod", "--auto-approve"];
+        a.extend(args);
+        let out = run(dir.path(), &a, &vars);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(out.stderr.contains(code), "{code}: {}", out.stderr);
+    }
+    assert_eq!(comment(), "release 1.2.0 (web)", "nothing changed");
+    assert_ok(
+        "the destroy",
+        &run(
+            dir.path(),
+            &["destroy", ".", "--env", "prod", "--auto-approve"],
+            &vars,
+        ),
+    );
+}

@@ -1,11 +1,12 @@
 //! The outside world as the language crate sees it: [`root_files`] finds the
 //! files of a configuration, [`DiskFs`] reads them from disk (paths relative to
 //! the working directory, as given), and [`EnvInputs`] reads named inputs from
-//! the process environment.
+//! the process environment and the values of `@var` params (`--var`, `TPT_VAR_`).
 
 use std::io;
 use std::path::Path;
 
+use tpt_lang::eval::{Var, VarOrigin};
 use tpt_lang::{Code, Diagnostic, FileSystem, Inputs};
 
 /// Reads `.tpt` files with `std::fs`.
@@ -17,12 +18,92 @@ impl FileSystem for DiskFs {
     }
 }
 
-/// Named inputs (`secret_env("NAME")`) from environment variables.
-pub struct EnvInputs;
+/// Named inputs (`secret_env("NAME")`) from environment variables, and the
+/// values of `@var` params: the `--var`s, then `TPT_VAR_NAME` variables.
+#[derive(Debug, Clone, Default)]
+pub struct EnvInputs {
+    /// `--var NAME=VALUE`, in order.
+    flags: Vec<(String, String)>,
+    /// Whether `TPT_VAR_NAME` variables give values.
+    var_env: bool,
+}
+
+impl EnvInputs {
+    /// Only `secret_env`: what the files say, for comparing environments
+    /// (`tpt envs diff`, `tpt promote`).
+    pub fn without_vars() -> EnvInputs {
+        EnvInputs::default()
+    }
+
+    /// `secret_env` and `TPT_VAR_NAME` variables (no `--var`).
+    pub fn from_env() -> EnvInputs {
+        EnvInputs {
+            flags: Vec::new(),
+            var_env: true,
+        }
+    }
+
+    /// The `--var NAME=VALUE` arguments and `TPT_VAR_NAME` variables.
+    pub fn with_vars(args: &[String]) -> Result<EnvInputs, Diagnostic> {
+        let mut flags = Vec::new();
+        for a in args {
+            let Some((name, value)) = a.split_once('=') else {
+                return Err(
+                    Diagnostic::error(Code::UnknownParam, format!("`--var {a}` has no `=`"))
+                        .help(format!("write `--var {a}=VALUE`")),
+                );
+            };
+            let ident = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ident {
+                return Err(Diagnostic::error(
+                    Code::UnknownParam,
+                    format!("`--var {name}=…`: `{name}` is not a param name"),
+                )
+                .help("write `--var NAME=VALUE` with the name of a `@var` param"));
+            }
+            flags.push((name.to_string(), value.to_string()));
+        }
+        Ok(EnvInputs { flags, var_env: true })
+    }
+}
 
 impl Inputs for EnvInputs {
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        // The last `--var` of a name wins, as on most command lines.
+        let mut out: Vec<Var> = Vec::new();
+        for (name, text) in self.flags.iter().rev() {
+            if !out.iter().any(|v| v.name == *name) {
+                out.push(Var {
+                    name: name.clone(),
+                    text: text.clone(),
+                    origin: VarOrigin::Flag,
+                });
+            }
+        }
+        if self.var_env {
+            let mut env: Vec<(String, String)> = std::env::vars_os()
+                .filter_map(|(k, v)| {
+                    let name = k.to_str()?.strip_prefix("TPT_VAR_")?.to_string();
+                    Some((name, v.into_string().ok()?))
+                })
+                .filter(|(name, _)| !name.is_empty())
+                .collect();
+            env.sort();
+            out.extend(env.into_iter().map(|(name, text)| Var {
+                name,
+                text,
+                origin: VarOrigin::Env,
+            }));
+        }
+        out
     }
 }
 

@@ -130,6 +130,8 @@ pub struct Checked {
     pub program: Program,
     /// Loading and checking diagnostics, sorted by location.
     pub diagnostics: Vec<Diagnostic>,
+    /// What evaluation reads from outside: `secret_env`, `--var`s, `TPT_VAR_`s.
+    pub inputs: EnvInputs,
 }
 
 impl Checked {
@@ -169,7 +171,7 @@ impl Checked {
         env: Option<&str>,
         known: &KnownOutputs,
     ) -> Result<tpt_lang::Evaluated, Vec<Diagnostic>> {
-        tpt_lang::evaluate_with(&self.program, env, &EnvInputs, known).map_err(|mut diags| {
+        tpt_lang::evaluate_with(&self.program, env, &self.inputs, known).map_err(|mut diags| {
             sort_diagnostics(&mut diags);
             diags
         })
@@ -188,11 +190,16 @@ pub fn load(path: &Path) -> Checked {
         Ok(program) => {
             let mut diagnostics = tpt_lang::check(&program);
             sort_diagnostics(&mut diagnostics);
-            Checked { program, diagnostics }
+            Checked {
+                program,
+                diagnostics,
+                inputs: EnvInputs::from_env(),
+            }
         }
         Err(d) => Checked {
             program: Program::default(),
             diagnostics: vec![d],
+            inputs: EnvInputs::from_env(),
         },
     }
 }

@@ -236,6 +236,7 @@ impl SchemaField {
 /// Annotations the language knows, and where each may stand.
 pub const ITEM_ANNOTATIONS: &[(&str, &str)] = &[
     ("promote", "param"),
+    ("var", "param"),
     ("timeout", "resource schema"),
     ("create_before_destroy", "resource schema"),
     ("data", "resource schema"),
@@ -1470,7 +1471,11 @@ impl Collector<'_> {
                 );
             }
             ItemKind::Param(param) => {
-                self.check_annotations(&item.annotations, &["promote"], "params");
+                if in_component {
+                    self.check_annotations(&item.annotations, &[], "a component's params");
+                } else {
+                    self.check_annotations(&item.annotations, &["promote", "var"], "params");
+                }
                 if !is_root {
                     return root_only(self, "a param", param.name.span);
                 }

@@ -403,3 +403,98 @@ output first: string = platform.first
     );
     assert_eq!(ev.outputs["first"].to_json(), "x-svc");
 }
+
+// ---------------------------------------------------------------- `@var` params
+
+struct Given(Vec<tpt_lang::eval::Var>);
+
+impl tpt_lang::Inputs for Given {
+    fn env_var(&self, _name: &str) -> Option<String> {
+        None
+    }
+    fn vars(&self) -> Vec<tpt_lang::eval::Var> {
+        self.0.clone()
+    }
+}
+
+fn var(name: &str, text: &str, flag: bool) -> tpt_lang::eval::Var {
+    tpt_lang::eval::Var {
+        name: name.into(),
+        text: text.into(),
+        origin: if flag {
+            tpt_lang::eval::VarOrigin::Flag
+        } else {
+            tpt_lang::eval::VarOrigin::Env
+        },
+    }
+}
+
+#[test]
+fn var_params_take_the_callers_value_before_the_environments() {
+    let src = format!(
+        "{SCHEMAS}\n{}",
+        r#"
+@var param tag: string = "default"
+@var param replicas: int(1..10) = 1
+@var param zones: [string] = []
+@var param token: secret = ""
+resource web: Svc {
+  name = "web-${tag}"
+  replicas = replicas
+  tags = { zones = join(",", zones) }
+  env = { TOKEN = token }
+}
+environment prod { tag = "from-env"; replicas = 2 }
+"#
+    );
+    let program = Program::from_text("main.tpt", &src);
+    assert!(check(&program).is_empty(), "{:#?}", check(&program));
+    let run = |vars: Vec<tpt_lang::eval::Var>| {
+        evaluate(&program, Some("prod"), &Given(vars)).unwrap_or_else(|d| panic!("{d:#?}"))
+    };
+    // Without a value from the caller: the environment's, else the default.
+    let plain = run(vec![]);
+    assert_eq!(input(&plain, "web", "name"), "web-from-env");
+    // `--var` first, then `TPT_VAR_`, then the environment.
+    let given = run(vec![
+        var("tag", "1.4.3", true),
+        var("tag", "9.9.9", false),
+        var("replicas", "7", false),
+        var("zones", r#"["a", "b"]"#, true),
+        var("token", "s3cr3t", false),
+    ]);
+    assert_eq!(input(&given, "web", "name"), "web-1.4.3");
+    assert_eq!(input(&given, "web", "replicas"), 7);
+    assert_eq!(input(&given, "web", "tags"), serde_json::json!({"zones": "a,b"}));
+    // A secret from the caller stays secret.
+    assert_eq!(
+        input(&given, "web", "env"),
+        serde_json::json!({"TOKEN": "(sensitive)"})
+    );
+    assert_eq!(given.params["token"].to_json(), "(sensitive)");
+    // Out of bounds, not a literal, not a param: errors naming the origin.
+    for (v, code, text) in [
+        (var("replicas", "11", true), "E0500", "in `--var replicas=…`"),
+        (
+            var("replicas", "two", true),
+            "E0200",
+            "expected a literal of type `int(1..10)`",
+        ),
+        (var("replicas", "tag", true), "E0200", "expected a literal"),
+        (
+            var("nope", "1", true),
+            "E0305",
+            "`--var nope=…` sets `nope`, which is not a param",
+        ),
+    ] {
+        let errors = evaluate(&program, Some("prod"), &Given(vec![v])).expect_err("an error");
+        assert!(
+            errors
+                .iter()
+                .any(|d| d.code.as_str() == code && d.message.contains(text)),
+            "{code} {text}: {errors:#?}"
+        );
+    }
+    // A `TPT_VAR_` naming no param is someone else's.
+    assert!(evaluate(&program, Some("prod"), &Given(vec![var("nope", "1", false)])).is_ok());
+}

@@ -34,7 +34,7 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         ),
         None => (args.path.clone(), args.env.clone()),
     };
-    let checked = match checked(&path, renderer) {
+    let checked = match checked(&path, &args.vars, renderer) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -10,9 +10,17 @@ use crate::cli::CheckArgs;
 use crate::render::{plural, status, Renderer, Tally};
 
 pub fn run(args: &CheckArgs, renderer: &Renderer) -> ExitCode {
+    let inputs = match EnvInputs::with_vars(&args.vars) {
+        Ok(i) => i,
+        Err(d) => {
+            renderer.emit(&[d], &tpt_lang::SourceMap::new());
+            status("error: 1 error");
+            return exit(FAILED);
+        }
+    };
     let (program, report) = match tpt_executor::session::load_program(&args.path) {
         Ok(program) => {
-            let report = tpt_planner::check::check(&program, args.env.as_deref(), &EnvInputs);
+            let report = tpt_planner::check::check(&program, args.env.as_deref(), &inputs);
             (program, report)
         }
         Err(d) => (
@@ -27,6 +35,7 @@ pub fn run(args: &CheckArgs, renderer: &Renderer) -> ExitCode {
     let checked = tpt_executor::session::Checked {
         program,
         diagnostics: report.diagnostics,
+        inputs,
     };
     renderer.emit(&checked.diagnostics, &checked.program.sources);
     let tally = Tally::of(&checked.diagnostics);

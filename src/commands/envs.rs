@@ -22,7 +22,7 @@ pub fn diff(args: &EnvsDiffArgs, renderer: &Renderer) -> ExitCode {
         if let Err(d) = select_environments(&available, Some(env), true) {
             return fail(&[d]);
         }
-        match tpt_lang::evaluate(&checked.program, Some(env), &EnvInputs) {
+        match tpt_lang::evaluate(&checked.program, Some(env), &EnvInputs::without_vars()) {
             Ok(e) => evaluated.push(e),
             Err(diags) => return fail(&diags),
         }

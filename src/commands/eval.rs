@@ -12,7 +12,7 @@ use crate::cli::{EvalArgs, Format};
 use crate::render::{status, Renderer};
 
 pub fn run(args: &EvalArgs, renderer: &Renderer) -> ExitCode {
-    let run = match evaluate_env(&args.path, args.env.as_deref(), renderer) {
+    let run = match evaluate_env(&args.path, args.env.as_deref(), &args.vars, renderer) {
         Ok(r) => r,
         Err(code) => return code,
     };

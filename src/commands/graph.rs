@@ -10,7 +10,7 @@ use crate::cli::{GraphArgs, GraphFormat};
 use crate::render::Renderer;
 
 pub fn run(args: &GraphArgs, renderer: &Renderer) -> ExitCode {
-    let run = match evaluate_env(&args.path, args.env.as_deref(), renderer) {
+    let run = match evaluate_env(&args.path, args.env.as_deref(), &args.vars, renderer) {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -46,8 +46,13 @@ pub struct EnvRun {
 /// Loads, checks and evaluates one environment (`--env` is required when the
 /// configuration declares environments); on errors, prints them and returns the
 /// exit status. Warnings of the checker are printed either way.
-pub fn evaluate_env(path: &Path, env: Option<&str>, renderer: &Renderer) -> Result<EnvRun, ExitCode> {
-    let (checked, env) = checked_env(path, env, renderer)?;
+pub fn evaluate_env(
+    path: &Path,
+    env: Option<&str>,
+    vars: &[String],
+    renderer: &Renderer,
+) -> Result<EnvRun, ExitCode> {
+    let (checked, env) = checked_env(path, env, vars, renderer)?;
     let evaluated = evaluate_checked(
         &checked,
         env.as_deref(),
@@ -67,9 +72,10 @@ pub fn evaluate_env(path: &Path, env: Option<&str>, renderer: &Renderer) -> Resu
 pub fn checked_env(
     path: &Path,
     env: Option<&str>,
+    vars: &[String],
     renderer: &Renderer,
 ) -> Result<(Checked, Option<String>), ExitCode> {
-    let checked = checked(path, renderer)?;
+    let checked = checked(path, vars, renderer)?;
     match select_environments(&checked.environments(), env, true) {
         Ok(mut envs) => {
             let env = envs.pop().flatten();
@@ -79,10 +85,13 @@ pub fn checked_env(
     }
 }
 
-/// Loads and checks a configuration; prints errors and returns the exit status
-/// on failure. Warnings of the checker are printed either way.
-pub fn checked(path: &Path, renderer: &Renderer) -> Result<Checked, ExitCode> {
-    let checked = load_and_check(path);
+/// Loads and checks a configuration, with the `--var`s given; prints errors and
+/// returns the exit status on failure. Warnings of the checker are printed either way.
+pub fn checked(path: &Path, vars: &[String], renderer: &Renderer) -> Result<Checked, ExitCode> {
+    let inputs = tpt_executor::host::EnvInputs::with_vars(vars)
+        .map_err(|d| failed(renderer, &[d], &tpt_lang::SourceMap::new()))?;
+    let mut checked = load_and_check(path);
+    checked.inputs = inputs;
     if checked.has_errors() {
         return Err(failed(renderer, &checked.diagnostics, &checked.program.sources));
     }

@@ -19,7 +19,7 @@ pub fn run(args: &OutputArgs, renderer: &Renderer) -> ExitCode {
         (Some(n), None) if n.contains(['/', '.']) => (None, PathBuf::from(n)),
         (n, p) => (n.clone(), p.clone().unwrap_or_else(|| PathBuf::from("."))),
     };
-    let checked = match checked(&path, renderer) {
+    let checked = match checked(&path, &[], renderer) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -19,7 +19,7 @@ use crate::render::{status, Renderer};
 const CHANGES: u8 = 2;
 
 pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
-    let checked = match checked(&args.path, renderer) {
+    let checked = match checked(&args.path, &args.vars, renderer) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -79,11 +79,11 @@ pub fn run(args: &PromoteArgs, renderer: &Renderer) -> ExitCode {
         return fail(&[d]);
     };
     // The value in the source environment.
-    let from = match tpt_lang::evaluate(program, Some(&args.from), &EnvInputs) {
+    let from = match tpt_lang::evaluate(program, Some(&args.from), &EnvInputs::without_vars()) {
         Ok(e) => e,
         Err(diags) => return fail(&diags),
     };
-    let before = match tpt_lang::evaluate(program, Some(&args.to), &EnvInputs) {
+    let before = match tpt_lang::evaluate(program, Some(&args.to), &EnvInputs::without_vars()) {
         Ok(e) => e,
         Err(diags) => return fail(&diags),
     };
@@ -178,5 +178,5 @@ fn evaluate_edited(
     if tpt_lang::check(&program).iter().any(Diagnostic::is_error) {
         return Err(());
     }
-    tpt_lang::evaluate(&program, Some(env), &EnvInputs).map_err(|_| ())
+    tpt_lang::evaluate(&program, Some(env), &EnvInputs::without_vars()).map_err(|_| ())
 }

@@ -493,7 +493,9 @@ fn check_moves(c: &mut Checker, m: ModuleId) {
 fn check_required_params(c: &mut Checker, m: ModuleId, chains: &[(Option<String>, Vec<&Environment>)]) {
     let module = c.p.module(m);
     for (name, p) in &module.params {
-        if p.node.default.is_some() || p.ty.is_optional() {
+        // A `@var` param may get its value from the command line: evaluation says
+        // so when it has none.
+        if p.node.default.is_some() || p.ty.is_optional() || p.has_annotation("var") {
             continue;
         }
         for (env, chain) in chains {

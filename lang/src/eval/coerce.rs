@@ -225,14 +225,12 @@ fn fits_shape(v: &Value, t: &Ty, ev: &Evaluator) -> bool {
         (Value::List(_), Ty::List(_)) => true,
         (Value::Record(_), Ty::Map(_) | Ty::Record(_)) => true,
         (Value::Record(_), Ty::Schema(id)) => !ev.p.schema(*id).is_resource,
-        (Value::Resource(a), Ty::Schema(id)) => {
-            let name = a.split('[').next().unwrap_or(a);
-            ev.p.module(ev.p.root())
-                .resources
-                .get(name)
-                .and_then(|r| r.schema)
-                .is_some_and(|s| s == *id)
-        }
+        (Value::Resource(a), Ty::Schema(id)) => ev
+            .addresses
+            .get(a.as_ref())
+            .and_then(|(frame, name)| ev.decl(*frame, name))
+            .and_then(|r| r.schema)
+            .is_some_and(|s| s == *id),
         (Value::Unknown(_) | Value::Secret(_), _) => true,
         (_, Ty::Union(ts)) => ts.iter().any(|t| fits_shape(v, t, ev)),
         _ => false,
@@ -266,4 +264,100 @@ fn check_refinement(v: &Value, r: &Refinement, span: Span, context: &Ctx) -> Res
         "{context} is refined by {}; change the inputs of this computation so the value satisfies it",
         r.describe()
     )))
+}
+
+/// Whether a value from outside the configuration (a `--var`) has its type —
+/// what the checker guarantees for values written in files. `Err` says where
+/// (`element 2`, `` `cpu` ``) and what was expected.
+pub(super) fn conforms(v: &Value, ty: &Ty, ev: &Evaluator) -> Result<(), String> {
+    let shown = |t: &Ty| ev.p.show(t);
+    let fail = || Err(format!("expected `{}`, found a {}", shown(ty), v.kind()));
+    match (v, ty.resolved()) {
+        (Value::Secret(inner), _) => conforms(inner, ty, ev),
+        (_, Ty::Error) => Ok(()),
+        (_, Ty::Refined(base, _)) => conforms(v, base, ev),
+        (Value::Null, Ty::Optional(_) | Ty::Null) => Ok(()),
+        (_, Ty::Optional(inner)) => conforms(v, inner, ev),
+        (Value::Str(s), Ty::Literal(l)) if s.as_ref() == l.as_ref() => Ok(()),
+        (Value::Str(_), Ty::String | Ty::Secret) => Ok(()),
+        (Value::Int(_), Ty::Int | Ty::Float) | (Value::Float(_), Ty::Float) => Ok(()),
+        (Value::Bool(_), Ty::Bool) | (Value::Duration(_), Ty::Duration) => Ok(()),
+        (Value::List(xs), Ty::List(elem)) => {
+            for (i, x) in xs.iter().enumerate() {
+                conforms(x, elem, ev).map_err(|e| format!("element {}: {e}", i + 1))?;
+            }
+            Ok(())
+        }
+        (Value::Record(m), Ty::Map(elem)) => {
+            for (k, x) in m.iter() {
+                conforms(x, elem, ev).map_err(|e| format!("`{k}`: {e}"))?;
+            }
+            Ok(())
+        }
+        (Value::Record(m), Ty::Record(r)) => conforms_fields(
+            m,
+            &r.fields
+                .iter()
+                .map(|(k, f)| (k.clone(), f.ty.clone(), f.has_default))
+                .collect::<Vec<_>>(),
+            ev,
+        ),
+        (Value::Record(m), Ty::Schema(id)) if !ev.p.schema(*id).is_resource => {
+            let fields: Vec<(String, Ty, bool)> =
+                ev.p.schema(*id)
+                    .fields
+                    .iter()
+                    .map(|(k, f)| (k.clone(), f.ty.clone(), f.is_optional()))
+                    .collect();
+            conforms_fields(m, &fields, ev)
+        }
+        (_, Ty::Union(ts)) => {
+            if ts.iter().any(|t| conforms(v, t, ev).is_ok()) {
+                Ok(())
+            } else {
+                let literals: Vec<&str> = ts
+                    .iter()
+                    .filter_map(|t| match t.resolved() {
+                        Ty::Literal(l) => Some(l.as_ref()),
+                        _ => None,
+                    })
+                    .collect();
+                if literals.len() == ts.len() {
+                    Err(format!(
+                        "expected one of {}",
+                        literals
+                            .iter()
+                            .map(|l| format!("{l:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                } else {
+                    fail()
+                }
+            }
+        }
+        (Value::Str(s), Ty::Literal(l)) => Err(format!("expected {l:?}, found {s:?}")),
+        _ => fail(),
+    }
+}
+
+fn conforms_fields(
+    m: &IndexMap<String, Value>,
+    fields: &[(String, Ty, bool)],
+    ev: &Evaluator,
+) -> Result<(), String> {
+    for k in m.keys() {
+        if !fields.iter().any(|(n, _, _)| n == k) {
+            let names: Vec<&str> = fields.iter().map(|(n, _, _)| n.as_str()).collect();
+            return Err(format!("no field `{k}` (the fields are: {})", names.join(", ")));
+        }
+    }
+    for (name, ty, optional) in fields {
+        match m.get(name) {
+            Some(x) => conforms(x, ty, ev).map_err(|e| format!("`{name}`: {e}"))?,
+            None if *optional => {}
+            None => return Err(format!("`{name}` is missing")),
+        }
+    }
+    Ok(())
 }

@@ -26,10 +26,45 @@ use crate::source::Span;
 use crate::syntax::ast::Environment;
 use crate::value::Value;
 
-/// Named inputs a configuration may read (`secret_env("NAME")`). The CLI passes
-/// the process environment; tests pass a map.
+/// Named inputs a configuration may read (`secret_env("NAME")`), and the values
+/// the caller gives `@var` params. The CLI passes the process environment and
+/// its `--var`s; tests pass a map.
 pub trait Inputs {
     fn env_var(&self, name: &str) -> Option<String>;
+
+    /// Every value the caller gives a param, highest precedence first for a
+    /// name given twice (`--var` before `TPT_VAR_NAME`).
+    fn vars(&self) -> Vec<Var> {
+        Vec::new()
+    }
+}
+
+/// A value for a `@var` param from the caller, as text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Var {
+    pub name: String,
+    pub text: String,
+    pub origin: VarOrigin,
+}
+
+/// Where a [`Var`] came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VarOrigin {
+    /// `--var NAME=VALUE`
+    Flag,
+    /// `TPT_VAR_NAME`
+    Env,
+}
+
+impl Var {
+    /// `--var replicas=…` or `TPT_VAR_replicas`, for messages (never the value:
+    /// it may be a secret).
+    pub fn shown(&self) -> String {
+        match self.origin {
+            VarOrigin::Flag => format!("`--var {}=…`", self.name),
+            VarOrigin::Env => format!("`TPT_VAR_{}`", self.name),
+        }
+    }
 }
 
 /// No inputs at all.
@@ -112,6 +147,7 @@ pub fn evaluate_with(
         Err(d) => return Err(vec![d]),
     };
     let mut ev = Evaluator::new(program, chain, inputs, known);
+    ev.check_vars();
     let mut params = IndexMap::new();
     for name in root.params.keys() {
         match ev.param(0, name) {
@@ -425,6 +461,23 @@ impl<'p> Evaluator<'p> {
             );
         };
         self.params.insert((0, name.to_string()), Slot::InProgress);
+        // The caller's value of a `@var` param wins over every environment.
+        if decl.has_annotation("var") {
+            let given = self.inputs.vars().into_iter().find(|v| v.name == name);
+            if let Some(var) = given {
+                let result = self.var_value(&var, decl);
+                match &result {
+                    Ok((v, d)) => {
+                        self.params
+                            .insert((0, name.to_string()), Slot::Done(v.clone(), d.clone()));
+                    }
+                    Err(_) => {
+                        self.params.remove(&(0, name.to_string()));
+                    }
+                }
+                return result;
+            }
+        }
         // The innermost environment that sets it wins.
         let set = self
             .chain
@@ -445,13 +498,17 @@ impl<'p> Evaluator<'p> {
             None if decl.ty.is_optional() => Ok((Value::Null, BTreeSet::new())),
             None => {
                 let env = self.chain.last().map(|e| e.name.name.clone());
+                let mut help = match env {
+                    Some(e) => format!("set `{name} = …` in environment `{e}` or one it extends"),
+                    None => "give it a default, or set it in an environment".to_string(),
+                };
+                if decl.has_annotation("var") {
+                    help.push_str(&format!(", or pass `--var {name}=…` (or `TPT_VAR_{name}`)"));
+                }
                 Err(
                     Diagnostic::error(Code::MissingParam, format!("param `{name}` has no value"))
                         .label(decl.node.name.span, "declared without a default")
-                        .help(match env {
-                            Some(e) => format!("set `{name} = …` in environment `{e}` or one it extends"),
-                            None => "give it a default, or set it in an environment".to_string(),
-                        }),
+                        .help(help),
                 )
             }
         };
@@ -465,6 +522,104 @@ impl<'p> Evaluator<'p> {
             }
         }
         result
+    }
+
+    /// Every value the caller gives must be for a `@var` param (a
+    /// `TPT_VAR_NAME` naming no param at all is someone else's).
+    fn check_vars(&mut self) {
+        let root = self.p.module(self.p.root());
+        let mut seen = std::collections::HashSet::new();
+        for var in self.inputs.vars() {
+            if !seen.insert((var.name.clone(), var.origin == VarOrigin::Flag)) {
+                continue;
+            }
+            let shown = var.shown();
+            match root.params.get(&var.name) {
+                Some(p) if p.has_annotation("var") => {}
+                Some(p) => self.diags.push(
+                    Diagnostic::error(
+                        Code::UnknownParam,
+                        format!("{shown} sets param `{}`, which is not `@var`", var.name),
+                    )
+                    .label(p.node.name.span, "declared without `@var`")
+                    .help(format!(
+                        "only params marked `@var` may be set from the command line: write `@var param {} …`, or set it in an environment",
+                        var.name
+                    )),
+                ),
+                None if var.origin == VarOrigin::Env => {}
+                None => {
+                    let mut d = Diagnostic::error(
+                        Code::UnknownParam,
+                        format!("{shown} sets `{}`, which is not a param", var.name),
+                    );
+                    let vars = root
+                        .params
+                        .iter()
+                        .filter(|(_, p)| p.has_annotation("var"))
+                        .map(|(n, _)| n.as_str());
+                    d = match did_you_mean(&var.name, vars) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                        None => d.help("declare it with `@var param NAME: TYPE` in the root configuration"),
+                    };
+                    self.diags.push(d);
+                }
+            }
+        }
+    }
+
+    /// The value of `var` for param `decl`: the text itself for a param that
+    /// takes a string, else a literal written as in tpt; fitted to its type.
+    fn var_value(
+        &mut self,
+        var: &Var,
+        decl: &crate::program::Decl<crate::syntax::ast::Param>,
+    ) -> Result<(Value, BTreeSet<String>), Diagnostic> {
+        let shown = var.shown();
+        let ty_shown = self.p.show(&decl.ty);
+        let fix = |mut d: Diagnostic| {
+            // The value has no place in a file: say where it came from instead.
+            d.labels.clear();
+            d.message = format!("in {shown}: {}", d.message);
+            if d.code == Code::RefinementValue {
+                d.help = Some(format!("pass a value of type `{ty_shown}`"));
+            }
+            d.label(decl.node.name.span, "the param it sets")
+        };
+        let value = if takes_text(&decl.ty) {
+            Value::str(var.text.as_str())
+        } else {
+            let file = crate::source::FileId(u32::MAX);
+            let literal = crate::syntax::parser::parse_expr(file, &var.text).filter(is_literal);
+            let Some(e) = literal else {
+                return Err(fix(Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!("expected a literal of type `{}`", self.p.show(&decl.ty)),
+                )
+                .help(format!(
+                    "write the value as in a .tpt file, e.g. `--var {}=3`, `=true`, `=5m`, `='[\"a\", \"b\"]'`; names and calls are not allowed",
+                    var.name
+                ))));
+            };
+            let root = self.p.root();
+            self.eval(root, &e).map_err(fix)?
+        };
+        if let Err(what) = coerce::conforms(&value, &decl.ty, self) {
+            return Err(fix(Diagnostic::error(
+                Code::TypeMismatch,
+                format!("param `{}`: {what}", var.name),
+            )
+            .help(format!("give a value of type `{}`", self.p.show(&decl.ty)))));
+        }
+        let value = if matches!(decl.ty.non_null().base(), crate::types::Ty::Secret) {
+            Value::secret(value)
+        } else {
+            value
+        };
+        let ctx = coerce::Ctx::Text(&format!("param `{}`", var.name));
+        self.coerce(value, &decl.ty, decl.node.name.span, &ctx)
+            .map(|v| (v, BTreeSet::new()))
+            .map_err(fix)
     }
 
     /// The value of a top-level `let`.
@@ -514,5 +669,36 @@ impl<'p> Evaluator<'p> {
             }
         }
         v.map(|v| (v, deps))
+    }
+}
+
+/// Whether a param's value from the command line is its text as it is: the
+/// type takes a string.
+fn takes_text(ty: &crate::types::Ty) -> bool {
+    use crate::types::Ty;
+    match ty.non_null().resolved() {
+        Ty::String | Ty::Secret | Ty::Literal(_) => true,
+        Ty::Refined(base, _) => takes_text(base),
+        Ty::Union(ts) => !ts.is_empty() && ts.iter().all(takes_text),
+        _ => false,
+    }
+}
+
+/// Whether an expression is a literal (what `--var` may write): no names, calls
+/// or interpolations.
+fn is_literal(e: &crate::syntax::ast::Expr) -> bool {
+    use crate::syntax::ast::{ExprKind, StrPart, UnaryOp};
+    match &e.kind {
+        ExprKind::Int(_)
+        | ExprKind::Float(_)
+        | ExprKind::Duration(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Null => true,
+        ExprKind::Str(parts) => parts.iter().all(|p| matches!(p, StrPart::Text(_))),
+        ExprKind::List(items) => items.iter().all(is_literal),
+        ExprKind::Record(entries) => entries.iter().all(|en| is_literal(&en.value)),
+        ExprKind::Paren(inner) => is_literal(inner),
+        ExprKind::Unary(UnaryOp::Neg, inner) => matches!(inner.kind, ExprKind::Int(_) | ExprKind::Float(_)),
+        _ => false,
     }
 }

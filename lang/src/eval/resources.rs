@@ -88,7 +88,7 @@ impl<'p> Evaluator<'p> {
     }
 
     /// The resource declaration `name` of frame `frame`'s module.
-    fn decl(&self, frame: usize, name: &str) -> Option<&'p ResourceDecl> {
+    pub(super) fn decl(&self, frame: usize, name: &str) -> Option<&'p ResourceDecl> {
         let p: &'p crate::program::Program = self.p;
         p.module(self.frames.get(frame)?.module).resources.get(name)
     }

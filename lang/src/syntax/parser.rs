@@ -205,6 +205,25 @@ fn parse_chunk(file: FileId, text: &str, offset: usize) -> Option<(File, Vec<Dia
     Some((File { items }, diags))
 }
 
+/// One expression alone (the value of a `--var`), in file `file`; `None`
+/// when `src` is not exactly one expression.
+pub fn parse_expr(file: FileId, src: &str) -> Option<Expr> {
+    if too_deep(src).is_some() {
+        return None;
+    }
+    let mut pairs = Grammar::parse(Rule::single_expr, src).ok()?;
+    let single = pairs.next()?;
+    let inner = single.into_inner().find(|p| is_expr(p.as_rule()))?;
+    let mut diags = Vec::new();
+    let mut b = Builder {
+        file,
+        offset: 0,
+        diags: &mut diags,
+    };
+    let e = b.expr(inner);
+    diags.is_empty().then_some(e)
+}
+
 fn next_char_boundary(src: &str, at: usize) -> usize {
     let mut end = (at + 1).min(src.len());
     while end < src.len() && !src.is_char_boundary(end) {
