@@ -2863,3 +2863,130 @@ environment prod { release = "1.0.0" }
         ),
     );
 }
+
+/// Lifecycle annotations against moto: `@ignore_changes` keeps the recorded
+/// value (also against a change made by hand), `@create_before_destroy` makes
+/// the new record before deleting the old, `@prevent_destroy` stops a plan
+/// that would replace or delete — nothing is touched — until it is removed.
+#[test]
+fn e2e_lifecycle_annotations_ignore_replace_first_and_protect() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = |comment: &str, record: &str, protect: &str| {
+        format!(
+            r#"import std.aws
+
+{protect}
+@ignore_changes(comment)
+resource zone: aws.HostedZone {{
+  name = "life.example.com"
+  comment = "{comment}"
+}}
+
+@create_before_destroy
+resource www: aws.DnsRecord {{
+  zone = zone.name
+  name = "{record}.life.example.com"
+  type = "CNAME"
+  values = ["lb.example.net"]
+}}
+"#
+        )
+    };
+    let write = |text: String| std::fs::write(dir.path().join("main.tpt"), text).expect("config");
+    let vars = aws_vars(&moto);
+    write(config("first", "www", "@prevent_destroy"));
+    assert_ok(
+        "the apply",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    let zone_comment = || -> String {
+        runtime().block_on(async {
+            let r53 = aws_sdk_route53::Client::new(&moto_config(&moto, "us-east-1").await);
+            let zones = r53.list_hosted_zones().send().await.expect("zones");
+            zones
+                .hosted_zones()
+                .iter()
+                .find_map(|z| z.config().and_then(|c| c.comment()).map(str::to_string))
+                .unwrap_or_default()
+        })
+    };
+    assert_eq!(zone_comment(), "first");
+    // A new comment in the configuration is ignored once the zone exists.
+    write(config("second", "www", "@prevent_destroy"));
+    let plan = run(dir.path(), &["plan", "."], &vars);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+    // So is a change made by hand: it is drift the plan does not undo.
+    runtime().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto_config(&moto, "us-east-1").await);
+        let zones = r53.list_hosted_zones().send().await.expect("zones");
+        let id = zones.hosted_zones()[0].id().to_string();
+        r53.update_hosted_zone_comment()
+            .id(id)
+            .comment("by hand")
+            .send()
+            .await
+            .expect("a change by hand");
+    });
+    let plan = run(dir.path(), &["plan", "."], &vars);
+    assert!(
+        plan.stdout.contains("Plan: 0 to create, 0 to update") || plan.stdout.contains("No changes"),
+        "{}",
+        plan.stdout
+    );
+    assert_ok(
+        "the apply",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    assert_eq!(zone_comment(), "by hand", "an ignored field is never sent");
+    // A new record name replaces the record, creating the new one first.
+    write(config("second", "web", "@prevent_destroy"));
+    let plan = run(dir.path(), &["plan", "."], &vars);
+    assert!(
+        plan.stdout
+            .contains("www (aws.DnsRecord) must be replaced (created anew, then the old one deleted)"),
+        "{}",
+        plan.stdout
+    );
+    assert_ok(
+        "the apply",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    let records = zones_with_records(&moto);
+    assert_eq!(
+        records["life.example.com."].1,
+        ["web.life.example.com. CNAME 300"]
+    );
+    // The protected zone: neither replaced nor destroyed.
+    let renamed = config("second", "web", "@prevent_destroy")
+        .replace("life.example.com\"\n  comment", "life2.example.com\"\n  comment");
+    write(renamed);
+    for args in [vec!["plan", "."], vec!["apply", ".", "--auto-approve"]] {
+        let out = run(dir.path(), &args, &vars);
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        assert!(
+            out.stderr.contains("E0706") && out.stderr.contains("would replace it"),
+            "{}",
+            out.stderr
+        );
+    }
+    write(config("second", "web", "@prevent_destroy"));
+    let destroy = run(dir.path(), &["destroy", ".", "--auto-approve"], &vars);
+    assert_eq!(destroy.code, 1, "{}", destroy.stdout);
+    assert!(
+        destroy.stderr.contains("E0706") && destroy.stderr.contains("would delete it"),
+        "{}",
+        destroy.stderr
+    );
+    assert!(
+        zones_with_records(&moto).contains_key("life.example.com."),
+        "nothing was deleted"
+    );
+    write(config("second", "web", ""));
+    assert_ok(
+        "the destroy",
+        &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
+    );
+    assert!(zones_with_records(&moto).is_empty());
+}

@@ -453,6 +453,7 @@ impl<'c> Session<'c> {
             }
         }
         if !options.destroy {
+            plan::ignore_changes(&self.checked.program, &mut evaluated.resources, &refreshed);
             let renders = engine.renders(&evaluated.resources, &refreshed);
             if renders > 0 {
                 notify(&format!(
@@ -483,6 +484,28 @@ impl<'c> Session<'c> {
             }
             plan::restrict(&mut p, &options.targets, &graph, &state);
         }
+        // `@prevent_destroy`: a destroy asks the configuration which resources it protects.
+        let protected = if !options.destroy {
+            plan::prevented(&p, &evaluated.resources)
+        } else if self.protects_any() {
+            let config = self.evaluate(&known).map_err(|mut diags| {
+                diags.insert(
+                    0,
+                    Diagnostic::error(
+                        Code::PreventDestroy,
+                        "cannot tell which resources are `@prevent_destroy`: the configuration does not evaluate",
+                    )
+                    .help("fix the errors below, then destroy again"),
+                );
+                Stop::Failed(diags)
+            })?;
+            plan::prevented(&p, &config.resources)
+        } else {
+            Vec::new()
+        };
+        if !protected.is_empty() {
+            return Err(Stop::Failed(protected));
+        }
         p.notes = skipped_waits(&p, &evaluated.resources);
         if options.targets.is_empty() {
             p.outputs = plan::output_changes(&refreshed, &evaluated.outputs, &sealer);
@@ -496,6 +519,15 @@ impl<'c> Session<'c> {
             sealer,
             key,
             outputs: evaluated.outputs,
+        })
+    }
+
+    /// Whether any resource of the configuration is `@prevent_destroy`.
+    fn protects_any(&self) -> bool {
+        self.checked.program.modules.iter().any(|m| {
+            m.resources
+                .values()
+                .any(|r| r.annotations.iter().any(|a| a.name.name == "prevent_destroy"))
         })
     }
 
@@ -608,13 +640,19 @@ impl<'c> Session<'c> {
     /// state is written after every operation. Progress goes to `events`.
     pub fn apply(&self, planned: &Planned, parallelism: usize, events: Events) -> (Report, State) {
         let reevaluate = |known: &KnownOutputs| {
-            self.evaluate(known).map(|e| e.resources).map_err(|diags| {
-                diags
-                    .iter()
-                    .map(|d| d.message.clone())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
+            let program = &self.checked.program;
+            self.evaluate(known)
+                .map(|mut e| {
+                    plan::ignore_changes(program, &mut e.resources, &planned.state);
+                    e.resources
+                })
+                .map_err(|diags| {
+                    diags
+                        .iter()
+                        .map(|d| d.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
         };
         let job = Job {
             plan: &planned.plan,

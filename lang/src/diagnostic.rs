@@ -94,6 +94,8 @@ pub enum Code {
     StalePlan,
     /// `--target` of an address that neither the configuration nor the state has.
     UnknownTarget,
+    /// A plan would delete or replace a `@prevent_destroy` resource.
+    PreventDestroy,
     /// An operation of a provider failed (apply, refresh, data lookup).
     ProviderFailed,
     /// A schema no kind applies (nor any schema it extends).
@@ -149,6 +151,7 @@ impl Code {
         Code::StateAddress,
         Code::StalePlan,
         Code::UnknownTarget,
+        Code::PreventDestroy,
         Code::ProviderFailed,
         Code::NoProvider,
         Code::NotApproved,
@@ -202,6 +205,7 @@ impl Code {
             Code::StateAddress => "E0703",
             Code::StalePlan => "E0704",
             Code::UnknownTarget => "E0705",
+            Code::PreventDestroy => "E0706",
             Code::ProviderFailed => "E0800",
             Code::NoProvider => "E0801",
             Code::NotApproved => "E0802",

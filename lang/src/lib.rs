@@ -19,7 +19,7 @@ pub mod fmt;
 
 pub use check::{check, Types};
 pub use diagnostic::{Code, Diagnostic};
-pub use eval::{evaluate, evaluate_with, Evaluated, Inputs, KnownOutputs, ResourceInstance};
+pub use eval::{evaluate, evaluate_with, Evaluated, Inputs, KnownOutputs, Lifecycle, ResourceInstance};
 pub use program::{FileSystem, Program};
 pub use source::{SourceMap, Span};
 pub mod stdlib;

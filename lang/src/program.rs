@@ -238,8 +238,10 @@ pub const ITEM_ANNOTATIONS: &[(&str, &str)] = &[
     ("promote", "param"),
     ("var", "param"),
     ("timeout", "resource schema"),
-    ("create_before_destroy", "resource schema"),
+    ("create_before_destroy", "resource schema, resource"),
     ("data", "resource schema"),
+    ("prevent_destroy", "resource"),
+    ("ignore_changes", "resource"),
 ];
 pub const FIELD_ANNOTATIONS: &[&str] = &["replace", "output", "setting"];
 
@@ -1547,7 +1549,11 @@ impl Collector<'_> {
                 );
             }
             ItemKind::Resource(r) => {
-                self.check_annotations(&item.annotations, &[], "resources");
+                self.check_annotations(
+                    &item.annotations,
+                    &["prevent_destroy", "create_before_destroy", "ignore_changes"],
+                    "resources",
+                );
                 if !is_root {
                     return root_only(self, "a resource", r.name.span);
                 }

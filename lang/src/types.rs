@@ -168,6 +168,17 @@ impl Ty {
         matches!(self.base(), Ty::Secret)
     }
 
+    /// Whether values of this type may hold a sensitive part (`{string: secret}`).
+    pub fn contains_secret(&self) -> bool {
+        match self.resolved() {
+            Ty::Secret => true,
+            Ty::Refined(t, _) | Ty::Optional(t) | Ty::List(t) | Ty::Map(t) => t.contains_secret(),
+            Ty::Union(ts) => ts.iter().any(Ty::contains_secret),
+            Ty::Record(r) => r.fields.values().any(|f| f.ty.contains_secret()),
+            _ => false,
+        }
+    }
+
     /// A type name as users write it, with schema names from `names`.
     pub fn display<'a>(&'a self, names: &'a dyn Fn(SchemaId) -> String) -> TyDisplay<'a> {
         TyDisplay { ty: self, names }

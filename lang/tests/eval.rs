@@ -498,3 +498,36 @@ environment prod { tag = "from-env"; replicas = 2 }
     // A `TPT_VAR_` naming no param is someone else's.
     assert!(evaluate(&program, Some("prod"), &Given(vec![var("nope", "1", false)])).is_ok());
 }
+
+#[test]
+fn lifecycle_annotations_reach_the_instances_and_the_resources_of_components() {
+    let ev = eval_component(
+        r#"
+@prevent_destroy
+@create_before_destroy
+resource web: Team { team = "web" }
+
+@ignore_changes(replicas, tags)
+resource solo: Svc { name = "solo" }
+
+for n in ["a", "b"] {
+  @prevent_destroy
+  resource many: Svc { name = n }
+}
+"#,
+        None,
+    );
+    let l = |a: &str| {
+        ev.resources
+            .iter()
+            .find(|r| r.address == a)
+            .expect(a)
+            .lifecycle
+            .clone()
+    };
+    assert!(l("web.api").prevent_destroy.is_some() && l("web.api").create_before_destroy);
+    assert!(l("web.worker").prevent_destroy.is_some());
+    assert_eq!(l("solo").ignore_changes, ["replicas", "tags"]);
+    assert!(l("solo").prevent_destroy.is_none() && !l("solo").create_before_destroy);
+    assert!(l("many[\"b\"]").prevent_destroy.is_some());
+}

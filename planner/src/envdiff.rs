@@ -200,6 +200,7 @@ mod tests {
                         .collect::<IndexMap<_, _>>(),
                     depends_on: Default::default(),
                     span: Default::default(),
+                    lifecycle: Default::default(),
                 })
                 .collect(),
             outputs: IndexMap::new(),

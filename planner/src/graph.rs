@@ -374,6 +374,7 @@ mod tests {
             inputs: Default::default(),
             depends_on: deps.iter().map(|d| d.to_string()).collect::<BTreeSet<_>>(),
             span: Span::default(),
+            lifecycle: Default::default(),
         }
     }
 

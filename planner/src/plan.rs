@@ -138,6 +138,71 @@ pub fn output_changes(
     out
 }
 
+/// `@ignore_changes(…)`: once a resource is recorded, the listed fields keep
+/// their recorded values — in the plan and in what an apply sends. (A field
+/// that cannot be recalled, e.g. a fingerprinted secret, keeps the configured
+/// value; the checker refuses secret fields.) Recorded objects are found at
+/// their address, or where a `moved` block says they were.
+pub fn ignore_changes(program: &Program, resources: &mut [ResourceInstance], state: &State) {
+    let moves = &program.module(program.root()).moves;
+    for r in resources
+        .iter_mut()
+        .filter(|r| !r.lifecycle.ignore_changes.is_empty())
+    {
+        let recorded = state.resources.get(&r.address).or_else(|| {
+            moves
+                .iter()
+                .find(|mv| mv.to == r.address)
+                .and_then(|mv| state.resources.get(&mv.from))
+        });
+        let Some(recorded) = recorded.filter(|x| !x.unfinished) else {
+            continue;
+        };
+        let schema = program.schema(r.schema);
+        for field in &r.lifecycle.ignore_changes {
+            let (Some(stored), Some(f)) = (recorded.inputs.get(field), schema.fields.get(field)) else {
+                continue;
+            };
+            if let Some(v) = crate::state::recall(program, stored, &f.ty) {
+                r.inputs.insert(field.clone(), v);
+            }
+        }
+    }
+}
+
+/// Why the plan cannot go on: a `@prevent_destroy` resource it would delete or
+/// replace (`desired`: the instances with their lifecycle; for a destroy, the
+/// configuration's). One diagnostic per resource, at its annotation.
+pub fn prevented(p: &Plan, desired: &[ResourceInstance]) -> Vec<tpt_lang::Diagnostic> {
+    let by_address: BTreeMap<&str, &ResourceInstance> =
+        desired.iter().map(|r| (r.address.as_str(), r)).collect();
+    p.changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .filter_map(|c| {
+            let r = by_address.get(c.address.as_str())?;
+            let at = r.lifecycle.prevent_destroy?;
+            let what = match (&c.action, &c.reason) {
+                (Action::Replace, Some(why)) => format!("replace it ({why})"),
+                (Action::Replace, None) => "replace it".to_string(),
+                _ => "delete it".to_string(),
+            };
+            Some(
+                tpt_lang::Diagnostic::error(
+                    tpt_lang::Code::PreventDestroy,
+                    format!("`{}` is `@prevent_destroy`, and this plan would {what}", c.address),
+                )
+                .label(at, "protected here")
+                .help(if c.action == Action::Replace {
+                    "change the configuration so that nothing forces a replacement, or remove `@prevent_destroy` first if losing the object is intended"
+                } else {
+                    "remove `@prevent_destroy` first (and apply) if deleting the object is intended"
+                }),
+            )
+        })
+        .collect()
+}
+
 /// Moves the recorded objects of `state` to the addresses the plan's `moved`
 /// changes give them (and the recorded dependencies on them along); whether
 /// anything moved.
@@ -323,10 +388,11 @@ fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sea
             fields,
         };
     }
-    let create_before_destroy = schema
-        .annotations
-        .iter()
-        .any(|a| a.name.name == "create_before_destroy");
+    let create_before_destroy = r.lifecycle.create_before_destroy
+        || schema
+            .annotations
+            .iter()
+            .any(|a| a.name.name == "create_before_destroy");
     let desired: BTreeMap<&str, J> = r
         .inputs
         .iter()

@@ -96,7 +96,80 @@ impl Checker<'_> {
         }
     }
 
+    /// `@prevent_destroy` and `@create_before_destroy` take nothing;
+    /// `@ignore_changes(a, b)` names input fields of the resource's schema.
+    fn check_lifecycle(&mut self, r: &ResourceDecl) {
+        for a in &r.annotations {
+            if a.name.name != "ignore_changes" {
+                // `@prevent_destroy`, `@create_before_destroy`: no arguments.
+                self.check_annotation_args(ModuleId(0), a);
+                continue;
+            }
+            let Some(id) = r.schema else { continue };
+            let schema = self.p.schema(id);
+            if schema.component.is_some() {
+                self.err(
+                    Diagnostic::error(
+                        Code::BadAnnotation,
+                        "`@ignore_changes` cannot stand on a component instance",
+                    )
+                    .label(a.span, "names fields of a resource")
+                    .help("put it on the resources inside the component, naming their fields"),
+                );
+                continue;
+            }
+            if a.args.is_empty() {
+                self.err(
+                    Diagnostic::error(
+                        Code::BadAnnotation,
+                        "`@ignore_changes` takes the fields to ignore",
+                    )
+                    .label(a.span, "no field named")
+                    .help("write e.g. `@ignore_changes(replicas, tags)`"),
+                );
+            }
+            for arg in &a.args {
+                let ExprKind::Ident(field) = &arg.kind else {
+                    self.err(
+                        Diagnostic::error(Code::BadAnnotation, "`@ignore_changes` takes field names")
+                            .label(arg.span, "not a field name")
+                            .help(
+                                "write the names of the resource's fields: `@ignore_changes(replicas, tags)`",
+                            ),
+                    );
+                    continue;
+                };
+                match schema.fields.get(&field.name) {
+                    Some(f) if f.output => self.err(
+                        Diagnostic::error(
+                            Code::BadAnnotation,
+                            format!("`{}` is an output of `{}`: there is no change of it to ignore", field.name, schema.name),
+                        )
+                        .label(field.span, "an output")
+                        .help("name input fields of the resource"),
+                    ),
+                    Some(f) if f.ty.contains_secret() => self.err(
+                        Diagnostic::error(
+                            Code::BadAnnotation,
+                            format!("changes of `{}` cannot be ignored: it holds a secret", field.name),
+                        )
+                        .label(field.span, "a secret field")
+                        .help("tpt keeps only a fingerprint of a secret, so it cannot keep the recorded value; remove it from `@ignore_changes`"),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        let mut rec = self.p.schema_record(id);
+                        rec.fields.retain(|n, _| schema.fields.get(n).is_some_and(|f| !f.output));
+                        let owner = format!("resource `{}` (`{}`)", r.node.name.name, schema.name);
+                        self.unknown_field(&field.name, field.span, &rec, &owner);
+                    }
+                }
+            }
+        }
+    }
+
     fn check_resource(&mut self, m: ModuleId, r: &ResourceDecl) {
+        self.check_lifecycle(r);
         // Bind the loop variables of enclosing `for`s.
         let mut bound = 0;
         for l in &r.loops {

@@ -115,6 +115,47 @@ pub struct ResourceInstance {
     pub depends_on: BTreeSet<String>,
     /// The name in the resource declaration (what diagnostics point at).
     pub span: Span,
+    /// How plans treat it: its annotations, and those of the component
+    /// instances around it.
+    pub lifecycle: Lifecycle,
+}
+
+/// `@prevent_destroy`, `@create_before_destroy`, `@ignore_changes(…)` of a resource.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lifecycle {
+    /// `@prevent_destroy`: where it is written; a plan that deletes or replaces
+    /// the resource fails.
+    pub prevent_destroy: Option<Span>,
+    /// `@create_before_destroy`: a replacement makes the new object first.
+    pub create_before_destroy: bool,
+    /// `@ignore_changes(…)`: fields whose recorded value is kept once created.
+    pub ignore_changes: Vec<String>,
+}
+
+impl Lifecycle {
+    /// The lifecycle annotations of a declaration, over `outer` (an enclosing
+    /// component instance's).
+    pub fn of(annotations: &[crate::syntax::ast::Annotation], outer: &Lifecycle) -> Lifecycle {
+        let mut l = Lifecycle {
+            prevent_destroy: outer.prevent_destroy,
+            create_before_destroy: outer.create_before_destroy,
+            ignore_changes: Vec::new(),
+        };
+        for a in annotations {
+            match a.name.name.as_str() {
+                "prevent_destroy" => l.prevent_destroy = Some(a.span),
+                "create_before_destroy" => l.create_before_destroy = true,
+                "ignore_changes" => l
+                    .ignore_changes
+                    .extend(a.args.iter().filter_map(|e| match &e.kind {
+                        crate::syntax::ast::ExprKind::Ident(id) => Some(id.name.clone()),
+                        _ => None,
+                    })),
+                _ => {}
+            }
+        }
+        l
+    }
 }
 
 /// Evaluates the program for `environment` (`None`: the base configuration,
@@ -275,6 +316,8 @@ struct Frame {
     inputs: IndexMap<String, (Value, Span, BTreeSet<String>)>,
     /// `depends_on` of the instance and of the instances around it.
     depends: BTreeSet<String>,
+    /// Lifecycle annotations of the instance and of the instances around it.
+    lifecycle: Lifecycle,
     /// The instance's name in its declaration.
     span: Span,
 }
@@ -355,6 +398,7 @@ impl<'p> Evaluator<'p> {
                 path: Vec::new(),
                 inputs: IndexMap::new(),
                 depends: BTreeSet::new(),
+                lifecycle: Lifecycle::default(),
                 span: Span::default(),
             }],
             frame: 0,

@@ -358,6 +358,7 @@ impl<'p> Evaluator<'p> {
             inputs,
             depends_on,
             span: decl.node.name.span,
+            lifecycle: super::Lifecycle::of(&decl.annotations, &self.frames[plan.frame].lifecycle),
         })
     }
 
@@ -513,12 +514,14 @@ impl<'p> Evaluator<'p> {
         result?;
         let mut depends = self.frames[plan.frame].depends.clone();
         depends.extend(explicit);
+        let lifecycle = super::Lifecycle::of(&decl.annotations, &self.frames[plan.frame].lifecycle);
         Ok(super::Frame {
             module: body,
             address: plan.address.clone(),
             path,
             inputs,
             depends,
+            lifecycle,
             span: decl.node.name.span,
         })
     }

@@ -296,9 +296,12 @@ impl Printer<'_> {
         } else if inline_anns {
             format!("{} ", self.annotations(&item.annotations))
         } else {
-            let anns = self.annotations(&item.annotations);
+            // One annotation per line above the item.
             let pad = self.pad();
-            self.out.push_str(&format!("{pad}{anns}\n"));
+            for a in &item.annotations {
+                let text = self.annotation(a);
+                self.out.push_str(&format!("{pad}{text}\n"));
+            }
             String::new()
         };
         match &item.kind {
