@@ -162,6 +162,10 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub refresh: bool,
 
+    /// Only accept what changed outside tpt into the state (drift): no object is changed.
+    #[arg(long, conflicts_with_all = ["target", "refresh"])]
+    pub refresh_only: bool,
+
     /// Bound every wait (cluster ACTIVE, database available, rollout), e.g. `2m`; default: the resource's `wait_timeout`, else the schema's `@timeout`.
     #[arg(long, value_name = "DURATION")]
     pub wait_timeout: Option<String>,
@@ -295,6 +299,10 @@ pub struct PlanArgs {
     /// Read the live objects first and show drift; `--refresh=false` plans against the recorded state as it is.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub refresh: bool,
+
+    /// Show only what changed outside tpt (drift), which `tpt apply --refresh-only` would record in the state.
+    #[arg(long, conflicts_with_all = ["target", "refresh"])]
+    pub refresh_only: bool,
 
     /// Set a `@var` param (repeatable): `--var image_tag=1.4.3`; wins over `TPT_VAR_NAME` and the environment.
     #[arg(long = "var", value_name = "NAME=VALUE")]

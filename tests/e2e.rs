@@ -2990,3 +2990,120 @@ resource www: aws.DnsRecord {{
     );
     assert!(zones_with_records(&moto).is_empty());
 }
+
+/// `--refresh-only` against moto: the plan shows only what changed outside tpt;
+/// applying records it (a changed field, a deleted object) and changes nothing,
+/// after which a normal plan proposes to undo what is left of the drift.
+#[test]
+fn e2e_refresh_only_accepts_drift_into_the_state() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        r#"import std.aws
+
+resource kept: aws.HostedZone {
+  name = "kept.example.com"
+  comment = "mine"
+}
+
+resource lost: aws.HostedZone {
+  name = "lost.example.com"
+}
+"#,
+    )
+    .expect("config");
+    let vars = aws_vars(&moto);
+    assert_ok(
+        "the apply",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    let state_path = dir.path().join(".tpt/state/default.json");
+    let read_state = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&state_path).expect("state")).expect("JSON")
+    };
+    let before = read_state();
+    let id = |name: &str| {
+        before["resources"][name]["provider_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (kept, lost) = (id("kept"), id("lost"));
+    runtime().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto_config(&moto, "us-east-1").await);
+        r53.update_hosted_zone_comment()
+            .id(&kept)
+            .comment("by hand")
+            .send()
+            .await
+            .expect("a change by hand");
+        r53.delete_hosted_zone()
+            .id(&lost)
+            .send()
+            .await
+            .expect("a deletion by hand");
+    });
+    let plan = run(dir.path(), &["plan", ".", "--refresh-only"], &vars);
+    assert_ok("the refresh-only plan", &plan);
+    for line in [
+        "! kept (aws.HostedZone) was changed outside tpt",
+        "~ comment: \"mine\" → \"by hand\"",
+        "! lost (aws.HostedZone) was deleted outside tpt",
+        "Refresh only: applying records 1 object changed and 1 deleted outside tpt in the state of `default`; no object is changed.",
+    ] {
+        assert!(plan.stdout.contains(line), "`{line}`:\n{}", plan.stdout);
+    }
+    assert!(!plan.stdout.contains("will be created"), "{}", plan.stdout);
+    let apply = run(
+        dir.path(),
+        &["apply", ".", "--refresh-only", "--auto-approve"],
+        &vars,
+    );
+    assert_ok("the refresh-only apply", &apply);
+    let after = read_state();
+    assert_eq!(after["resources"]["kept"]["inputs"]["comment"], "by hand");
+    assert!(
+        after["resources"].get("lost").is_none(),
+        "the deleted zone left the state"
+    );
+    assert_eq!(after["serial"].as_u64(), before["serial"].as_u64().map(|s| s + 1));
+    assert_eq!(
+        zones_with_records(&moto).len(),
+        1,
+        "nothing was created or changed"
+    );
+    let again = run(dir.path(), &["plan", ".", "--refresh-only"], &vars);
+    assert!(
+        again
+            .stdout
+            .contains("No changes: the state of `default` matches the live objects."),
+        "{}",
+        again.stdout
+    );
+    // A normal plan now proposes the configuration again.
+    let plan = run(dir.path(), &["plan", "."], &vars);
+    assert!(
+        plan.stdout.contains("~ comment: \"by hand\" → \"mine\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("+ lost (aws.HostedZone) will be created"),
+        "{}",
+        plan.stdout
+    );
+    // Not with `--refresh=false`, nor for a destroy.
+    for args in [
+        vec!["plan", ".", "--refresh-only", "--refresh=false"],
+        vec!["destroy", ".", "--refresh-only"],
+    ] {
+        let out = run(dir.path(), &args, &vars);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+    }
+    assert_ok(
+        "the destroy",
+        &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
+    );
+}

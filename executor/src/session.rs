@@ -242,6 +242,8 @@ pub struct Options {
     pub targets: Vec<String>,
     /// Follow the creates an interrupted run left unconfirmed (apply only: it writes state).
     pub reconcile: bool,
+    /// Only accept drift into the state: no object is changed (`--refresh-only`).
+    pub refresh_only: bool,
 }
 
 /// A plan and what applying it needs.
@@ -484,6 +486,22 @@ impl<'c> Session<'c> {
             }
             plan::restrict(&mut p, &options.targets, &graph, &state);
         }
+        if options.refresh_only {
+            // What refresh found is all there is to apply; outputs follow the live objects.
+            p.changes.clear();
+            p.refresh_only = true;
+            p.outputs = plan::output_changes(&refreshed, &evaluated.outputs, &sealer);
+            return Ok(Planned {
+                plan: p,
+                state: refreshed,
+                resources: evaluated.resources,
+                graph,
+                known,
+                sealer,
+                key,
+                outputs: evaluated.outputs,
+            });
+        }
         // `@prevent_destroy`: a destroy asks the configuration which resources it protects.
         let protected = if !options.destroy {
             plan::prevented(&p, &evaluated.resources)
@@ -668,6 +686,19 @@ impl<'c> Session<'c> {
             wait_limit: self.settings.wait_limit,
             base_dir: self.engine.base_dir.clone(),
         };
+        if planned.plan.refresh_only {
+            // The refreshed state is the result: written as it is, nothing else runs.
+            let mut state = planned.state.clone();
+            let mut report = Report::default();
+            if !planned.plan.drift.is_empty() {
+                state.serial += 1;
+                if let Err(e) = self.backend.write(&self.env_name, &state) {
+                    report.state_error = Some(format!("cannot record the refreshed state: {e}"));
+                    return (report, planned.state.clone());
+                }
+            }
+            return (report, state);
+        }
         // `moved` blocks: the recorded objects take their new addresses first,
         // written before anything runs (a plan of moves alone runs nothing else).
         let mut state = planned.state.clone();

@@ -95,6 +95,9 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Root outputs that change (see [`output_changes`]).
     pub outputs: Vec<OutputChange>,
+    /// `--refresh-only`: applying records the drift (and outputs) in the state
+    /// and changes no object; `changes` is empty.
+    pub refresh_only: bool,
 }
 
 /// A root output whose value changes: `before` as recorded (`None`: not yet),
@@ -242,6 +245,7 @@ impl Plan {
             .iter()
             .any(|c| !matches!(c.action, Action::NoOp | Action::Read) || c.moved_from.is_some())
             || !self.outputs.is_empty()
+            || (self.refresh_only && !self.drift.is_empty())
     }
 
     pub fn count(&self, action: Action) -> usize {
@@ -360,6 +364,7 @@ pub fn diff(
         changes,
         notes: Vec::new(),
         outputs: Vec::new(),
+        refresh_only: false,
     }
 }
 
@@ -818,6 +823,20 @@ fn field_lines(c: &ResourceChange, out: &mut String) {
 /// The plan for people.
 pub fn to_text(p: &Plan) -> String {
     let drift = crate::refresh::drift_text(&p.drift);
+    if p.refresh_only {
+        if !p.has_changes() {
+            return format!(
+                "No changes: the state of `{}` matches the live objects.\n",
+                p.environment
+            );
+        }
+        return format!(
+            "{drift}{}Refresh only: applying records {} in the state of `{}`; no object is changed.\n",
+            outputs_text(p),
+            crate::refresh::describe_drift(&p.drift),
+            p.environment
+        );
+    }
     if !p.has_changes() {
         return format!(
             "{drift}No changes: `{}` matches the configuration.\n{}",
@@ -1002,6 +1021,9 @@ pub fn to_json(p: &Plan) -> J {
         })).collect::<Vec<_>>(),
         "changes": changes,
     });
+    if p.refresh_only {
+        doc["refresh_only"] = J::Bool(true);
+    }
     if !p.outputs.is_empty() {
         doc["outputs"] = J::Array(
             p.outputs
@@ -1208,6 +1230,7 @@ pub fn from_saved(bytes: &[u8]) -> Result<Plan, SavedPlanError> {
             .as_array()
             .map(|n| n.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
             .unwrap_or_default(),
+        refresh_only: p["refresh_only"] == true,
         outputs: p["outputs"]
             .as_array()
             .map(|os| {
@@ -1265,6 +1288,7 @@ mod saved_tests {
             serial: 1,
             notes: Vec::new(),
             outputs: Vec::new(),
+            refresh_only: false,
             changes: vec![ResourceChange {
                 address: "web".into(),
                 schema: "k8s.HelmRelease".into(),
@@ -1321,6 +1345,7 @@ mod saved_tests {
             lineage: "L".into(),
             serial: 3,
             notes: vec!["a note".into()],
+            refresh_only: false,
             outputs: vec![
                 OutputChange {
                     name: "url".into(),

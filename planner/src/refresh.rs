@@ -85,6 +85,25 @@ pub fn apply_live(state: &State, live: &BTreeMap<String, Live>) -> (State, Vec<D
 }
 
 /// Drift for people.
+/// `2 objects changed and 1 deleted outside tpt`, for a summary line.
+pub fn describe_drift(drift: &[Drift]) -> String {
+    let deleted = drift.iter().filter(|d| d.changed.is_none()).count();
+    let changed = drift.len() - deleted;
+    let n = |k: usize, what: &str| {
+        if k == 1 {
+            format!("1 object {what}")
+        } else {
+            format!("{k} objects {what}")
+        }
+    };
+    match (changed, deleted) {
+        (0, 0) => "nothing".to_string(),
+        (c, 0) => format!("{} outside tpt", n(c, "changed")),
+        (0, d) => format!("{} outside tpt", n(d, "deleted")),
+        (c, d) => format!("{} and {d} deleted outside tpt", n(c, "changed")),
+    }
+}
+
 pub fn drift_text(drift: &[Drift]) -> String {
     if drift.is_empty() {
         return String::new();

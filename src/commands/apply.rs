@@ -18,6 +18,16 @@ use crate::cli::ApplyArgs;
 use crate::render::{status, Renderer};
 
 pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
+    // A usage error, said (and exited on) before anything is read or locked.
+    if args.refresh_only && destroy {
+        use clap::CommandFactory;
+        crate::cli::Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "`tpt destroy` has no `--refresh-only`; `tpt apply --refresh-only` accepts drift into the state",
+            )
+            .exit();
+    }
     let verb = if destroy { "destroy" } else { "apply" };
     let no_sources = tpt_lang::SourceMap::new();
     // A saved plan, or a configuration?
@@ -58,7 +68,8 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         refresh: args.refresh,
         destroy,
         targets: args.target.clone(),
-        reconcile: true,
+        reconcile: !args.refresh_only,
+        refresh_only: args.refresh_only,
     };
     let planned = match session.plan(&options, &|note| status(note)) {
         Ok(p) => p,
@@ -108,6 +119,20 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     } else {
         Default::default()
     };
+    if planned.plan.refresh_only {
+        if let Some(e) = &report.state_error {
+            return fail(&[Diagnostic::error(Code::Io, e.clone())
+                .help("check the state backend, then run `tpt apply --refresh-only` again")]);
+        }
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "\nRefresh complete: the state of `{}` records {}; no object was changed.",
+            session.env_name,
+            tpt_planner::refresh::describe_drift(&p.drift)
+        );
+        print_outputs(&outputs, &planned.sealer);
+        return exit(OK);
+    }
     // The summary.
     let mut diags = Vec::new();
     for (address, action, outcome) in &report.outcomes {
@@ -181,13 +206,8 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     if !diags.is_empty() {
         return fail(&diags);
     }
-    if !outputs.is_empty() && !report.cancelled {
-        let mut text = String::from("\nOutputs:\n");
-        for (name, v) in &outputs {
-            let stored = tpt_planner::state::store(v, &planned.sealer);
-            text.push_str(&format!("  {name} = {}\n", tpt_planner::plan::show(&stored)));
-        }
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if !report.cancelled {
+        print_outputs(&outputs, &planned.sealer);
     }
     if report.cancelled {
         status(if interrupted > 0 {
@@ -252,4 +272,20 @@ fn ask(verb: &str, interrupted: &dyn Fn() -> bool) -> Result<bool, Diagnostic> {
             Err(_) => return Ok(false),
         }
     }
+}
+
+/// `Outputs:` and a line per root output (secrets masked), or nothing.
+fn print_outputs(
+    outputs: &indexmap::IndexMap<String, tpt_lang::value::Value>,
+    sealer: &tpt_planner::state::Sealer,
+) {
+    if outputs.is_empty() {
+        return;
+    }
+    let mut text = String::from("\nOutputs:\n");
+    for (name, v) in outputs {
+        let stored = tpt_planner::state::store(v, sealer);
+        text.push_str(&format!("  {name} = {}\n", tpt_planner::plan::show(&stored)));
+    }
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

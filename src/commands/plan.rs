@@ -44,6 +44,7 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         destroy: false,
         targets: args.target.clone(),
         reconcile: false,
+        refresh_only: args.refresh_only,
     };
     let planned = match session.plan(&options, &|note| status(note)) {
         Ok(p) => p,
