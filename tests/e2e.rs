@@ -3107,3 +3107,87 @@ resource lost: aws.HostedZone {
         &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
     );
 }
+
+/// A team's records kept in YAML beside the configuration, decoded into a
+/// declared type and applied to moto; the zone's comment from a template.
+/// Changing the YAML file changes the plan.
+#[test]
+fn e2e_records_from_a_yaml_file_and_a_template() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::create_dir_all(dir.path().join("data")).expect("data");
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        r#"import std.aws
+
+schema Record {
+  name: string
+  target: string
+  ttl: duration = 5m
+}
+
+let records: [Record] = yaml_decode(file("./data/records.yaml"))
+
+resource zone: aws.HostedZone {
+  name = "files.example.com"
+  comment = templatefile("./data/comment.txt", { n = len(records) })
+}
+
+for r in records {
+  resource record: aws.DnsRecord {
+    zone = zone.name
+    name = "${r.name}.files.example.com"
+    type = "CNAME"
+    values = [r.target]
+    ttl = r.ttl
+  }
+}
+"#,
+    )
+    .expect("config");
+    std::fs::write(
+        dir.path().join("data/comment.txt"),
+        "${n} records, from data/records.yaml",
+    )
+    .expect("template");
+    let records = |text: &str| std::fs::write(dir.path().join("data/records.yaml"), text).expect("records");
+    records("- name: www\n  target: lb.example.net\n- name: api\n  target: api.example.net\n  ttl: 1m\n");
+    let vars = aws_vars(&moto);
+    assert_ok(
+        "the apply",
+        &run(dir.path(), &["apply", ".", "--auto-approve"], &vars),
+    );
+    let zones = zones_with_records(&moto);
+    assert_eq!(
+        zones["files.example.com."].1,
+        [
+            "api.files.example.com. CNAME 60",
+            "www.files.example.com. CNAME 300"
+        ]
+    );
+    // The file changed: the plan follows it.
+    records("- name: www\n  target: lb2.example.net\n");
+    let plan = run(dir.path(), &["plan", "."], &vars);
+    for line in [
+        "~ values: [\"lb.example.net\"] → [\"lb2.example.net\"]",
+        "- record[1] (aws.DnsRecord) will be deleted",
+        "~ comment: \"2 records, from data/records.yaml\" → \"1 records, from data/records.yaml\"",
+    ] {
+        assert!(plan.stdout.contains(line), "`{line}`:\n{}", plan.stdout);
+    }
+    // A file that does not fit stops the plan, saying where.
+    records("- name: www\n  target: lb.example.net\n  ttl: soon\n");
+    let bad = run(dir.path(), &["plan", "."], &vars);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr
+            .contains("`./data/records.yaml` does not fit `let records`: element 1: `ttl`"),
+        "{}",
+        bad.stderr
+    );
+    assert_ok(
+        "the destroy",
+        &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
+    );
+}

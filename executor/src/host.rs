@@ -14,6 +14,13 @@ pub struct DiskFs;
 
 impl FileSystem for DiskFs {
     fn read(&self, path: &str) -> Result<String, String> {
+        // Only regular files: a pipe or a device would block or never end.
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err("it is a directory".into()),
+            Ok(m) if !m.is_file() => return Err("not a regular file".into()),
+            Err(e) => return Err(io_message(&e)),
+            Ok(_) => {}
+        }
         std::fs::read_to_string(path).map_err(|e| io_message(&e))
     }
 }

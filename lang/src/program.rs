@@ -58,7 +58,14 @@ pub struct Program {
     pub modules: Vec<Module>,
     pub schemas: Vec<SchemaDef>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Files read by `file("…")` and `templatefile("…", …)`, by their path
+    /// (joined to the reading file's directory): read when loading, so that
+    /// evaluation stays free of IO. `Err` says why one could not be read.
+    pub data: HashMap<String, Result<Arc<str>, String>>,
 }
+
+/// The builtins that read a file named by their first argument, a string literal.
+pub const FILE_READERS: &[&str] = &["file", "templatefile"];
 
 /// One module: the root configuration (one or more files), a `std.*` module, or
 /// an imported file.
@@ -254,6 +261,10 @@ impl Program {
 
     /// [`Program::load`] with files parsed by `parser` (which may reuse earlier trees).
     pub fn load_with(fs: &dyn FileSystem, root_files: &[String], parser: &dyn ParseFile) -> Program {
+        let root_dir = root_files
+            .first()
+            .map(|f| f.rfind('/').map_or(String::new(), |i| f[..i].to_string()))
+            .unwrap_or_default();
         let mut loader = Loader {
             fs,
             parser,
@@ -261,6 +272,7 @@ impl Program {
             by_key: HashMap::new(),
             loading: Vec::new(),
             pending: HashMap::new(),
+            root_dir,
         };
         let root = loader.new_module("main".into(), true);
         let mut parsed = Vec::new();
@@ -412,6 +424,8 @@ struct Loader<'a> {
     loading: Vec<(String, ModuleId)>,
     /// Items parsed, waiting for the collector.
     pending: HashMap<ModuleId, Vec<Item>>,
+    /// The directory of the root module's first file (`""`: the working directory).
+    root_dir: String,
 }
 
 /// Items of one module, before collection.
@@ -452,11 +466,63 @@ impl Loader<'_> {
                 if let ItemKind::Import(import) = &item.kind {
                     self.import(id, file, import, item.span);
                 }
+                self.read_data(file, &item);
                 items.push((file, item));
             }
         }
         self.pending
             .insert(id, items.into_iter().map(|(_, i)| i).collect());
+    }
+
+    /// Reads the files `file("…")` and `templatefile("…", …)` calls of `item` name,
+    /// if they lie inside the configuration's directory (or the reading file's).
+    fn read_data(&mut self, file: FileId, item: &Item) {
+        let base = self
+            .program
+            .sources
+            .get(file)
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
+        let mut wanted: Vec<(String, Span, &'static str)> = Vec::new();
+        item.visit_exprs(&mut |e| {
+            for name in FILE_READERS {
+                if let Some(lit) = e.call_of(name).and_then(|args| args.first()) {
+                    if let Some(path) = lit.plain_string() {
+                        wanted.push((path, lit.span, name));
+                    }
+                }
+            }
+        });
+        for (path, span, name) in wanted {
+            let joined = join_relative(&base, &path);
+            if self.program.data.contains_key(&joined) {
+                continue;
+            }
+            let own_dir = base.rfind('/').map_or("", |i| &base[..i]);
+            if !inside(&self.root_dir, &joined) && !inside(own_dir, &joined) {
+                self.program.diagnostics.push(
+                    Diagnostic::error(
+                        Code::Io,
+                        format!("`{name}` reads only files inside the configuration's directory: `{path}` is outside"),
+                    )
+                    .label(span, "outside the configuration")
+                    .help("keep the files a configuration reads beside it (paths are relative to the file that reads them)"),
+                );
+                self.program
+                    .data
+                    .insert(joined, Err("outside the configuration".into()));
+                continue;
+            }
+            let read = self.fs.read(&joined).map(Arc::<str>::from);
+            if let Err(e) = &read {
+                self.program.diagnostics.push(
+                    Diagnostic::error(Code::Io, format!("cannot read `{path}`: {e}"))
+                        .label(span, format!("looked for `{joined}`"))
+                        .help("paths are relative to the file that reads them; check the path"),
+                );
+            }
+            self.program.data.insert(joined, read);
+        }
     }
 
     fn import(&mut self, into: ModuleId, file: FileId, import: &ast::Import, span: Span) {
@@ -570,6 +636,15 @@ impl Loader<'_> {
         self.fill_module(id, vec![(file, ast)]);
         self.loading.pop();
         Some(id)
+    }
+}
+
+/// Whether the normalised `path` lies in directory `dir` (`""`: the working directory).
+fn inside(dir: &str, path: &str) -> bool {
+    if dir.is_empty() {
+        !path.starts_with('/') && path != ".." && !path.starts_with("../")
+    } else {
+        path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
     }
 }
 

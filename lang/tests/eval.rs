@@ -531,3 +531,60 @@ for n in ["a", "b"] {
     assert!(l("solo").prevent_destroy.is_none() && !l("solo").create_before_destroy);
     assert!(l("many[\"b\"]").prevent_destroy.is_some());
 }
+
+// ---------------------------------------------------------------- reading files
+
+#[test]
+fn files_are_read_when_loading_and_decoded_into_declared_types() {
+    struct Files;
+    impl tpt_lang::FileSystem for Files {
+        fn read(&self, path: &str) -> Result<String, String> {
+            match path {
+                "conf/main.tpt" => Ok(r#"
+schema Team {
+  name: string
+  replicas: int = 1
+  timeout: duration = 1m
+}
+let teams: [Team] = yaml_decode(file("teams.yaml"))
+let limits: {string: float} = json_decode(file("./data/limits.json"))
+let motd = templatefile("data/motd.txt", { who = "ops", n = len(teams) })
+let raw = file("teams.yaml")
+"#
+                .into()),
+                "conf/teams.yaml" => Ok("- name: a\n  timeout: 5m\n- name: b\n  replicas: 3\n".into()),
+                "conf/data/limits.json" => Ok(r#"{"cpu": 1, "memory": 0.5}"#.into()),
+                "conf/data/motd.txt" => Ok("hello ${who}: ${n} teams, ${upper(who)} $${kept}".into()),
+                _ => Err("no such file or directory".into()),
+            }
+        }
+    }
+    let program = Program::load(&Files, &["conf/main.tpt".to_string()]);
+    assert!(check(&program).is_empty(), "{:#?}", check(&program));
+    assert_eq!(program.data.len(), 3, "each file read once");
+    // A resource reads the values (the same files, one more resource).
+    struct WithOut;
+    impl tpt_lang::FileSystem for WithOut {
+        fn read(&self, path: &str) -> Result<String, String> {
+            let base = Files.read(path)?;
+            Ok(if path == "conf/main.tpt" {
+                format!(
+                    "{base}\n{}",
+                    r#"
+resource schema Out { v: string }
+resource out: Out { v = "${json_encode(teams)} ${json_encode(limits)} ${motd}" }
+"#
+                )
+            } else {
+                base
+            })
+        }
+    }
+    let program = Program::load(&WithOut, &["conf/main.tpt".to_string()]);
+    assert!(check(&program).is_empty(), "{:#?}", check(&program));
+    let ev = evaluate(&program, None, &tpt_lang::eval::NoInputs).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert_eq!(
+        input(&ev, "out", "v"),
+        r#"[{"name":"a","replicas":1,"timeout":"5m"},{"name":"b","replicas":3,"timeout":"1m"}] {"cpu":1.0,"memory":0.5} hello ops: 2 teams, OPS ${kept}"#
+    );
+}

@@ -92,7 +92,7 @@ fn diagnostics_are_those_of_tpt_check() {
         let header = std::fs::read_to_string(&main).unwrap_or_default();
         if header
             .lines()
-            .any(|l| l.starts_with("// env:") || l.starts_with("// command:"))
+            .any(|l| l.starts_with("// env:") || l.starts_with("// command:") || l.starts_with("// vars:"))
         {
             continue;
         }

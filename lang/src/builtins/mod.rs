@@ -11,6 +11,7 @@
 mod cidr;
 mod collections;
 mod encoding;
+pub(crate) mod files;
 mod strings;
 
 use crate::eval::Inputs;
@@ -74,8 +75,10 @@ static ALL: &[Builtin] = &[
     builtin!("contains", "contains(haystack: string | [T], needle: string | T): bool", "Whether a string contains a substring, or a list an element.", collections::check_contains, collections::contains),
     builtin!("distinct", "distinct(list: [T]): [T]", "The list without repeated elements (first occurrence kept).", collections::check_list_same, collections::distinct),
     builtin!("ends_with", "ends_with(text: string, suffix: string): bool", "Whether `text` ends with `suffix`.", strings::str_str_to_bool, strings::ends_with),
+    builtin!("file", "file(path: string): string", "The text of a file inside the configuration's directory; `path` is a string literal, relative to the file that reads it (read when the configuration is loaded).", files::check_file, files::read_elsewhere),
     builtin!("flatten", "flatten(lists: [[T]]): [T]", "One list of the elements of a list of lists.", collections::check_flatten, collections::flatten),
     builtin!("join", "join(separator: string, items: [string]): string", "The items joined by the separator.", strings::check_join, strings::join),
+    builtin!("json_decode", "json_decode(text: string): T", "JSON text as a value of the declared type: only as the value of a typed `let` (`let v: Values = json_decode(file(\"v.json\"))`), which it must fit.", files::check_decode, files::read_elsewhere),
     builtin!("json_encode", "json_encode(value: any): string", "The value as compact JSON (records keep their field order).", encoding::check_any_to_str, encoding::json_encode),
     builtin!("keys", "keys(map: {string: T}): [string]", "The keys of a map, sorted.", collections::check_keys, collections::keys),
     builtin!("len", "len(value: string | [T] | {string: T}): int", "The number of characters of a string, elements of a list, or entries of a map.", collections::check_len, collections::len),
@@ -96,6 +99,7 @@ static ALL: &[Builtin] = &[
     builtin!("starts_with", "starts_with(text: string, prefix: string): bool", "Whether `text` starts with `prefix`.", strings::str_str_to_bool, strings::starts_with),
     builtin!("substr", "substr(text: string, start: int, length: int): string", "`length` characters from character `start`; clamped to the text.", strings::check_substr, strings::substr),
     builtin!("sum", "sum(numbers: [number]): number", "The sum of a list of numbers (0 for an empty list).", collections::check_sum, collections::sum),
+    builtin!("templatefile", "templatefile(path: string, vars: {string: T}): string", "A file inside the configuration's directory with each `${expr}` replaced, `expr` reading only `vars` (`$${` writes `${`); `path` is a string literal.", files::check_templatefile, files::read_elsewhere),
     builtin!("to_int", "to_int(value: string | float | int): int", "The value as an int: parses a string, truncates a float.", collections::check_to_int, collections::to_int),
     builtin!("to_string", "to_string(value: string | int | float | bool | duration): string", "The value as text.", collections::check_to_string, collections::to_string),
     builtin!("trim", "trim(text: string): string", "The text without leading and trailing white space.", strings::str_to_str, strings::trim),
@@ -104,6 +108,7 @@ static ALL: &[Builtin] = &[
     builtin!("upper", "upper(text: string): string", "The text in upper case.", strings::str_to_str, strings::upper),
     builtin!("url_encode", "url_encode(text: string): string", "The text percent-encoded for use in a URL query.", strings::str_to_str, encoding::url_encode),
     builtin!("values", "values(map: {string: T}): [T]", "The values of a map, in the order of its sorted keys.", collections::check_values, collections::values),
+    builtin!("yaml_decode", "yaml_decode(text: string): T", "YAML text as a value of the declared type: only as the value of a typed `let` (`let v: Values = yaml_decode(file(\"values.yaml\"))`), which it must fit.", files::check_decode, files::read_elsewhere),
     builtin!("yaml_encode", "yaml_encode(value: any): string", "The value as YAML.", encoding::check_any_to_str, encoding::yaml_encode),
 ];
 

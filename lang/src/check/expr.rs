@@ -227,13 +227,37 @@ impl Checker<'_> {
         self.lets.insert(key.clone(), LetState::InProgress);
         // `let`s are checked in their own scope, without the caller's locals.
         let saved = std::mem::take(&mut self.locals);
-        let ty = match &decl.node.ty {
-            Some(_) => {
+        let decode = ["yaml_decode", "json_decode"]
+            .iter()
+            .find_map(|n| decl.node.value.call_of(n).map(|args| (*n, args)));
+        let ty = match (&decl.node.ty, decode) {
+            (Some(_), Some((fname, args))) => {
+                // Decoded text takes the declared type; evaluation checks that it fits.
+                let tys = self.infer_args(m, args);
+                if let Some(b) = builtins::lookup(fname) {
+                    if let Err(e) = (b.check)(&tys) {
+                        let at = e
+                            .arg
+                            .and_then(|i| args.get(i))
+                            .map_or(decl.node.value.span, |a| a.span);
+                        self.err(
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                format!("wrong call of `{fname}`: {}", e.message),
+                            )
+                            .label(at, e.message.clone())
+                            .help(format!("the signature is `{}`", b.signature)),
+                        );
+                    }
+                }
+                decl.ty.clone()
+            }
+            (Some(_), None) => {
                 let declared = decl.ty.clone();
                 self.check_expr(m, &decl.node.value, &declared, &format_args!("`let {name}`"));
                 declared
             }
-            None => self.infer(m, &decl.node.value, None),
+            (None, _) => self.infer(m, &decl.node.value, None),
         };
         self.locals = saved;
         self.lets.insert(key, LetState::Done(ty.clone()));
@@ -797,6 +821,11 @@ impl Checker<'_> {
         }
         if fn_module == m {
             if let Some(b) = builtins::lookup(&fn_name.name) {
+                if let Some(d) = file_builtin_misuse(b.name, args, span) {
+                    self.err(d);
+                    self.infer_args(m, args);
+                    return Ty::Error;
+                }
                 let tys = self.infer_args(m, args);
                 return match (b.check)(&tys) {
                     Ok(t) => taint(t, &tys),
@@ -1124,4 +1153,30 @@ pub(crate) fn loop_bindings(vars: &ForVars, iter: &Ty) -> (Vec<(String, Ty)>, bo
         None => out.push((vars.first.name.clone(), value)),
     }
     (out, string_key)
+}
+
+/// A file builtin where it cannot stand: `file`/`templatefile` read a path
+/// written as a string literal (read when loading); `yaml_decode`/`json_decode`
+/// give a value of a declared type, so they stand as the value of a typed `let`
+/// (checked there, not here).
+fn file_builtin_misuse(name: &str, args: &[Expr], span: Span) -> Option<Diagnostic> {
+    if crate::program::FILE_READERS.contains(&name) {
+        let path = args.first()?;
+        if path.plain_string().is_some() {
+            return None;
+        }
+        return Some(
+            Diagnostic::error(Code::TypeMismatch, format!("the path of `{name}` must be a string literal"))
+                .label(path.span, "computed")
+                .help("files are read when the configuration is loaded, so their paths are written out: `file(\"./values.yaml\")`; choose between files with `if`, or read each and pick with a map"),
+        );
+    }
+    if name == "yaml_decode" || name == "json_decode" {
+        return Some(
+            Diagnostic::error(Code::TypeMismatch, format!("`{name}` needs a declared type"))
+                .label(span, "the type of the decoded value is not declared here")
+                .help(format!("decode into a typed `let`, then use it: `let values: Values = {name}(file(\"values.yaml\"))`")),
+        );
+    }
+    None
 }

@@ -266,42 +266,56 @@ fn check_refinement(v: &Value, r: &Refinement, span: Span, context: &Ctx) -> Res
     )))
 }
 
-/// Whether a value from outside the configuration (a `--var`) has its type —
-/// what the checker guarantees for values written in files. `Err` says where
-/// (`element 2`, `` `cpu` ``) and what was expected.
-pub(super) fn conforms(v: &Value, ty: &Ty, ev: &Evaluator) -> Result<(), String> {
+/// A value from outside the configuration (a `--var`, decoded YAML or JSON)
+/// fitted to its declared type — what the checker guarantees for values written
+/// in files: durations from their text (`"5m"`), ints widened to floats,
+/// secrets marked, records with exactly their fields. `Err` says where
+/// (`element 2`, `` `cpu` ``) and what was expected. Defaults and refinements
+/// are `coerce`'s, after.
+pub(super) fn fit(v: Value, ty: &Ty, ev: &Evaluator) -> Result<Value, String> {
     let shown = |t: &Ty| ev.p.show(t);
-    let fail = || Err(format!("expected `{}`, found a {}", shown(ty), v.kind()));
+    let fail = |v: &Value| Err(format!("expected `{}`, found a {}", shown(ty), v.kind()));
     match (v, ty.resolved()) {
-        (Value::Secret(inner), _) => conforms(inner, ty, ev),
-        (_, Ty::Error) => Ok(()),
-        (_, Ty::Refined(base, _)) => conforms(v, base, ev),
-        (Value::Null, Ty::Optional(_) | Ty::Null) => Ok(()),
-        (_, Ty::Optional(inner)) => conforms(v, inner, ev),
-        (Value::Str(s), Ty::Literal(l)) if s.as_ref() == l.as_ref() => Ok(()),
-        (Value::Str(_), Ty::String | Ty::Secret) => Ok(()),
-        (Value::Int(_), Ty::Int | Ty::Float) | (Value::Float(_), Ty::Float) => Ok(()),
-        (Value::Bool(_), Ty::Bool) | (Value::Duration(_), Ty::Duration) => Ok(()),
-        (Value::List(xs), Ty::List(elem)) => {
-            for (i, x) in xs.iter().enumerate() {
-                conforms(x, elem, ev).map_err(|e| format!("element {}: {e}", i + 1))?;
-            }
-            Ok(())
-        }
-        (Value::Record(m), Ty::Map(elem)) => {
-            for (k, x) in m.iter() {
-                conforms(x, elem, ev).map_err(|e| format!("`{k}`: {e}"))?;
-            }
-            Ok(())
-        }
-        (Value::Record(m), Ty::Record(r)) => conforms_fields(
-            m,
-            &r.fields
+        (Value::Secret(inner), _) => fit(*inner, ty, ev).map(Value::secret),
+        (v, Ty::Error) => Ok(v),
+        (v, Ty::Refined(base, _)) => fit(v, base, ev),
+        (Value::Null, Ty::Optional(_) | Ty::Null) => Ok(Value::Null),
+        (v, Ty::Optional(inner)) => fit(v, inner, ev),
+        (Value::Str(s), Ty::Literal(l)) if s.as_ref() == l.as_ref() => Ok(Value::Str(s)),
+        (Value::Str(s), Ty::Literal(l)) => Err(format!("expected {l:?}, found {s:?}")),
+        (Value::Str(s), Ty::String) => Ok(Value::Str(s)),
+        (Value::Str(s), Ty::Secret) => Ok(Value::secret(Value::Str(s))),
+        (Value::Str(s), Ty::Duration) => crate::syntax::parser::parse_duration(&s)
+            .map(Value::Duration)
+            .ok_or_else(|| format!("expected a duration such as \"5m\", found {s:?}")),
+        (Value::Int(i), Ty::Int) => Ok(Value::Int(i)),
+        (Value::Int(i), Ty::Float) => Ok(Value::Float(i as f64)),
+        (Value::Float(f), Ty::Float) => Ok(Value::Float(f)),
+        (Value::Bool(b), Ty::Bool) => Ok(Value::Bool(b)),
+        (Value::Duration(d), Ty::Duration) => Ok(Value::Duration(d)),
+        (Value::List(xs), Ty::List(elem)) => xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| fit(x.clone(), elem, ev).map_err(|e| format!("element {}: {e}", i + 1)))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::list),
+        (Value::Record(m), Ty::Map(elem)) => m
+            .iter()
+            .map(|(k, x)| {
+                fit(x.clone(), elem, ev)
+                    .map(|x| (k.clone(), x))
+                    .map_err(|e| format!("`{k}`: {e}"))
+            })
+            .collect::<Result<IndexMap<_, _>, _>>()
+            .map(Value::record),
+        (Value::Record(m), Ty::Record(r)) => {
+            let fields: Vec<(String, Ty, bool)> = r
+                .fields
                 .iter()
                 .map(|(k, f)| (k.clone(), f.ty.clone(), f.has_default))
-                .collect::<Vec<_>>(),
-            ev,
-        ),
+                .collect();
+            fit_fields(&m, &fields, ev)
+        }
         (Value::Record(m), Ty::Schema(id)) if !ev.p.schema(*id).is_resource => {
             let fields: Vec<(String, Ty, bool)> =
                 ev.p.schema(*id)
@@ -309,55 +323,57 @@ pub(super) fn conforms(v: &Value, ty: &Ty, ev: &Evaluator) -> Result<(), String>
                     .iter()
                     .map(|(k, f)| (k.clone(), f.ty.clone(), f.is_optional()))
                     .collect();
-            conforms_fields(m, &fields, ev)
+            fit_fields(&m, &fields, ev)
         }
-        (_, Ty::Union(ts)) => {
-            if ts.iter().any(|t| conforms(v, t, ev).is_ok()) {
-                Ok(())
+        (v, Ty::Union(ts)) => {
+            if let Some(out) = ts.iter().find_map(|t| fit(v.clone(), t, ev).ok()) {
+                return Ok(out);
+            }
+            let literals: Vec<&str> = ts
+                .iter()
+                .filter_map(|t| match t.resolved() {
+                    Ty::Literal(l) => Some(l.as_ref()),
+                    _ => None,
+                })
+                .collect();
+            if literals.len() == ts.len() {
+                Err(format!(
+                    "expected one of {}",
+                    literals
+                        .iter()
+                        .map(|l| format!("{l:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
             } else {
-                let literals: Vec<&str> = ts
-                    .iter()
-                    .filter_map(|t| match t.resolved() {
-                        Ty::Literal(l) => Some(l.as_ref()),
-                        _ => None,
-                    })
-                    .collect();
-                if literals.len() == ts.len() {
-                    Err(format!(
-                        "expected one of {}",
-                        literals
-                            .iter()
-                            .map(|l| format!("{l:?}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                } else {
-                    fail()
-                }
+                fail(&v)
             }
         }
-        (Value::Str(s), Ty::Literal(l)) => Err(format!("expected {l:?}, found {s:?}")),
-        _ => fail(),
+        (v, _) => fail(&v),
     }
 }
 
-fn conforms_fields(
+fn fit_fields(
     m: &IndexMap<String, Value>,
     fields: &[(String, Ty, bool)],
     ev: &Evaluator,
-) -> Result<(), String> {
-    for k in m.keys() {
-        if !fields.iter().any(|(n, _, _)| n == k) {
-            let names: Vec<&str> = fields.iter().map(|(n, _, _)| n.as_str()).collect();
-            return Err(format!("no field `{k}` (the fields are: {})", names.join(", ")));
-        }
+) -> Result<Value, String> {
+    if let Some(k) = m.keys().find(|k| !fields.iter().any(|(n, _, _)| n == *k)) {
+        let names: Vec<&str> = fields.iter().map(|(n, _, _)| n.as_str()).collect();
+        return Err(format!("no field `{k}` (the fields are: {})", names.join(", ")));
     }
+    let mut out = IndexMap::new();
     for (name, ty, optional) in fields {
         match m.get(name) {
-            Some(x) => conforms(x, ty, ev).map_err(|e| format!("`{name}`: {e}"))?,
+            Some(x) => {
+                out.insert(
+                    name.clone(),
+                    fit(x.clone(), ty, ev).map_err(|e| format!("`{name}`: {e}"))?,
+                );
+            }
             None if *optional => {}
             None => return Err(format!("`{name}` is missing")),
         }
     }
-    Ok(())
+    Ok(Value::record(out))
 }

@@ -349,6 +349,14 @@ impl Evaluator<'_> {
         }
         let secret = values.iter().any(Value::contains_secret);
         let plain: Vec<Value> = values.iter().map(strip_deep).collect();
+        if crate::program::FILE_READERS.contains(&b.name)
+            || b.name.ends_with("_decode") && b.name != "base64_decode"
+        {
+            // The configuration's files and declared types: the evaluator's own.
+            return self
+                .eval_file_builtin(b.name, args, &plain, span)
+                .map(|v| mark(v, secret));
+        }
         let out = (b.eval)(&plain, self.inputs).map_err(|msg| {
             if b.name == "secret_env" {
                 Diagnostic::error(Code::MissingInput, format!("input missing: {msg}"))
@@ -450,7 +458,7 @@ pub(crate) fn strip(v: Value) -> (Value, bool) {
     }
 }
 
-fn strip_deep(v: &Value) -> Value {
+pub(crate) fn strip_deep(v: &Value) -> Value {
     match v {
         Value::Secret(inner) => strip_deep(inner),
         Value::List(xs) => Value::list(xs.iter().map(strip_deep).collect()),

@@ -14,6 +14,7 @@
 
 mod coerce;
 mod expr;
+mod files;
 mod resources;
 
 use std::collections::{BTreeSet, HashMap};
@@ -648,17 +649,15 @@ impl<'p> Evaluator<'p> {
             let root = self.p.root();
             self.eval(root, &e).map_err(fix)?
         };
-        if let Err(what) = coerce::conforms(&value, &decl.ty, self) {
-            return Err(fix(Diagnostic::error(
-                Code::TypeMismatch,
-                format!("param `{}`: {what}", var.name),
-            )
-            .help(format!("give a value of type `{}`", self.p.show(&decl.ty)))));
-        }
-        let value = if matches!(decl.ty.non_null().base(), crate::types::Ty::Secret) {
-            Value::secret(value)
-        } else {
-            value
+        let value = match coerce::fit(value, &decl.ty, self) {
+            Ok(v) => v,
+            Err(what) => {
+                return Err(fix(Diagnostic::error(
+                    Code::TypeMismatch,
+                    format!("param `{}`: {what}", var.name),
+                )
+                .help(format!("give a value of type `{}`", self.p.show(&decl.ty)))))
+            }
         };
         let ctx = coerce::Ctx::Text(&format!("param `{}`", var.name));
         self.coerce(value, &decl.ty, decl.node.name.span, &ctx)
@@ -695,6 +694,30 @@ impl<'p> Evaluator<'p> {
         }
         self.lets.insert(key.clone(), Slot::InProgress);
         let (v, deps) = self.isolated(Vec::new(), |ev| ev.eval(m, &decl.node.value));
+        // Decoded YAML or JSON: fitted to the declared type, which it must have.
+        let decoded = ["yaml_decode", "json_decode"]
+            .iter()
+            .find_map(|n| decl.node.value.call_of(n).map(|args| (*n, args)));
+        let v = match (v, decoded) {
+            (Ok(v), Some((fname, args))) if !v.contains_unknown() => {
+                let source = args
+                    .first()
+                    .and_then(files::file_named)
+                    .unwrap_or_else(|| format!("the text `{fname}` decodes"));
+                coerce::fit(v, &decl.ty, self).map_err(|what| {
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("{source} does not fit `let {name}`: {what}"),
+                    )
+                    .label(
+                        decl.node.value.span,
+                        format!("decoded as `{}`", self.p.show(&decl.ty)),
+                    )
+                    .help("change the file, or the declared type")
+                })
+            }
+            (v, _) => v,
+        };
         let v = match (v, &decl.node.ty) {
             (Ok(v), Some(_)) => self.coerce(
                 v,

@@ -471,3 +471,125 @@ impl BinOp {
         }
     }
 }
+
+impl Expr {
+    /// Calls `f` on this expression and every expression inside it, outer first.
+    /// Iterative (an explicit stack), so deep nesting cannot overflow.
+    pub fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
+        let mut stack: Vec<&'a Expr> = vec![self];
+        while let Some(e) = stack.pop() {
+            f(e);
+            match &e.kind {
+                ExprKind::Int(_)
+                | ExprKind::Float(_)
+                | ExprKind::Duration(_)
+                | ExprKind::Bool(_)
+                | ExprKind::Null
+                | ExprKind::Ident(_) => {}
+                ExprKind::Str(parts) => stack.extend(parts.iter().rev().filter_map(|p| match p {
+                    StrPart::Interp(x) => Some(x),
+                    StrPart::Text(_) => None,
+                })),
+                ExprKind::List(xs) => stack.extend(xs.iter().rev()),
+                ExprKind::Record(entries) => stack.extend(entries.iter().rev().map(|en| &en.value)),
+                ExprKind::ListComp(c) | ExprKind::MapComp(c) => {
+                    stack.extend(c.filter.iter());
+                    stack.push(&c.body);
+                    stack.extend(c.key.iter());
+                    stack.push(&c.iter);
+                }
+                ExprKind::Field(t, _) | ExprKind::Unary(_, t) | ExprKind::Paren(t) => stack.push(t),
+                ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) | ExprKind::Let(_, a, b) => {
+                    stack.push(b);
+                    stack.push(a);
+                }
+                ExprKind::Call(callee, args) => {
+                    stack.extend(args.iter().rev());
+                    stack.push(callee);
+                }
+                ExprKind::If(c, t, e2) => {
+                    stack.push(e2);
+                    stack.push(t);
+                    stack.push(c);
+                }
+            }
+        }
+    }
+
+    /// `NAME(args)` of a plain name: the name and the arguments.
+    pub fn call_of(&self, name: &str) -> Option<&[Expr]> {
+        match &self.kind {
+            ExprKind::Call(callee, args) => match &callee.kind {
+                ExprKind::Ident(id) if id.name == name => Some(args),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The text of a string literal without interpolations.
+    pub fn plain_string(&self) -> Option<String> {
+        match &self.kind {
+            ExprKind::Str(parts) => parts
+                .iter()
+                .map(|p| match p {
+                    StrPart::Text(t) => Some(t.as_str()),
+                    StrPart::Interp(_) => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(|v| v.concat()),
+            _ => None,
+        }
+    }
+}
+
+impl Item {
+    /// Calls `f` on every expression of the item (and of the items inside it).
+    pub fn visit_exprs<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
+        for a in &self.annotations {
+            a.args.iter().for_each(|e| e.visit(f));
+        }
+        match &self.kind {
+            ItemKind::Import(_) | ItemKind::TypeAlias(_) => {}
+            ItemKind::Schema(s) => s
+                .fields
+                .iter()
+                .filter_map(|fd| fd.default.as_ref())
+                .for_each(|e| e.visit(f)),
+            ItemKind::Param(p) => p.default.iter().for_each(|e| e.visit(f)),
+            ItemKind::Let(l) => l.value.visit(f),
+            ItemKind::Fn(func) => func.body.visit(f),
+            ItemKind::Resource(r) => r.body.iter().for_each(|en| en.value.visit(f)),
+            ItemKind::For(fi) => {
+                fi.iter.visit(f);
+                fi.members.iter().for_each(|m| m.visit_exprs(f));
+            }
+            ItemKind::Environment(env) => {
+                env.sets.iter().for_each(|s| s.value.visit(f));
+                for o in &env.overlays {
+                    o.key.iter().for_each(|e| e.visit(f));
+                    o.inner
+                        .iter()
+                        .filter_map(|s| s.key.as_ref())
+                        .for_each(|e| e.visit(f));
+                    visit_overlay_fields(&o.fields, f);
+                }
+            }
+            ItemKind::Moved(mv) => {
+                mv.from.visit(f);
+                mv.to.visit(f);
+            }
+            ItemKind::Component(c) => c.items.iter().for_each(|i| i.visit_exprs(f)),
+            ItemKind::Output(o) => o.value.visit(f),
+        }
+    }
+}
+
+fn visit_overlay_fields<'a>(fields: &'a [OverlayField], f: &mut dyn FnMut(&'a Expr)) {
+    for field in fields {
+        match &field.value {
+            OverlayValue::Set(e) => e.visit(f),
+            OverlayValue::Merge(inner) => visit_overlay_fields(inner, f),
+        }
+    }
+}
