@@ -3191,3 +3191,123 @@ for r in records {
         &run(dir.path(), &["destroy", ".", "--auto-approve"], &vars),
     );
 }
+
+/// `TPT_STATE_BACKEND=s3` from the command line against moto: the state, its
+/// key and its lock live in the bucket (nothing in `.tpt/`), encrypted, and a
+/// second run waits for or is refused by the lock another holds.
+#[test]
+fn e2e_state_in_an_s3_bucket() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let bucket = "tpt-team-state";
+    let s3 = || async {
+        let conf = moto_config(&moto, "us-east-1").await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        )
+    };
+    runtime().block_on(async {
+        s3().await
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("a bucket")
+    });
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        "import std.aws\n\nresource zone: aws.HostedZone { name = \"s3state.example.com\" }\n\nenvironment prod {}\n",
+    )
+    .expect("config");
+    let mut vars: Vec<(&str, String)> = aws_vars(&moto)
+        .into_iter()
+        .filter(|(k, _)| *k != "TPT_STATE_KEY")
+        .collect();
+    vars.push(("TPT_STATE_BACKEND", "s3".into()));
+    vars.push(("TPT_STATE_BUCKET", bucket.into()));
+    vars.push(("TPT_STATE_PREFIX", "platform".into()));
+    assert_ok(
+        "the apply",
+        &run(
+            dir.path(),
+            &["apply", ".", "--env", "prod", "--auto-approve"],
+            &vars,
+        ),
+    );
+    assert!(!dir.path().join(".tpt").exists(), "nothing is kept locally");
+    let (keys, encryption) = runtime().block_on(async {
+        let c = s3().await;
+        let listed = c.list_objects_v2().bucket(bucket).send().await.expect("list");
+        let keys: Vec<String> = listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect();
+        let head = c
+            .head_object()
+            .bucket(bucket)
+            .key("platform/prod/state.json")
+            .send()
+            .await
+            .expect("head");
+        (
+            keys,
+            head.server_side_encryption().map(|e| e.as_str().to_string()),
+        )
+    });
+    assert_eq!(
+        keys,
+        [
+            "platform/prod/state.json",
+            "platform/prod/state.json.backup",
+            "platform/state.key"
+        ],
+        "the state, its backup and the key; the lock was released"
+    );
+    assert_eq!(encryption.as_deref(), Some("AES256"));
+    let list = run(dir.path(), &["state", "list", "--env", "prod"], &vars);
+    assert_eq!(list.stdout, "zone  (aws.HostedZone)\n");
+    // Another run holds the lock: a plan is refused, naming it.
+    runtime().block_on(async {
+        let lock =
+            r#"{"id":"other-run","who":"ci@runner","when":"2026-12-02T08:00:00Z","operation":"apply"}"#;
+        s3().await
+            .put_object()
+            .bucket(bucket)
+            .key("platform/prod/state.lock")
+            .body(lock.as_bytes().to_vec().into())
+            .send()
+            .await
+            .expect("a lock");
+    });
+    let locked = run(dir.path(), &["plan", ".", "--env", "prod"], &vars);
+    assert_eq!(locked.code, 1);
+    assert!(
+        locked.stderr.contains("E0702") && locked.stderr.contains("ci@runner"),
+        "{}",
+        locked.stderr
+    );
+    assert_ok(
+        "the unlock",
+        &run(
+            dir.path(),
+            &["state", "unlock", "other-run", "--env", "prod"],
+            &vars,
+        ),
+    );
+    assert_ok(
+        "the destroy",
+        &run(
+            dir.path(),
+            &["destroy", ".", "--env", "prod", "--auto-approve"],
+            &vars,
+        ),
+    );
+    // Without a bucket: a clear error.
+    vars.retain(|(k, _)| *k != "TPT_STATE_BUCKET");
+    let none = run(dir.path(), &["plan", ".", "--env", "prod"], &vars);
+    assert!(none.stderr.contains("TPT_STATE_BUCKET"), "{}", none.stderr);
+}

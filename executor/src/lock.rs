@@ -149,9 +149,24 @@ pub fn open_backend(
                 Diagnostic::error(Code::Io, format!("cannot reach the Kubernetes state backend: {e}"))
                     .help("check TPT_STATE_KUBECONFIG / TPT_STATE_CONTEXT, and that the namespace TPT_STATE_NAMESPACE exists")
             }),
+        BackendChoice::S3 { bucket, .. } if bucket.is_empty() => Err(Diagnostic::error(
+            Code::Io,
+            "the S3 state backend needs a bucket",
+        )
+        .help("set TPT_STATE_BUCKET to a bucket that exists (TPT_STATE_PREFIX names the folder, default `tpt/`)")),
+        BackendChoice::S3 {
+            bucket,
+            prefix,
+            kms_key,
+        } => crate::backend::S3Backend::connect(bucket, prefix, kms_key.as_deref())
+            .map(|b| Box::new(b) as Box<dyn StateBackend>)
+            .map_err(|e| {
+                Diagnostic::error(Code::Io, format!("cannot reach the S3 state backend: {e}"))
+                    .help("check TPT_STATE_BUCKET, the AWS credentials and region (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL)")
+            }),
         BackendChoice::Unknown(other) => Err(
             Diagnostic::error(Code::Io, format!("unknown state backend `{other}`"))
-                .help("TPT_STATE_BACKEND is `local` (the default) or `kubernetes`"),
+                .help("TPT_STATE_BACKEND is `local` (the default), `kubernetes` or `s3`"),
         ),
     }
 }

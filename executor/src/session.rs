@@ -41,6 +41,13 @@ pub enum BackendChoice {
         context: Option<String>,
         namespace: String,
     },
+    /// Objects under `prefix` in the S3 bucket `bucket`, encrypted (with the
+    /// KMS key `kms_key`, else S3's), written conditionally.
+    S3 {
+        bucket: String,
+        prefix: String,
+        kms_key: Option<String>,
+    },
     /// A name `TPT_STATE_BACKEND` gave that tpt does not know.
     Unknown(String),
 }
@@ -69,7 +76,9 @@ impl Settings {
     /// read from the process environment: `TPT_STATE_BACKEND` (`local`, the
     /// default, or `kubernetes` with `TPT_STATE_KUBECONFIG` — default
     /// `$KUBECONFIG`, then `~/.kube/config` —, `TPT_STATE_CONTEXT` and
-    /// `TPT_STATE_NAMESPACE`, default `tpt`) and `TPT_STATE_KEY`.
+    /// `TPT_STATE_NAMESPACE`, default `tpt`; or `s3` with `TPT_STATE_BUCKET`,
+    /// `TPT_STATE_PREFIX` — default `tpt/` — and `TPT_STATE_KMS_KEY`, through the
+    /// standard AWS chain) and `TPT_STATE_KEY`.
     pub fn from_env(path: &Path) -> Settings {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let backend = match var("TPT_STATE_BACKEND").as_deref() {
@@ -82,6 +91,11 @@ impl Settings {
                     .unwrap_or_default(),
                 context: var("TPT_STATE_CONTEXT"),
                 namespace: var("TPT_STATE_NAMESPACE").unwrap_or_else(|| "tpt".into()),
+            },
+            Some("s3") => BackendChoice::S3 {
+                bucket: var("TPT_STATE_BUCKET").unwrap_or_default(),
+                prefix: var("TPT_STATE_PREFIX").unwrap_or_else(|| "tpt/".into()),
+                kms_key: var("TPT_STATE_KMS_KEY"),
             },
             Some(other) => BackendChoice::Unknown(other.to_string()),
         };
