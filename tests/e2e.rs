@@ -3311,3 +3311,164 @@ fn e2e_state_in_an_s3_bucket() {
     let none = run(dir.path(), &["plan", ".", "--env", "prod"], &vars);
     assert!(none.stderr.contains("TPT_STATE_BUCKET"), "{}", none.stderr);
 }
+
+/// `state.Outputs` reads what another configuration's last apply recorded:
+/// from its local state (a path beside this one) and from Kubernetes state; a
+/// string as it is, other values as JSON text, secrets never.
+#[test]
+fn e2e_a_configuration_reads_another_ones_outputs_from_its_state() {
+    let Some(moto) = moto() else { return };
+    let Some(kubeconfig) = kube() else { return };
+    reset_moto(&moto);
+    let root = tempfile::tempdir().expect("a temporary directory");
+    let network = root.path().join("network");
+    let app = root.path().join("app");
+    std::fs::create_dir_all(&network).expect("network");
+    std::fs::create_dir_all(&app).expect("app");
+    std::fs::write(
+        network.join("main.tpt"),
+        r#"import std.aws
+
+resource zone: aws.HostedZone { name = "shared.example.com" }
+
+output zone: string = zone.name
+output zone_id: string = zone.zone_id
+output ports: [int] = [80, 443]
+output token: secret = sensitive("s3cr3t-shared")
+
+environment prod {}
+"#,
+    )
+    .expect("network config");
+    let vars = aws_vars(&moto);
+    assert_ok(
+        "the network",
+        &run(
+            &network,
+            &["apply", ".", "--env", "prod", "--auto-approve"],
+            &vars,
+        ),
+    );
+    let mut kube_vars = vars.clone();
+    kube_vars.extend([
+        ("TPT_STATE_BACKEND", "kubernetes".to_string()),
+        ("TPT_STATE_KUBECONFIG", kubeconfig.clone()),
+        ("TPT_STATE_NAMESPACE", "default".to_string()),
+    ]);
+    // The same network also applied with its state in Kubernetes, as environment `k…`.
+    let kenv = format!("k{}", std::process::id());
+    std::fs::write(
+        network.join("main.tpt"),
+        std::fs::read_to_string(network.join("main.tpt"))
+            .expect("config")
+            .replace(
+                "environment prod {}",
+                &format!("environment prod {{}}\nenvironment {kenv} {{}}"),
+            ),
+    )
+    .expect("network config");
+    assert_ok(
+        "the network in Kubernetes state",
+        &run(
+            &network,
+            &["apply", ".", "--env", &kenv, "--auto-approve"],
+            &kube_vars,
+        ),
+    );
+    std::fs::write(
+        app.join("main.tpt"),
+        format!(
+            r#"import std.aws
+import std.state
+
+resource network: state.Outputs {{
+  path = "../network"
+  environment = "prod"
+}}
+
+resource network_k8s: state.Outputs {{
+  backend = "kubernetes"
+  kubeconfig = "{kubeconfig}"
+  namespace = "default"
+  environment = "{kenv}"
+}}
+
+let ports: [int] = json_decode(network.values["ports"])
+
+resource www: aws.DnsRecord {{
+  zone = network.values["zone"]
+  name = "www.shared.example.com"
+  type = "TXT"
+  values = ["zone ${{network_k8s.values["zone_id"]}}", "ports ${{join(",", [for p in ports : to_string(p)])}}", "token ${{lookup(network.values, "token", "none")}}"]
+}}
+"#
+        ),
+    )
+    .expect("app config");
+    let plan = run(&app, &["plan", "."], &vars);
+    assert_ok("the app's plan", &plan);
+    assert_ok("the app", &run(&app, &["apply", ".", "--auto-approve"], &vars));
+    let txt: Vec<String> = runtime().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto_config(&moto, "us-east-1").await);
+        let zones = r53.list_hosted_zones().send().await.expect("zones");
+        let mut out = Vec::new();
+        for z in zones.hosted_zones() {
+            let sets = r53
+                .list_resource_record_sets()
+                .hosted_zone_id(z.id())
+                .send()
+                .await
+                .expect("records");
+            for r in sets
+                .resource_record_sets()
+                .iter()
+                .filter(|r| r.r#type().as_str() == "TXT")
+            {
+                out.extend(r.resource_records().iter().map(|v| v.value().to_string()));
+            }
+        }
+        out
+    });
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(network.join(".tpt/state/prod.json")).expect("network state"),
+    )
+    .expect("JSON");
+    let zone_id = state["outputs"]["zone_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!zone_id.is_empty(), "{state}");
+    assert_eq!(txt.len(), 3, "{txt:?}");
+    assert!(txt.iter().any(|v| v.contains("ports 80,443")), "{txt:?}");
+    assert!(
+        txt.iter().any(|v| v.contains("token none")),
+        "a secret output is not shared: {txt:?}"
+    );
+    assert!(
+        txt.iter().any(|v| v.starts_with("\"zone ") && v.len() > 8),
+        "{txt:?}"
+    );
+    assert_ok(
+        "the app's destroy",
+        &run(&app, &["destroy", ".", "--auto-approve"], &vars),
+    );
+    // An environment that was never applied: a clear error.
+    std::fs::write(
+        app.join("main.tpt"),
+        "import std.state\n\nresource network: state.Outputs { path = \"../network\", environment = \"staging\" }\n\nlet zone = network.values[\"zone\"]\n",
+    )
+    .expect("config");
+    let missing = run(&app, &["plan", "."], &vars);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("`staging` has no recorded state"),
+        "{}",
+        missing.stderr
+    );
+    for (env, v) in [("prod", &vars), (kenv.as_str(), &kube_vars)] {
+        assert_ok(
+            "the destroy",
+            &run(&network, &["destroy", ".", "--env", env, "--auto-approve"], v),
+        );
+    }
+}

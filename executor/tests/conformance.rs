@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use tpt_executor::apply::desired;
-use tpt_executor::provider::registry::{disagreements, Providers, KINDS};
+use tpt_executor::provider::registry::{disagreements, Providers, DATA_KINDS, KINDS};
 use tpt_lang::Program;
 
 /// Standard resource schemas no kind applies yet (`tpt apply` refuses them
@@ -151,4 +151,25 @@ fn size_tables_agree_with_the_standard_library() {
             "database size {s}"
         );
     }
+}
+
+/// Every `@data` schema of the standard library has a reader, and every reader
+/// a `@data` schema.
+#[test]
+fn every_data_lookup_schema_has_a_reader() {
+    let text = tpt_lang::stdlib::MODULES
+        .iter()
+        .map(|(name, _, _)| format!("import std.{name}\n"))
+        .collect::<String>();
+    let (program, _) = load(&text);
+    let data: BTreeSet<&str> = program
+        .schemas
+        .iter()
+        .filter(|s| s.is_data() && s.name.contains('.'))
+        .map(|s| s.name.as_str())
+        .collect();
+    let readers: BTreeSet<&str> = DATA_KINDS.iter().map(|k| k.schema).collect();
+    assert_eq!(data, readers);
+    let providers = Providers::default();
+    assert!(readers.iter().all(|r| providers.data(r).is_some()));
 }

@@ -4,6 +4,7 @@
 pub const MODULES: &[(&str, &str, &str)] = &[
     ("aws", "std/aws.tpt", include_str!("../../stdlib/aws.tpt")),
     ("k8s", "std/k8s.tpt", include_str!("../../stdlib/k8s.tpt")),
+    ("state", "std/state.tpt", include_str!("../../stdlib/state.tpt")),
 ];
 
 /// The display path and text of `std.NAME`.

@@ -15,6 +15,7 @@
 
 pub mod aws;
 pub mod k8s;
+pub mod outputs;
 pub mod registry;
 
 pub use aws::eks_token as eks;

@@ -110,10 +110,16 @@ pub struct DataKind {
     pub make: fn(&Clients) -> Arc<dyn DataSource>,
 }
 
-pub const DATA_KINDS: &[DataKind] = &[DataKind {
-    schema: "aws.ExistingHostedZone",
-    make: |c| Arc::new(aws::route53::ExistingHostedZone(c.aws.clone())),
-}];
+pub const DATA_KINDS: &[DataKind] = &[
+    DataKind {
+        schema: "aws.ExistingHostedZone",
+        make: |c| Arc::new(aws::route53::ExistingHostedZone(c.aws.clone())),
+    },
+    DataKind {
+        schema: "state.Outputs",
+        make: |_| Arc::new(super::outputs::RemoteOutputs),
+    },
+];
 
 /// The kinds, made once, by schema.
 pub struct Providers {
