@@ -71,6 +71,9 @@ pub enum Command {
     /// Show what applying an environment would change, against its recorded state.
     #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
+    /// Record an existing object as a resource of the configuration, without changing it.
+    #[command(after_help = IMPORT_HELP)]
+    Import(ImportArgs),
     /// Print the outputs an environment's last apply recorded.
     #[command(after_help = OUTPUT_HELP)]
     Output(OutputArgs),
@@ -309,6 +312,21 @@ pub struct PlanArgs {
     pub vars: Vec<String>,
 }
 
+const IMPORT_HELP: &str = "\
+Adopts an object tpt did not make: the resource ADDR that the configuration
+declares is recorded in the environment's state with the object ID names, as
+its kind reads the object back. Nothing is changed; `tpt plan` then shows what
+differs from the configuration (nothing, when they match).
+
+The form of ID is the kind's: a hosted zone's ID (`Z0123…`), `REGION/NAME` for
+a bucket, a secret or a database, `ZONE_ID/NAME/TYPE` for a record. Kinds whose
+objects tpt records with an inventory (Kubernetes objects, charts) or owns by
+tag (EKS clusters) cannot import, and say so.
+
+Examples:
+  tpt import zone Z0123456789ABCDEFGHIJ --env prod
+  tpt import 'media' eu-west-1/acme-media examples/platform --env prod";
+
 const OUTPUT_HELP: &str = "\
 Prints the root outputs (`output NAME: TYPE = …` in the configuration) as the
 last `tpt apply` of the environment recorded them. Secrets are shown as
@@ -337,6 +355,33 @@ Examples:
   tpt plan examples/shop --env prod --out prod.plan
   tpt show prod.plan
   tpt show prod.plan --format markdown";
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The resource's address in the configuration, e.g. `zone` or `team["a"].db`.
+    #[arg(value_name = "ADDR")]
+    pub address: String,
+
+    /// The object's ID, in the form its kind names (see below).
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// A .tpt file, or a directory holding `main.tpt`.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub path: PathBuf,
+
+    /// The environment; required when the configuration declares environments.
+    #[arg(long, short, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// How long to wait for another run's lock on the environment's state (`0s`: fail at once).
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+
+    /// Set a `@var` param (repeatable), as for `tpt plan`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+}
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(args, &renderer),
         Command::State(cmd) => commands::state::run(cmd, &renderer),
         Command::Output(args) => commands::output::run(args, &renderer),
+        Command::Import(args) => commands::import::run(args, &renderer),
         Command::Show(args) => commands::plan::show(args, &renderer),
         Command::Apply(args) => commands::apply::run(args, false, &renderer),
         Command::Destroy(args) => commands::apply::run(args, true, &renderer),

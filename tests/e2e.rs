@@ -3472,3 +3472,228 @@ resource www: aws.DnsRecord {{
         );
     }
 }
+
+/// `tpt import` against moto: a hosted zone and a secret made by hand become
+/// resources of the configuration without being changed, after which the plan
+/// is empty; a wrong ID, an address already recorded, and a kind that cannot
+/// adopt objects are refused with what to do.
+#[test]
+fn e2e_import_adopts_existing_objects() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let (zone_id, _) = runtime().block_on(async {
+        let conf = moto_config(&moto, "us-east-1").await;
+        let r53 = aws_sdk_route53::Client::new(&conf);
+        let zone = r53
+            .create_hosted_zone()
+            .name("imported.example.com")
+            .caller_reference("by-hand")
+            .hosted_zone_config(
+                aws_sdk_route53::types::HostedZoneConfig::builder()
+                    .comment("made by hand")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("a zone");
+        let id = zone.hosted_zone().map(|z| z.id().to_string()).unwrap_or_default();
+        r53.change_resource_record_sets()
+            .hosted_zone_id(&id)
+            .change_batch(
+                aws_sdk_route53::types::ChangeBatch::builder()
+                    .changes(
+                        aws_sdk_route53::types::Change::builder()
+                            .action(aws_sdk_route53::types::ChangeAction::Create)
+                            .resource_record_set(
+                                aws_sdk_route53::types::ResourceRecordSet::builder()
+                                    .name("www.imported.example.com.")
+                                    .r#type(aws_sdk_route53::types::RrType::Cname)
+                                    .ttl(300)
+                                    .resource_records(
+                                        aws_sdk_route53::types::ResourceRecord::builder()
+                                            .value("lb.example.net")
+                                            .build()
+                                            .expect("a value"),
+                                    )
+                                    .build()
+                                    .expect("a record"),
+                            )
+                            .build()
+                            .expect("a change"),
+                    )
+                    .build()
+                    .expect("a batch"),
+            )
+            .send()
+            .await
+            .expect("a record by hand");
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket("imported-media")
+            .send()
+            .await
+            .expect("a bucket by hand");
+        let sm = aws_sdk_secretsmanager::Client::new(&conf);
+        sm.create_secret()
+            .name("shop/imported")
+            .description("the shop's key")
+            .secret_string("hand-made-value")
+            .send()
+            .await
+            .expect("a secret");
+        (
+            zone.hosted_zone()
+                .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
+                .unwrap_or_default(),
+            (),
+        )
+    });
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        r#"import std.aws
+
+resource zone: aws.HostedZone {
+  name = "imported.example.com"
+  comment = "made by hand"
+}
+
+resource www: aws.DnsRecord {
+  zone = zone.name
+  name = "www.imported.example.com"
+  type = "CNAME"
+  values = ["lb.example.net"]
+}
+
+resource key: aws.Secret {
+  name = "shop/imported"
+  description = "the shop's key"
+  value = secret_env("SHOP_KEY")
+  recovery_days = 0
+}
+
+environment prod {}
+"#,
+    )
+    .expect("config");
+    let mut vars = aws_vars(&moto);
+    vars.push(("SHOP_KEY", "hand-made-value".into()));
+    let plan = run(dir.path(), &["plan", ".", "--env", "prod"], &vars);
+    assert!(
+        plan.stdout.contains("+ zone (aws.HostedZone) will be created"),
+        "{}",
+        plan.stdout
+    );
+    let wrong = run(
+        dir.path(),
+        &["import", "zone", "ZNOSUCHZONE", "--env", "prod"],
+        &vars,
+    );
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong
+            .stderr
+            .contains("there is no `aws.HostedZone` with the ID `ZNOSUCHZONE`"),
+        "{}",
+        wrong.stderr
+    );
+    let imported = run(
+        dir.path(),
+        &["import", "zone", &zone_id, ".", "--env", "prod"],
+        &vars,
+    );
+    assert_ok("the zone's import", &imported);
+    assert!(
+        imported
+            .stdout
+            .contains(&format!("imported `{zone_id}` as `zone`")),
+        "{}",
+        imported.stdout
+    );
+    assert_ok(
+        "the secret's import",
+        &run(
+            dir.path(),
+            &["import", "key", "us-east-1/shop/imported", "--env", "prod"],
+            &vars,
+        ),
+    );
+    assert_ok(
+        "the record's import",
+        &run(
+            dir.path(),
+            &[
+                "import",
+                "www",
+                &format!("{zone_id}/www.imported.example.com./CNAME"),
+                "--env",
+                "prod",
+            ],
+            &vars,
+        ),
+    );
+    let plan = run(
+        dir.path(),
+        &["plan", ".", "--env", "prod", "--detailed-exitcode"],
+        &vars,
+    );
+    assert_eq!(
+        plan.code, 0,
+        "matching objects: nothing to do\n{}{}",
+        plan.stdout, plan.stderr
+    );
+    // A bucket made without tpt's defaults: imported, then the plan brings it to the configuration.
+    let with_bucket = std::fs::read_to_string(dir.path().join("main.tpt")).expect("config")
+        + "\nresource media: aws.Bucket {\n  region = \"us-east-1\"\n  name = \"imported-media\"\n}\n";
+    std::fs::write(dir.path().join("main.tpt"), with_bucket).expect("config");
+    assert_ok(
+        "the bucket's import",
+        &run(
+            dir.path(),
+            &["import", "media", "us-east-1/imported-media", "--env", "prod"],
+            &vars,
+        ),
+    );
+    let plan = run(dir.path(), &["plan", ".", "--env", "prod"], &vars);
+    assert!(
+        plan.stdout.contains(
+            "~ media (aws.Bucket) will be updated in place\n      ~ block_public_access: false → true"
+        ),
+        "{}",
+        plan.stdout
+    );
+    let again = run(dir.path(), &["import", "zone", &zone_id, "--env", "prod"], &vars);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("E0703") && again.stderr.contains("already recorded"),
+        "{}",
+        again.stderr
+    );
+    // A different value in the configuration: the plan updates the imported secret.
+    vars.retain(|(k, _)| *k != "SHOP_KEY");
+    vars.push(("SHOP_KEY", "a-new-value".into()));
+    let plan = run(dir.path(), &["plan", ".", "--env", "prod"], &vars);
+    assert!(
+        plan.stdout
+            .contains("~ key (aws.Secret) will be updated in place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("hand-made-value") && !plan.stdout.contains("a-new-value"));
+    assert_ok(
+        "the destroy",
+        &run(
+            dir.path(),
+            &["destroy", ".", "--env", "prod", "--auto-approve"],
+            &vars,
+        ),
+    );
+    assert!(
+        zones_with_records(&moto).is_empty(),
+        "imported objects are managed now"
+    );
+}

@@ -152,6 +152,33 @@ impl Engine {
     }
 
     /// The live objects of every recorded resource, read in parallel.
+    /// The live object of the one resource recorded at `address` (its kind's
+    /// `read`, with the other records as its references): `tpt import`.
+    pub fn read_one(
+        &self,
+        state: &State,
+        address: &str,
+        key: &[u8],
+    ) -> Result<Result<Live, String>, Interrupted> {
+        let secrets = std::sync::Arc::new(Secrets::new(key, &state.lineage));
+        self.until_interrupted(async {
+            let Some(r) = state.resources.get(address) else {
+                return Err(format!("`{address}` is not recorded"));
+            };
+            let Some(p) = self.providers.get(r.kind()) else {
+                return Err(format!("no kind applies `{}`", r.kind()));
+            };
+            let cx = self.cx(address, state, apply::refs_of_stored(&r.inputs), &secrets);
+            p.read(&cx, r).await.map_err(|e| e.message)
+        })
+    }
+
+    /// How `kind` names an object for `tpt import` (`Ok`), or why it cannot
+    /// adopt one (`Err`); `None` when no kind applies it.
+    pub fn import_id(&self, kind: &str) -> Option<Result<&'static str, &'static str>> {
+        self.providers.get(kind).map(|p| p.import_id())
+    }
+
     pub fn refresh(
         &self,
         state: &State,

@@ -554,6 +554,107 @@ impl<'c> Session<'c> {
         })
     }
 
+    /// `tpt import ADDRESS ID`: records the existing object `id` (in the form
+    /// its kind says) as the resource the configuration declares at
+    /// `address`, as the kind reads it back; changes no object. The caller
+    /// holds the lock. Returns the ID's form, for the message.
+    pub fn import(&self, address: &str, id: &str) -> Result<(), Stop> {
+        let env = self.env_name.as_str();
+        let mut state = self
+            .backend
+            .read(env)
+            .map_err(|e| Stop::Failed(vec![crate::lock::backend_error(env, e)]))?
+            .unwrap_or_else(|| State::new(env, String::new()));
+        if state.lineage.is_empty() {
+            state.lineage = uuid::Uuid::new_v4().to_string();
+        }
+        if state.resources.contains_key(address) {
+            return Err(Stop::Failed(vec![Diagnostic::error(
+                Code::StateAddress,
+                format!("`{address}` is already recorded in `{env}`"),
+            )
+            .help(format!(
+                "`tpt state rm {address}` forgets the recorded object first, if another one should take its place"
+            ))]));
+        }
+        let key = self.settings.state_key(self.backend())?;
+        let sealer = Sealer::new(&key);
+        let mut known = tpt_planner::state::known_outputs(&self.checked.program, &state);
+        self.engine.secret_outputs(&state, &key, &mut known);
+        let evaluated = self.evaluate(&known)?;
+        let Some(r) = evaluated.resources.iter().find(|r| r.address == address) else {
+            let d = Diagnostic::error(
+                Code::UnknownTarget,
+                format!("`{address}` is not a resource of the configuration in `{env}`"),
+            );
+            let d = match tpt_lang::diagnostic::did_you_mean(address, evaluated.resources.iter().map(|r| r.address.as_str())) {
+                Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                None => d.help("declare the resource first: `tpt import` records an object as a resource the configuration declares"),
+            };
+            return Err(Stop::Failed(vec![d]));
+        };
+        let at = |d: Diagnostic| d.label(r.span, "declared here");
+        if self.checked.program.schema(r.schema).is_data() {
+            return Err(Stop::Failed(vec![at(Diagnostic::error(
+                Code::ProviderFailed,
+                format!("`{address}` is a `@data` lookup: there is nothing to import"),
+            )
+            .help("lookups are read at every plan"))]));
+        }
+        let form = match self.engine.import_id(&r.kind) {
+            None => {
+                return Err(Stop::Failed(vec![at(Diagnostic::error(
+                    Code::NoProvider,
+                    format!("no provider can apply `{}`", r.kind),
+                )
+                .help(
+                    "a resource schema of one's own applies through the kind it `extends`",
+                ))]))
+            }
+            Some(Err(why)) => {
+                return Err(Stop::Failed(vec![at(Diagnostic::error(
+                    Code::ProviderFailed,
+                    format!("`{}` cannot import: {why}", r.kind),
+                )
+                .help("let tpt create the object instead (`tpt apply`)"))]))
+            }
+            Some(Ok(form)) => form,
+        };
+        // A provisional record: the configuration's inputs, the given ID; what
+        // the kind reads back replaces what it can see.
+        let mut record = tpt_planner::state::record(r, id, None, &sealer);
+        state.resources.insert(address.to_string(), record.clone());
+        let live = self
+            .engine
+            .read_one(&state, address, &key)
+            .map_err(|_| Stop::Interrupted)?
+            .map_err(|m| {
+                Stop::Failed(vec![at(Diagnostic::error(
+                    Code::ProviderFailed,
+                    format!("cannot read `{id}` as `{address}` ({}): {m}", r.kind),
+                )
+                .help(format!("the ID of a `{}` is {form}", r.kind)))])
+            })?;
+        match live {
+            tpt_planner::refresh::Live::Gone => {
+                return Err(Stop::Failed(vec![at(Diagnostic::error(
+                    Code::ProviderFailed,
+                    format!("there is no `{}` with the ID `{id}`", r.kind),
+                )
+                .help(format!("the ID of a `{}` is {form}", r.kind)))]))
+            }
+            tpt_planner::refresh::Live::Present { inputs, outputs } => {
+                record.inputs.extend(inputs);
+                record.outputs = outputs;
+            }
+        }
+        state.resources.insert(address.to_string(), record);
+        state.serial += 1;
+        self.backend
+            .write(env, &state)
+            .map_err(|e| Stop::Failed(vec![crate::lock::backend_error(env, e)]))
+    }
+
     /// Whether any resource of the configuration is `@prevent_destroy`.
     fn protects_any(&self) -> bool {
         self.checked.program.modules.iter().any(|m| {

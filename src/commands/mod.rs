@@ -7,6 +7,7 @@ pub mod envs;
 pub mod eval;
 pub mod fmt;
 pub mod graph;
+pub mod import;
 pub mod output;
 pub mod plan;
 pub mod promote;

@@ -655,6 +655,13 @@ pub trait Provider: Send + Sync {
     /// inputs the provider cannot see are left out.
     async fn read(&self, cx: &Cx, prior: &ResourceState) -> Result<Live, ProviderError>;
 
+    /// `tpt import`: the form of the provider ID that names an existing object
+    /// of this kind (`Ok`), which [`Provider::read`] then reads as if it were
+    /// recorded; or why the kind cannot adopt an object it did not make (`Err`).
+    fn import_id(&self) -> Result<&'static str, &'static str> {
+        Err("it does not adopt objects it did not make")
+    }
+
     /// Finds the object an interrupted create may have made (by its name) and
     /// finishes it, waiting as a create does, so it is adopted instead of made
     /// twice (the walker, when a create meets the object, and when it applies

@@ -749,6 +749,10 @@ impl EksCluster {
 
 #[async_trait::async_trait]
 impl Provider for EksCluster {
+    fn import_id(&self) -> Result<&'static str, &'static str> {
+        Err("a cluster's network, roles and node groups are tpt's own, found by its tags; a cluster made elsewhere cannot be adopted")
+    }
+
     fn fields(&self) -> Fields {
         Fields {
             rendered: &[],

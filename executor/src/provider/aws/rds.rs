@@ -301,6 +301,10 @@ fn same_version(asked: &str, running: &str) -> bool {
 
 #[async_trait::async_trait]
 impl Provider for Database {
+    fn import_id(&self) -> Result<&'static str, &'static str> {
+        Ok("`REGION/IDENTIFIER`, e.g. `eu-west-1/orders`")
+    }
+
     fn fields(&self) -> Fields {
         Fields {
             rendered: &[],

@@ -169,6 +169,10 @@ impl HostedZone {
 
 #[async_trait::async_trait]
 impl Provider for HostedZone {
+    fn import_id(&self) -> Result<&'static str, &'static str> {
+        Ok("the zone ID, e.g. `Z0123456789ABCDEFGHIJ`")
+    }
+
     fn fields(&self) -> Fields {
         Fields {
             rendered: &[],
@@ -494,6 +498,10 @@ fn record_id(id: &str) -> Option<(&str, &str, &str)> {
 
 #[async_trait::async_trait]
 impl Provider for DnsRecord {
+    fn import_id(&self) -> Result<&'static str, &'static str> {
+        Ok("`ZONE_ID/NAME/TYPE`, e.g. `Z0123456789ABCDEFGHIJ/www.acme.io./CNAME` (the hosted zone's ID, the record's name with its trailing dot)")
+    }
+
     fn fields(&self) -> Fields {
         Fields {
             rendered: &[],

@@ -498,6 +498,10 @@ impl Bucket {
 
 #[async_trait::async_trait]
 impl Provider for Bucket {
+    fn import_id(&self) -> Result<&'static str, &'static str> {
+        Ok("`REGION/BUCKET`, e.g. `eu-west-1/acme-media`")
+    }
+
     fn fields(&self) -> Fields {
         Fields {
             rendered: &[],

@@ -124,6 +124,10 @@ impl Secret {
 
 #[async_trait::async_trait]
 impl Provider for Secret {
+    fn import_id(&self) -> Result<&'static str, &'static str> {
+        Ok("`REGION/NAME`, e.g. `eu-west-1/shop/api-key`")
+    }
+
     fn fields(&self) -> Fields {
         Fields {
             rendered: &[],

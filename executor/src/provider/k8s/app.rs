@@ -319,6 +319,10 @@ fn read_back(prior: &ResourceState, deployment: &J, ingress: Option<&J>) -> BTre
 
 #[async_trait::async_trait]
 impl Provider for App {
+    fn import_id(&self) -> Result<&'static str, &'static str> {
+        Err("tpt records the Kubernetes objects it applied as an inventory in the provider ID, which objects made elsewhere lack; delete them and let tpt apply them")
+    }
+
     fn fields(&self) -> Fields {
         Fields {
             rendered: &[],

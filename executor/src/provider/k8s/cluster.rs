@@ -25,6 +25,10 @@ fn applied(d: &Desired) -> Result<Applied, ProviderError> {
 
 #[async_trait::async_trait]
 impl Provider for KubeconfigCluster {
+    fn import_id(&self) -> Result<&'static str, &'static str> {
+        Err("it names a context of a kubeconfig and makes nothing: declare it, and the plan records it")
+    }
+
     fn fields(&self) -> Fields {
         Fields {
             rendered: &[],

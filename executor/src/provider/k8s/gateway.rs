@@ -278,6 +278,10 @@ fn rendered(objects: &[J]) -> IndexMap<String, Value> {
 
 #[async_trait::async_trait]
 impl Provider for Gateway {
+    fn import_id(&self) -> Result<&'static str, &'static str> {
+        Err("tpt records the Kubernetes objects it applied as an inventory in the provider ID, which objects made elsewhere lack; delete them and let tpt apply them")
+    }
+
     fn fields(&self) -> Fields {
         Fields {
             rendered: &["objects"],

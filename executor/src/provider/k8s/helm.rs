@@ -1418,6 +1418,10 @@ fn project(cx: &Cx, recorded: &J, live: &J) -> J {
 
 #[async_trait::async_trait]
 impl<K: ChartKind> Provider for Charted<K> {
+    fn import_id(&self) -> Result<&'static str, &'static str> {
+        Err("a chart is applied as a set of objects tpt records with their inventory (and hooks); a release made elsewhere (by `helm install`) cannot be adopted: uninstall it and let tpt apply the chart")
+    }
+
     fn fields(&self) -> Fields {
         self.1.fields()
     }
