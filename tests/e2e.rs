@@ -3697,3 +3697,120 @@ environment prod {}
         "imported objects are managed now"
     );
 }
+
+/// `import` blocks against moto: the plan shows the import (and what it
+/// changes in the object), the apply records it without making anything, and
+/// the next plan is empty; a kind that cannot import says so in the plan.
+#[test]
+fn e2e_import_blocks_are_planned_and_applied() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    let zone_id = runtime().block_on(async {
+        let r53 = aws_sdk_route53::Client::new(&moto_config(&moto, "us-east-1").await);
+        let zone = r53
+            .create_hosted_zone()
+            .name("blocks.example.com")
+            .caller_reference("by-hand-blocks")
+            .send()
+            .await
+            .expect("a zone");
+        zone.hosted_zone()
+            .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
+            .unwrap_or_default()
+    });
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = |comment: &str| {
+        format!(
+            r#"import std.aws
+
+param zone_id: string
+
+resource zone: aws.HostedZone {{
+  name = "blocks.example.com"
+  comment = "{comment}"
+}}
+
+import {{ to = zone, id = zone_id }}
+
+environment prod {{ zone_id = "{zone_id}" }}
+"#
+        )
+    };
+    // The zone made by hand has an empty comment: the import shows the update.
+    std::fs::write(dir.path().join("main.tpt"), config("platform")).expect("config");
+    let vars = aws_vars(&moto);
+    let plan = run(dir.path(), &["plan", ".", "--env", "prod"], &vars);
+    assert_ok("the plan", &plan);
+    for line in [
+        format!("~ zone (aws.HostedZone) will be updated in place (imported from `{zone_id}`)"),
+        "~ comment: \"\" → \"platform\"".to_string(),
+        "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete. 1 to import.".to_string(),
+    ] {
+        assert!(plan.stdout.contains(&line), "`{line}`:\n{}", plan.stdout);
+    }
+    assert_ok(
+        "the apply",
+        &run(
+            dir.path(),
+            &["apply", ".", "--env", "prod", "--auto-approve"],
+            &vars,
+        ),
+    );
+    assert_eq!(zones_with_records(&moto).len(), 1, "nothing was created");
+    let again = run(
+        dir.path(),
+        &["plan", ".", "--env", "prod", "--detailed-exitcode"],
+        &vars,
+    );
+    assert_eq!(again.code, 0, "recorded now: nothing to do\n{}", again.stdout);
+    // A matching object is an import and nothing else.
+    assert_ok(
+        "the state rm",
+        &run(dir.path(), &["state", "rm", "zone", "--env", "prod"], &vars),
+    );
+    let plan = run(dir.path(), &["plan", ".", "--env", "prod"], &vars);
+    assert!(
+        plan.stdout.contains(&format!(
+            "< zone (aws.HostedZone) will be imported from `{zone_id}`"
+        )),
+        "{}",
+        plan.stdout
+    );
+    assert_ok(
+        "the apply",
+        &run(
+            dir.path(),
+            &["apply", ".", "--env", "prod", "--auto-approve"],
+            &vars,
+        ),
+    );
+    let state = std::fs::read_to_string(dir.path().join(".tpt/state/prod.json")).expect("state");
+    assert!(state.contains(&zone_id), "{state}");
+    // A kind that cannot import: the plan says so.
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        config("platform")
+            + "\nimport std.k8s\n\nresource dev: k8s.KubeconfigCluster { context = \"dev\" }\n\nresource team: k8s.Namespace { cluster = dev, name = \"team\" }\n\nimport { to = team, id = \"team\" }\n",
+    )
+    .expect("config");
+    let refused = run(
+        dir.path(),
+        &["plan", ".", "--env", "prod", "--refresh=false"],
+        &vars,
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("`k8s.Namespace` cannot import"),
+        "{}",
+        refused.stderr
+    );
+    std::fs::write(dir.path().join("main.tpt"), config("platform")).expect("config");
+    assert_ok(
+        "the destroy",
+        &run(
+            dir.path(),
+            &["destroy", ".", "--env", "prod", "--auto-approve"],
+            &vars,
+        ),
+    );
+}

@@ -436,7 +436,7 @@ impl<'c> Session<'c> {
             }
             live = answers;
         }
-        let (refreshed, _) = tpt_planner::refresh::apply_live(&state, &live);
+        let (mut refreshed, _) = tpt_planner::refresh::apply_live(&state, &live);
         // Evaluated with the outputs an earlier apply recorded (and secret ones,
         // derived) known, then again when data lookups added theirs.
         let mut known = tpt_planner::state::known_outputs(&self.checked.program, &refreshed);
@@ -468,6 +468,34 @@ impl<'c> Session<'c> {
                 evaluated = self.evaluate(&known)?;
             }
         }
+        // `import` blocks: each object not recorded yet is read as the resource it
+        // becomes, and planned against as if it were recorded.
+        let mut imported: BTreeMap<String, String> = BTreeMap::new();
+        if !options.destroy && !options.refresh_only {
+            let pending: Vec<(String, String)> = evaluated
+                .imports
+                .iter()
+                .filter(|(a, _)| !refreshed.resources.contains_key(a))
+                .cloned()
+                .collect();
+            if !pending.is_empty() {
+                notify(&format!("reading {} to import…", plural(pending.len(), "object")));
+                for (address, id) in &pending {
+                    let record =
+                        self.read_import(&evaluated.resources, &refreshed, address, id, &key, &sealer)?;
+                    state.resources.insert(address.clone(), record.clone());
+                    refreshed.resources.insert(address.clone(), record);
+                    imported.insert(address.clone(), id.clone());
+                }
+                let mut theirs = tpt_planner::state::known_outputs(&self.checked.program, &refreshed);
+                for address in imported.keys() {
+                    if let Some(o) = theirs.outputs.remove(address) {
+                        known.outputs.insert(address.clone(), o);
+                    }
+                }
+                evaluated = self.evaluate(&known)?;
+            }
+        }
         if !options.destroy {
             plan::ignore_changes(&self.checked.program, &mut evaluated.resources, &refreshed);
             let renders = engine.renders(&evaluated.resources, &refreshed);
@@ -492,6 +520,9 @@ impl<'c> Session<'c> {
             &live,
             &sealer,
         );
+        for c in &mut p.changes {
+            c.imported_from = imported.get(&c.address).cloned();
+        }
         if !options.targets.is_empty() {
             for t in &options.targets {
                 if graph.node(t).is_none() && !state.resources.contains_key(t) {
@@ -582,7 +613,7 @@ impl<'c> Session<'c> {
         let mut known = tpt_planner::state::known_outputs(&self.checked.program, &state);
         self.engine.secret_outputs(&state, &key, &mut known);
         let evaluated = self.evaluate(&known)?;
-        let Some(r) = evaluated.resources.iter().find(|r| r.address == address) else {
+        if !evaluated.resources.iter().any(|r| r.address == address) {
             let d = Diagnostic::error(
                 Code::UnknownTarget,
                 format!("`{address}` is not a resource of the configuration in `{env}`"),
@@ -592,6 +623,29 @@ impl<'c> Session<'c> {
                 None => d.help("declare the resource first: `tpt import` records an object as a resource the configuration declares"),
             };
             return Err(Stop::Failed(vec![d]));
+        }
+        let record = self.read_import(&evaluated.resources, &state, address, id, &key, &sealer)?;
+        state.resources.insert(address.to_string(), record);
+        state.serial += 1;
+        self.backend
+            .write(env, &state)
+            .map_err(|e| Stop::Failed(vec![crate::lock::backend_error(env, e)]))
+    }
+
+    /// The record an import makes: the resource at `address` (one of
+    /// `resources`) with the object `id`, as its kind reads it back; `state`
+    /// gives the records it refers to. Refused for kinds that cannot adopt.
+    fn read_import(
+        &self,
+        resources: &[ResourceInstance],
+        state: &State,
+        address: &str,
+        id: &str,
+        key: &[u8],
+        sealer: &Sealer,
+    ) -> Result<tpt_planner::state::ResourceState, Stop> {
+        let Some(r) = resources.iter().find(|r| r.address == address) else {
+            return Err(unknown_target(address, &self.env_name, resources, state).into());
         };
         let at = |d: Diagnostic| d.label(r.span, "declared here");
         if self.checked.program.schema(r.schema).is_data() {
@@ -622,11 +676,12 @@ impl<'c> Session<'c> {
         };
         // A provisional record: the configuration's inputs, the given ID; what
         // the kind reads back replaces what it can see.
-        let mut record = tpt_planner::state::record(r, id, None, &sealer);
-        state.resources.insert(address.to_string(), record.clone());
+        let mut record = tpt_planner::state::record(r, id, None, sealer);
+        let mut with = state.clone();
+        with.resources.insert(address.to_string(), record.clone());
         let live = self
             .engine
-            .read_one(&state, address, &key)
+            .read_one(&with, address, key)
             .map_err(|_| Stop::Interrupted)?
             .map_err(|m| {
                 Stop::Failed(vec![at(Diagnostic::error(
@@ -636,23 +691,17 @@ impl<'c> Session<'c> {
                 .help(format!("the ID of a `{}` is {form}", r.kind)))])
             })?;
         match live {
-            tpt_planner::refresh::Live::Gone => {
-                return Err(Stop::Failed(vec![at(Diagnostic::error(
-                    Code::ProviderFailed,
-                    format!("there is no `{}` with the ID `{id}`", r.kind),
-                )
-                .help(format!("the ID of a `{}` is {form}", r.kind)))]))
-            }
+            tpt_planner::refresh::Live::Gone => Err(Stop::Failed(vec![at(Diagnostic::error(
+                Code::ProviderFailed,
+                format!("there is no `{}` with the ID `{id}`", r.kind),
+            )
+            .help(format!("the ID of a `{}` is {form}", r.kind)))])),
             tpt_planner::refresh::Live::Present { inputs, outputs } => {
                 record.inputs.extend(inputs);
                 record.outputs = outputs;
+                Ok(record)
             }
         }
-        state.resources.insert(address.to_string(), record);
-        state.serial += 1;
-        self.backend
-            .write(env, &state)
-            .map_err(|e| Stop::Failed(vec![crate::lock::backend_error(env, e)]))
     }
 
     /// Whether any resource of the configuration is `@prevent_destroy`.
@@ -817,7 +866,11 @@ impl<'c> Session<'c> {
         // `moved` blocks: the recorded objects take their new addresses first,
         // written before anything runs (a plan of moves alone runs nothing else).
         let mut state = planned.state.clone();
-        if plan::apply_moves(&planned.plan, &mut state) {
+        let imports = planned.plan.changes.iter().any(|c| c.imported_from.is_some());
+        if plan::apply_moves(&planned.plan, &mut state) || imports {
+            if state.lineage.is_empty() {
+                state.lineage = uuid::Uuid::new_v4().to_string();
+            }
             state.serial += 1;
             if let Err(e) = self.backend.write(&self.env_name, &state) {
                 let report = Report {

@@ -87,6 +87,8 @@ pub struct Module {
     pub moves: Vec<MoveDecl>,
     /// `output` declarations (the root's, or a component's).
     pub outputs: IndexMap<String, Decl<ast::Output>>,
+    /// `import { to = …, id = … }` blocks of the root.
+    pub import_blocks: Vec<ImportDecl>,
     /// Set when this module is the body of a `component` block.
     pub component: Option<ComponentInfo>,
 }
@@ -128,6 +130,17 @@ pub struct MoveDecl {
     pub to_name: ast::Ident,
     /// The names along `to` (`team`, `db` of `team["a"].db`).
     pub to_path: Vec<ast::Ident>,
+    pub span: Span,
+}
+
+/// `import { to = ADDRESS, id = … }`, with the address in its canonical form.
+#[derive(Debug, Clone)]
+pub struct ImportDecl {
+    pub to: String,
+    /// The names along `to`.
+    pub to_path: Vec<ast::Ident>,
+    /// The object's ID, evaluated per environment.
+    pub id: ast::Expr,
     pub span: Span,
 }
 
@@ -1509,6 +1522,40 @@ impl Collector<'_> {
             ItemKind::Component(c) if in_component => not_in_component(self, "a component", c.name.span),
             ItemKind::Environment(e) if in_component => {
                 not_in_component(self, "an environment", e.name.span)
+            }
+            ItemKind::ImportBlock(_) if in_component => self.diag(
+                Diagnostic::error(Code::MisplacedItem, "an `import` block cannot stand inside a component")
+                    .label(item.span, "`import` block in a component")
+                    .help("declare it in the root configuration with the instance's address: `import { to = web.db, id = \"…\" }`"),
+            ),
+            ItemKind::ImportBlock(b) => {
+                self.check_annotations(&item.annotations, &[], "import blocks");
+                if !self.p.module(m).is_root {
+                    return root_only(self, "an `import` block", item.span);
+                }
+                let Some(to) = ast::Moved::address(&b.to) else {
+                    return self.diag(
+                        Diagnostic::error(Code::BadMove, "an `import` block's `to` is a resource address")
+                            .label(b.to.span, "not an address")
+                            .help("write a resource name, `name[\"key\"]`, or `instance.name`"),
+                    );
+                };
+                if let Some(prev) = self.p.module(m).import_blocks.iter().find(|d| d.to == to) {
+                    let prev = prev.span;
+                    return self.diag(
+                        Diagnostic::error(Code::Duplicate, format!("`{to}` is imported twice"))
+                            .label(item.span, "second import")
+                            .label(prev, "first import")
+                            .help("an address takes one object; remove one of the blocks"),
+                    );
+                }
+                let to_path = ast::Moved::path(&b.to).into_iter().cloned().collect();
+                self.module(m).import_blocks.push(ImportDecl {
+                    to,
+                    to_path,
+                    id: b.id,
+                    span: item.span,
+                });
             }
             ItemKind::Moved(_) if in_component => self.diag(
                 Diagnostic::error(Code::MisplacedItem, "a `moved` block cannot stand inside a component")

@@ -204,6 +204,7 @@ mod tests {
                 })
                 .collect(),
             outputs: IndexMap::new(),
+            imports: Vec::new(),
         }
     }
 

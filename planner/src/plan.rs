@@ -78,6 +78,8 @@ pub struct ResourceChange {
     pub create_before_destroy: bool,
     /// A `moved` block gave the recorded object of this address to it.
     pub moved_from: Option<String>,
+    /// An `import` block gave it this existing object (its ID), recorded by the apply.
+    pub imported_from: Option<String>,
     pub fields: Vec<FieldChange>,
 }
 
@@ -241,10 +243,11 @@ impl Plan {
     /// Whether applying would change anything.
     pub fn has_changes(&self) -> bool {
         // A move changes the state even when the object stays as it is.
-        self.changes
-            .iter()
-            .any(|c| !matches!(c.action, Action::NoOp | Action::Read) || c.moved_from.is_some())
-            || !self.outputs.is_empty()
+        self.changes.iter().any(|c| {
+            !matches!(c.action, Action::NoOp | Action::Read)
+                || c.moved_from.is_some()
+                || c.imported_from.is_some()
+        }) || !self.outputs.is_empty()
             || (self.refresh_only && !self.drift.is_empty())
     }
 
@@ -390,6 +393,7 @@ fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sea
             reason: None,
             create_before_destroy: false,
             moved_from: None,
+            imported_from: None,
             fields,
         };
     }
@@ -424,6 +428,7 @@ fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sea
             reason: None,
             create_before_destroy,
             moved_from: None,
+            imported_from: None,
             fields,
         };
     };
@@ -502,6 +507,7 @@ fn diff_one(program: &Program, r: &ResourceInstance, state: &State, sealer: &Sea
         reason,
         create_before_destroy,
         moved_from: None,
+        imported_from: None,
         fields,
     }
 }
@@ -549,6 +555,7 @@ fn deletions(state: &State, desired: &BTreeMap<&str, &ResourceInstance>) -> Vec<
                 reason: None,
                 create_before_destroy: false,
                 moved_from: None,
+                imported_from: None,
                 fields,
             });
         }
@@ -589,11 +596,16 @@ pub fn show(v: &J) -> String {
 }
 
 fn headline(c: &ResourceChange) -> String {
-    let line = headline_action(c);
-    match &c.moved_from {
-        Some(from) => format!("{line} (moved from `{from}`)"),
-        None => line,
+    let mut line = headline_action(c);
+    if let Some(from) = &c.moved_from {
+        line = format!("{line} (moved from `{from}`)");
     }
+    if let Some(id) = &c.imported_from {
+        if c.action != Action::NoOp {
+            line = format!("{line} (imported from `{id}`)");
+        }
+    }
+    line
 }
 
 fn headline_action(c: &ResourceChange) -> String {
@@ -617,6 +629,12 @@ fn headline_action(c: &ResourceChange) -> String {
             format!("{} ({}) will be deleted{why}", c.address, c.schema)
         }
         Action::Read => format!("{} ({}) will be read", c.address, c.schema),
+        Action::NoOp if c.imported_from.is_some() => format!(
+            "{} ({}) will be imported from `{}`",
+            c.address,
+            c.schema,
+            c.imported_from.as_deref().unwrap_or_default()
+        ),
         Action::NoOp if c.moved_from.is_some() => format!("{} ({}) keeps its object", c.address, c.schema),
         Action::NoOp => format!("{} ({}) is up to date", c.address, c.schema),
     }
@@ -851,9 +869,11 @@ pub fn to_text(p: &Plan) -> String {
     for c in p
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp || c.moved_from.is_some())
+        .filter(|c| c.action != Action::NoOp || c.moved_from.is_some() || c.imported_from.is_some())
     {
-        let symbol = if c.action == Action::NoOp {
+        let symbol = if c.action == Action::NoOp && c.imported_from.is_some() {
+            "<"
+        } else if c.action == Action::NoOp {
             ">"
         } else {
             c.action.symbol()
@@ -907,6 +927,10 @@ pub fn summary(p: &Plan) -> String {
     let reads = p.count(Action::Read);
     if reads > 0 {
         moved.push_str(&format!(" {reads} to read."));
+    }
+    let imports = p.changes.iter().filter(|c| c.imported_from.is_some()).count();
+    if imports > 0 {
+        moved.push_str(&format!(" {imports} to import."));
     }
     format!(
         "Plan: {} to create, {} to update, {} to replace, {} to delete.{moved}",
@@ -987,6 +1011,7 @@ pub fn to_json(p: &Plan) -> J {
                 "reason": c.reason,
                                 "create_before_destroy": c.create_before_destroy,
                 "moved_from": c.moved_from,
+                "imported_from": c.imported_from,
                 "fields": c.fields.iter().map(|f| serde_json::json!({
                     "field": f.field,
                     "before": display(&f.before),
@@ -1191,6 +1216,7 @@ pub fn from_saved(bytes: &[u8]) -> Result<Plan, SavedPlanError> {
             reason: c["reason"].as_str().map(str::to_string),
             create_before_destroy: c["create_before_destroy"] == true,
             moved_from: c["moved_from"].as_str().map(str::to_string),
+            imported_from: c["imported_from"].as_str().map(str::to_string),
             fields,
         });
     }
@@ -1296,6 +1322,7 @@ mod saved_tests {
                 reason: None,
                 create_before_destroy: false,
                 moved_from: None,
+                imported_from: None,
                 fields: vec![FieldChange {
                     field: "objects".into(),
                     before: Some(before),
@@ -1365,6 +1392,7 @@ mod saved_tests {
                 reason: Some("`engine` forces replacement".into()),
                 create_before_destroy: false,
                 moved_from: None,
+                imported_from: None,
                 fields: vec![
                     FieldChange {
                         field: "engine".into(),

@@ -332,20 +332,14 @@ impl Walker<'_> {
                 self.scope.truncate(n);
             }
             ItemKind::Environment(env) => self.environment(m, env),
+            ItemKind::ImportBlock(b) => {
+                self.address_names(m, &b.to);
+                self.address_keys(m, &b.to);
+                self.expr(m, &b.id, Some(&Ty::String));
+            }
             ItemKind::Moved(mv) => {
                 for e in [&mv.from, &mv.to] {
-                    // `team["a"].db`: each name resolved in the component it stands in.
-                    let mut scope = Some(m);
-                    for name in ast::Moved::path(e) {
-                        let Some(at) = scope else { break };
-                        let decl = self.p.module(at).resources.get(&name.name);
-                        if let Some(d) = decl {
-                            self.add(name.span, Target::Decl(d.node.name.span), false);
-                        }
-                        scope = decl
-                            .and_then(|d| d.schema)
-                            .and_then(|s| self.p.schema(s).component);
-                    }
+                    self.address_names(m, e);
                     self.address_keys(m, e);
                 }
             }
@@ -436,6 +430,21 @@ impl Walker<'_> {
             }
             let schema = resource.and_then(|d| d.schema);
             self.overlay_fields(m, schema.map(Ty::Schema), &overlay.fields);
+        }
+    }
+
+    /// The names of an address (`team["a"].db`), each resolved in the component it stands in.
+    fn address_names(&mut self, m: ModuleId, e: &Expr) {
+        let mut scope = Some(m);
+        for name in ast::Moved::path(e) {
+            let Some(at) = scope else { break };
+            let decl = self.p.module(at).resources.get(&name.name);
+            if let Some(d) = decl {
+                self.add(name.span, Target::Decl(d.node.name.span), false);
+            }
+            scope = decl
+                .and_then(|d| d.schema)
+                .and_then(|s| self.p.schema(s).component);
         }
     }
 

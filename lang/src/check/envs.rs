@@ -425,67 +425,77 @@ fn overlay_unknown_field(
     c.err(d);
 }
 
-/// A `moved` block must point to a resource the configuration declares (inside
-/// component instances: a resource of the component).
+/// A `moved` block, or an `import` block, must point to a resource the
+/// configuration declares (inside component instances: a resource of the
+/// component).
 fn check_moves(c: &mut Checker, m: ModuleId) {
     let module = c.p.module(m);
     for mv in &module.moves {
-        let mut scope = m;
-        let mut shown = String::new();
-        for (i, seg) in mv.to_path.iter().enumerate() {
-            let resources = &c.p.module(scope).resources;
-            let Some(r) = resources.get(&seg.name) else {
-                let mut d = Diagnostic::error(
-                    Code::BadMove,
-                    format!("`moved` to `{}`, which is not a resource", mv.to),
-                )
+        check_target(c, m, "`moved` to", &mv.to, &mv.to_path, Code::BadMove);
+    }
+    for im in &module.import_blocks {
+        check_target(c, m, "`import` to", &im.to, &im.to_path, Code::UnknownTarget);
+        c.check_expr(
+            m,
+            &im.id,
+            &Ty::String,
+            &format_args!("the `id` of the import of `{}`", im.to),
+        );
+    }
+}
+
+fn check_target(
+    c: &mut Checker,
+    m: ModuleId,
+    what: &str,
+    to: &str,
+    to_path: &[crate::syntax::ast::Ident],
+    code: Code,
+) {
+    let mut scope = m;
+    let mut shown = String::new();
+    for (i, seg) in to_path.iter().enumerate() {
+        let resources = &c.p.module(scope).resources;
+        let Some(r) = resources.get(&seg.name) else {
+            let mut d = Diagnostic::error(code, format!("{what} `{to}`, which is not a resource"))
                 .label(seg.span, "no resource of this name");
-                d = match did_you_mean(&seg.name, resources.keys().map(String::as_str)) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
-                    None if i == 0 => d.help(
-                        "the target of a move is the resource's new name, declared in this configuration",
-                    ),
-                    None => d.help(format!("`{shown}` has no resource `{}`", seg.name)),
-                };
-                c.err(d);
-                break;
+            d = match did_you_mean(&seg.name, resources.keys().map(String::as_str)) {
+                Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
+                None if i == 0 => d.help("name a resource declared in this configuration"),
+                None => d.help(format!("`{shown}` has no resource `{}`", seg.name)),
             };
-            shown = if shown.is_empty() {
-                seg.name.clone()
-            } else {
-                format!("{shown}.{}", seg.name)
-            };
-            let body = r.schema.and_then(|s| c.p.schema(s).component);
-            let last = i + 1 == mv.to_path.len();
-            match (body, last) {
-                (Some(_), true) => {
-                    c.err(
-                        Diagnostic::error(
-                            Code::BadMove,
-                            format!("`moved` to `{}`, a component instance", mv.to),
-                        )
+            c.err(d);
+            return;
+        };
+        shown = if shown.is_empty() {
+            seg.name.clone()
+        } else {
+            format!("{shown}.{}", seg.name)
+        };
+        let body = r.schema.and_then(|s| c.p.schema(s).component);
+        let last = i + 1 == to_path.len();
+        match (body, last) {
+            (Some(_), true) => {
+                c.err(
+                    Diagnostic::error(code, format!("{what} `{to}`, a component instance"))
                         .label(seg.span, "an instance holds resources; it is not one")
-                        .help(format!(
-                            "move each resource: `moved {{ from = old, to = {}.NAME }}`",
-                            mv.to
-                        )),
-                    );
-                    break;
-                }
-                (Some(b), false) => scope = b,
-                (None, false) => {
-                    c.err(
-                        Diagnostic::error(
-                            Code::BadMove,
-                            format!("`moved` to `{}`: `{shown}` is not a component instance", mv.to),
-                        )
-                        .label(seg.span, "a resource, with no resources inside")
-                        .help("a path `a.b` names resource `b` inside component instance `a`"),
-                    );
-                    break;
-                }
-                (None, true) => {}
+                        .help(format!("name a resource of the instance: `{to}.NAME`")),
+                );
+                return;
             }
+            (Some(b), false) => scope = b,
+            (None, false) => {
+                c.err(
+                    Diagnostic::error(
+                        code,
+                        format!("{what} `{to}`: `{shown}` is not a component instance"),
+                    )
+                    .label(seg.span, "a resource, with no resources inside")
+                    .help("a path `a.b` names resource `b` inside component instance `a`"),
+                );
+                return;
+            }
+            (None, true) => {}
         }
     }
 }

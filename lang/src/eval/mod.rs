@@ -94,6 +94,8 @@ pub struct Evaluated {
     pub resources: Vec<ResourceInstance>,
     /// The root's outputs (unknown where they read what only an apply knows).
     pub outputs: IndexMap<String, Value>,
+    /// `import { to, id }` blocks: (address, object ID), in declaration order.
+    pub imports: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -201,6 +203,7 @@ pub fn evaluate_with(
     }
     let resources = ev.all_instances();
     let outputs = ev.root_outputs();
+    let imports = ev.import_ids();
     ev.diags.retain(|d| !d.message.is_empty());
     if let Some(env) = environment {
         // The same configuration may fail in one environment and not another: say which.
@@ -214,6 +217,7 @@ pub fn evaluate_with(
             params,
             resources,
             outputs,
+            imports,
         })
     } else {
         let mut diags = ev.diags;

@@ -63,6 +63,25 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    /// The IDs of the root's `import` blocks, evaluated.
+    pub(super) fn import_ids(&mut self) -> Vec<(String, String)> {
+        let root = self.p.root();
+        let mut out = Vec::new();
+        for decl in &self.p.module(root).import_blocks {
+            let (v, _) = self.in_frame(0, Vec::new(), |ev| ev.eval(root, &decl.id));
+            match v {
+                Ok(Value::Str(s)) => out.push((decl.to.clone(), s.to_string())),
+                Ok(_) => self.diags.push(
+                    Diagnostic::error(Code::TypeMismatch, format!("the ID to import as `{}` is not known before apply", decl.to))
+                        .label(decl.id.span, "not a plain string")
+                        .help("an import's `id` is written out or built from params and `let`s, not from outputs or secrets"),
+                ),
+                Err(d) => self.diags.push(d),
+            }
+        }
+        out
+    }
+
     /// The root's outputs, in declaration order.
     pub(super) fn root_outputs(&mut self) -> IndexMap<String, Value> {
         let root = self.p.root();

@@ -363,6 +363,10 @@ impl Printer<'_> {
                 let (from, to) = (self.expr_inline(&mv.from), self.expr_inline(&mv.to));
                 self.line(&format!("{prefix}moved {{ from = {from}, to = {to} }}"), end);
             }
+            ItemKind::ImportBlock(b) => {
+                let (to, id) = (self.expr_inline(&b.to), self.expr_inline(&b.id));
+                self.line(&format!("{prefix}import {{ to = {to}, id = {id} }}"), end);
+            }
             ItemKind::Output(o) => {
                 let ty = self.type_expr(&o.ty);
                 let value = self.expr(&o.value);

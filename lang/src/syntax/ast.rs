@@ -48,6 +48,15 @@ pub enum ItemKind {
     Moved(Moved),
     Component(Component),
     Output(Output),
+    ImportBlock(ImportBlock),
+}
+
+/// `import { to = ADDRESS, id = "…" }`: the object `id` becomes the resource
+/// at `to` at the next apply (a plan shows it as an import).
+#[derive(Debug, Clone)]
+pub struct ImportBlock {
+    pub to: Expr,
+    pub id: Expr,
 }
 
 /// `component Name { … }`: params (its inputs), `let`s, resources, `for`
@@ -581,6 +590,10 @@ impl Item {
             }
             ItemKind::Component(c) => c.items.iter().for_each(|i| i.visit_exprs(f)),
             ItemKind::Output(o) => o.value.visit(f),
+            ItemKind::ImportBlock(b) => {
+                b.to.visit(f);
+                b.id.visit(f);
+            }
         }
     }
 }

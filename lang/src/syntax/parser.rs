@@ -547,6 +547,12 @@ impl Builder<'_> {
                 let items = inner.filter_map(|i| self.item(i)).collect();
                 ItemKind::Component(Component { name, items })
             }
+            Rule::import_block => {
+                let mut inner = p.into_inner();
+                let to = self.expr(inner.next()?);
+                let id = self.expr(inner.next()?);
+                ItemKind::ImportBlock(ImportBlock { to, id })
+            }
             Rule::output => {
                 let mut inner = p.into_inner();
                 let name = self.ident(&inner.next()?);

@@ -165,6 +165,17 @@ impl Outline<'_> {
                     members,
                 )
             }
+            ItemKind::ImportBlock(b) => {
+                let to = ast::Moved::address(&b.to).unwrap_or_default();
+                self.symbol(
+                    &format!("import {to}"),
+                    None,
+                    SymbolKind::EVENT,
+                    span,
+                    b.to.span,
+                    vec![],
+                )
+            }
             ItemKind::Output(o) => self.symbol(
                 &o.name.name,
                 Some(self.slice(o.ty.span)),
