@@ -3814,3 +3814,52 @@ environment prod {{ zone_id = "{zone_id}" }}
         ),
     );
 }
+
+/// A database made by hand (moto) imported by `REGION/IDENTIFIER`: recorded as
+/// the kind reads it back, never created again.
+#[test]
+fn e2e_import_a_database_made_by_hand() {
+    let Some(moto) = moto() else { return };
+    reset_moto(&moto);
+    runtime().block_on(async {
+        let rds = aws_sdk_rds::Client::new(&moto_config(&moto, "us-east-1").await);
+        rds.create_db_instance()
+            .db_instance_identifier("hand-db")
+            .engine("postgres")
+            .engine_version("16")
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .master_username("app")
+            .master_user_password("by-hand-password")
+            .db_name("app")
+            .send()
+            .await
+            .expect("a database by hand");
+    });
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("main.tpt"),
+        "import std.aws\n\nresource orders: aws.Postgres {\n  identifier = \"hand-db\"\n  region = \"us-east-1\"\n  final_snapshot = false\n}\n",
+    )
+    .expect("config");
+    let vars = aws_vars(&moto);
+    let wrong = run(dir.path(), &["import", "orders", "us-east-1/no-such-db"], &vars);
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong
+            .stderr
+            .contains("there is no `aws.Postgres` with the ID `us-east-1/no-such-db`")
+            && wrong.stderr.contains("`REGION/IDENTIFIER`"),
+        "the error says the ID's form: {}",
+        wrong.stderr
+    );
+    assert_ok(
+        "the import",
+        &run(dir.path(), &["import", "orders", "us-east-1/hand-db"], &vars),
+    );
+    let plan = run(dir.path(), &["plan", "."], &vars);
+    assert_ok("the plan", &plan);
+    assert!(!plan.stdout.contains("will be created"), "{}", plan.stdout);
+    let state = std::fs::read_to_string(dir.path().join(".tpt/state/default.json")).expect("state");
+    assert!(state.contains("us-east-1/hand-db"), "{state}");
+}

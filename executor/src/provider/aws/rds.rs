@@ -302,7 +302,7 @@ fn same_version(asked: &str, running: &str) -> bool {
 #[async_trait::async_trait]
 impl Provider for Database {
     fn import_id(&self) -> Result<&'static str, &'static str> {
-        Ok("`REGION/IDENTIFIER`, e.g. `eu-west-1/orders`")
+        Ok("`REGION/IDENTIFIER`, e.g. `eu-west-1/orders` (or `IDENTIFIER` in the default region)")
     }
 
     fn fields(&self) -> Fields {

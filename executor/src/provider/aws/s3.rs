@@ -499,7 +499,7 @@ impl Bucket {
 #[async_trait::async_trait]
 impl Provider for Bucket {
     fn import_id(&self) -> Result<&'static str, &'static str> {
-        Ok("`REGION/BUCKET`, e.g. `eu-west-1/acme-media`")
+        Ok("`REGION/BUCKET`, e.g. `eu-west-1/acme-media` (or `BUCKET` in the default region)")
     }
 
     fn fields(&self) -> Fields {
