@@ -439,8 +439,7 @@ impl<'c> Session<'c> {
         let (mut refreshed, _) = tpt_planner::refresh::apply_live(&state, &live);
         // Evaluated with the outputs an earlier apply recorded (and secret ones,
         // derived) known, then again when data lookups added theirs.
-        let mut known = tpt_planner::state::known_outputs(&self.checked.program, &refreshed);
-        engine.secret_outputs(&refreshed, &key, &mut known);
+        let mut known = self.known(&refreshed, &key);
         let mut evaluated = if options.destroy {
             tpt_lang::Evaluated::default()
         } else {
@@ -531,24 +530,14 @@ impl<'c> Session<'c> {
             }
             plan::restrict(&mut p, &options.targets, &graph, &state);
         }
-        if options.refresh_only {
-            // What refresh found is all there is to apply; outputs follow the live objects.
+        // `@prevent_destroy`: a destroy asks the configuration which resources it
+        // protects. With `--refresh-only`, what refresh found is all there is to
+        // apply (outputs follow the live objects).
+        let protected = if options.refresh_only {
             p.changes.clear();
             p.refresh_only = true;
-            p.outputs = plan::output_changes(&refreshed, &evaluated.outputs, &sealer);
-            return Ok(Planned {
-                plan: p,
-                state: refreshed,
-                resources: evaluated.resources,
-                graph,
-                known,
-                sealer,
-                key,
-                outputs: evaluated.outputs,
-            });
-        }
-        // `@prevent_destroy`: a destroy asks the configuration which resources it protects.
-        let protected = if !options.destroy {
+            Vec::new()
+        } else if !options.destroy {
             plan::prevented(&p, &evaluated.resources)
         } else if self.protects_any() {
             let config = self.evaluate(&known).map_err(|mut diags| {
@@ -569,8 +558,10 @@ impl<'c> Session<'c> {
         if !protected.is_empty() {
             return Err(Stop::Failed(protected));
         }
-        p.notes = skipped_waits(&p, &evaluated.resources);
-        if options.targets.is_empty() {
+        if !options.refresh_only {
+            p.notes = skipped_waits(&p, &evaluated.resources);
+        }
+        if options.targets.is_empty() || options.refresh_only {
             p.outputs = plan::output_changes(&refreshed, &evaluated.outputs, &sealer);
         }
         Ok(Planned {
@@ -610,9 +601,7 @@ impl<'c> Session<'c> {
         }
         let key = self.settings.state_key(self.backend())?;
         let sealer = Sealer::new(&key);
-        let mut known = tpt_planner::state::known_outputs(&self.checked.program, &state);
-        self.engine.secret_outputs(&state, &key, &mut known);
-        let evaluated = self.evaluate(&known)?;
+        let evaluated = self.evaluate(&self.known(&state, &key))?;
         if !evaluated.resources.iter().any(|r| r.address == address) {
             let d = Diagnostic::error(
                 Code::UnknownTarget,
@@ -704,6 +693,14 @@ impl<'c> Session<'c> {
         }
     }
 
+    /// The outputs `state` records, and the secret ones its kinds derive
+    /// from the state key: what evaluation may treat as known.
+    fn known(&self, state: &State, key: &[u8]) -> KnownOutputs {
+        let mut known = tpt_planner::state::known_outputs(&self.checked.program, state);
+        self.engine.secret_outputs(state, key, &mut known);
+        known
+    }
+
     /// Whether any resource of the configuration is `@prevent_destroy`.
     fn protects_any(&self) -> bool {
         self.checked.program.modules.iter().any(|m| {
@@ -727,9 +724,7 @@ impl<'c> Session<'c> {
     ) -> Result<indexmap::IndexMap<String, tpt_lang::value::Value>, Vec<Diagnostic>> {
         let state = read_recorded(self.backend(), &self.env_name).map_err(|d| vec![d])?;
         let key = self.settings.state_key(self.backend()).map_err(|d| vec![d])?;
-        let mut known = tpt_planner::state::known_outputs(&self.checked.program, &state);
-        self.engine.secret_outputs(&state, &key, &mut known);
-        Ok(self.evaluate(&known)?.outputs)
+        Ok(self.evaluate(&self.known(&state, &key))?.outputs)
     }
 
     /// The root outputs once an apply ended with `state`: evaluated with every
@@ -743,13 +738,11 @@ impl<'c> Session<'c> {
         mut state: State,
         destroy: bool,
     ) -> Result<(State, indexmap::IndexMap<String, tpt_lang::value::Value>), Vec<Diagnostic>> {
-        let mut known = tpt_planner::state::known_outputs(&self.checked.program, &state);
-        self.engine.secret_outputs(&state, &planned.key, &mut known);
         let program = &self.checked.program;
         let outputs = if destroy || program.module(program.root()).outputs.is_empty() {
             indexmap::IndexMap::new()
         } else {
-            self.evaluate(&known)?.outputs
+            self.evaluate(&self.known(&state, &planned.key))?.outputs
         };
         let recorded: BTreeMap<String, serde_json::Value> = outputs
             .iter()

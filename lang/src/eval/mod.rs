@@ -284,6 +284,23 @@ fn resolve_chain<'p>(
     Ok(chain)
 }
 
+/// Keeps a value computed for `key` (with its dependencies), or forgets the
+/// attempt when it failed, so that its error is not mistaken for a cycle.
+fn remember<K: std::hash::Hash + Eq>(
+    slots: &mut HashMap<K, Slot>,
+    key: K,
+    result: &Result<(Value, BTreeSet<String>), Diagnostic>,
+) {
+    match result {
+        Ok((v, d)) => {
+            slots.insert(key, Slot::Done(v.clone(), d.clone()));
+        }
+        Err(_) => {
+            slots.remove(&key);
+        }
+    }
+}
+
 /// A memoised value with the resource addresses it depends on.
 #[derive(Clone)]
 enum Slot {
@@ -511,23 +528,12 @@ impl<'p> Evaluator<'p> {
         };
         self.params.insert((0, name.to_string()), Slot::InProgress);
         // The caller's value of a `@var` param wins over every environment.
-        if decl.has_annotation("var") {
-            let given = self.inputs.vars().into_iter().find(|v| v.name == name);
-            if let Some(var) = given {
-                let result = self.var_value(&var, decl);
-                match &result {
-                    Ok((v, d)) => {
-                        self.params
-                            .insert((0, name.to_string()), Slot::Done(v.clone(), d.clone()));
-                    }
-                    Err(_) => {
-                        self.params.remove(&(0, name.to_string()));
-                    }
-                }
-                return result;
-            }
-        }
-        // The innermost environment that sets it wins.
+        let given = if decl.has_annotation("var") {
+            self.inputs.vars().into_iter().find(|v| v.name == name)
+        } else {
+            None
+        };
+        // Else the innermost environment that sets it.
         let set = self
             .chain
             .iter()
@@ -538,14 +544,15 @@ impl<'p> Evaluator<'p> {
             (None, Some(d)) => (Some(d), d.span),
             (None, None) => (None, decl.node.name.span),
         };
-        let result = match expr {
-            Some(e) => {
+        let result = match (given, expr) {
+            (Some(var), _) => self.var_value(&var, decl),
+            (None, Some(e)) => {
                 let (v, deps) = self.isolated(Vec::new(), |ev| ev.eval(root, e));
                 v.and_then(|v| self.coerce(v, &decl.ty, span, &coerce::Ctx::Text(&format!("param `{name}`"))))
                     .map(|v| (v, deps))
             }
-            None if decl.ty.is_optional() => Ok((Value::Null, BTreeSet::new())),
-            None => {
+            (None, None) if decl.ty.is_optional() => Ok((Value::Null, BTreeSet::new())),
+            (None, None) => {
                 let env = self.chain.last().map(|e| e.name.name.clone());
                 let mut help = match env {
                     Some(e) => format!("set `{name} = …` in environment `{e}` or one it extends"),
@@ -561,15 +568,7 @@ impl<'p> Evaluator<'p> {
                 )
             }
         };
-        match &result {
-            Ok((v, d)) => {
-                self.params
-                    .insert((0, name.to_string()), Slot::Done(v.clone(), d.clone()));
-            }
-            Err(_) => {
-                self.params.remove(&(0, name.to_string()));
-            }
-        }
+        remember(&mut self.params, (0, name.to_string()), &result);
         result
     }
 
@@ -731,15 +730,9 @@ impl<'p> Evaluator<'p> {
             ),
             (v, _) => v,
         };
-        match &v {
-            Ok(v) => {
-                self.lets.insert(key, Slot::Done(v.clone(), deps.clone()));
-            }
-            Err(_) => {
-                self.lets.remove(&key);
-            }
-        }
-        v.map(|v| (v, deps))
+        let result = v.map(|v| (v, deps));
+        remember(&mut self.lets, key, &result);
+        result
     }
 }
 

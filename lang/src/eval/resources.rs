@@ -590,14 +590,7 @@ impl<'p> Evaluator<'p> {
             .label(self.frames[frame].span, format!("`{name}` has no value"))
             .help(format!("set `{name} = …` in the instance"))),
         };
-        match &result {
-            Ok((v, d)) => {
-                self.params.insert(memo, super::Slot::Done(v.clone(), d.clone()));
-            }
-            Err(_) => {
-                self.params.remove(&memo);
-            }
-        }
+        super::remember(&mut self.params, memo, &result);
         result
     }
 
@@ -637,14 +630,7 @@ impl<'p> Evaluator<'p> {
         let result = v
             .and_then(|v| self.coerce(v, &decl.ty, decl.node.value.span, &super::coerce::Ctx::Text(&ctx)))
             .map(|v| (v, deps));
-        match &result {
-            Ok((v, d)) => {
-                self.outputs.insert(memo, super::Slot::Done(v.clone(), d.clone()));
-            }
-            Err(_) => {
-                self.outputs.remove(&memo);
-            }
-        }
+        super::remember(&mut self.outputs, memo, &result);
         result
     }
 
