@@ -2,7 +2,7 @@
 //! stopping at the first); the CLI and the LSP render them. A diagnostic has a
 //! stable [`Code`], a message, labelled spans (the first primary), and a help text.
 
-use crate::source::{SourceMap, Span};
+use crate::source::{SourceFile, SourceMap, Span};
 
 /// Stable diagnostic codes. The number never changes meaning once released;
 /// `docs/language.md` lists them all.
@@ -329,7 +329,7 @@ pub struct Rendered {
     code: Code,
     message: String,
     help: Option<String>,
-    source: Option<miette::NamedSource<String>>,
+    source: Option<Excerpted>,
     labels: Vec<miette::LabeledSpan>,
     related: Vec<Rendered>,
 }
@@ -337,11 +337,13 @@ pub struct Rendered {
 impl Rendered {
     pub fn new(diag: &Diagnostic, sources: &SourceMap) -> Rendered {
         let primary_file = diag.primary_span().map(|s| s.file);
+        let primary_source = primary_file.and_then(|f| sources.get(f));
         let mut labels = Vec::new();
         let mut related = Vec::new();
         for label in &diag.labels {
-            if Some(label.span.file) == primary_file {
-                let span = miette::SourceSpan::new((label.span.start as usize).into(), label.span.len());
+            if let Some(file) = primary_source.filter(|_| Some(label.span.file) == primary_file) {
+                let (start, len) = clip_on_long_line(file, label.span.start as usize, label.span.len());
+                let span = miette::SourceSpan::new(start.into(), len);
                 let text = if label.message.is_empty() {
                     None
                 } else {
@@ -358,9 +360,7 @@ impl Rendered {
                 related.push(Rendered::new(&note, sources));
             }
         }
-        let source = primary_file
-            .and_then(|f| sources.get(f))
-            .map(|f| miette::NamedSource::new(f.name.clone(), f.text.to_string()));
+        let source = primary_source.map(|f| Excerpted(f.clone()));
         Rendered {
             code: diag.code,
             message: diag.message.clone(),
@@ -369,6 +369,105 @@ impl Rendered {
             labels,
             related,
         }
+    }
+}
+
+/// Lines longer than this are shown as an excerpt around the position: a
+/// minified or generated line of many kilobytes would bury the message (and
+/// columns past 65,535 are more than the renderer can pad to).
+const LONG_LINE: usize = 240;
+/// How much of a long line is shown before and after the position.
+const EXCERPT_BEFORE: usize = 40;
+const EXCERPT_AFTER: usize = 120;
+
+/// A label on a long line keeps its start and at most the excerpt's width.
+fn clip_on_long_line(file: &SourceFile, start: usize, len: usize) -> (usize, usize) {
+    let (line_start, line_end) = file.line_bounds(file.line_of(start));
+    if line_end - line_start <= LONG_LINE {
+        return (start, len);
+    }
+    let end = ceil_char_boundary(&file.text, (start + len).min(start + EXCERPT_AFTER).min(line_end));
+    (start, end.saturating_sub(start))
+}
+
+fn floor_char_boundary(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_char_boundary(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+/// A file as miette reads it: whole lines with context, except that a long
+/// line is cut to an excerpt around the position read. Lines are found with
+/// the file's line index, so rendering costs the same anywhere in a large file.
+#[derive(Debug)]
+struct Excerpted(SourceFile);
+
+impl miette::SourceCode for Excerpted {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let file = &self.0;
+        let text: &str = &file.text;
+        let at = span.offset();
+        if at > text.len() {
+            return Err(miette::MietteError::OutOfBounds);
+        }
+        let end = (at + span.len()).min(text.len());
+        let line = file.line_of(at);
+        let (line_start, line_end) = file.line_bounds(line);
+        // The last line the span touches (a span ending just after a newline ends before it).
+        let last_of_span = file.line_of(end.saturating_sub(1).max(at));
+        let first = line.saturating_sub(before);
+        let last = (last_of_span + after).min(file.line_count().saturating_sub(1));
+        let long = (first..=last).any(|l| {
+            let (s, e) = file.line_bounds(l);
+            e - s > LONG_LINE
+        });
+        if long {
+            let from = floor_char_boundary(text, at.saturating_sub(EXCERPT_BEFORE).max(line_start));
+            let to = ceil_char_boundary(text, (at + EXCERPT_AFTER).min(line_end));
+            return Ok(Box::new(miette::MietteSpanContents::new_named(
+                file.name.clone(),
+                &text.as_bytes()[from..to],
+                miette::SourceSpan::new(from.into(), to - from),
+                line,
+                at - line_start,
+                line + 1,
+            )));
+        }
+        // miette's own reading of a text, from the first line shown on (it would
+        // scan from the start of the file to find the line).
+        // (From one line earlier: miette looks at the newline before a line.)
+        let base_line = first.saturating_sub(1);
+        let base = file.line_bounds(base_line).0;
+        let local = text[base..].read_span(
+            &miette::SourceSpan::new((at - base).into(), span.len()),
+            before,
+            after,
+        )?;
+        let shown = *local.span();
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            file.name.clone(),
+            local.data(),
+            miette::SourceSpan::new((shown.offset() + base).into(), shown.len()),
+            local.line() + base_line,
+            local.column(),
+            // miette's count is of the lines read from the start of the text.
+            local.line_count() + base_line,
+        )))
     }
 }
 
@@ -410,6 +509,38 @@ impl miette::Diagnostic for Rendered {
             Some(Box::new(
                 self.related.iter().map(|r| r as &dyn miette::Diagnostic),
             ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod excerpt_tests {
+    use miette::SourceCode;
+
+    use super::Excerpted;
+    use crate::source::SourceFile;
+
+    /// On short lines, reading through the line index gives what miette's own
+    /// reading of the text gives, for every span and amount of context.
+    #[test]
+    fn short_lines_read_as_miette_reads_them() {
+        let text = "a = 1\n\nresource b: B {\n  x = 2\n}\n\nlet c = [\n  1,\n]";
+        let ours = Excerpted(SourceFile::new("t.tpt", text));
+        for start in 0..=text.len() {
+            for len in 0..=(text.len() - start) {
+                for ctx in 0..3 {
+                    let span = miette::SourceSpan::new(start.into(), len);
+                    let (Ok(a), Ok(b)) = (ours.read_span(&span, ctx, ctx), text.read_span(&span, ctx, ctx))
+                    else {
+                        panic!("read failed at {start}+{len}");
+                    };
+                    assert_eq!(
+                        (a.data(), a.span(), a.line(), a.column(), a.line_count()),
+                        (b.data(), b.span(), b.line(), b.column(), b.line_count()),
+                        "{start}+{len}, context {ctx}"
+                    );
+                }
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod diagnostic;
 pub mod program;
 pub mod source;
+mod stack;
 pub mod syntax;
 pub mod types;
 pub mod value;

@@ -1114,7 +1114,13 @@ impl Collector<'_> {
         self.resolving.push((m, name.to_string()));
         let resolved = self.resolve_type(m, &alias.ty);
         self.resolving.pop();
-        let ty = Ty::Alias(Arc::from(name), Box::new(resolved));
+        // An alias of an alias names the first one's target: chains of aliases
+        // stay one level deep.
+        let target = match resolved {
+            Ty::Alias(_, inner) => *inner,
+            other => other,
+        };
+        let ty = Ty::Alias(Arc::from(name), Box::new(target));
         self.module(m).types.insert(
             name.to_string(),
             TypeDef::Alias {
@@ -1128,6 +1134,10 @@ impl Collector<'_> {
 
     /// Resolves a written type in a module's scope, reporting unknown names.
     fn resolve_type(&mut self, m: ModuleId, t: &TypeExpr) -> Ty {
+        crate::stack::guard(|| self.resolve_type_node(m, t))
+    }
+
+    fn resolve_type_node(&mut self, m: ModuleId, t: &TypeExpr) -> Ty {
         match &t.kind {
             TypeExprKind::Named(q) => self.resolve_qualified(m, q),
             TypeExprKind::List(inner) => Ty::List(Box::new(self.resolve_type(m, inner))),

@@ -52,7 +52,8 @@ impl Span {
 pub struct SourceFile {
     pub name: String,
     pub text: Arc<str>,
-    line_starts: Vec<u32>,
+    /// Where each line starts (shared: a file is cloned into every rendered diagnostic).
+    line_starts: Arc<[u32]>,
 }
 
 impl SourceFile {
@@ -67,8 +68,35 @@ impl SourceFile {
         SourceFile {
             name: name.into(),
             text,
-            line_starts,
+            line_starts: line_starts.into(),
         }
+    }
+
+    /// The 0-based line holding byte `offset`.
+    pub fn line_of(&self, offset: usize) -> usize {
+        let offset = u32::try_from(offset).unwrap_or(u32::MAX);
+        match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+
+    /// How many lines the file has (a last line without a newline counts).
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// The bytes of 0-based line `line`: its start, and its end before the newline.
+    pub fn line_bounds(&self, line: usize) -> (usize, usize) {
+        let start = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |&s| s as usize);
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&s| (s as usize).saturating_sub(1));
+        (start.min(self.text.len()), end.max(start).min(self.text.len()))
     }
 
     /// 1-based line and column (in characters) of a byte offset.

@@ -99,6 +99,23 @@ pub struct FieldTy {
 }
 
 impl Ty {
+    /// Whether the type nests more than `limit` levels (looking no deeper than that).
+    /// Scalars are 0 deep; a list, map, record or optional one more than what it holds.
+    pub fn deeper_than(&self, limit: usize) -> bool {
+        match self {
+            Ty::List(t) | Ty::Map(t) | Ty::Optional(t) => {
+                limit.checked_sub(1).is_none_or(|l| t.deeper_than(l))
+            }
+            Ty::Record(r) => r
+                .fields
+                .values()
+                .any(|f| limit.checked_sub(1).is_none_or(|l| f.ty.deeper_than(l))),
+            Ty::Refined(t, _) | Ty::Alias(_, t) => t.deeper_than(limit),
+            Ty::Union(ts) => ts.iter().any(|t| t.deeper_than(limit)),
+            _ => false,
+        }
+    }
+
     /// Looks through aliases.
     pub fn resolved(&self) -> &Ty {
         match self {

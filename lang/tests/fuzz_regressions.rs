@@ -87,3 +87,149 @@ fn hostile_inputs_do_not_panic() {
         front_end(src);
     }
 }
+
+/// Parse and check `src` on a thread with a small stack (smaller than the
+/// 2 MiB of test and language-server threads), then evaluate it when it
+/// checked; returns the messages of the errors.
+fn on_small_stack(src: String) -> Vec<String> {
+    let run = move || {
+        let program = Program::from_text("main.tpt", &src);
+        let diags = check(&program);
+        let mut out: Vec<String> = diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect();
+        if out.is_empty() {
+            if let Err(d) = evaluate(&program, None, &NoInputs) {
+                out.extend(d.iter().filter(|d| d.is_error()).map(|d| d.message.clone()));
+            }
+        }
+        let _ = tpt_lang::fmt::format_source(FileId(0), &src);
+        out
+    };
+    std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(run)
+        .expect("a thread can be started")
+        .join()
+        .expect("the front end does not panic")
+}
+
+/// The hostile shapes of issue 14: each is a diagnostic or checks cleanly,
+/// never a stack overflow (which would abort this test binary).
+#[test]
+fn hostile_shapes_are_diagnostics_not_crashes() {
+    const N: usize = 10_000;
+    let nesting = "nesting too deep";
+    let expr_deep = "expression too deep";
+    let cases: Vec<(&str, String, Option<&str>)> = vec![
+        (
+            "else-if chain",
+            format!("let x = {}0\n", "if true then 1 else ".repeat(N)),
+            Some(nesting),
+        ),
+        (
+            "then-if chain",
+            format!("let x = {}0{}\n", "if true then ".repeat(N), " else 1".repeat(N)),
+            Some(nesting),
+        ),
+        (
+            "let-in chain",
+            format!(
+                "let x = {}0\n",
+                (0..N).map(|i| format!("let a{i} = 1 in ")).collect::<String>()
+            ),
+            Some(nesting),
+        ),
+        (
+            "nested block comments",
+            format!("{}{}\nlet x = 1\n", "/*".repeat(N), "*/".repeat(N)),
+            Some(nesting),
+        ),
+        (
+            "field chain",
+            format!("let r = {{ a = 1 }}\nlet x = r{}\n", ".a".repeat(N)),
+            Some(expr_deep),
+        ),
+        (
+            "index chain",
+            format!("let r = [1]\nlet x = r{}\n", "[0]".repeat(N)),
+            Some(expr_deep),
+        ),
+        (
+            "call chain",
+            format!("let x = f{}\n", "()".repeat(N)),
+            Some(expr_deep),
+        ),
+        (
+            "negations",
+            format!("let x = {}true\n", "!".repeat(N)),
+            Some(expr_deep),
+        ),
+        (
+            "let chain",
+            format!(
+                "let a0 = 0\n{}output last: int = a{}\n",
+                (1..N)
+                    .map(|i| format!("let a{i} = a{} + 1\n", i - 1))
+                    .collect::<String>(),
+                N - 1
+            ),
+            None,
+        ),
+        (
+            "function chain",
+            format!(
+                "fn f0(x: int): int = x\n{}output last: int = f{}(1)\n",
+                (1..N)
+                    .map(|i| format!("fn f{i}(x: int): int = f{}(x)\n", i - 1))
+                    .collect::<String>(),
+                N - 1
+            ),
+            Some("function calls nest too deeply"),
+        ),
+        (
+            "alias chain",
+            format!(
+                "type T0 = string\n{}output last: T{} = \"a\"\n",
+                (1..N)
+                    .map(|i| format!("type T{i} = T{}\n", i - 1))
+                    .collect::<String>(),
+                N - 1
+            ),
+            None,
+        ),
+        (
+            "schema chain",
+            format!(
+                "schema S0 {{ a: string }}\n{}",
+                (1..N)
+                    .map(|i| format!("schema S{i} extends S{} {{ }}\n", i - 1))
+                    .collect::<String>()
+            ),
+            None,
+        ),
+        (
+            "values nested by a let chain",
+            format!(
+                "let a0 = []\n{}output last: int = length(a{})\n",
+                (1..N)
+                    .map(|i| format!("let a{i} = [a{}]\n", i - 1))
+                    .collect::<String>(),
+                N - 1
+            ),
+            Some("nests more than 100 levels deep"),
+        ),
+    ];
+    for (name, src, expected) in cases {
+        let errors = on_small_stack(src);
+        match expected {
+            None => assert!(errors.is_empty(), "{name}: {errors:?}"),
+            Some(e) => assert!(
+                errors.iter().any(|m| m.contains(e)),
+                "{name}: expected an error containing {e:?}, got {errors:?}"
+            ),
+        }
+    }
+}

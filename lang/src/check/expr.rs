@@ -29,9 +29,16 @@ enum RecordTarget {
     Map(Ty),
 }
 
+/// How deep the type of a `let` may nest (lists, maps, records, optionals).
+pub const MAX_TYPE_DEPTH: usize = 100;
+
 impl Checker<'_> {
     /// The type of `e` in module `m`; `expected` is a hint, not a requirement.
     pub(crate) fn infer(&mut self, m: ModuleId, e: &Expr, expected: Option<&Ty>) -> Ty {
+        crate::stack::guard(|| self.infer_node(m, e, expected))
+    }
+
+    fn infer_node(&mut self, m: ModuleId, e: &Expr, expected: Option<&Ty>) -> Ty {
         match &e.kind {
             ExprKind::Int(_) => Ty::Int,
             ExprKind::Float(_) => Ty::Float,
@@ -258,6 +265,21 @@ impl Checker<'_> {
                 declared
             }
             (None, _) => self.infer(m, &decl.node.value, None),
+        };
+        // Each `let` may nest its value one level deeper than the `let`s it reads;
+        // a chain of them would build values deeper than any phase can walk.
+        let ty = if ty.deeper_than(MAX_TYPE_DEPTH) {
+            self.err(
+                Diagnostic::error(
+                    Code::LimitExceeded,
+                    format!("the value of `{name}` nests more than {MAX_TYPE_DEPTH} levels deep"),
+                )
+                .label(decl.node.name.span, "too deeply nested")
+                .help("a configuration's values are records and lists a few levels deep; flatten this one"),
+            );
+            Ty::Error
+        } else {
+            ty
         };
         self.locals = saved;
         self.lets.insert(key, LetState::Done(ty.clone()));

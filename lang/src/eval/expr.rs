@@ -22,6 +22,10 @@ type R = Result<Value, Diagnostic>;
 
 impl Evaluator<'_> {
     pub(crate) fn eval(&mut self, m: ModuleId, e: &Expr) -> R {
+        crate::stack::guard(|| self.eval_node(m, e))
+    }
+
+    fn eval_node(&mut self, m: ModuleId, e: &Expr) -> R {
         match &e.kind {
             ExprKind::Int(i) => Ok(Value::Int(*i)),
             ExprKind::Float(f) => Ok(Value::Float(*f)),

@@ -17,7 +17,7 @@ mod expr;
 mod files;
 mod resources;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use indexmap::IndexMap;
 
@@ -271,9 +271,11 @@ fn resolve_chain<'p>(
         return Err(d);
     };
     let mut chain = vec![&cur.node];
+    let mut seen: HashSet<&str> = HashSet::from([cur.node.name.name.as_str()]);
     while let Some(parent) = &cur.node.extends {
         match envs.get(&parent.name) {
-            Some(p) if !chain.iter().any(|e| e.name.name == p.node.name.name) => {
+            // (A cycle ends the chain; the checker reports it.)
+            Some(p) if seen.insert(p.node.name.name.as_str()) => {
                 chain.push(&p.node);
                 cur = p;
             }

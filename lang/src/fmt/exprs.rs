@@ -7,6 +7,10 @@ impl Printer<'_> {
     /// An expression at the current indentation; records and lists written over
     /// several lines (or holding comments) are printed one element per line.
     pub(super) fn expr(&mut self, e: &Expr) -> String {
+        crate::stack::guard(|| self.expr_node(e))
+    }
+
+    fn expr_node(&mut self, e: &Expr) -> String {
         match &e.kind {
             ExprKind::Record(entries)
                 if !entries.is_empty() && (self.multiline(e.span) || self.has_comment_in(e.span)) =>

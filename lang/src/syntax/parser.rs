@@ -17,22 +17,26 @@ use crate::source::{FileId, Span};
 #[grammar = "syntax/grammar.pest"]
 struct Grammar;
 
-/// Parses one file. Never panics; returns what parsed plus all syntax errors.
-/// The deepest nesting of brackets (and interpolations) a file may have: deeper
-/// input would exhaust the stack of the recursive phases.
+/// The deepest nesting a file may have (brackets, interpolations, `if` and
+/// `let` expressions inside one another): deeper input would exhaust the stack
+/// of the recursive phases.
 pub const MAX_NESTING: usize = 64;
 /// The most operands one chain of binary operators may have.
 pub const MAX_OPERANDS: usize = 256;
+/// The deepest expression tree the parser builds: every phase after it walks
+/// trees recursively, within this bound.
+pub const MAX_DEPTH: usize = 512;
 
+/// Parses one file. Never panics; returns what parsed plus all syntax errors.
 pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
     if let Some(at) = too_deep(src) {
         let end = next_char_boundary(src, at);
         let d = Diagnostic::error(
             Code::Syntax,
-            format!("nesting too deep: more than {MAX_NESTING} levels of brackets"),
+            format!("nesting too deep: more than {MAX_NESTING} levels of brackets, `if`s and `let`s"),
         )
         .label(Span::new(file, at, end), "too deep here")
-        .help("split the expression with `let`s or functions");
+        .help("split the expression with `let`s or functions; a long `else if` chain can be a map lookup");
         return (File::default(), vec![d]);
     }
     // Fast path: the file parses at once (in parallel chunks when it is large).
@@ -55,6 +59,7 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
                     file,
                     offset: pos,
                     diags: &mut diags,
+                    depth: 0,
                 };
                 if let Some(item) = single.into_inner().find(|p| p.as_rule() == Rule::item) {
                     if let Some(item) = b.item(item) {
@@ -89,50 +94,162 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
     (File { items }, diags)
 }
 
-/// The position where bracket nesting first exceeds [`MAX_NESTING`], if it does.
-/// Brackets in comments and string text do not count; `${` does.
+/// The position where nesting first exceeds [`MAX_NESTING`], if it does.
+///
+/// The grammar is recursive, so the parser's stack grows with nesting; this
+/// scan runs before it, in one pass, to refuse input nested beyond what every
+/// phase can walk. It counts what can nest: brackets, `${`, block comments
+/// inside one another, and the `if` and `let` expressions whose branches and
+/// bodies nest without brackets (`if a then 1 else if b then 2 else …`). An
+/// `if`/`let` counts until a `,`, `;` or `=` at its level shows that its
+/// expression ended (a `let`'s own `=` excepted), so a long list of `if`s is
+/// not nesting. It may overcount, never undercount. Brackets in comments,
+/// string text and regex literals do not count.
 fn too_deep(src: &str) -> Option<usize> {
+    /// One open level: a string, or brackets (the top level is one too).
+    #[derive(Clone, Copy)]
+    struct Level {
+        string: bool,
+        /// `if`/`let` keywords counted in this level and not known to be over.
+        keywords: usize,
+        /// `let`s whose own `=` is still to come.
+        lets: usize,
+    }
+    const OPEN: Level = Level {
+        string: false,
+        keywords: 0,
+        lets: 0,
+    };
     let b = src.as_bytes();
-    // Each level remembers whether it is a string (`true`) or brackets.
-    let mut stack: Vec<bool> = Vec::new();
+    let mut stack: Vec<Level> = vec![OPEN];
+    // Open levels above the top one plus every level's keywords.
+    let mut depth = 0usize;
+    // The last byte outside blanks, comments and strings (`(` before `/` starts a regex).
+    let mut last = b'\n';
     let mut i = 0;
     while i < b.len() {
-        let in_string = stack.last() == Some(&true);
         let c = b[i];
-        if in_string {
+        let top = stack.len() - 1;
+        if stack[top].string {
             match c {
                 b'\\' => i += 1,
-                b'"' => {
+                // A string ends at its quote, or (unterminated) at the end of its line.
+                b'"' | b'\n' => {
                     stack.pop();
+                    depth -= 1;
                 }
                 b'$' if b.get(i + 1) == Some(&b'{') => {
-                    stack.push(false);
+                    stack.push(OPEN);
+                    depth += 1;
                     i += 1;
                 }
                 _ => {}
             }
-        } else {
-            match c {
-                b'/' if b.get(i + 1) == Some(&b'/') => {
-                    while i < b.len() && b[i] != b'\n' {
+            i += 1;
+            if depth > MAX_NESTING {
+                return Some(i - 1);
+            }
+            continue;
+        }
+        match c {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i + 1 < b.len() && b[i + 1] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                // Block comments nest.
+                let mut open = 0usize;
+                while i < b.len() {
+                    if b[i..].starts_with(b"/*") {
+                        open += 1;
+                        if depth + open > MAX_NESTING {
+                            return Some(i);
+                        }
+                        i += 2;
+                    } else if b[i..].starts_with(b"*/") {
+                        open -= 1;
+                        i += 2;
+                        if open == 0 {
+                            break;
+                        }
+                    } else {
                         i += 1;
                     }
                 }
-                b'"' if b.get(i..i + 3) == Some(b"\"\"\"") => {
-                    // Text blocks: skip to the closing quotes (interpolations inside are rare and shallow).
-                    let rest = src.get(i + 3..).unwrap_or("");
-                    i += 3 + rest.find("\"\"\"").map_or(rest.len(), |n| n + 2);
-                }
-                b'"' => stack.push(true),
-                b'(' | b'[' | b'{' => stack.push(false),
-                b')' | b']' | b'}' => {
-                    stack.pop();
-                }
-                _ => {}
+                continue;
             }
+            b'/' if last == b'(' => {
+                // A regex literal (`string(/^[a-z]+$/)`): to its closing `/` on this line.
+                i += 1;
+                while i < b.len() && b[i] != b'/' && b[i] != b'\n' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'"' if b.get(i..i + 3) == Some(b"\"\"\"") => {
+                // Text blocks: skip to the closing quotes (interpolations inside are rare and shallow).
+                let rest = src.get(i + 3..).unwrap_or("");
+                i += 3 + rest.find("\"\"\"").map_or(rest.len(), |n| n + 2);
+            }
+            b'"' => {
+                stack.push(Level { string: true, ..OPEN });
+                depth += 1;
+            }
+            b'(' | b'[' | b'{' => {
+                stack.push(OPEN);
+                depth += 1;
+            }
+            b')' | b']' | b'}' if top > 0 => {
+                depth -= 1 + stack[top].keywords;
+                stack.pop();
+            }
+            b',' | b';' => {
+                depth -= stack[top].keywords;
+                stack[top] = Level { ..OPEN };
+            }
+            b'=' => {
+                let before = i.checked_sub(1).map(|k| b[k]);
+                let after = b.get(i + 1).copied();
+                if matches!(after, Some(b'=' | b'>')) {
+                    i += 1; // `==`, `=>`
+                } else if matches!(before, Some(b'!' | b'<' | b'>' | b'=')) {
+                    // the end of `!=`, `<=`, `>=`
+                } else if stack[top].lets > 0 {
+                    stack[top].lets -= 1;
+                } else {
+                    depth -= stack[top].keywords;
+                    stack[top].keywords = 0;
+                }
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                let from = i;
+                while i + 1 < b.len() && (b[i + 1].is_ascii_alphanumeric() || b[i + 1] == b'_') {
+                    i += 1;
+                }
+                let word = &b[from..=i];
+                if top == 0 && (from == 0 || b[from - 1] == b'\n') {
+                    // A top-level item starts at column 0 (as the recovering parser assumes).
+                    depth -= stack[0].keywords;
+                    stack[0] = OPEN;
+                }
+                if word == b"if" || word == b"let" {
+                    stack[top].keywords += 1;
+                    depth += 1;
+                    if word == b"let" {
+                        stack[top].lets += 1;
+                    }
+                }
+            }
+            _ => {}
         }
-        if stack.len() > MAX_NESTING {
+        if depth > MAX_NESTING {
             return Some(i);
+        }
+        if !c.is_ascii_whitespace() {
+            last = c;
         }
         i += 1;
     }
@@ -194,6 +311,7 @@ fn parse_chunk(file: FileId, text: &str, offset: usize) -> Option<(File, Vec<Dia
         file,
         offset,
         diags: &mut diags,
+        depth: 0,
     };
     if let Some(whole) = pairs.next() {
         for item in whole.into_inner().filter(|p| p.as_rule() == Rule::item) {
@@ -219,6 +337,7 @@ pub fn parse_expr(file: FileId, src: &str) -> Option<Expr> {
         file,
         offset: 0,
         diags: &mut diags,
+        depth: 0,
     };
     let e = b.expr(inner);
     diags.is_empty().then_some(e)
@@ -410,6 +529,8 @@ struct Builder<'d> {
     file: FileId,
     offset: usize,
     diags: &'d mut Vec<Diagnostic>,
+    /// How deep the expression tree being built is (see [`MAX_DEPTH`]).
+    depth: usize,
 }
 
 type P<'i> = Pair<'i, Rule>;
@@ -966,8 +1087,31 @@ impl Builder<'_> {
 
     // ------------------------------------------------------------ expressions
 
+    /// An expression, unless the tree would get deeper than [`MAX_DEPTH`].
     fn expr(&mut self, p: P) -> Expr {
         let span = self.span(&p);
+        if self.depth >= MAX_DEPTH {
+            return self.too_deep(span);
+        }
+        self.depth += 1;
+        let e = self.expr_unchecked(p, span);
+        self.depth -= 1;
+        e
+    }
+
+    fn too_deep(&mut self, span: Span) -> Expr {
+        self.diags.push(
+            Diagnostic::error(
+                Code::Syntax,
+                format!("expression too deep: its tree would be more than {MAX_DEPTH} levels deep"),
+            )
+            .label(span, "too deep here")
+            .help("split the expression with `let`s or functions"),
+        );
+        error_expr(span)
+    }
+
+    fn expr_unchecked(&mut self, p: P, span: Span) -> Expr {
         match p.as_rule() {
             Rule::if_expr => {
                 let mut inner = p.into_inner();
@@ -1007,6 +1151,22 @@ impl Builder<'_> {
     /// Precedence climbing over the flat list of a `binary` pair: unary
     /// operators, primaries, postfix operations and binary operators.
     fn binary(&mut self, p: P) -> Expr {
+        // Operands, unary operators and postfix operations each add at most a level to the tree.
+        let elements = p
+            .clone()
+            .into_inner()
+            .filter(|c| c.as_rule() != Rule::bin_op)
+            .count();
+        if self.depth + elements > MAX_DEPTH {
+            return self.too_deep(self.span(&p));
+        }
+        self.depth += elements;
+        let e = self.binary_unchecked(p);
+        self.depth -= elements;
+        e
+    }
+
+    fn binary_unchecked(&mut self, p: P) -> Expr {
         let mut operands = Vec::new();
         let mut ops = Vec::new();
         let mut unary: Vec<(UnaryOp, Span)> = Vec::new();
