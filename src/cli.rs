@@ -196,9 +196,9 @@ Examples:
 /// Which environment's state, of which configuration.
 #[derive(Debug, Args)]
 pub struct StateTarget {
-    /// The environment whose state to use.
+    /// The environment whose state to use; required when the configuration declares environments.
     #[arg(long, short, value_name = "ENV")]
-    pub env: String,
+    pub env: Option<String>,
 
     /// A .tpt file, or a directory holding `main.tpt`; the state is in `.tpt/` beside it.
     #[arg(value_name = "PATH", default_value = ".")]

@@ -370,3 +370,38 @@ fn fmt_check_lists_unformatted_files_then_fmt_fixes_them() {
     let again = tpt_in(dir.path(), &["fmt", "--check"]);
     assert_eq!(again.code, 0, "formatting is idempotent: {}", again.stdout);
 }
+
+/// A pipe (or a device) in place of a file is E0600 for every command that
+/// reads files, before it is opened: opening a pipe would wait for a writer.
+#[test]
+fn a_pipe_in_place_of_a_file_is_refused_not_waited_on() {
+    let dir = temp();
+    std::fs::write(dir.path().join("main.tpt"), "let x = 1\n").expect("write main.tpt");
+    std::fs::create_dir(dir.path().join("envs")).expect("make envs/");
+    for fifo in ["pipe.tpt", "envs/dev.tpt"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path().join(fifo))
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+    }
+    for args in [
+        vec!["check", "pipe.tpt"],
+        vec!["check", "."],
+        vec!["fmt", "pipe.tpt"],
+        vec!["show", "pipe.tpt"],
+    ] {
+        let started = std::time::Instant::now();
+        let out = tpt_in(dir.path(), &args);
+        let stderr = &out.stderr;
+        assert_eq!(out.code, 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("E0600") && stderr.contains("not a regular file"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{args:?} waited"
+        );
+    }
+}

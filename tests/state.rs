@@ -230,3 +230,47 @@ fn an_unreadable_state_key_is_an_error_not_a_new_key() {
     }
     assert!(dir.path().join(".tpt/state.key").is_dir(), "nothing replaced it");
 }
+
+/// A run killed with `kill -9` on this host leaves its lock and maybe a
+/// temporary file; the next run takes the lock over, saying whose it was, and
+/// removes the file.
+#[test]
+fn the_lock_and_litter_of_a_killed_run_are_taken_over_and_removed() {
+    let dir = setup();
+    // A process ID that existed and is gone.
+    let mut child = std::process::Command::new("true").spawn().expect("`true` runs");
+    let pid = child.id();
+    let _ = child.wait();
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map_or_else(|_| "localhost".to_string(), |h| h.trim().to_string());
+    let state = dir.path().join(".tpt/state");
+    let lock = state.join("prod.lock");
+    let holder = format!(
+        r#"{{ "id": "18f0a1b2c3d4e5f6-{pid:x}", "who": "ana@{host}", "when": "2026-11-25T08:00:00Z", "operation": "apply" }}"#
+    );
+    std::fs::write(&lock, holder).expect("a lock left by a killed run");
+    let litter = state.join(format!(".prod.json.tmp-{pid}-00000000deadbeef"));
+    std::fs::write(&litter, "{ half a state").expect("a temporary file left by a killed run");
+
+    let plan = tpt_in(dir.path(), &["plan", "--env", "prod"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stderr
+            .contains("took over the state lock of `prod` left by ana@")
+            && plan.stderr.contains(&format!("{pid:x}")),
+        "{}",
+        plan.stderr
+    );
+    assert!(!lock.exists(), "plan releases the lock it took over");
+    assert!(!litter.exists(), "the killed run's temporary file is removed");
+
+    // A lock of a live process of this host is not taken over.
+    let alive = format!(
+        r#"{{ "id": "18f0a1b2c3d4e5f6-{:x}", "who": "ana@{host}", "when": "2026-11-25T08:00:00Z", "operation": "apply" }}"#,
+        std::process::id()
+    );
+    std::fs::write(&lock, alive).expect("a lock of a live run");
+    let held = tpt_in(dir.path(), &["plan", "--env", "prod"]);
+    assert_eq!(held.code, 1, "{}", held.stderr);
+    assert!(held.stderr.contains("E0702"), "{}", held.stderr);
+}

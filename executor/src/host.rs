@@ -14,15 +14,29 @@ pub struct DiskFs;
 
 impl FileSystem for DiskFs {
     fn read(&self, path: &str) -> Result<String, String> {
-        // Only regular files: a pipe or a device would block or never end.
-        match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => return Err("it is a directory".into()),
-            Ok(m) if !m.is_file() => return Err("not a regular file".into()),
-            Err(e) => return Err(io_message(&e)),
-            Ok(_) => {}
-        }
-        std::fs::read_to_string(path).map_err(|e| io_message(&e))
+        read_text(Path::new(path)).map_err(|e| io_message(&e))
     }
+}
+
+/// The bytes of a regular file. A pipe, a device or a directory in its place
+/// is refused before it is opened: opening a pipe waits for a writer, and a
+/// device may never end. Every file tpt reads as input goes through here.
+pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(io::Error::from(io::ErrorKind::IsADirectory));
+    }
+    if !meta.is_file() {
+        return Err(io::Error::other(
+            "not a regular file (a pipe, a socket or a device)",
+        ));
+    }
+    std::fs::read(path)
+}
+
+/// [`read_regular`], as UTF-8 text.
+pub fn read_text(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_regular(path)?).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))
 }
 
 /// Named inputs (`secret_env("NAME")`) from environment variables, and the

@@ -29,8 +29,10 @@ pub fn acquire<'b>(
     timeout: Duration,
 ) -> Result<Held<'b>, Diagnostic> {
     // Never interrupted: this `None` cannot come.
-    acquire_unless(backend, env, operation, timeout, &|| false, &|_| {})
-        .map_err(|e| e.unwrap_or_else(|| Diagnostic::error(Code::StateLocked, "interrupted")))
+    acquire_unless(backend, env, operation, timeout, &|| false, &|_| {}, &|holder| {
+        tracing::warn!(who = %holder.who, id = %holder.id, "took over the lock of a run that is gone");
+    })
+    .map_err(|e| e.unwrap_or_else(|| Diagnostic::error(Code::StateLocked, "interrupted")))
 }
 
 /// [`acquire`], giving up while waiting when `interrupted` says so
@@ -42,6 +44,7 @@ pub fn acquire_unless<'b>(
     timeout: Duration,
     interrupted: &dyn Fn() -> bool,
     waiting: &dyn Fn(&LockInfo),
+    took_over: &dyn Fn(&LockInfo),
 ) -> Result<Held<'b>, Option<Diagnostic>> {
     let info = LockInfo {
         id: new_id(),
@@ -59,6 +62,13 @@ pub fn acquire_unless<'b>(
                     env: env.to_string(),
                     id: info.id,
                 })
+            }
+            // A run killed on this host left its lock: take it over, once, and say so.
+            Err(BackendError::Locked(holder)) if backend.holder_is_gone(&holder) => {
+                backend
+                    .unlock(env, &holder.id)
+                    .map_err(|e| Some(backend_error(env, e)))?;
+                took_over(&holder);
             }
             Err(BackendError::Locked(holder)) if start.elapsed() >= timeout => {
                 return Err(Some(Diagnostic::error(
@@ -113,10 +123,34 @@ fn who() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "someone".into());
-    let host = std::fs::read_to_string("/etc/hostname")
+    format!("{user}@{}", host())
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{user}@{host}")
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Whether the run that took lock `holder` ran on this host as a process that
+/// no longer exists. The lock ID ends in the process ID (`new_id`); `false`
+/// whenever that cannot be known (another host, no `/proc`).
+pub fn holder_is_gone(holder: &LockInfo) -> bool {
+    let Some(pid) = holder
+        .id
+        .rsplit_once('-')
+        .and_then(|(_, p)| u32::from_str_radix(p, 16).ok())
+    else {
+        return false;
+    };
+    let same_host = holder.who.rsplit_once('@').is_some_and(|(_, h)| h == host());
+    same_host && pid != std::process::id() && process_is_gone(pid)
+}
+
+/// Whether process `pid` of this host no longer exists (`false` when that cannot be known).
+pub(crate) fn process_is_gone(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    proc.join("self").exists() && !proc.join(pid.to_string()).exists()
 }
 
 /// `30s`, `5m` → a duration (the language's duration syntax).

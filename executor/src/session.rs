@@ -336,6 +336,14 @@ impl<'c> Session<'c> {
             tracing::info!("{note}");
             notify(&note);
         };
+        let took_over = |holder: &tpt_planner::backend::LockInfo| {
+            let note = format!(
+                "warning: took over the state lock of `{}` left by {} (operation: {}, since {}, lock ID {}): that process is gone",
+                self.env_name, holder.who, holder.operation, holder.when, holder.id
+            );
+            tracing::warn!("{note}");
+            notify(&note);
+        };
         crate::lock::acquire_unless(
             self.backend(),
             &self.env_name,
@@ -343,6 +351,7 @@ impl<'c> Session<'c> {
             self.settings.lock_timeout,
             &interrupted,
             &waiting,
+            &took_over,
         )
         .map_err(|e| e.map_or(Stop::Interrupted, Stop::from))
     }

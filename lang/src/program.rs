@@ -629,6 +629,16 @@ impl Loader<'_> {
                     return None;
                 }
             },
+            // Only `.tpt` files are read: anything else would be shown, line by
+            // line, in the syntax errors of a file that is not tpt.
+            ast::ImportSource::Path { path, span: pspan } if !key.ends_with(".tpt") => {
+                self.program.diagnostics.push(
+                    Diagnostic::error(Code::ImportNotFound, format!("cannot import `{path}`: not a `.tpt` file"))
+                        .label(*pspan, "an import names a `.tpt` file")
+                        .help("import a tpt module (`import \"./lib/net.tpt\" as net`); read other files with `file(…)` or `yaml_decode(file(…))`"),
+                );
+                return None;
+            }
             ast::ImportSource::Path { path, span: pspan } => match self.fs.read(key) {
                 Ok(text) => (key.to_string(), text),
                 Err(e) => {

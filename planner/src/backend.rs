@@ -65,6 +65,13 @@ pub trait StateBackend: Send + Sync {
     fn unlock(&self, env: &str, id: &str) -> Result<(), BackendError>;
 
     /// Who holds the lock of `env`, if anyone.
+    /// Whether the run holding a lock is known to be gone (a process of this
+    /// host that no longer exists), so that its lock may be taken over. Only a
+    /// backend whose locks are made on this host can tell; others say no.
+    fn holder_is_gone(&self, _holder: &LockInfo) -> bool {
+        false
+    }
+
     fn lock_holder(&self, env: &str) -> Result<Option<LockInfo>, BackendError>;
 
     /// The key that fingerprints the secrets in state and from which the

@@ -226,7 +226,7 @@ fn saved_plan(path: &Path) -> Option<Result<(plan::Plan, PathBuf), Diagnostic>> 
     if !path.is_file() || path.extension().is_some_and(|e| e == "tpt") {
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = tpt_executor::host::read_regular(path).ok()?;
     let doc: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     if doc["kind"] != plan::SAVED_PLAN_KIND {
         return None;

@@ -83,7 +83,7 @@ fn format_file(path: &Path, check: bool) -> Outcome {
             SourceMap::new(),
         )
     };
-    let text = match std::fs::read_to_string(path) {
+    let text = match tpt_executor::host::read_text(path) {
         Ok(t) => t,
         Err(e) => return io_error("read", &e),
     };

@@ -127,12 +127,16 @@ pub fn open_session<'c>(
 /// `tpt show FILE`: render a saved plan; warn when its state has changed since.
 pub fn show(args: &crate::cli::ShowArgs, renderer: &Renderer) -> ExitCode {
     let fail = |diags: &[Diagnostic]| failed(renderer, diags, &tpt_lang::SourceMap::new());
-    let bytes = match std::fs::read(&args.file) {
+    let bytes = match tpt_executor::host::read_regular(&args.file) {
         Ok(b) => b,
         Err(e) => {
             return fail(&[Diagnostic::error(
                 Code::Io,
-                format!("cannot read `{}`: {e}", args.file.display()),
+                format!(
+                    "cannot read `{}`: {}",
+                    args.file.display(),
+                    tpt_executor::host::io_message(&e)
+                ),
             )
             .help("pass a file written by `tpt plan --out FILE`")])
         }

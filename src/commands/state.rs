@@ -34,7 +34,11 @@ fn run_inner(cmd: &StateCommand) -> Result<(), Diagnostic> {
     let t = target(cmd);
     let mut settings = Settings::from_env(&t.path);
     settings.lock_timeout = super::plan::duration_arg("--lock-timeout", "30s", &t.lock_timeout)?;
-    let env = t.env.as_str();
+    let env = match &t.env {
+        Some(e) => e.clone(),
+        None => default_env(&t.path)?,
+    };
+    let env = env.as_str();
     let mut out = std::io::stdout().lock();
     match cmd {
         StateCommand::List { .. } => {
@@ -69,4 +73,26 @@ fn run_inner(cmd: &StateCommand) -> Result<(), Diagnostic> {
         }
     }
     Ok(())
+}
+
+/// The environment of a configuration that declares none (`default`), as
+/// `plan` and `apply` choose it; one that declares environments needs `--env`.
+fn default_env(path: &std::path::Path) -> Result<String, Diagnostic> {
+    let files = tpt_executor::host::root_files(path)?;
+    let program = tpt_lang::Program::load(&tpt_executor::host::DiskFs, &files);
+    let envs: Vec<String> = program
+        .module(program.root())
+        .environments
+        .keys()
+        .map(|k| format!("`{k}`"))
+        .collect();
+    if envs.is_empty() {
+        return Ok("default".to_string());
+    }
+    Err(
+        Diagnostic::error(tpt_lang::Code::UnknownEnvironment, "no environment chosen").help(format!(
+            "this configuration declares environments; choose one with `--env`: {}",
+            envs.join(", ")
+        )),
+    )
 }

@@ -181,6 +181,14 @@ impl FileSystem for OverlayFs<'_> {
         if let Some(doc) = self.docs.get(Path::new(path)) {
             return Ok(doc.text.clone());
         }
+        // Only regular files: opening a pipe would wait for a writer forever.
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err("it is a directory".to_string()),
+            Ok(m) if !m.is_file() => {
+                return Err("not a regular file (a pipe, a socket or a device)".to_string())
+            }
+            _ => {}
+        }
         std::fs::read_to_string(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
             std::io::ErrorKind::InvalidData => "the file is not valid UTF-8".to_string(),

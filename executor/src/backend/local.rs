@@ -145,7 +145,37 @@ pub(crate) fn fresh_key() -> String {
     (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
 }
 
+impl LocalBackend {
+    /// Removes the temporary files (`.NAME.tmp-PID-…`, see `write_beside`) of
+    /// runs that were killed mid-write: their process is gone. Called by the
+    /// holder of a lock, so no live run of this host is writing them.
+    fn remove_litter(&self) {
+        let Ok(entries) = fs::read_dir(self.state_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let pid = name
+                .strip_prefix('.')
+                .and_then(|n| n.split_once(".tmp-"))
+                .and_then(|(_, rest)| rest.split_once('-'))
+                .and_then(|(pid, _)| pid.parse::<u32>().ok());
+            if let Some(pid) = pid {
+                if pid != std::process::id() && crate::lock::process_is_gone(pid) {
+                    tracing::info!(file = %name, "removed the temporary file of a run that is gone");
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+}
+
 impl StateBackend for LocalBackend {
+    fn holder_is_gone(&self, holder: &LockInfo) -> bool {
+        crate::lock::holder_is_gone(holder)
+    }
+
     /// `.tpt/state.key`, made (0600, exclusively) when missing.
     fn key(&self) -> Result<Vec<u8>, BackendError> {
         let path = self.dir.join("state.key");
@@ -203,7 +233,10 @@ impl StateBackend for LocalBackend {
         // other runs keep taking and releasing it in between, so it ends.
         for _ in 0..100 {
             match create_exclusively(&path, text.as_bytes()) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.remove_litter();
+                    return Ok(());
+                }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                     if let Some(holder) = self.lock_holder(env)? {
                         return Err(BackendError::Locked(holder));
