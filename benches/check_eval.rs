@@ -169,6 +169,8 @@ struct Phases {
     /// (which must find no change).
     plan: Duration,
     diags: usize,
+    /// What evaluating `prod` spent of the evaluation budget.
+    spent: tpt_lang::eval::Spent,
 }
 
 /// One full run: load (parse + collect), check, evaluate `prod`.
@@ -241,7 +243,9 @@ fn run_once(text: &str) -> Phases {
         }
     }
     let _ = &graph;
+    let spent = evaluated.as_ref().map(|e| e.spent).unwrap_or_default();
     Phases {
+        spent,
         load: t1 - t0,
         check: t2 - t1,
         eval: t3 - t2,
@@ -281,12 +285,12 @@ fn main() {
         .max(1);
     println!("load (parse + collect), check, evaluate one environment; medians of {runs} runs\n");
     println!(
-        "| {:>9} | {:>9} | {:>10} | {:>7} | {:>8} | {:>7} | {:>13} | {:>8} | {:>7} | {:>8} | {:>11} | {:>8} | {:>9} | {:>5} |",
-        "resources", "lines", "bytes", "load ms", "check ms", "eval ms", "check+eval ms", "graph ms", "plan ms", "total ms", "ms / 1k res", "peak MB", "alloc MB", "diags"
+        "| {:>9} | {:>9} | {:>10} | {:>7} | {:>8} | {:>7} | {:>13} | {:>8} | {:>7} | {:>8} | {:>11} | {:>8} | {:>9} | {:>10} | {:>8} | {:>5} |",
+        "resources", "lines", "bytes", "load ms", "check ms", "eval ms", "check+eval ms", "graph ms", "plan ms", "total ms", "ms / 1k res", "peak MB", "alloc MB", "eval steps", "value MB", "diags"
     );
     println!(
-        "|{:->11}|{:->11}|{:->12}|{:->9}|{:->10}|{:->9}|{:->15}|{:->10}|{:->9}|{:->10}|{:->13}|{:->10}|{:->11}|{:->7}|",
-        ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
+        "|{:->11}|{:->11}|{:->12}|{:->9}|{:->10}|{:->9}|{:->15}|{:->10}|{:->9}|{:->10}|{:->13}|{:->10}|{:->11}|{:->12}|{:->10}|{:->7}|",
+        ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
     );
     for n in sizes {
         let text = generate(n);
@@ -305,6 +309,7 @@ fn main() {
         let mut peak = 0;
         let mut allocated = 0;
         let mut diags = 0;
+        let mut spent = tpt_lang::eval::Spent::default();
         for _ in 0..reps {
             let (ph, p, t) = measure_memory(|| run_once(&text));
             load.push(ph.load);
@@ -317,11 +322,12 @@ fn main() {
             peak = peak.max(p);
             allocated = t;
             diags = ph.diags;
+            spent = ph.spent;
         }
         let ms = |d: Vec<Duration>| median(d).as_secs_f64() * 1000.0;
         let total_ms = ms(total);
         println!(
-            "| {:>9} | {:>9} | {:>10} | {:>7.1} | {:>8.1} | {:>7.1} | {:>13.1} | {:>8.1} | {:>7.1} | {:>8.1} | {:>11.2} | {:>8.1} | {:>9.1} | {:>5} |",
+            "| {:>9} | {:>9} | {:>10} | {:>7.1} | {:>8.1} | {:>7.1} | {:>13.1} | {:>8.1} | {:>7.1} | {:>8.1} | {:>11.2} | {:>8.1} | {:>9.1} | {:>10} | {:>8.1} | {:>5} |",
             resources,
             lines,
             text.len(),
@@ -335,6 +341,8 @@ fn main() {
             total_ms / (resources as f64 / 1000.0),
             peak as f64 / MB,
             allocated as f64 / MB,
+            spent.steps,
+            spent.bytes as f64 / MB,
             diags
         );
     }

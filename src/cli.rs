@@ -34,6 +34,24 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<std::path::PathBuf>,
 
+    /// Also allow `import`s of files under DIR (repeatable). Without it, a
+    /// configuration imports only files inside its own directory and the
+    /// standard library, so that checking or planning a configuration (from a
+    /// pull request, say) never reads other files of the machine.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub allow_imports_from: Vec<std::path::PathBuf>,
+
+    /// The most expression steps one evaluation of an environment may take
+    /// (default 50,000,000: fifty times what 100,000 generated resources take).
+    /// Past it, evaluation stops with E0505 naming what it was building.
+    #[arg(long, global = true, value_name = "N")]
+    pub max_eval_steps: Option<u64>,
+
+    /// The most bytes of values one evaluation may build (default 1GiB; units
+    /// B, KiB, MiB, GiB). Past it, evaluation stops with E0505.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = tpt_executor::host::parse_size)]
+    pub max_eval_bytes: Option<u64>,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -24,6 +24,10 @@ fn main() -> ExitCode {
     if let Err(d) = log::init(std::env::var("TPT_LOG").ok().as_deref(), cli.log_file.as_deref()) {
         return commands::failed(&renderer, &[d], &tpt_lang::SourceMap::new());
     }
+    tpt_executor::host::set_budget(cli.max_eval_steps, cli.max_eval_bytes);
+    if let Err(d) = tpt_executor::host::allow_imports_from(&cli.allow_imports_from) {
+        return commands::failed(&renderer, &[d], &tpt_lang::SourceMap::new());
+    }
     match &cli.command {
         Command::Check(args) => commands::check::run(args, &renderer),
         Command::Eval(args) => commands::eval::run(args, &renderer),

@@ -405,3 +405,45 @@ fn a_pipe_in_place_of_a_file_is_refused_not_waited_on() {
         );
     }
 }
+
+/// Imports stay inside the configuration's directory unless
+/// `--allow-imports-from` widens it; a symbolic link inside the tree that
+/// points outside it is outside.
+#[test]
+fn imports_outside_the_configuration_need_a_flag() {
+    let dir = temp();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("app")).expect("make app/");
+    std::fs::create_dir_all(root.join("lib")).expect("make lib/");
+    std::fs::write(root.join("lib/names.tpt"), "let prefix = \"shop\"\n").expect("write the library");
+    std::fs::write(
+        root.join("app/main.tpt"),
+        "import \"../lib/names.tpt\" as names\n\noutput name: string = names.prefix\n",
+    )
+    .expect("write the app");
+    let refused = tpt_in(root, &["check", "app"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("E0103") && refused.stderr.contains("outside the configuration"),
+        "{}",
+        refused.stderr
+    );
+    let allowed = tpt_in(root, &["check", "app", "--allow-imports-from", "lib"]);
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+
+    // A link in the tree to the library is still the library, outside.
+    std::fs::write(
+        root.join("app/main.tpt"),
+        "import \"./linked.tpt\" as names\n\noutput name: string = names.prefix\n",
+    )
+    .expect("write the app");
+    std::os::unix::fs::symlink(root.join("lib/names.tpt"), root.join("app/linked.tpt"))
+        .expect("a symbolic link");
+    let linked = tpt_in(root, &["check", "app"]);
+    assert_eq!(linked.code, 1, "{}", linked.stderr);
+    assert!(
+        linked.stderr.contains("outside the configuration"),
+        "{}",
+        linked.stderr
+    );
+}

@@ -6,7 +6,7 @@
 use std::io;
 use std::path::Path;
 
-use tpt_lang::eval::{Var, VarOrigin};
+use tpt_lang::eval::{Budget, Var, VarOrigin};
 use tpt_lang::{Code, Diagnostic, FileSystem, Inputs};
 
 /// Reads `.tpt` files with `std::fs`.
@@ -16,6 +16,82 @@ impl FileSystem for DiskFs {
     fn read(&self, path: &str) -> Result<String, String> {
         read_text(Path::new(path)).map_err(|e| io_message(&e))
     }
+
+    /// Inside the configuration's directory or one of [`allow_imports_from`]'s,
+    /// compared as real paths: `..` and symbolic links resolved, so a link
+    /// inside the tree to a file outside it is outside.
+    fn may_import(&self, path: &str, config_dir: &str) -> bool {
+        let dir = if config_dir.is_empty() { "." } else { config_dir };
+        let (Ok(file), Ok(dir)) = (std::fs::canonicalize(path), std::fs::canonicalize(dir)) else {
+            // A file that does not exist is not read; its import says so.
+            return tpt_lang::program::inside(config_dir, path);
+        };
+        file.starts_with(&dir)
+            || IMPORT_ROOTS
+                .get()
+                .is_some_and(|roots| roots.iter().any(|r| file.starts_with(r)))
+    }
+}
+
+/// The evaluation budget of this process (`--max-eval-steps`, `--max-eval-bytes`).
+static BUDGET: std::sync::OnceLock<Budget> = std::sync::OnceLock::new();
+
+/// Sets the evaluation budget for the rest of the process: the default, with
+/// the limits given replaced. Set once, at start.
+pub fn set_budget(steps: Option<u64>, bytes: Option<u64>) {
+    let d = Budget::default();
+    let _ = BUDGET.set(Budget {
+        steps: steps.unwrap_or(d.steps),
+        bytes: bytes.unwrap_or(d.bytes),
+    });
+}
+
+/// `4GiB`, `512MiB`, `100000` → bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '_')
+        .unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; write e.g. `4GiB`"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "KB" => 1 << 10,
+        "MiB" | "M" | "MB" => 1 << 20,
+        "GiB" | "G" | "GB" => 1 << 30,
+        "TiB" | "T" | "TB" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "`{text}` is not a size; write e.g. `4GiB`, `512MiB` or a number of bytes"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Directories beyond a configuration's own from which it may import (`--allow-imports-from`).
+static IMPORT_ROOTS: std::sync::OnceLock<Vec<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// Allows imports from `dirs` (and below) for the rest of the process; a
+/// directory that does not exist is an E0600 diagnostic. Set once, at start.
+pub fn allow_imports_from(dirs: &[std::path::PathBuf]) -> Result<(), Diagnostic> {
+    let mut roots = Vec::new();
+    for d in dirs {
+        let real = std::fs::canonicalize(d).map_err(|e| {
+            Diagnostic::error(
+                Code::Io,
+                format!("cannot allow imports from `{}`: {}", d.display(), io_message(&e)),
+            )
+            .help("`--allow-imports-from` takes an existing directory")
+        })?;
+        roots.push(real);
+    }
+    let _ = IMPORT_ROOTS.set(roots);
+    Ok(())
 }
 
 /// The bytes of a regular file. A pipe, a device or a directory in its place
@@ -95,6 +171,10 @@ impl EnvInputs {
 impl Inputs for EnvInputs {
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+
+    fn budget(&self) -> Budget {
+        BUDGET.get().copied().unwrap_or_default()
     }
 
     fn vars(&self) -> Vec<Var> {

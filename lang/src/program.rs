@@ -21,6 +21,14 @@ use crate::types::{FieldTy, RecordTy, Refinement, Ty};
 pub trait FileSystem {
     /// The text of a file, or a message saying why it cannot be read.
     fn read(&self, path: &str) -> Result<String, String>;
+
+    /// Whether a configuration whose root files are in `config_dir` may import
+    /// the file `path` (both as the loader names them). By default: only from
+    /// inside that directory's tree, so that a configuration (say, one a pull
+    /// request changes) never reads what lies elsewhere on the machine.
+    fn may_import(&self, path: &str, config_dir: &str) -> bool {
+        inside(config_dir, path)
+    }
 }
 
 /// Parses one file for the loader. [`Program::load`] parses every file each
@@ -639,6 +647,22 @@ impl Loader<'_> {
                 );
                 return None;
             }
+            ast::ImportSource::Path { path, span: pspan } if !self.fs.may_import(key, &self.root_dir) => {
+                let dir = if self.root_dir.is_empty() {
+                    "."
+                } else {
+                    &self.root_dir
+                };
+                self.program.diagnostics.push(
+                    Diagnostic::error(
+                        Code::ImportNotFound,
+                        format!("cannot import `{path}`: it is outside the configuration's directory `{dir}`"),
+                    )
+                    .label(*pspan, "outside the configuration")
+                    .help("imports are confined to the configuration's directory and the standard library; allow another directory with `--allow-imports-from DIR`"),
+                );
+                return None;
+            }
             ast::ImportSource::Path { path, span: pspan } => match self.fs.read(key) {
                 Ok(text) => (key.to_string(), text),
                 Err(e) => {
@@ -663,7 +687,7 @@ impl Loader<'_> {
 }
 
 /// Whether the normalised `path` lies in directory `dir` (`""`: the working directory).
-fn inside(dir: &str, path: &str) -> bool {
+pub fn inside(dir: &str, path: &str) -> bool {
     if dir.is_empty() {
         !path.starts_with('/') && path != ".." && !path.starts_with("../")
     } else {

@@ -233,3 +233,43 @@ fn hostile_shapes_are_diagnostics_not_crashes() {
         }
     }
 }
+
+/// Inputs with a small evaluation budget.
+struct Budgeted(tpt_lang::eval::Budget);
+
+impl tpt_lang::Inputs for Budgeted {
+    fn env_var(&self, _: &str) -> Option<String> {
+        None
+    }
+
+    fn budget(&self) -> tpt_lang::eval::Budget {
+        self.0
+    }
+}
+
+/// Each collection is bounded on its own; the budget bounds the whole
+/// evaluation, in steps and in bytes, and names what was being built.
+#[test]
+fn the_evaluation_budget_stops_nested_comprehensions() {
+    let budget = tpt_lang::eval::Budget {
+        steps: 1_000_000,
+        bytes: 64 << 20,
+    };
+    for (src, limit) in [
+        ("let grid = [for x in range(1000000): [for y in range(1000000): x * y]]\noutput n: int = len(grid)\n", "steps"),
+        ("let rows = [for x in range(1000): range(1000000)]\noutput n: int = len(rows)\n", "bytes"),
+    ] {
+        let program = Program::from_text("main.tpt", src);
+        assert!(check(&program).is_empty());
+        let Err(diags) = tpt_lang::evaluate(&program, None, &Budgeted(budget)) else {
+            panic!("the budget stops `{src}`");
+        };
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].code, tpt_lang::Code::LimitExceeded);
+        assert!(
+            diags[0].message.contains("budget exceeded while building `let ") && diags[0].message.contains(limit),
+            "{}",
+            diags[0].message
+        );
+    }
+}

@@ -205,6 +205,7 @@ mod tests {
                 .collect(),
             outputs: IndexMap::new(),
             imports: Vec::new(),
+            spent: Default::default(),
         }
     }
 

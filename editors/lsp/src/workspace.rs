@@ -168,9 +168,19 @@ const SEARCH_DIRS: usize = 5_000;
 /// Reads open documents from memory and everything else from disk.
 struct OverlayFs<'w> {
     docs: &'w HashMap<PathBuf, Document>,
+    /// The workspace folders: imports may reach anywhere in them.
+    folders: &'w [PathBuf],
 }
 
 impl FileSystem for OverlayFs<'_> {
+    /// As `tpt` does: inside the configuration's directory; and also anywhere
+    /// in the editor's workspace folders (a shared library beside the apps that
+    /// import it, which `tpt` reaches with `--allow-imports-from`).
+    fn may_import(&self, path: &str, config_dir: &str) -> bool {
+        tpt_lang::program::inside(config_dir, path)
+            || self.folders.iter().any(|f| Path::new(path).starts_with(f))
+    }
+
     fn read(&self, path: &str) -> Result<String, String> {
         if path == STD_ROOT {
             return Ok(tpt_lang::stdlib::MODULES
@@ -341,7 +351,10 @@ impl Workspace {
     fn analyse(&self, root: &Root) -> Analysis {
         let files = self.root_files(root);
         self.parses.handed.borrow_mut().clear();
-        let fs = OverlayFs { docs: &self.docs };
+        let fs = OverlayFs {
+            docs: &self.docs,
+            folders: &self.folders,
+        };
         let program = Program::load_with(&fs, &files, &self.parses);
         let trees = std::mem::take(&mut *self.parses.handed.borrow_mut());
         let diagnostics = check_like_cli(&program);

@@ -22,7 +22,48 @@ type R = Result<Value, Diagnostic>;
 
 impl Evaluator<'_> {
     pub(crate) fn eval(&mut self, m: ModuleId, e: &Expr) -> R {
-        crate::stack::guard(|| self.eval_node(m, e))
+        self.spent.steps += 1;
+        if self.spent.steps > self.budget.steps {
+            return Err(self.over_budget(format!("{} steps", self.budget.steps), e.span));
+        }
+        let v = crate::stack::guard(|| self.eval_node(m, e))?;
+        // What this node built (names, fields and locals only share).
+        if matches!(
+            e.kind,
+            ExprKind::List(_)
+                | ExprKind::Record(_)
+                | ExprKind::Str(_)
+                | ExprKind::ListComp(_)
+                | ExprKind::MapComp(_)
+                | ExprKind::Binary(..)
+                | ExprKind::Call(..)
+        ) {
+            self.spent.bytes += built_bytes(&v);
+            if self.spent.bytes > self.budget.bytes {
+                return Err(self.over_budget(format!("{} bytes of values", self.budget.bytes), e.span));
+            }
+        }
+        Ok(v)
+    }
+
+    /// The budget's error, naming what was being built; once given, later
+    /// steps stop with an error that is not shown again.
+    fn over_budget(&mut self, limit: String, span: Span) -> Diagnostic {
+        if self.exhausted {
+            return super::already_reported(span);
+        }
+        self.exhausted = true;
+        let what = self
+            .building
+            .last()
+            .cloned()
+            .unwrap_or_else(|| "the configuration".to_string());
+        Diagnostic::error(
+            Code::LimitExceeded,
+            format!("evaluation budget exceeded while building {what}: more than {limit}"),
+        )
+        .label(span, "the budget ran out here")
+        .help("look for comprehensions over large ranges or collections; a configuration that really needs more can raise the budget with `--max-eval-steps N` or `--max-eval-bytes SIZE`")
     }
 
     fn eval_node(&mut self, m: ModuleId, e: &Expr) -> R {
@@ -760,4 +801,18 @@ fn values_equal(a: &Value, b: &Value) -> bool {
         (Value::Secret(x), y) | (y, Value::Secret(x)) => values_equal(x, y),
         _ => a == b,
     }
+}
+
+/// The bytes a value built at one node holds directly: its elements (which
+/// are counted where they were built), or its text.
+fn built_bytes(v: &Value) -> u64 {
+    const SLOT: u64 = std::mem::size_of::<Value>() as u64;
+    let n = match v {
+        Value::Str(s) => s.len() as u64,
+        Value::List(l) => l.len() as u64 * SLOT,
+        Value::Record(r) => r.len() as u64 * (SLOT + 32),
+        Value::Secret(inner) => return built_bytes(inner),
+        _ => 0,
+    };
+    n + SLOT
 }

@@ -33,11 +33,46 @@ use crate::value::Value;
 pub trait Inputs {
     fn env_var(&self, name: &str) -> Option<String>;
 
+    /// What one evaluation may spend.
+    fn budget(&self) -> Budget {
+        Budget::default()
+    }
+
     /// Every value the caller gives a param, highest precedence first for a
     /// name given twice (`--var` before `TPT_VAR_NAME`).
     fn vars(&self) -> Vec<Var> {
         Vec::new()
     }
+}
+
+/// What one evaluation of an environment may spend before it stops with
+/// E0505: expression steps, and bytes of the values it builds (lists, maps,
+/// records and strings, counted as they are made; a value shared by reference
+/// counts once). Each collection is bounded on its own too; the budget bounds
+/// the sum, so that nested comprehensions cannot run for minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub steps: u64,
+    pub bytes: u64,
+}
+
+impl Default for Budget {
+    /// The generated configuration of `benches/check_eval.rs` (which prints
+    /// what it spends) spends about 9 steps and 220 bytes per resource: at
+    /// 100,000 resources, under a fiftieth of each limit.
+    fn default() -> Budget {
+        Budget {
+            steps: 50_000_000,
+            bytes: 1 << 30,
+        }
+    }
+}
+
+/// What an evaluation spent (see [`Budget`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Spent {
+    pub steps: u64,
+    pub bytes: u64,
 }
 
 /// A value for a `@var` param from the caller, as text.
@@ -96,6 +131,8 @@ pub struct Evaluated {
     pub outputs: IndexMap<String, Value>,
     /// `import { to, id }` blocks: (address, object ID), in declaration order.
     pub imports: Vec<(String, String)>,
+    /// What the evaluation spent of its [`Budget`].
+    pub spent: Spent,
 }
 
 #[derive(Debug, Clone)]
@@ -203,6 +240,7 @@ pub fn evaluate_with(
     }
     let resources = ev.all_instances();
     let outputs = ev.root_outputs();
+    ev.all_lets();
     let imports = ev.import_ids();
     ev.diags.retain(|d| !d.message.is_empty());
     if let Some(env) = environment {
@@ -218,6 +256,7 @@ pub fn evaluate_with(
             resources,
             outputs,
             imports,
+            spent: ev.spent,
         })
     } else {
         let mut diags = ev.diags;
@@ -394,6 +433,12 @@ pub(crate) struct Evaluator<'p> {
     known: &'p KnownOutputs,
     /// The overlays of the environment chain by target resource, base first.
     overlays: HashMap<&'p str, Vec<&'p crate::syntax::ast::Overlay>>,
+    budget: Budget,
+    spent: Spent,
+    /// What is being evaluated, innermost last (`resource `web``), for the budget's error.
+    building: Vec<String>,
+    /// Whether the budget's error was given (later steps stop quietly).
+    exhausted: bool,
 }
 
 enum InstanceSlot {
@@ -431,6 +476,10 @@ impl<'p> Evaluator<'p> {
             outputs: HashMap::new(),
             known,
             overlays,
+            budget: inputs.budget(),
+            spent: Spent::default(),
+            building: Vec::new(),
+            exhausted: false,
             p,
             chain,
             inputs,
@@ -489,6 +538,25 @@ impl<'p> Evaluator<'p> {
 
     /// The frame names of module `m` resolve in: the current one in a
     /// component's body, the root's elsewhere.
+    /// Evaluates every `let` of the root and of every imported file, used or
+    /// not, as a compiler checks dead code: a `let` whose value breaks its
+    /// declared type fails here, not on the day something starts to use it.
+    /// (A component's `let`s are evaluated in each of its instances.)
+    fn all_lets(&mut self) {
+        for (i, module) in self.p.modules.iter().enumerate() {
+            if module.component.is_some() {
+                continue;
+            }
+            let m = ModuleId(i as u32);
+            for name in module.lets.keys() {
+                let (value, _) = self.in_frame(0, Vec::new(), |ev| ev.let_value(m, name));
+                if let Err(d) = value {
+                    self.diags.push(d);
+                }
+            }
+        }
+    }
+
     fn frame_for(&self, m: ModuleId) -> usize {
         if self.p.module(m).component.is_some() {
             self.frame
@@ -698,7 +766,9 @@ impl<'p> Evaluator<'p> {
             None => {}
         }
         self.lets.insert(key.clone(), Slot::InProgress);
+        self.building.push(format!("`let {name}`"));
         let (v, deps) = self.isolated(Vec::new(), |ev| ev.eval(m, &decl.node.value));
+        self.building.pop();
         // Decoded YAML or JSON: fitted to the declared type, which it must have.
         let decoded = ["yaml_decode", "json_decode"]
             .iter()

@@ -87,7 +87,9 @@ impl<'p> Evaluator<'p> {
         let root = self.p.root();
         let mut out = IndexMap::new();
         for (name, decl) in &self.p.module(root).outputs {
+            self.building.push(format!("output `{name}`"));
             let (v, _) = self.in_frame(0, Vec::new(), |ev| ev.eval(root, &decl.node.value));
+            self.building.pop();
             let v = v.and_then(|v| {
                 self.coerce(
                     v,
@@ -241,7 +243,9 @@ impl<'p> Evaluator<'p> {
         }
         self.instances
             .insert(address.to_string(), InstanceSlot::InProgress);
+        self.building.push(format!("resource `{address}`"));
         let result = self.evaluate_instance(plan);
+        self.building.pop();
         match result {
             Ok(i) => {
                 let i = Arc::new(i);
