@@ -447,3 +447,34 @@ fn imports_outside_the_configuration_need_a_flag() {
         linked.stderr
     );
 }
+
+/// README's test command is the one `.ci/run` calls, and it needs only Rust:
+/// the script installs the test runner where it is missing.
+#[test]
+fn the_readme_test_command_is_what_ci_runs() {
+    let root = support::repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run");
+    let script = std::fs::read_to_string(root.join("tests/run.sh")).expect("tests/run.sh");
+    let after = readme
+        .split("The tests (what CI runs")
+        .nth(1)
+        .expect("the README says what CI runs");
+    let command = after
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.lines().next())
+        .expect("a command block");
+    assert_eq!(command, "bash tests/run.sh");
+    assert!(ci.lines().any(|l| l == command), ".ci/run calls `{command}`");
+    assert!(
+        script.contains("command -v cargo-nextest") && script.contains("cargo install --locked cargo-nextest"),
+        "tests/run.sh installs cargo-nextest when it is missing"
+    );
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(root.join("tests/run.sh"))
+        .status()
+        .expect("bash runs");
+    assert!(syntax.success());
+}
