@@ -468,7 +468,8 @@ fn the_readme_test_command_is_what_ci_runs() {
     assert_eq!(command, "bash tests/run.sh");
     assert!(ci.lines().any(|l| l == command), ".ci/run calls `{command}`");
     assert!(
-        script.contains("command -v cargo-nextest") && script.contains("cargo install --locked cargo-nextest"),
+        script.contains("command -v cargo-nextest")
+            && script.contains("cargo install --locked cargo-nextest"),
         "tests/run.sh installs cargo-nextest when it is missing"
     );
     let syntax = std::process::Command::new("bash")
