@@ -8,6 +8,13 @@
 //! The generated text uses only user-declared `resource schema`s (no stdlib),
 //! with references between resources, regex and range refinements, string
 //! interpolation, and two environments (one extending the other, with overlays).
+//! A second table runs `tpt check` as a whole process (the release binary
+//! this bench is built with) on the service catalogue of
+//! `tpt_lang::generate::catalogue` — one schema with a regex-refined name, a
+//! range-refined port, an enum, two references and a function call per
+//! resource — best of the runs, with the process's peak memory
+//! (`TPT_BENCH_CATALOGUE=5000,20000` chooses its sizes).
+//!
 //! A benchmark measures; it does not assert. A non-zero `diags` column says
 //! the generated text did not check cleanly, so the numbers mean little.
 
@@ -345,5 +352,64 @@ fn main() {
             spent.bytes as f64 / MB,
             diags
         );
+    }
+    catalogue(runs);
+}
+
+/// `tpt check` as a whole process on the service catalogue: best wall time
+/// of `runs`, and the peak resident memory of the process.
+fn catalogue(runs: usize) {
+    let sizes = env_list("TPT_BENCH_CATALOGUE", &[1_000, 5_000, 20_000, 100_000]);
+    println!("\n`tpt check` as a whole process on the service catalogue; best of {runs} runs\n");
+    println!("| resources | bytes | ms | µs / resource | peak MB | exit |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    let Ok(dir) = tempfile::tempdir() else {
+        println!("(no temporary directory: skipped)");
+        return;
+    };
+    for n in sizes {
+        let text = tpt_lang::generate::catalogue(n);
+        let config = dir.path().join(format!("c{n}"));
+        if std::fs::create_dir_all(&config)
+            .and_then(|()| std::fs::write(config.join("main.tpt"), &text))
+            .is_err()
+        {
+            println!("(cannot write the catalogue: skipped)");
+            return;
+        }
+        let mut times = Vec::new();
+        let mut code = None;
+        for _ in 0..runs {
+            let start = Instant::now();
+            let status = std::process::Command::new(env!("CARGO_BIN_EXE_tpt"))
+                .args(["check", "--color", "never"])
+                .arg(&config)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            times.push(start.elapsed());
+            code = status.ok().and_then(|s| s.code());
+        }
+        let best = times.iter().min().copied().unwrap_or_default().as_secs_f64() * 1000.0;
+        println!(
+            "| {n} | {} | {best:.1} | {:.1} | {:.1} | {} |",
+            text.len(),
+            best * 1000.0 / n as f64,
+            children_peak_kb() as f64 / 1024.0,
+            code.map_or("?".to_string(), |c| c.to_string())
+        );
+    }
+}
+
+/// The largest peak resident memory of any child process so far, in KiB.
+fn children_peak_kb() -> i64 {
+    // SAFETY: `getrusage` writes into the zeroed struct it is given and reads nothing else.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) == 0 {
+            usage.ru_maxrss
+        } else {
+            0
+        }
     }
 }

@@ -326,7 +326,8 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
 /// A diagnostic bound to its source text, in the form miette renders.
 #[derive(Debug)]
 pub struct Rendered {
-    code: Code,
+    /// `None` for a note: a label of the diagnostic in another file.
+    code: Option<Code>,
     message: String,
     help: Option<String>,
     source: Option<Excerpted>,
@@ -355,14 +356,17 @@ impl Rendered {
                     miette::LabeledSpan::new_with_span(text, span)
                 });
             } else {
-                // A label in another file becomes a related note pointing there.
+                // A label in another file: a note of this diagnostic, with its own
+                // excerpt (miette shows one file per report), never an error of its own.
                 let note = Diagnostic::error(diag.code, label.message.clone()).label(label.span, "here");
-                related.push(Rendered::new(&note, sources));
+                let mut note = Rendered::new(&note, sources);
+                note.code = None;
+                related.push(note);
             }
         }
         let source = primary_source.map(|f| Excerpted(f.clone()));
         Rendered {
-            code: diag.code,
+            code: Some(diag.code),
             message: diag.message.clone(),
             help: diag.help.clone(),
             source,
@@ -481,7 +485,13 @@ impl std::error::Error for Rendered {}
 
 impl miette::Diagnostic for Rendered {
     fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(self.code.as_str()))
+        self.code
+            .map(|c| Box::new(c.as_str()) as Box<dyn std::fmt::Display + 'a>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        // A note is advice; a diagnostic says its own severity in its text.
+        self.code.is_none().then_some(miette::Severity::Advice)
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {

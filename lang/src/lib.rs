@@ -17,6 +17,7 @@ pub mod builtins;
 pub mod check;
 pub mod eval;
 pub mod fmt;
+pub mod generate;
 
 pub use check::{check, Types};
 pub use diagnostic::{Code, Diagnostic};

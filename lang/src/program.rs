@@ -404,7 +404,10 @@ impl Program {
                             ty: f.ty.clone(),
                             has_default: f.is_optional(),
                             docs: f.docs.clone(),
-                            span: Some(f.span),
+                            span: Some(Span {
+                                start: f.name_span.start,
+                                ..f.span
+                            }),
                         },
                     )
                 })

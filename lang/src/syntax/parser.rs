@@ -536,9 +536,14 @@ struct Builder<'d> {
 type P<'i> = Pair<'i, Rule>;
 
 impl Builder<'_> {
+    /// The span of a pair, without the blanks and comments pest leaves at its
+    /// end (a rule ending in an optional part, `sep?` or `(op ~ x)*`, consumes
+    /// the trivia before finding the part absent): every consumer gets spans
+    /// that end where the construct does.
     fn span(&self, p: &P) -> Span {
         let s = p.as_span();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+        let end = s.start() + without_trailing_trivia(p.as_str());
+        Span::new(self.file, self.offset + s.start(), self.offset + end)
     }
 
     fn ident(&self, p: &P) -> Ident {
@@ -1414,6 +1419,51 @@ impl Builder<'_> {
 
 /// The error placeholder: an expression that parsed as nothing (only after a
 /// reported error; the checker gives it the error type).
+/// The length of `text` without trailing blanks and `//` comments. Trivia
+/// always ends in a blank (a comment ends at a newline, which the blanks after
+/// it take), so text that does not end in one is returned whole, at once.
+fn without_trailing_trivia(text: &str) -> usize {
+    let mut end = text.len();
+    loop {
+        let trimmed = text[..end].trim_end_matches([' ', '\t', '\r', '\n']).len();
+        if trimmed == end {
+            return end;
+        }
+        end = trimmed;
+        // A `//` comment (not in a string) on the last line left: cut it, and go on.
+        let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+        let line = &text[line_start..end];
+        match comment_start(line) {
+            Some(at) => end = line_start + at,
+            None => return end,
+        }
+    }
+}
+
+/// Where a `//` line comment starts in `line`, outside strings; `None` for a
+/// line with a text block's quotes (strings of several lines are not followed).
+fn comment_start(line: &str) -> Option<usize> {
+    if line.contains("\"\"\"") {
+        return None;
+    }
+    let b = line.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'/' if !in_string && b.get(i + 1) == Some(&b'/') => {
+                // `///` is a doc comment: it belongs to what follows, never trails.
+                return (b.get(i + 2) != Some(&b'/')).then_some(i);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 fn error_expr(span: Span) -> Expr {
     Expr {
         kind: ExprKind::Null,

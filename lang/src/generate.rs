@@ -1,0 +1,49 @@
+//! Generated configurations, for benchmarks and tests of size (the root's
+//! `benches/check_eval.rs`, `lang/benches/parse.rs`).
+
+use std::fmt::Write as _;
+
+/// A service catalogue of `n` resources of one user `resource schema`: a
+/// regex-refined name, a range-refined port, an enum, two references to
+/// earlier resources and a function call building a URL per resource.
+pub fn catalogue(n: usize) -> String {
+    let mut s = String::with_capacity(n * 220 + 600);
+    s.push_str(
+        r#"// Generated: a service catalogue (tpt_lang::generate::catalogue).
+type Name = string(/^[a-z][a-z0-9-]{1,40}$/)
+type Port = int(1..65535)
+type Tier = "web" | "worker" | "batch"
+
+fn url(host: string, port: int): string = "https://${host}:${port}/"
+
+resource schema Service {
+  name: Name
+  port: Port = 8080
+  tier: Tier = "web"
+  upstream: string = ""
+  database: string = ""
+  endpoint: string = ""
+  @output id: string
+}
+"#,
+    );
+    for i in 0..n {
+        let port = 8000 + i % 1000;
+        let tier = ["web", "worker", "batch"][i % 3];
+        let upstream = if i > 0 {
+            format!("svc{}.name", i - 1)
+        } else {
+            "\"\"".to_string()
+        };
+        let database = if i > 1 {
+            format!("svc{}.name", i - 2)
+        } else {
+            "\"\"".to_string()
+        };
+        let _ = write!(
+            s,
+            "\nresource svc{i}: Service {{\n  name = \"svc-{i}\"\n  port = {port}\n  tier = \"{tier}\"\n  upstream = {upstream}\n  database = {database}\n  endpoint = url(\"svc-{i}.internal\", {port})\n}}\n"
+        );
+    }
+    s
+}
