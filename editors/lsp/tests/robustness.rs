@@ -119,3 +119,51 @@ fn every_prefix_of_an_example_is_answered() {
     );
     c.shutdown();
 }
+
+/// The hostile shapes of the language's limits, at and past them, on the
+/// server's 2 MiB thread: every request is answered (a stack overflow would
+/// abort this test binary).
+#[test]
+fn documents_at_the_limits_are_answered() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let mut c = Client::start(tmp.path());
+    let deepest_chain = format!("let r = {{ a = 1 }}\nlet x = r{}\n", ".a".repeat(500));
+    let deepest_brackets = format!("let x = {}1{}\n", "[".repeat(60), "]".repeat(60));
+    let let_chain = format!(
+        "let a0 = 0\n{}",
+        (1..3000)
+            .map(|i| format!("let a{i} = a{} + 1\n", i - 1))
+            .collect::<String>()
+    );
+    let if_chain = format!("let x = {}0\n", "if true then 1 else ".repeat(10_000));
+    for (i, text) in [deepest_chain, deepest_brackets, let_chain, if_chain]
+        .into_iter()
+        .enumerate()
+    {
+        let uri = c.uri(&format!("limits{i}/main.tpt"));
+        c.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "tpt", "version": 1, "text": text } }),
+        );
+        let last = text.lines().count().saturating_sub(1);
+        let col = text.lines().last().map_or(0, str::len).saturating_sub(2);
+        let at = json!({ "textDocument": { "uri": uri }, "position": { "line": last, "character": col } });
+        for method in [
+            "textDocument/hover",
+            "textDocument/definition",
+            "textDocument/completion",
+        ] {
+            let _ = c.request(method, at.clone());
+        }
+        let _ = c.request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": uri } }),
+        );
+        // A file with a syntax error (the one past the limit) is answered with an error.
+        let _ = c.request_raw(
+            "textDocument/formatting",
+            json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } }),
+        );
+    }
+    c.shutdown();
+}
