@@ -273,3 +273,40 @@ fn the_evaluation_budget_stops_nested_comprehensions() {
         );
     }
 }
+
+/// What the nesting scan must not mistake for nesting: many `let` items in a
+/// component body, long lists of `if`s, multi-line `let … in` chains within
+/// the limit, regexes with brackets.
+#[test]
+fn flat_shapes_are_not_nesting() {
+    let component_lets = format!(
+        "component C {{\n  param p: int\n{}  output last: int = l99\n}}\n",
+        (0..100)
+            .map(|i| format!("  let l{i} = {i} + p\n"))
+            .collect::<String>()
+    );
+    let ifs = format!(
+        "let xs = [{}]\n",
+        (0..200)
+            .map(|i| format!("if {i} > 5 then 1 else 0"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let record_ifs = format!(
+        "let r = {{\n{}}}\n",
+        (0..200)
+            .map(|i| format!("  f{i} = if {i} > 5 then 1 else 0\n"))
+            .collect::<String>()
+    );
+    let let_in = format!(
+        "let v =\n{}  0\n",
+        (0..30)
+            .map(|i| format!("  let a{i} = {i} in\n"))
+            .collect::<String>()
+    );
+    let regex = "type T = string(/^[(][{]+$/)\nlet x: T = \"({{\"\n".to_string();
+    for src in [component_lets, ifs, record_ifs, let_in, regex] {
+        let (_, d) = tpt_lang::syntax::parse(FileId(0), &src);
+        assert!(d.is_empty(), "{d:?}\n{src}");
+    }
+}

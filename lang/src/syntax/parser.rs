@@ -99,26 +99,33 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
 /// The grammar is recursive, so the parser's stack grows with nesting; this
 /// scan runs before it, in one pass, to refuse input nested beyond what every
 /// phase can walk. It counts what can nest: brackets, `${`, block comments
-/// inside one another, and the `if` and `let` expressions whose branches and
-/// bodies nest without brackets (`if a then 1 else if b then 2 else …`). An
-/// `if`/`let` counts until a `,`, `;` or `=` at its level shows that its
-/// expression ended (a `let`'s own `=` excepted), so a long list of `if`s is
-/// not nesting. It may overcount, never undercount. Brackets in comments,
-/// string text and regex literals do not count.
+/// inside one another, and the `if` and `let … in` expressions whose
+/// branches and bodies nest without brackets (`if a then 1 else if b then 2
+/// else …`). An `if` counts, and a `let` counts at its `in` (so that the `let`
+/// items of a component body do not), until a `,`, `;` or `=` at its level
+/// shows that its expression ended (a `let`'s own `=` excepted), so a long
+/// list of `if`s is not nesting. It may overcount, never undercount. Brackets
+/// in comments, string text and regex literals do not count.
 fn too_deep(src: &str) -> Option<usize> {
     /// One open level: a string, or brackets (the top level is one too).
     #[derive(Clone, Copy)]
     struct Level {
         string: bool,
-        /// `if`/`let` keywords counted in this level and not known to be over.
+        /// `if`s and `let … in`s counted in this level and not known to be over.
         keywords: usize,
         /// `let`s whose own `=` is still to come.
         lets: usize,
+        /// `let`s whose `in` may come (an item `let` has none).
+        lets_in: usize,
+        /// `for`s whose `in` is still to come.
+        fors: usize,
     }
     const OPEN: Level = Level {
         string: false,
         keywords: 0,
         lets: 0,
+        lets_in: 0,
+        fors: 0,
     };
     let b = src.as_bytes();
     let mut stack: Vec<Level> = vec![OPEN];
@@ -221,7 +228,7 @@ fn too_deep(src: &str) -> Option<usize> {
                     stack[top].lets -= 1;
                 } else {
                     depth -= stack[top].keywords;
-                    stack[top].keywords = 0;
+                    stack[top] = Level { ..OPEN };
                 }
             }
             c if c.is_ascii_alphanumeric() || c == b'_' => {
@@ -235,12 +242,25 @@ fn too_deep(src: &str) -> Option<usize> {
                     depth -= stack[0].keywords;
                     stack[0] = OPEN;
                 }
-                if word == b"if" || word == b"let" {
-                    stack[top].keywords += 1;
-                    depth += 1;
-                    if word == b"let" {
-                        stack[top].lets += 1;
+                let level = &mut stack[top];
+                match word {
+                    b"if" => {
+                        level.keywords += 1;
+                        depth += 1;
                     }
+                    b"let" => {
+                        level.lets += 1;
+                        level.lets_in += 1;
+                    }
+                    b"for" => level.fors += 1,
+                    b"in" if level.fors > 0 => level.fors -= 1,
+                    b"in" if level.lets_in > 0 => {
+                        // The body of a `let … in` nests.
+                        level.lets_in -= 1;
+                        level.keywords += 1;
+                        depth += 1;
+                    }
+                    _ => {}
                 }
             }
             _ => {}
