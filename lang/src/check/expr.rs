@@ -35,7 +35,14 @@ pub const MAX_TYPE_DEPTH: usize = 100;
 impl Checker<'_> {
     /// The type of `e` in module `m`; `expected` is a hint, not a requirement.
     pub(crate) fn infer(&mut self, m: ModuleId, e: &Expr, expected: Option<&Ty>) -> Ty {
-        crate::stack::guard(|| self.infer_node(m, e, expected))
+        self.nest += 1;
+        let ty = if crate::stack::due(self.nest) {
+            crate::stack::guard(|| self.infer_node(m, e, expected))
+        } else {
+            self.infer_node(m, e, expected)
+        };
+        self.nest -= 1;
+        ty
     }
 
     fn infer_node(&mut self, m: ModuleId, e: &Expr, expected: Option<&Ty>) -> Ty {

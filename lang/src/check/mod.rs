@@ -47,6 +47,8 @@ pub(crate) struct Checker<'p> {
     /// Local variables, innermost last.
     locals: Vec<(String, Ty)>,
     lets: HashMap<(ModuleId, String), LetState>,
+    /// How many `infer`s are running inside one another (see `stack::due`).
+    nest: usize,
 }
 
 impl<'p> Checker<'p> {
@@ -56,6 +58,7 @@ impl<'p> Checker<'p> {
             diags: Vec::new(),
             locals: Vec::new(),
             lets: HashMap::new(),
+            nest: 0,
         }
     }
 

@@ -26,7 +26,14 @@ impl Evaluator<'_> {
         if self.spent.steps > self.budget.steps {
             return Err(self.over_budget(format!("{} steps", self.budget.steps), e.span));
         }
-        let v = crate::stack::guard(|| self.eval_node(m, e))?;
+        self.nest += 1;
+        let v = if crate::stack::due(self.nest) {
+            crate::stack::guard(|| self.eval_node(m, e))
+        } else {
+            self.eval_node(m, e)
+        };
+        self.nest -= 1;
+        let v = v?;
         // What this node built (names, fields and locals only share).
         if matches!(
             e.kind,

@@ -439,6 +439,8 @@ pub(crate) struct Evaluator<'p> {
     building: Vec<String>,
     /// Whether the budget's error was given (later steps stop quietly).
     exhausted: bool,
+    /// How many `eval`s are running inside one another (see `stack::due`).
+    nest: usize,
 }
 
 enum InstanceSlot {
@@ -480,6 +482,7 @@ impl<'p> Evaluator<'p> {
             spent: Spent::default(),
             building: Vec::new(),
             exhausted: false,
+            nest: 0,
             p,
             chain,
             inputs,
