@@ -4,6 +4,8 @@
 //! in a minute: `cargo bench -p tpt-lang --bench parse` (sizes with
 //! `TPT_BENCH_SIZES=5000,20000`, repetitions with `TPT_BENCH_RUNS=7`). The
 //! whole process (`tpt check`) is measured by the root's `benches/check_eval.rs`.
+//! A second table checks and evaluates every environment of a chain of N
+//! environments, each extending the one before (`TPT_BENCH_ENVS=10000`).
 //! A benchmark measures; it does not assert.
 
 // A benchmark reports by printing its table.
@@ -74,6 +76,48 @@ fn main() {
             best(&check),
             best(&eval),
             total * 1000.0 / n as f64
+        );
+    }
+    environments(runs);
+}
+
+/// N environments, each extending the one before and setting one param, over
+/// the catalogue of 10 resources: check, then evaluate every environment.
+fn environments(runs: usize) {
+    let sizes = env_list("TPT_BENCH_ENVS", &[1_000, 10_000]);
+    println!("\na chain of environments, each extending the one before; check and evaluate every one, best of {runs} runs\n");
+    println!("| environments | check ms | eval all ms | µs / environment | diags |");
+    println!("|---:|---:|---:|---:|---:|");
+    for n in sizes {
+        let mut text = tpt_lang::generate::catalogue(10);
+        text.push_str("\nparam replicas: int = 1\n\nenvironment e0 { replicas = 1 }\n");
+        for i in 1..n {
+            text.push_str(&format!(
+                "environment e{i} extends e{} {{ replicas = {} }}\n",
+                i - 1,
+                i % 50 + 1
+            ));
+        }
+        let (mut check, mut eval) = (Vec::new(), Vec::new());
+        let mut diags = 0;
+        for _ in 0..runs {
+            let program = Program::from_text("main.tpt", &text);
+            let t0 = Instant::now();
+            diags = tpt_lang::check(&program).len();
+            let t1 = Instant::now();
+            for env in program.module(program.root()).environments.keys() {
+                if let Err(d) = tpt_lang::evaluate(&program, Some(env), &NoInputs) {
+                    diags += d.len();
+                }
+            }
+            check.push(t1 - t0);
+            eval.push(t1.elapsed());
+        }
+        println!(
+            "| {n} | {:.1} | {:.1} | {:.1} | {diags} |",
+            best(&check),
+            best(&eval),
+            (best(&check) + best(&eval)) * 1000.0 / n as f64
         );
     }
 }

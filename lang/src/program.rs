@@ -91,6 +91,10 @@ pub struct Module {
     pub params: IndexMap<String, Decl<ast::Param>>,
     pub resources: IndexMap<String, ResourceDecl>,
     pub environments: IndexMap<String, Decl<ast::Environment>>,
+    /// For each environment (by index in `environments`), the index of the one
+    /// it extends (`None` without `extends`, or for an unknown name): chains are
+    /// walked by index, so resolving every environment's chain costs no hashing.
+    pub env_parents: Vec<Option<usize>>,
     /// `moved` blocks: recorded addresses that now belong to other addresses.
     pub moves: Vec<MoveDecl>,
     /// `output` declarations (the root's, or a component's).
@@ -314,6 +318,13 @@ impl Program {
         loader.loading.pop();
         let mut program = loader.program;
         Collector::run(&mut program, loader.pending);
+        for module in &mut program.modules {
+            let envs = &module.environments;
+            module.env_parents = envs
+                .values()
+                .map(|e| e.node.extends.as_ref().and_then(|p| envs.get_index_of(&p.name)))
+                .collect();
+        }
         program
     }
 

@@ -309,17 +309,30 @@ fn resolve_chain<'p>(
         };
         return Err(d);
     };
+    let module = program.module(program.root());
+    let mut i = envs.get_index_of(&cur.node.name.name);
     let mut chain = vec![&cur.node];
-    let mut seen: HashSet<&str> = HashSet::from([cur.node.name.name.as_str()]);
-    while let Some(parent) = &cur.node.extends {
-        match envs.get(&parent.name) {
-            // (A cycle ends the chain; the checker reports it.)
-            Some(p) if seen.insert(p.node.name.name.as_str()) => {
-                chain.push(&p.node);
-                cur = p;
-            }
-            _ => break,
+    // Walked by index (`Module::env_parents`); longer than the number of
+    // environments means a cycle, which ends the chain (the checker reports it).
+    while let Some(p) = i.and_then(|i| module.env_parents.get(i).copied().flatten()) {
+        if chain.len() > envs.len() {
+            break;
         }
+        let Some((_, parent)) = envs.get_index(p) else {
+            break;
+        };
+        cur = parent;
+        chain.push(&cur.node);
+        i = Some(p);
+    }
+    if chain.len() > envs.len() {
+        // A cycle: each environment once, as far as the first repeat.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let distinct = chain
+            .iter()
+            .take_while(|e| seen.insert(e.name.name.as_str()))
+            .count();
+        chain.truncate(distinct);
     }
     chain.reverse();
     Ok(chain)
