@@ -24,7 +24,7 @@ const EVERY: usize = 16;
 /// Whether a walk `nest` steps deep should look at the stack now ([`guard`]).
 #[inline]
 pub(crate) fn due(nest: usize) -> bool {
-    nest % EVERY == 0
+    nest.is_multiple_of(EVERY)
 }
 
 /// Runs `f`, on a new stack segment when the current one is nearly used up.
