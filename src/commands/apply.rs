@@ -8,14 +8,17 @@ use std::process::ExitCode;
 
 use tpt_executor::apply::Outcome;
 use tpt_executor::events::Events;
-use tpt_executor::session::{Options, Stop};
+use tpt_executor::session::{Options, Session, Stop};
 use tpt_lang::{Code, Diagnostic};
 use tpt_planner::plan::{self, Action};
 
-use super::plan::{open_session, stopped, INTERRUPTED};
-use super::{checked, exit, failed, OK};
+use super::plan::{stopped, with_locked_session, SessionArgs, INTERRUPTED};
+use super::{exit, failed, OK};
 use crate::cli::ApplyArgs;
 use crate::render::{status, Renderer};
+
+/// What an apply stopped before its walk leaves undone.
+const NOTHING: &str = "nothing was changed";
 
 pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     // A usage error, said (and exited on) before anything is read or locked.
@@ -44,26 +47,38 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         ),
         None => (args.path.clone(), args.env.clone()),
     };
-    let checked = match checked(&path, &args.vars, renderer) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let target = SessionArgs {
+        path: &path,
+        vars: &args.vars,
+        env: env_arg.as_deref(),
+        lock_timeout: &args.lock_timeout,
+        wait_timeout: args.wait_timeout.as_deref(),
+        operation: verb,
+        nothing: NOTHING,
     };
-    let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
-    let session = match open_session(
-        &checked,
-        &path,
-        env_arg.as_deref(),
-        &args.lock_timeout,
-        args.wait_timeout.as_deref(),
-    ) {
-        Ok(s) => s,
-        Err(diags) => return fail(&diags),
-    };
-    let nothing = "nothing was changed";
-    let _held = match session.lock(verb, &|note| status(note)) {
-        Ok(h) => h,
-        Err(stop) => return stopped(stop, nothing, &fail),
-    };
+    with_locked_session(renderer, &target, |session, fail| {
+        apply_locked(
+            args,
+            destroy,
+            saved.as_ref().map(|(p, _)| p),
+            renderer,
+            session,
+            fail,
+        )
+    })
+}
+
+/// `tpt apply` (or `destroy`) once the session holds the lock; `saved` is the
+/// saved plan being applied, if one is.
+fn apply_locked(
+    args: &ApplyArgs,
+    destroy: bool,
+    saved: Option<&plan::Plan>,
+    renderer: &Renderer,
+    session: &Session<'_>,
+    fail: &dyn Fn(&[Diagnostic]) -> ExitCode,
+) -> ExitCode {
+    let verb = if destroy { "destroy" } else { "apply" };
     let options = Options {
         refresh: args.refresh,
         destroy,
@@ -73,10 +88,10 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     };
     let planned = match session.plan(&options, &|note| status(note)) {
         Ok(p) => p,
-        Err(stop) => return stopped(stop, nothing, &fail),
+        Err(stop) => return stopped(stop, NOTHING, fail),
     };
     let p = &planned.plan;
-    if let Some((old, _)) = &saved {
+    if let Some(old) = saved {
         if let Err(d) = tpt_executor::session::check_saved(old, &planned) {
             return fail(&[d]);
         }
@@ -95,7 +110,7 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
     if saved.is_none() && !args.auto_approve {
         match ask(verb, &|| session.interrupted()) {
             Ok(true) => {}
-            Ok(false) if session.interrupted() => return stopped(Stop::Interrupted, nothing, &fail),
+            Ok(false) if session.interrupted() => return stopped(Stop::Interrupted, NOTHING, fail),
             Ok(false) => {
                 status(&format!("{verb} cancelled: nothing was changed"));
                 return exit(OK);
@@ -104,7 +119,7 @@ pub fn run(args: &ApplyArgs, destroy: bool, renderer: &Renderer) -> ExitCode {
         }
     }
     if session.interrupted() {
-        return stopped(Stop::Interrupted, nothing, &fail);
+        return stopped(Stop::Interrupted, NOTHING, fail);
     }
     let (events, rx) = Events::channel();
     let printer = crate::progress::spawn(rx);

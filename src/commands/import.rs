@@ -6,34 +6,38 @@ use std::process::ExitCode;
 
 use tpt_lang::Diagnostic;
 
-use super::plan::{open_session, stopped};
-use super::{checked, exit, failed, OK};
+use tpt_executor::session::Session;
+
+use super::plan::{stopped, with_locked_session, SessionArgs};
+use super::{exit, OK};
 use crate::cli::ImportArgs;
-use crate::render::{status, Renderer};
+use crate::render::Renderer;
 
 pub fn run(args: &ImportArgs, renderer: &Renderer) -> ExitCode {
-    let checked = match checked(&args.path, &args.vars, renderer) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
-    let session = match open_session(
-        &checked,
-        &args.path,
-        args.env.as_deref(),
-        &args.lock_timeout,
-        None,
-    ) {
-        Ok(s) => s,
-        Err(diags) => return fail(&diags),
-    };
     let nothing = "nothing was imported";
-    let _held = match session.lock("import", &|note| status(note)) {
-        Ok(h) => h,
-        Err(stop) => return stopped(stop, nothing, &fail),
+    let target = SessionArgs {
+        path: &args.path,
+        vars: &args.vars,
+        env: args.env.as_deref(),
+        lock_timeout: &args.lock_timeout,
+        wait_timeout: None,
+        operation: "import",
+        nothing,
     };
+    with_locked_session(renderer, &target, |session, fail| {
+        import_locked(args, nothing, session, fail)
+    })
+}
+
+/// `tpt import` once the session holds the lock.
+fn import_locked(
+    args: &ImportArgs,
+    nothing: &str,
+    session: &Session<'_>,
+    fail: &dyn Fn(&[Diagnostic]) -> ExitCode,
+) -> ExitCode {
     if let Err(stop) = session.import(&args.address, &args.id) {
-        return stopped(stop, nothing, &fail);
+        return stopped(stop, nothing, fail);
     }
     let env_flag = session
         .env

@@ -19,26 +19,27 @@ use crate::render::{status, Renderer};
 const CHANGES: u8 = 2;
 
 pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
-    let checked = match checked(&args.path, &args.vars, renderer) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let target = SessionArgs {
+        path: &args.path,
+        vars: &args.vars,
+        env: args.env.as_deref(),
+        lock_timeout: &args.lock_timeout,
+        wait_timeout: None,
+        operation: "plan",
+        nothing: "nothing was planned",
     };
-    let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
-    let session = match open_session(
-        &checked,
-        &args.path,
-        args.env.as_deref(),
-        &args.lock_timeout,
-        None,
-    ) {
-        Ok(s) => s,
-        Err(diags) => return fail(&diags),
-    };
-    // The lock keeps another run from changing the state while this plan reads it.
-    let _held = match session.lock("plan", &|note| status(note)) {
-        Ok(h) => h,
-        Err(stop) => return stopped(stop, "nothing was planned", &fail),
-    };
+    with_locked_session(renderer, &target, |session, fail| {
+        plan_locked(args, renderer, session, fail)
+    })
+}
+
+/// `tpt plan` once the session holds the lock.
+fn plan_locked(
+    args: &PlanArgs,
+    renderer: &Renderer,
+    session: &Session<'_>,
+    fail: &dyn Fn(&[Diagnostic]) -> ExitCode,
+) -> ExitCode {
     let options = Options {
         refresh: args.refresh,
         destroy: false,
@@ -48,7 +49,7 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
     };
     let planned = match session.plan(&options, &|note| status(note)) {
         Ok(p) => p,
-        Err(stop) => return stopped(stop, "nothing was planned", &fail),
+        Err(stop) => return stopped(stop, "nothing was planned", fail),
     };
     let p = &planned.plan;
     let _ = std::io::stdout().lock().write_all(
@@ -77,6 +78,53 @@ pub fn run(args: &PlanArgs, renderer: &Renderer) -> ExitCode {
         return exit(CHANGES);
     }
     exit(OK)
+}
+
+/// What a command that reads or changes an environment's state gives
+/// [`with_locked_session`].
+pub struct SessionArgs<'a> {
+    /// The configuration (a `.tpt` file or a directory).
+    pub path: &'a Path,
+    /// `--var NAME=VALUE`s.
+    pub vars: &'a [String],
+    pub env: Option<&'a str>,
+    pub lock_timeout: &'a str,
+    pub wait_timeout: Option<&'a str>,
+    /// What the lock says the holder does (`plan`, `apply`, `import`).
+    pub operation: &'a str,
+    /// What an interruption while waiting for the lock leaves undone.
+    pub nothing: &'a str,
+}
+
+/// Loads and checks the configuration, opens the environment's session, takes
+/// its state lock (which keeps other runs from changing the state meanwhile),
+/// then runs `run` under it, with the way to report diagnostics against the
+/// configuration's sources. The lock is released when `run` returns.
+pub fn with_locked_session(
+    renderer: &Renderer,
+    args: &SessionArgs<'_>,
+    run: impl FnOnce(&Session<'_>, &dyn Fn(&[Diagnostic]) -> ExitCode) -> ExitCode,
+) -> ExitCode {
+    let checked = match checked(args.path, args.vars, renderer) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let fail = |diags: &[Diagnostic]| failed(renderer, diags, &checked.program.sources);
+    let session = match open_session(
+        &checked,
+        args.path,
+        args.env,
+        args.lock_timeout,
+        args.wait_timeout,
+    ) {
+        Ok(s) => s,
+        Err(diags) => return fail(&diags),
+    };
+    let _held = match session.lock(args.operation, &|note| status(note)) {
+        Ok(h) => h,
+        Err(stop) => return stopped(stop, args.nothing, &fail),
+    };
+    run(&session, &fail)
 }
 
 /// Exit status of a command stopped by Ctrl-C or SIGTERM.
