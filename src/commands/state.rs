@@ -75,24 +75,12 @@ fn run_inner(cmd: &StateCommand) -> Result<(), Diagnostic> {
     Ok(())
 }
 
-/// The environment of a configuration that declares none (`default`), as
-/// `plan` and `apply` choose it; one that declares environments needs `--env`.
+/// The environment of a configuration that declares none (`default`), chosen
+/// as `plan` and `apply` choose it; one that declares environments needs `--env`.
 fn default_env(path: &std::path::Path) -> Result<String, Diagnostic> {
     let files = tpt_executor::host::root_files(path)?;
     let program = tpt_lang::Program::load(&tpt_executor::host::DiskFs, &files);
-    let envs: Vec<String> = program
-        .module(program.root())
-        .environments
-        .keys()
-        .map(|k| format!("`{k}`"))
-        .collect();
-    if envs.is_empty() {
-        return Ok("default".to_string());
-    }
-    Err(
-        Diagnostic::error(tpt_lang::Code::UnknownEnvironment, "no environment chosen").help(format!(
-            "this configuration declares environments; choose one with `--env`: {}",
-            envs.join(", ")
-        )),
-    )
+    let available = tpt_planner::check::environments(&program);
+    tpt_planner::check::select_environments(&available, None, true)?;
+    Ok("default".to_string())
 }
