@@ -636,13 +636,12 @@ fn check_required_fields(c: &mut Checker, m: ModuleId, family: Option<&Family>) 
             .filter(|(_, m)| !m.is_empty())
             .map(|(i, m)| (envs.get(i).map(|e| e.name.name.as_str()), m))
             .collect();
-        let chains_len = runs;
         if per_env.is_empty() {
             continue;
         }
         let owner = format!("resource `{rname}` (`{}`)", s.name);
         let rec = c.p.schema_record(schema);
-        let everywhere = per_env.len() == chains_len && per_env.windows(2).all(|w| w[0].1 == w[1].1);
+        let everywhere = per_env.len() == runs && per_env.windows(2).all(|w| w[0].1 == w[1].1);
         if everywhere {
             let missing = per_env[0].1.clone();
             c.missing_fields(&missing, &rec, &owner, r.node.name.span, None);
