@@ -4,6 +4,10 @@
 //! are read through the [`program::FileSystem`] trait and named inputs (environment
 //! variables of `secret_env`) through [`eval::Inputs`], both supplied by the caller.
 
+// The grammar is derived with pest's `std` feature off (see the workspace
+// manifest); its generated code names the `alloc` crate.
+extern crate alloc;
+
 pub mod diagnostic;
 pub mod program;
 pub mod source;

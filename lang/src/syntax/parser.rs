@@ -442,7 +442,10 @@ fn describe_error(err: &pest::error::Error<Rule>, _rest: &str) -> (usize, String
             let tokens: Vec<String> = attempts
                 .expected_tokens()
                 .iter()
-                .map(|t| t.to_string().trim().to_string())
+                // Blanks are ranges in the grammar (cheaper than strings); they are
+                // never what an error should ask for.
+                .map(|t| t.to_string())
+                .filter(|t| !t.starts_with(char::is_whitespace))
                 .filter(|t| !t.is_empty() && t != "BUILTIN_RULE" && !t.starts_with('/'))
                 .collect();
             // Character classes (`0..9`) and long lists of operators read badly:
@@ -1443,17 +1446,25 @@ impl Builder<'_> {
 /// always ends in a blank (a comment ends at a newline, which the blanks after
 /// it take), so text that does not end in one is returned whole, at once.
 fn without_trailing_trivia(text: &str) -> usize {
-    let mut end = text.len();
+    // Called for every node the builder makes: byte loops, and the comment
+    // search only on a last line that has a `/` at all.
+    let b = text.as_bytes();
+    let mut end = b.len();
     loop {
-        let trimmed = text[..end].trim_end_matches([' ', '\t', '\r', '\n']).len();
+        let mut trimmed = end;
+        while trimmed > 0 && matches!(b[trimmed - 1], b' ' | b'\t' | b'\r' | b'\n') {
+            trimmed -= 1;
+        }
         if trimmed == end {
             return end;
         }
         end = trimmed;
         // A `//` comment (not in a string) on the last line left: cut it, and go on.
-        let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
-        let line = &text[line_start..end];
-        match comment_start(line) {
+        let line_start = b[..end].iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+        if !b[line_start..end].contains(&b'/') {
+            return end;
+        }
+        match comment_start(&text[line_start..end]) {
             Some(at) => end = line_start + at,
             None => return end,
         }
