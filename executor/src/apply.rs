@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indexmap::IndexMap;
 use serde_json::Value as J;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinSet;
+use tpt_lang::IndexMap;
 
 use tpt_lang::value::Value;
 use tpt_lang::{KnownOutputs, ResourceInstance};

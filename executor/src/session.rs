@@ -271,7 +271,7 @@ pub struct Planned {
     pub sealer: Sealer,
     pub key: Vec<u8>,
     /// The root outputs as planned (unknown where they read what only the apply knows).
-    pub outputs: indexmap::IndexMap<String, tpt_lang::value::Value>,
+    pub outputs: tpt_lang::IndexMap<String, tpt_lang::value::Value>,
 }
 
 /// One environment of a checked configuration, its state backend and the engine.
@@ -730,7 +730,7 @@ impl<'c> Session<'c> {
     /// fingerprint. Nothing is refreshed.
     pub fn current_outputs(
         &self,
-    ) -> Result<indexmap::IndexMap<String, tpt_lang::value::Value>, Vec<Diagnostic>> {
+    ) -> Result<tpt_lang::IndexMap<String, tpt_lang::value::Value>, Vec<Diagnostic>> {
         let state = read_recorded(self.backend(), &self.env_name).map_err(|d| vec![d])?;
         let key = self.settings.state_key(self.backend()).map_err(|d| vec![d])?;
         Ok(self.evaluate(&self.known(&state, &key))?.outputs)
@@ -746,10 +746,10 @@ impl<'c> Session<'c> {
         planned: &Planned,
         mut state: State,
         destroy: bool,
-    ) -> Result<(State, indexmap::IndexMap<String, tpt_lang::value::Value>), Vec<Diagnostic>> {
+    ) -> Result<(State, tpt_lang::IndexMap<String, tpt_lang::value::Value>), Vec<Diagnostic>> {
         let program = &self.checked.program;
         let outputs = if destroy || program.module(program.root()).outputs.is_empty() {
-            indexmap::IndexMap::new()
+            tpt_lang::IndexMap::default()
         } else {
             self.evaluate(&self.known(&state, &planned.key))?.outputs
         };

@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use tokio::sync::Semaphore;
 use tpt_executor::apply::{apply, with_writer, Cancel, Job, Outcome, Report};
 use tpt_executor::events::{Event, Events};
 use tpt_executor::provider::{Applied, Cx, Desired, ErrorKind, Fields, Provider, ProviderError, Providers};
 use tpt_lang::value::Value;
+use tpt_lang::IndexMap;
 use tpt_lang::{KnownOutputs, Program, ResourceInstance};
 use tpt_planner::backend::{BackendError, LockInfo, StateBackend};
 use tpt_planner::refresh::Live;
@@ -108,7 +108,7 @@ impl Provider for Fake {
         if let Ok(mut c) = self.created.lock() {
             c.push(d.address.clone());
         }
-        let mut outputs = IndexMap::new();
+        let mut outputs = IndexMap::default();
         outputs.insert("id".to_string(), Value::Str(format!("id-{}", d.address).into()));
         Ok(Applied {
             rendered: Default::default(),
@@ -124,7 +124,7 @@ impl Provider for Fake {
             return Ok(Applied {
                 rendered: Default::default(),
                 provider_id: prior.provider_id.clone(),
-                outputs: IndexMap::from([("id".to_string(), id)]),
+                outputs: IndexMap::from_iter([("id".to_string(), id)]),
             });
         }
         self.create(cx, d).await
@@ -152,7 +152,7 @@ impl Provider for Fake {
         Ok((flag(d, "exists")).then(|| Applied {
             rendered: Default::default(),
             provider_id: format!("found-{}", d.address),
-            outputs: IndexMap::from([(
+            outputs: IndexMap::from_iter([(
                 "id".to_string(),
                 Value::Str(format!("found-{}", d.address).into()),
             )]),

@@ -8,6 +8,12 @@
 // manifest); its generated code names the `alloc` crate.
 extern crate alloc;
 
+/// The insertion-ordered map of the language (records, schema fields,
+/// resources, inputs), hashed with foldhash: names are hashed in every phase,
+/// and SipHash's defence against chosen keys buys nothing for configuration
+/// files (it was a sixth of checking and evaluating).
+pub type IndexMap<K, V> = indexmap::IndexMap<K, V, foldhash::fast::RandomState>;
+
 pub mod diagnostic;
 pub mod program;
 pub mod source;

@@ -5,10 +5,10 @@
 //! The checker and the evaluator both work on a `Program`. Loading reads files
 //! only through the [`FileSystem`] trait, so this crate stays free of IO.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use crate::IndexMap;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::source::{FileId, SourceMap, Span};
@@ -113,7 +113,7 @@ pub struct ComponentInfo {
     pub parent: ModuleId,
     pub schema: SchemaId,
     /// The `let`s and functions seen from the parent: evaluated and checked there.
-    pub inherited: std::collections::HashSet<String>,
+    pub inherited: foldhash::HashSet<String>,
 }
 
 impl Module {
@@ -837,7 +837,7 @@ impl Collector<'_> {
         for item in items {
             self.collect(id, item, &mut Vec::new());
         }
-        let mut fields: IndexMap<String, SchemaField> = IndexMap::new();
+        let mut fields: IndexMap<String, SchemaField> = IndexMap::default();
         let module = self.p.module(id);
         for (name, p) in &module.params {
             fields.insert(
@@ -906,7 +906,7 @@ impl Collector<'_> {
         for start in components {
             // Depth-first from `start`; a path back to it is a cycle, reported at `start`.
             let mut stack: Vec<(ModuleId, Vec<ModuleId>)> = vec![(start, vec![start])];
-            let mut seen: std::collections::HashSet<ModuleId> = std::collections::HashSet::new();
+            let mut seen: foldhash::HashSet<ModuleId> = foldhash::HashSet::default();
             let mut found: Option<(Vec<ModuleId>, Span)> = None;
             while let Some((m, path)) = stack.pop() {
                 for (next, span) in uses(self.p, m) {
@@ -1067,7 +1067,7 @@ impl Collector<'_> {
                     annotations: Vec::new(),
                     span: item.span,
                     name_span: comp.name.span,
-                    fields: IndexMap::new(),
+                    fields: IndexMap::default(),
                     extends: None,
                     component: Some(body),
                 });
@@ -1127,7 +1127,7 @@ impl Collector<'_> {
                     annotations: item.annotations.clone(),
                     span: item.span,
                     name_span: schema.name.span,
-                    fields: IndexMap::new(),
+                    fields: IndexMap::default(),
                     extends: None,
                     component: None,
                 });
@@ -1394,7 +1394,7 @@ impl Collector<'_> {
             return;
         }
         visiting.push(id);
-        let mut fields: IndexMap<String, SchemaField> = IndexMap::new();
+        let mut fields: IndexMap<String, SchemaField> = IndexMap::default();
         if let Some(base) = &s.extends {
             match self.resolve_qualified(m, base) {
                 Ty::Schema(base_id) => {

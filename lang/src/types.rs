@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use crate::IndexMap;
 
 use crate::program::SchemaId;
 use crate::source::Span;

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use crate::IndexMap;
 
 /// Text shown instead of a sensitive value, everywhere.
 pub const REDACTED: &str = "(sensitive)";

@@ -178,8 +178,8 @@ pub fn to_json(d: &EnvDiff, left: &str, right: &str) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use indexmap::IndexMap;
     use tpt_lang::program::SchemaId;
+    use tpt_lang::IndexMap;
     use tpt_lang::ResourceInstance;
 
     fn ev(params: &[(&str, Value)], resources: Vec<(&str, Vec<(&str, Value)>)>) -> Evaluated {
@@ -203,7 +203,7 @@ mod tests {
                     lifecycle: Default::default(),
                 })
                 .collect(),
-            outputs: IndexMap::new(),
+            outputs: IndexMap::default(),
             imports: Vec::new(),
             spent: Default::default(),
         }

@@ -116,7 +116,7 @@ pub struct OutputChange {
 /// fingerprint). An output that is unknown until apply is always a change.
 pub fn output_changes(
     state: &State,
-    planned: &indexmap::IndexMap<String, tpt_lang::value::Value>,
+    planned: &tpt_lang::IndexMap<String, tpt_lang::value::Value>,
     sealer: &Sealer,
 ) -> Vec<OutputChange> {
     let mut out = Vec::new();

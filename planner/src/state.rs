@@ -240,7 +240,7 @@ pub fn plain_json(v: &Value) -> serde_json::Value {
 pub fn record(
     r: &tpt_lang::ResourceInstance,
     provider_id: &str,
-    outputs: Option<&indexmap::IndexMap<String, Value>>,
+    outputs: Option<&tpt_lang::IndexMap<String, Value>>,
     sealer: &Sealer,
 ) -> ResourceState {
     ResourceState {
@@ -289,7 +289,7 @@ pub fn known_outputs(program: &tpt_lang::Program, state: &State) -> tpt_lang::Kn
         let Some(schema) = program.schemas.iter().find(|s| s.name == r.schema) else {
             continue;
         };
-        let mut values = indexmap::IndexMap::new();
+        let mut values = tpt_lang::IndexMap::default();
         for (field, stored) in &r.outputs {
             let Some(f) = schema.fields.get(field).filter(|f| f.output) else {
                 continue;
@@ -311,7 +311,7 @@ fn recall_fields<'t>(
     m: &serde_json::Map<String, serde_json::Value>,
     fields: impl Iterator<Item = (&'t String, &'t tpt_lang::types::Ty)>,
 ) -> Option<Value> {
-    let mut out = indexmap::IndexMap::new();
+    let mut out = tpt_lang::IndexMap::default();
     for (k, ty) in fields {
         let v = match m.get(k) {
             Some(x) => recall(program, x, ty)?,

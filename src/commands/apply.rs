@@ -291,7 +291,7 @@ fn ask(verb: &str, interrupted: &dyn Fn() -> bool) -> Result<bool, Diagnostic> {
 
 /// `Outputs:` and a line per root output (secrets masked), or nothing.
 fn print_outputs(
-    outputs: &indexmap::IndexMap<String, tpt_lang::value::Value>,
+    outputs: &tpt_lang::IndexMap<String, tpt_lang::value::Value>,
     sealer: &tpt_planner::state::Sealer,
 ) {
     if outputs.is_empty() {

@@ -25,9 +25,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use serde_json::Value as J;
 use tpt_lang::value::Value;
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -681,13 +681,13 @@ pub trait Provider: Send + Sync {
     /// what changes inside; the kind computes them again when it applies and
     /// returns them in [`Applied::rendered`].
     async fn render(&self, _cx: &Cx, _d: &Desired) -> Result<IndexMap<String, Value>, ProviderError> {
-        Ok(IndexMap::new())
+        Ok(IndexMap::default())
     }
 
     /// Secret outputs of a recorded object, derived without calling anything
     /// (they are not stored): so that what depends on them plans without change.
     fn secret_outputs(&self, _cx: &Cx, _prior: &ResourceState) -> IndexMap<String, Value> {
-        IndexMap::new()
+        IndexMap::default()
     }
 }
 
@@ -710,7 +710,7 @@ mod tests {
     /// duration is text (`5m`).
     #[test]
     fn stored_durations_read_as_durations() {
-        let inputs = IndexMap::from([
+        let inputs = IndexMap::from_iter([
             ("ttl".to_string(), Value::str("5m")),
             ("wait".to_string(), Value::str("1h")),
             ("name".to_string(), Value::str("x")),

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use indexmap::IndexMap;
 use serde_json::Value as J;
 use tpt_lang::value::Value;
+use tpt_lang::IndexMap;
 use tpt_planner::state::is_sensitive;
 
 use super::{Applied, Cx, DataSource, Desired, ProviderError};
@@ -108,7 +108,7 @@ impl DataSource for RemoteOutputs {
                 (k.clone(), Value::str(text))
             })
             .collect();
-        let mut outputs = IndexMap::new();
+        let mut outputs = IndexMap::default();
         outputs.insert("values".to_string(), Value::record(values));
         Ok(Applied {
             rendered: Default::default(),

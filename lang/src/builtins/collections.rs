@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use crate::IndexMap;
 
 use super::{
     arity, int_arg, is_int, is_number, is_stringish, list_arg, list_elem, map_elem, str_arg, wrong, ArgError,
@@ -314,7 +314,7 @@ pub fn concat(args: &[Value], _: &dyn Inputs) -> Result<Value, String> {
 }
 
 pub fn merge(args: &[Value], _: &dyn Inputs) -> Result<Value, String> {
-    let mut out = IndexMap::new();
+    let mut out = IndexMap::default();
     for i in 0..args.len() {
         for (k, v) in map_arg(args, i)? {
             out.insert(k.clone(), v.clone());

@@ -3,7 +3,9 @@
 //! and fields, right types, merges only into records), and the required fields
 //! of every resource once the overlays of each environment are applied.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::{HashMap, HashMapExt};
 
 use super::Checker;
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};

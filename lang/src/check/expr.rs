@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use crate::IndexMap;
 
 use super::{Checker, LetState};
 use crate::builtins;
@@ -423,7 +423,7 @@ impl Checker<'_> {
     }
 
     pub(crate) fn check_duplicate_keys<'a>(&mut self, keys: impl Iterator<Item = &'a Ident>) {
-        let mut seen: IndexMap<&str, Span> = IndexMap::new();
+        let mut seen: IndexMap<&str, Span> = IndexMap::default();
         for k in keys {
             if let Some(prev) = seen.get(k.name.as_str()) {
                 let prev = *prev;

@@ -14,7 +14,7 @@ mod envs;
 mod expr;
 mod items;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 pub(crate) use assign::describe as describe_refinement;
 

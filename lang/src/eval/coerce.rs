@@ -3,7 +3,7 @@
 //! computed values. Types were checked statically; this is where ranges and
 //! patterns meet the values they could not see.
 
-use indexmap::IndexMap;
+use crate::IndexMap;
 
 use super::Evaluator;
 use crate::check::describe_refinement;
@@ -84,7 +84,7 @@ impl Evaluator<'_> {
             },
             Ty::Map(t) => match v {
                 Value::Record(m) => {
-                    let mut out = IndexMap::with_capacity(m.len());
+                    let mut out = IndexMap::with_capacity_and_hasher(m.len(), Default::default());
                     for (k, x) in m.iter() {
                         out.insert(k.clone(), self.coerce(x.clone(), t, span, &Ctx::Key(k, context))?);
                     }
@@ -130,7 +130,7 @@ impl Evaluator<'_> {
         span: Span,
         context: &Ctx,
     ) -> Result<Value, Diagnostic> {
-        let mut out = IndexMap::with_capacity(r.fields.len());
+        let mut out = IndexMap::with_capacity_and_hasher(r.fields.len(), Default::default());
         for (name, f) in &r.fields {
             let v = m.get(name).cloned().unwrap_or(Value::Null);
             out.insert(
@@ -152,7 +152,7 @@ impl Evaluator<'_> {
     ) -> Result<IndexMap<String, Value>, Diagnostic> {
         let p = self.p;
         let schema = p.schema(id);
-        let mut out = IndexMap::with_capacity(schema.fields.len());
+        let mut out = IndexMap::with_capacity_and_hasher(schema.fields.len(), Default::default());
         for (name, f) in &schema.fields {
             if f.output {
                 continue;
@@ -362,7 +362,7 @@ fn fit_fields(
         let names: Vec<&str> = fields.iter().map(|(n, _, _)| n.as_str()).collect();
         return Err(format!("no field `{k}` (the fields are: {})", names.join(", ")));
     }
-    let mut out = IndexMap::new();
+    let mut out = IndexMap::default();
     for (name, ty, optional) in fields {
         match m.get(name) {
             Some(x) => {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use crate::IndexMap;
 
 use super::Evaluator;
 use crate::builtins::{self, MAX_ELEMENTS, MAX_STRING};
@@ -91,7 +91,7 @@ impl Evaluator<'_> {
                 Ok(Value::list(out))
             }
             ExprKind::Record(entries) => {
-                let mut out = IndexMap::with_capacity(entries.len());
+                let mut out = IndexMap::with_capacity_and_hasher(entries.len(), Default::default());
                 for en in entries {
                     let v = self.eval(m, &en.value)?;
                     out.insert(en.key.name.clone(), v);
@@ -253,7 +253,7 @@ impl Evaluator<'_> {
             None => return Err(mismatch("a comprehension", "a list or a map", &coll, c.iter.span)),
         };
         let mut list = Vec::new();
-        let mut map = IndexMap::new();
+        let mut map = IndexMap::default();
         let mut unknowns = Vec::new();
         for (key, value) in items {
             let n = self.locals.len();

@@ -73,7 +73,7 @@ impl Evaluator<'_> {
         &mut self,
         path: &str,
         text: &str,
-        vars: &indexmap::IndexMap<String, Value>,
+        vars: &crate::IndexMap<String, Value>,
         span: Span,
     ) -> Result<Value, Diagnostic> {
         let at = |offset: usize, msg: &str| {

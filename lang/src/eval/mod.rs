@@ -17,9 +17,11 @@ mod expr;
 mod files;
 mod resources;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 
-use indexmap::IndexMap;
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+
+use crate::IndexMap;
 
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::program::{ModuleId, Program, SchemaId};
@@ -112,7 +114,7 @@ impl Inputs for NoInputs {
     }
 }
 
-impl Inputs for HashMap<String, String> {
+impl Inputs for std::collections::HashMap<String, String> {
     fn env_var(&self, name: &str) -> Option<String> {
         self.get(name).cloned()
     }
@@ -229,7 +231,7 @@ pub fn evaluate_with(
     };
     let mut ev = Evaluator::new(program, chain, inputs, known);
     ev.check_vars();
-    let mut params = IndexMap::new();
+    let mut params = IndexMap::default();
     for name in root.params.keys() {
         match ev.param(0, name) {
             Ok((v, _)) => {
@@ -480,7 +482,7 @@ impl<'p> Evaluator<'p> {
                 module: p.root(),
                 address: String::new(),
                 path: Vec::new(),
-                inputs: IndexMap::new(),
+                inputs: IndexMap::default(),
                 depends: BTreeSet::new(),
                 lifecycle: Lifecycle::default(),
                 span: Span::default(),
@@ -662,7 +664,7 @@ impl<'p> Evaluator<'p> {
     /// `TPT_VAR_NAME` naming no param at all is someone else's).
     fn check_vars(&mut self) {
         let root = self.p.module(self.p.root());
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = foldhash::HashSet::new();
         for var in self.inputs.vars() {
             if !seen.insert((var.name.clone(), var.origin == VarOrigin::Flag)) {
                 continue;

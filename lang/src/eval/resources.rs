@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
+use crate::IndexMap;
 
 use super::{Evaluator, InstancePlan, InstanceSlot, ResourceInstance};
 use crate::diagnostic::{Code, Diagnostic};
@@ -85,7 +85,7 @@ impl<'p> Evaluator<'p> {
     /// The root's outputs, in declaration order.
     pub(super) fn root_outputs(&mut self) -> IndexMap<String, Value> {
         let root = self.p.root();
-        let mut out = IndexMap::new();
+        let mut out = IndexMap::default();
         for (name, decl) in &self.p.module(root).outputs {
             self.building.push(format!("output `{name}`"));
             let (v, _) = self.in_frame(0, Vec::new(), |ev| ev.eval(root, &decl.node.value));
@@ -339,7 +339,7 @@ impl<'p> Evaluator<'p> {
         path.push((plan.name.clone(), plan.key.clone()));
         let (result, deps) =
             self.in_frame(plan.frame, plan.bindings.clone(), |ev| -> Result<_, Diagnostic> {
-                let mut fields: IndexMap<String, (Value, Span)> = IndexMap::new();
+                let mut fields: IndexMap<String, (Value, Span)> = IndexMap::default();
                 let mut explicit: BTreeSet<String> = BTreeSet::new();
                 for entry in &decl.node.body {
                     if entry.name.name == "depends_on" {
@@ -494,7 +494,7 @@ impl<'p> Evaluator<'p> {
         let module = self.frames[plan.frame].module;
         let mut path = self.frames[plan.frame].path.clone();
         path.push((plan.name.clone(), plan.key.clone()));
-        let mut inputs: IndexMap<String, (Value, Span, BTreeSet<String>)> = IndexMap::new();
+        let mut inputs: IndexMap<String, (Value, Span, BTreeSet<String>)> = IndexMap::default();
         let mut explicit = BTreeSet::new();
         let (result, _) = self.in_frame(
             plan.frame,
@@ -679,7 +679,7 @@ impl<'p> Evaluator<'p> {
         let root = self.p.root();
         let mut record = match base {
             Value::Record(m) => (*m).clone(),
-            _ => IndexMap::new(),
+            _ => IndexMap::default(),
         };
         for f in overlay {
             let v = match &f.value {
@@ -895,7 +895,7 @@ fn nest(entries: Vec<(Vec<Value>, Value)>) -> Value {
         return entries.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null);
     }
     type Keyed = Vec<(Vec<Value>, Value)>;
-    let mut groups: IndexMap<String, (Value, Keyed)> = IndexMap::new();
+    let mut groups: IndexMap<String, (Value, Keyed)> = IndexMap::default();
     for (mut keys, v) in entries {
         if keys.is_empty() {
             continue;

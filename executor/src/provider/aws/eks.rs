@@ -16,10 +16,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use serde_json::{json, Value as J};
 use sha2::{Digest, Sha256};
 use tpt_lang::value::Value;
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -180,7 +180,7 @@ fn spec(d: &Desired) -> Result<Spec, ProviderError> {
 
 fn cluster_outputs(c: &aws_sdk_eks::types::Cluster) -> IndexMap<String, Value> {
     let vpc = c.resources_vpc_config();
-    let mut network = IndexMap::new();
+    let mut network = IndexMap::default();
     network.insert(
         "vpc_id".to_string(),
         s(vpc.and_then(|v| v.vpc_id()).unwrap_or_default()),
@@ -201,7 +201,7 @@ fn cluster_outputs(c: &aws_sdk_eks::types::Cluster) -> IndexMap<String, Value> {
             .and_then(|v| v.cluster_security_group_id())
             .unwrap_or_default()),
     );
-    let mut out = IndexMap::new();
+    let mut out = IndexMap::default();
     out.insert("endpoint".into(), s(c.endpoint().unwrap_or_default()));
     out.insert(
         "certificate_authority".into(),

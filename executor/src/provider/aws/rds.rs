@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use serde_json::{json, Value as J};
 use tpt_lang::value::Value;
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -146,13 +146,13 @@ impl Database {
             user,
             database,
         } = *e;
-        let mut connection = IndexMap::new();
+        let mut connection = IndexMap::default();
         connection.insert("host".to_string(), s(host));
         connection.insert("port".to_string(), Value::Int(port));
         connection.insert("name".to_string(), s(database));
         connection.insert("user".to_string(), s(user));
         connection.insert("password".to_string(), Value::secret(s(password.as_str())));
-        let mut out = IndexMap::new();
+        let mut out = IndexMap::default();
         out.insert("address".to_string(), s(host));
         out.insert("endpoint".to_string(), s(format!("{host}:{port}")));
         out.insert("password".to_string(), Value::secret(s(password.as_str())));

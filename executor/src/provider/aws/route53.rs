@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use serde_json::Value as J;
 use tpt_lang::value::Value;
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -75,7 +75,7 @@ async fn zone_outputs(
         .delegation_set()
         .map(|d| d.name_servers().iter().map(|n| s(n.as_str())).collect())
         .unwrap_or_default();
-    let mut outputs = IndexMap::new();
+    let mut outputs = IndexMap::default();
     outputs.insert("zone_id".to_string(), s(zone_id(zone.id())));
     outputs.insert("name_servers".to_string(), Value::list(ns));
     let vpcs = out
@@ -481,7 +481,7 @@ impl DnsRecord {
             .build()
             .map_err(bad)?;
         self.change(cx, &client, &zone, ChangeAction::Upsert, set).await?;
-        let mut outputs = IndexMap::new();
+        let mut outputs = IndexMap::default();
         outputs.insert("fqdn".to_string(), s(spec.name.as_str()));
         Ok(Applied {
             rendered: Default::default(),

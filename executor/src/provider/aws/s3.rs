@@ -19,8 +19,8 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, Transition,
     TransitionStorageClass, VersioningConfiguration,
 };
-use indexmap::IndexMap;
 use serde_json::{json, Value as J};
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -482,7 +482,7 @@ impl Bucket {
     }
 
     fn applied(region: &str, name: &str) -> Applied {
-        let mut outputs = IndexMap::new();
+        let mut outputs = IndexMap::default();
         outputs.insert("arn".to_string(), s(format!("arn:aws:s3:::{name}")));
         outputs.insert(
             "domain_name".to_string(),
@@ -663,7 +663,7 @@ mod tests {
     use tpt_lang::value::Value;
 
     fn rule(fields: &[(&str, Value)]) -> Value {
-        let mut r = IndexMap::from([
+        let mut r = IndexMap::from_iter([
             ("id".to_string(), Value::str("logs".to_string())),
             ("prefix".to_string(), Value::str("logs/".to_string())),
             ("enabled".to_string(), Value::Bool(true)),
@@ -683,7 +683,7 @@ mod tests {
     }
 
     fn desired(name: &str, rules: Vec<Value>, kms: Option<&str>) -> Desired {
-        let inputs = IndexMap::from([
+        let inputs = IndexMap::from_iter([
             ("name".to_string(), Value::str(name.to_string())),
             ("region".to_string(), Value::Null),
             ("versioning".to_string(), Value::Bool(true)),

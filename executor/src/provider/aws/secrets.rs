@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use serde_json::{json, Value as J};
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -112,7 +112,7 @@ impl Secret {
     }
 
     fn applied(region: &str, name: &str, arn: String) -> Applied {
-        let mut outputs = IndexMap::new();
+        let mut outputs = IndexMap::default();
         outputs.insert("arn".to_string(), s(arn));
         Applied {
             rendered: Default::default(),
@@ -277,7 +277,7 @@ mod tests {
     use tpt_lang::value::Value;
 
     fn desired(value: Value, recovery_days: i64) -> Desired {
-        let inputs = IndexMap::from([
+        let inputs = IndexMap::from_iter([
             ("name".to_string(), Value::Null),
             ("region".to_string(), Value::Null),
             ("value".to_string(), value),

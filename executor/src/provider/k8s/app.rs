@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use indexmap::IndexMap;
 use serde_json::{json, Value as J};
 use tpt_lang::value::Value;
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -473,7 +473,7 @@ impl App {
         } else {
             String::new()
         };
-        let mut outputs = IndexMap::new();
+        let mut outputs = IndexMap::default();
         outputs.insert("service_name".to_string(), s(name.as_str()));
         outputs.insert("url".to_string(), s(format!("http://{name}.{ns}.svc:{}", r.port)));
         outputs.insert("ingress_hostname".to_string(), s(hostname));

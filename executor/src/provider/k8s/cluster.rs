@@ -2,7 +2,7 @@
 //! context. Nothing is created or deleted: the record says how the kinds that
 //! run on it reach it.
 
-use indexmap::IndexMap;
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -19,7 +19,7 @@ fn applied(d: &Desired) -> Result<Applied, ProviderError> {
     Ok(Applied {
         rendered: Default::default(),
         provider_id: d.str("context")?.to_string(),
-        outputs: IndexMap::new(),
+        outputs: IndexMap::default(),
     })
 }
 

@@ -13,9 +13,9 @@
 
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use serde_json::{json, Value as J};
 use tpt_lang::value::Value;
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -255,7 +255,10 @@ impl Gateway {
         Ok(Applied {
             rendered: rendered(&objects),
             provider_id: id,
-            outputs: IndexMap::from([("hostname".to_string(), s(hostname)), ("url".to_string(), s(url))]),
+            outputs: IndexMap::from_iter([
+                ("hostname".to_string(), s(hostname)),
+                ("url".to_string(), s(url)),
+            ]),
         })
     }
 }
@@ -273,7 +276,7 @@ fn rendered(objects: &[J]) -> IndexMap<String, Value> {
             (key_of(&o), Value::from_json(&o))
         })
         .collect();
-    IndexMap::from([("objects".to_string(), Value::record(by_key))])
+    IndexMap::from_iter([("objects".to_string(), Value::record(by_key))])
 }
 
 #[async_trait::async_trait]
@@ -352,7 +355,7 @@ mod tests {
     use super::*;
 
     fn desired(set: &[(&str, Value)]) -> Desired {
-        let mut inputs = IndexMap::from([
+        let mut inputs = IndexMap::from_iter([
             ("cluster".to_string(), Value::Resource("dev".into())),
             ("name".to_string(), Value::Null),
             ("namespace".to_string(), s("shop")),

@@ -22,11 +22,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine as _;
-use indexmap::IndexMap;
 use kube::Client;
 use serde_json::{json, Value as J};
 use sha2::Digest;
 use tpt_lang::value::Value;
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -969,7 +969,7 @@ fn as_value(cx: &Cx, obj: &J, secrets: &[String]) -> Value {
             scalar => Value::from_json(scalar),
         }
     }
-    let mut out = IndexMap::new();
+    let mut out = IndexMap::default();
     let J::Object(m) = obj else {
         return walk(obj, false, &hidden);
     };
@@ -993,7 +993,7 @@ impl Release {
             .iter()
             .map(|h| (h.key.clone(), as_value(cx, &h.obj, &self.secrets)))
             .collect();
-        IndexMap::from([
+        IndexMap::from_iter([
             ("objects".to_string(), Value::record(objects)),
             ("hooks".to_string(), Value::record(hooks)),
         ])
@@ -1147,7 +1147,7 @@ pub trait ChartKind: Send + Sync + 'static {
         _charts: &[ChartInfo],
         _objects: &[J],
     ) -> Result<IndexMap<String, Value>, ProviderError> {
-        Ok(IndexMap::new())
+        Ok(IndexMap::default())
     }
 }
 
@@ -1335,7 +1335,7 @@ impl ChartKind for HelmRelease {
         _objects: &[J],
     ) -> Result<IndexMap<String, Value>, ProviderError> {
         let first = charts.first();
-        Ok(IndexMap::from([
+        Ok(IndexMap::from_iter([
             (
                 "chart_version".to_string(),
                 s(first.map(|c| c.version.clone()).unwrap_or_default()),

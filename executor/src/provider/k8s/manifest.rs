@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use serde_json::Value as J;
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -89,7 +89,7 @@ impl Manifest {
         Ok(Applied {
             rendered: Default::default(),
             provider_id: id,
-            outputs: IndexMap::new(),
+            outputs: IndexMap::default(),
         })
     }
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use serde_json::{json, Value as J};
+use tpt_lang::IndexMap;
 use tpt_planner::refresh::Live;
 use tpt_planner::state::ResourceState;
 
@@ -46,7 +46,7 @@ impl Provider for Namespace {
         Ok(Applied {
             rendered: Default::default(),
             provider_id: id,
-            outputs: IndexMap::new(),
+            outputs: IndexMap::default(),
         })
     }
 

@@ -20,10 +20,10 @@
 //! [`cert_manager`], [`external_dns`], [`external_secrets`]), snapshot-tested
 //! field by field.
 
-use indexmap::IndexMap;
 use kube::Client;
 use serde_json::{json, Value as J};
 use tpt_lang::value::Value;
+use tpt_lang::IndexMap;
 
 use super::helm::{merge, values_map, ChartInfo, ChartKind, Spec};
 use super::identity::{self, Eks};
@@ -125,7 +125,7 @@ impl ChartKind for IngressController {
             }
             _ => String::new(),
         };
-        Ok(IndexMap::from([("hostname".to_string(), s(host))]))
+        Ok(IndexMap::from_iter([("hostname".to_string(), s(host))]))
     }
 }
 
@@ -462,7 +462,7 @@ pub fn observability(d: &Desired, password: &str) -> Result<IndexMap<&'static st
             )));
         }
     }
-    let mut out = IndexMap::new();
+    let mut out = IndexMap::default();
     let mut put = |chart: &'static str, mut values: J| -> Result<(), ProviderError> {
         if let Some(text) = extra.get(chart) {
             merge(
@@ -603,7 +603,7 @@ mod tests {
 
     /// Inputs of `kind`, as the evaluator gives them.
     fn desired(kind: &str, set: &[(&str, Value)]) -> Desired {
-        let mut inputs = IndexMap::new();
+        let mut inputs = IndexMap::default();
         for (k, v) in set {
             inputs.insert((*k).to_string(), v.clone());
         }
@@ -792,7 +792,7 @@ mod tests {
                 s("https://prometheus-community.github.io/helm-charts"),
             ),
             ("grafana_repo", s("https://grafana.github.io/helm-charts")),
-            ("extra_values", Value::record(IndexMap::new())),
+            ("extra_values", Value::record(IndexMap::default())),
         ];
         let changes = [
             ("namespace", s("obs")),
@@ -803,7 +803,7 @@ mod tests {
             ("storage_gb", Value::Int(200)),
             (
                 "extra_values",
-                Value::record(IndexMap::from([("grafana".to_string(), s("replicas: 2"))])),
+                Value::record(IndexMap::from_iter([("grafana".to_string(), s("replicas: 2"))])),
             ),
         ];
         let text = per_field("k8s.Observability", &base, &changes, |d| {
