@@ -29,6 +29,11 @@ pub const MAX_DEPTH: usize = 512;
 
 /// Parses one file. Never panics; returns what parsed plus all syntax errors.
 pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
+    // Fast path: the file parses at once (in parallel chunks when it is large,
+    // each chunk scanning its own nesting first, since pest parses it alone).
+    if let Some(parsed) = parse_fast(file, src) {
+        return parsed;
+    }
     if let Some(at) = too_deep(src) {
         let end = next_char_boundary(src, at);
         let d = Diagnostic::error(
@@ -38,10 +43,6 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
         .label(Span::new(file, at, end), "too deep here")
         .help("split the expression with `let`s or functions; a long `else if` chain can be a map lookup");
         return (File::default(), vec![d]);
-    }
-    // Fast path: the file parses at once (in parallel chunks when it is large).
-    if let Some(parsed) = parse_fast(file, src) {
-        return parsed;
     }
     let mut items = Vec::new();
     let mut diags = Vec::new();
@@ -322,8 +323,12 @@ fn parse_fast(file: FileId, src: &str) -> Option<(File, Vec<Diagnostic>)> {
     Some((File { items }, diags))
 }
 
-/// Parses `text` (which starts at byte `offset` of the file) with one pest call.
+/// Parses `text` (which starts at byte `offset` of the file) with one pest
+/// call; `None` when it does not parse or nests too deep for pest's recursion.
 fn parse_chunk(file: FileId, text: &str, offset: usize) -> Option<(File, Vec<Diagnostic>)> {
+    if too_deep(text).is_some() {
+        return None;
+    }
     let mut pairs = Grammar::parse(Rule::whole_file, text).ok()?;
     let mut items = Vec::new();
     let mut diags = Vec::new();
