@@ -382,6 +382,22 @@ struct InstancePlan {
 /// The instances of one declaration, expanded once (`Err`: its `for` failed, reported).
 type Planned = Result<std::sync::Arc<Vec<InstancePlan>>, ()>;
 
+/// One instance's plan inside its declaration's memoised plans (not a copy).
+struct PlanRef {
+    plans: std::sync::Arc<Vec<InstancePlan>>,
+    index: usize,
+}
+
+impl std::ops::Deref for PlanRef {
+    type Target = InstancePlan;
+
+    fn deref(&self) -> &InstancePlan {
+        // `index` was found in `plans` when the reference was made, and the
+        // vector behind the `Arc` never changes.
+        &self.plans[self.index]
+    }
+}
+
 /// Where names of a component's body resolve: one per component instance,
 /// and the root's (index 0).
 struct Frame {
@@ -439,7 +455,8 @@ pub(crate) struct Evaluator<'p> {
     lets: HashMap<(usize, ModuleId, String), Slot>,
     params: HashMap<(usize, String), Slot>,
     /// (frame, resource name) → its instances, expanded once.
-    plans: HashMap<(usize, String), Planned>,
+    /// Memoised plans by frame, then resource name (looked up without allocating).
+    plans: HashMap<usize, HashMap<String, Planned>>,
     /// Address → evaluated inputs.
     instances: HashMap<String, InstanceSlot>,
     /// Nested function calls, to bound the depth.

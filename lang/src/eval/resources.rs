@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::IndexMap;
 
-use super::{Evaluator, InstancePlan, InstanceSlot, ResourceInstance};
+use super::{Evaluator, InstancePlan, InstanceSlot, PlanRef, ResourceInstance};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::program::ResourceDecl;
 use crate::source::Span;
@@ -116,8 +116,7 @@ impl<'p> Evaluator<'p> {
 
     /// The instances a declaration stamps out (memoised).
     pub(super) fn plans(&mut self, frame: usize, name: &str) -> Result<Arc<Vec<InstancePlan>>, ()> {
-        let memo = (frame, name.to_string());
-        if let Some(p) = self.plans.get(&memo) {
+        if let Some(p) = self.plans.get(&frame).and_then(|by_name| by_name.get(name)) {
             return p.clone();
         }
         let Some(decl) = self.decl(frame, name) else {
@@ -156,7 +155,10 @@ impl<'p> Evaluator<'p> {
                     .insert(p.address.clone(), (frame, name.to_string()));
             }
         }
-        self.plans.insert(memo, result.clone());
+        self.plans
+            .entry(frame)
+            .or_default()
+            .insert(name.to_string(), result.clone());
         result
     }
 
@@ -249,14 +251,23 @@ impl<'p> Evaluator<'p> {
         match result {
             Ok(i) => {
                 let i = Arc::new(i);
-                self.instances
-                    .insert(address.to_string(), InstanceSlot::Done(i.clone()));
+                self.finish_instance(address, InstanceSlot::Done(i.clone()));
                 Some(i)
             }
             Err(d) => {
                 self.diags.push(d);
-                self.instances.insert(address.to_string(), InstanceSlot::Failed);
+                self.finish_instance(address, InstanceSlot::Failed);
                 None
+            }
+        }
+    }
+
+    /// Replaces the in-progress slot of `address` (no second key allocated).
+    fn finish_instance(&mut self, address: &str, slot: InstanceSlot) {
+        match self.instances.get_mut(address) {
+            Some(s) => *s = slot,
+            None => {
+                self.instances.insert(address.to_string(), slot);
             }
         }
     }
@@ -440,13 +451,12 @@ impl<'p> Evaluator<'p> {
     }
 
     /// The plan of the instance at `address`, planned before.
-    fn plan_at(&mut self, address: &str) -> Option<InstancePlan> {
-        let (frame, name) = self.addresses.get(address)?.clone();
-        self.plans(frame, &name)
-            .ok()?
-            .iter()
-            .find(|p| p.address == address)
-            .cloned()
+    fn plan_at(&mut self, address: &str) -> Option<PlanRef> {
+        let (frame, name) = self.addresses.get(address)?;
+        let (frame, name) = (*frame, name.clone());
+        let plans = self.plans(frame, &name).ok()?;
+        let index = plans.iter().position(|p| p.address == address)?;
+        Some(PlanRef { plans, index })
     }
 
     /// The frame of a component instance: its inputs evaluated (memoised).
