@@ -812,8 +812,9 @@ impl Builder<'_> {
     }
 
     fn entries(&mut self, p: P) -> Vec<Entry> {
-        let mut out = Vec::new();
-        for e in p.into_inner() {
+        let inner = p.into_inner();
+        let mut out = Vec::with_capacity(inner.len());
+        for e in inner {
             let span = self.span(&e);
             let mut name = None;
             let mut value = None;
@@ -1184,12 +1185,24 @@ impl Builder<'_> {
     /// Precedence climbing over the flat list of a `binary` pair: unary
     /// operators, primaries, postfix operations and binary operators.
     fn binary(&mut self, p: P) -> Expr {
+        let inner = p.clone().into_inner();
+        // Most expressions are one operand without operators: built directly,
+        // without the operator lists.
+        if inner.len() == 1 && self.depth < MAX_DEPTH {
+            if let Some(c) = inner.clone().next() {
+                if !matches!(
+                    c.as_rule(),
+                    Rule::unary_op | Rule::bin_op | Rule::field_access | Rule::index | Rule::call_args
+                ) {
+                    self.depth += 1;
+                    let e = self.postfix_or_primary(c);
+                    self.depth -= 1;
+                    return e;
+                }
+            }
+        }
         // Operands, unary operators and postfix operations each add at most a level to the tree.
-        let elements = p
-            .clone()
-            .into_inner()
-            .filter(|c| c.as_rule() != Rule::bin_op)
-            .count();
+        let elements = inner.filter(|c| c.as_rule() != Rule::bin_op).count();
         if self.depth + elements > MAX_DEPTH {
             return self.too_deep(self.span(&p));
         }
