@@ -357,7 +357,7 @@ fn main() {
 }
 
 /// `tpt check` as a whole process on the service catalogue: best wall time
-/// of `runs`, and the peak resident memory of the process.
+/// of `runs`, and the peak resident memory of the process (its own, from `wait4`).
 fn catalogue(runs: usize) {
     let sizes = env_list("TPT_BENCH_CATALOGUE", &[1_000, 5_000, 20_000, 100_000]);
     println!("\n`tpt check` as a whole process on the service catalogue; best of {runs} runs\n");
@@ -377,39 +377,92 @@ fn catalogue(runs: usize) {
             println!("(cannot write the catalogue: skipped)");
             return;
         }
-        let mut times = Vec::new();
-        let mut code = None;
-        for _ in 0..runs {
-            let start = Instant::now();
-            let status = std::process::Command::new(env!("CARGO_BIN_EXE_tpt"))
-                .args(["check", "--color", "never"])
-                .arg(&config)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
-            times.push(start.elapsed());
-            code = status.ok().and_then(|s| s.code());
-        }
-        let best = times.iter().min().copied().unwrap_or_default().as_secs_f64() * 1000.0;
+        let (best, peak_mb, code) = run_check(&config, runs);
         println!(
-            "| {n} | {} | {best:.1} | {:.1} | {:.1} | {} |",
+            "| {n} | {} | {best:.1} | {:.1} | {peak_mb:.1} | {code} |",
             text.len(),
             best * 1000.0 / n as f64,
-            children_peak_kb() as f64 / 1024.0,
-            code.map_or("?".to_string(), |c| c.to_string())
+        );
+    }
+    environments(runs, dir.path());
+}
+
+/// `tpt check` as a whole process on a chain of N environments, each extending
+/// the one before and setting a param, over the catalogue of 10 resources:
+/// every environment is evaluated (`TPT_BENCH_ENVS=1000,10000`).
+fn environments(runs: usize, dir: &std::path::Path) {
+    let sizes = env_list("TPT_BENCH_ENVS", &[1_000, 10_000]);
+    println!("\n`tpt check` as a whole process on a chain of environments over 10 resources; best of {runs} runs\n");
+    println!("| environments | bytes | ms | µs / environment | peak MB | exit |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for n in sizes {
+        let mut text = tpt_lang::generate::catalogue(10);
+        text.push_str("\nparam replicas: int = 1\n\nenvironment e0 { replicas = 1 }\n");
+        for i in 1..n {
+            let _ = writeln!(
+                text,
+                "environment e{i} extends e{} {{ replicas = {} }}",
+                i - 1,
+                i % 50 + 1
+            );
+        }
+        let config = dir.join(format!("e{n}"));
+        if std::fs::create_dir_all(&config)
+            .and_then(|()| std::fs::write(config.join("main.tpt"), &text))
+            .is_err()
+        {
+            println!("(cannot write the configuration: skipped)");
+            return;
+        }
+        let (best, peak_mb, code) = run_check(&config, runs);
+        println!(
+            "| {n} | {} | {best:.1} | {:.1} | {peak_mb:.1} | {code} |",
+            text.len(),
+            best * 1000.0 / n as f64,
         );
     }
 }
 
-/// The largest peak resident memory of any child process so far, in KiB.
-fn children_peak_kb() -> i64 {
-    // SAFETY: `getrusage` writes into the zeroed struct it is given and reads nothing else.
+/// The best wall time of `runs` runs of `tpt check CONFIG` in ms, the largest
+/// peak resident memory of those runs in MB, and the last exit code.
+fn run_check(config: &std::path::Path, runs: usize) -> (f64, f64, String) {
+    let mut times = Vec::new();
+    let mut peak_kb = 0;
+    let mut code = "?".to_string();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_tpt"))
+            .args(["check", "--color", "never"])
+            .arg(config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            return (0.0, 0.0, "not started".to_string());
+        };
+        let (status, rss_kb) = wait_with_peak(&child);
+        times.push(start.elapsed());
+        peak_kb = peak_kb.max(rss_kb);
+        code = status.map_or("?".to_string(), |c| c.to_string());
+    }
+    let best = times.iter().min().copied().unwrap_or_default().as_secs_f64() * 1000.0;
+    (best, peak_kb as f64 / 1024.0, code)
+}
+
+/// Waits for `child` and returns its exit code and its own peak resident memory in KiB.
+fn wait_with_peak(child: &std::process::Child) -> (Option<i32>, i64) {
+    let Ok(pid) = libc::pid_t::try_from(child.id()) else {
+        return (None, 0);
+    };
+    // SAFETY: `wait4` reaps our own child `pid` and writes only into the two
+    // zeroed values it is given; the `Child` is not waited on again.
     unsafe {
+        let mut status = 0;
         let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) == 0 {
-            usage.ru_maxrss
-        } else {
-            0
+        if libc::wait4(pid, &mut status, 0, &mut usage) != pid {
+            return (None, 0);
         }
+        let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+        (code, usage.ru_maxrss)
     }
 }

@@ -26,7 +26,7 @@ impl Report {
 /// Checks `program`: its type errors; with none, the environment `env` (every
 /// one when `None`, or the base alone when there are none) evaluated and its
 /// graph built.
-pub fn check(program: &Program, env: Option<&str>, inputs: &dyn Inputs) -> Report {
+pub fn check(program: &Program, env: Option<&str>, inputs: &(dyn Inputs + Sync)) -> Report {
     let mut report = Report {
         diagnostics: tpt_lang::check(program),
         environments: 0,
@@ -34,16 +34,7 @@ pub fn check(program: &Program, env: Option<&str>, inputs: &dyn Inputs) -> Repor
     if !report.has_errors() {
         match select_environments(&environments(program), env, false) {
             Ok(envs) => {
-                for env in &envs {
-                    match tpt_lang::evaluate(program, env.as_deref(), inputs) {
-                        Ok(evaluated) => {
-                            if let Err(cycle) = crate::graph::build(&evaluated.resources) {
-                                report.diagnostics.extend(cycle);
-                            }
-                        }
-                        Err(errors) => report.diagnostics.extend(errors),
-                    }
-                }
+                report.diagnostics.extend(evaluate_all(program, &envs, inputs));
                 report.environments = envs.iter().filter(|e| e.is_some()).count();
             }
             Err(d) => report.diagnostics.push(d),
@@ -52,6 +43,52 @@ pub fn check(program: &Program, env: Option<&str>, inputs: &dyn Inputs) -> Repor
     sort_diagnostics(&mut report.diagnostics);
     report
 }
+
+/// The errors of evaluating each environment and building its graph. The
+/// evaluations are independent, so several environments are evaluated at
+/// once, one share of them per core.
+fn evaluate_all(program: &Program, envs: &[Option<String>], inputs: &(dyn Inputs + Sync)) -> Vec<Diagnostic> {
+    let one = |env: &Option<String>| -> Vec<Diagnostic> {
+        match tpt_lang::evaluate(program, env.as_deref(), inputs) {
+            Ok(evaluated) => crate::graph::build(&evaluated.resources)
+                .err()
+                .unwrap_or_default(),
+            Err(errors) => errors,
+        }
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(envs.len());
+    if threads < 2 {
+        return envs.iter().flat_map(one).collect();
+    }
+    let share = envs.len().div_ceil(threads);
+    let each = |chunk: &[Option<String>]| chunk.iter().flat_map(one).collect::<Vec<_>>();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = envs
+            .chunks(share)
+            .map(|chunk| {
+                // The main thread's stack size, for the evaluator's deepest walks.
+                let spawned = std::thread::Builder::new()
+                    .stack_size(EVAL_STACK)
+                    .spawn_scoped(scope, move || each(chunk));
+                // A thread that cannot be started leaves its share to this one.
+                spawned.map_err(|_| chunk)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h {
+                // A thread that panicked has a bug in it; re-raise it here.
+                Ok(h) => h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(chunk) => each(chunk),
+            })
+            .collect()
+    })
+}
+
+/// The stack of an evaluation thread (the main thread's usual size).
+const EVAL_STACK: usize = 8 * 1024 * 1024;
 
 /// Names of the root module's environments, in declaration order.
 pub fn environments(program: &Program) -> Vec<String> {
