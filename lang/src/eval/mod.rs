@@ -243,6 +243,7 @@ pub fn evaluate_with(
     let resources = ev.all_instances();
     let outputs = ev.root_outputs();
     ev.all_lets();
+    ev.all_functions();
     let imports = ev.import_ids();
     ev.diags.retain(|d| !d.message.is_empty());
     if let Some(env) = environment {
@@ -587,6 +588,37 @@ impl<'p> Evaluator<'p> {
                 let (value, _) = self.in_frame(0, Vec::new(), |ev| ev.let_value(m, name));
                 if let Err(d) = value {
                     self.diags.push(d);
+                }
+            }
+        }
+    }
+
+    /// Every function without parameters is called once, used or not, and
+    /// its result fitted to its declared type, as `all_lets` does for `let`s: a
+    /// refinement of its result that its body breaks fails here. (A function
+    /// with parameters cannot run without arguments: its parameter and result
+    /// types and their refinements are checked statically, and its result at
+    /// every call.) A failure already reported by a call is not repeated.
+    fn all_functions(&mut self) {
+        let p = self.p;
+        for (i, module) in p.modules.iter().enumerate() {
+            if module.component.is_some() {
+                continue;
+            }
+            let m = ModuleId(i as u32);
+            for (name, f) in &module.fns {
+                if !f.node.params.is_empty() {
+                    continue;
+                }
+                let (result, _) = self.in_frame(0, Vec::new(), |ev| {
+                    let value = ev.eval(m, &f.node.body)?;
+                    let context = format!("the result of `{name}`");
+                    ev.coerce(value, &f.ty, f.node.body.span, &coerce::Ctx::Text(&context))
+                });
+                if let Err(d) = result {
+                    if !self.diags.iter().any(|known| known.message == d.message) {
+                        self.diags.push(d);
+                    }
                 }
             }
         }
