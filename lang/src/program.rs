@@ -512,14 +512,12 @@ impl Loader<'_> {
     /// Reads the files `file("…")` and `templatefile("…", …)` calls of `item` name,
     /// if they lie inside the configuration's directory (or the reading file's).
     fn read_data(&mut self, file: FileId, item: &Item) {
-        let base = self
-            .program
-            .sources
-            .get(file)
-            .map(|f| f.name.clone())
-            .unwrap_or_default();
         let mut wanted: Vec<(String, Span, &'static str)> = Vec::new();
         item.visit_exprs(&mut |e| {
+            // Every expression of every item passes here: only calls look further.
+            if !matches!(e.kind, ast::ExprKind::Call(..)) {
+                return;
+            }
             for name in FILE_READERS {
                 if let Some(lit) = e.call_of(name).and_then(|args| args.first()) {
                     if let Some(path) = lit.plain_string() {
@@ -528,6 +526,15 @@ impl Loader<'_> {
                 }
             }
         });
+        if wanted.is_empty() {
+            return;
+        }
+        let base = self
+            .program
+            .sources
+            .get(file)
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
         for (path, span, name) in wanted {
             let joined = join_relative(&base, &path);
             if self.program.data.contains_key(&joined) {

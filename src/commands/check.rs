@@ -39,11 +39,17 @@ pub fn run(args: &CheckArgs, renderer: &Renderer) -> ExitCode {
     };
     renderer.emit(&checked.diagnostics, &checked.program.sources);
     let tally = Tally::of(&checked.diagnostics);
+    let file_count = checked.file_count();
+    // The check is the process's last act: freeing a large configuration's
+    // syntax trees node by node took 2% of `tpt check` on 5,000 resources, for
+    // memory the process returns at exit anyway. Nothing in it needs dropping
+    // (no files, locks or connections).
+    std::mem::forget(checked);
     if tally.errors > 0 {
         status(&format!("error: {}", tally.describe()));
         return exit(FAILED);
     }
-    let mut what = plural(checked.file_count(), "file");
+    let mut what = plural(file_count, "file");
     if evaluated > 0 {
         what = format!("{what}, {}", plural(evaluated, "environment"));
     }

@@ -485,6 +485,21 @@ impl Expr {
     /// Calls `f` on this expression and every expression inside it, outer first.
     /// Iterative (an explicit stack), so deep nesting cannot overflow.
     pub fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
+        // Most values are leaves: no stack to allocate.
+        let leaf = match &self.kind {
+            ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::Duration(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Null
+            | ExprKind::Ident(_) => true,
+            ExprKind::Str(parts) => parts.iter().all(|p| matches!(p, StrPart::Text(_))),
+            _ => false,
+        };
+        if leaf {
+            f(self);
+            return;
+        }
         let mut stack: Vec<&'a Expr> = vec![self];
         while let Some(e) = stack.pop() {
             f(e);
