@@ -369,20 +369,9 @@ fn catalogue(runs: usize) {
     };
     for n in sizes {
         let text = tpt_lang::generate::catalogue(n);
-        let config = dir.path().join(format!("c{n}"));
-        if std::fs::create_dir_all(&config)
-            .and_then(|()| std::fs::write(config.join("main.tpt"), &text))
-            .is_err()
-        {
-            println!("(cannot write the catalogue: skipped)");
+        if !check_row(&dir.path().join(format!("c{n}")), &text, n, runs) {
             return;
         }
-        let (best, peak_mb, code) = run_check(&config, runs);
-        println!(
-            "| {n} | {} | {best:.1} | {:.1} | {peak_mb:.1} | {code} |",
-            text.len(),
-            best * 1000.0 / n as f64,
-        );
     }
     environments(runs, dir.path());
 }
@@ -396,31 +385,30 @@ fn environments(runs: usize, dir: &std::path::Path) {
     println!("| environments | bytes | ms | µs / environment | peak MB | exit |");
     println!("|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
-        let mut text = tpt_lang::generate::catalogue(10);
-        text.push_str("\nparam replicas: int = 1\n\nenvironment e0 { replicas = 1 }\n");
-        for i in 1..n {
-            let _ = writeln!(
-                text,
-                "environment e{i} extends e{} {{ replicas = {} }}",
-                i - 1,
-                i % 50 + 1
-            );
-        }
-        let config = dir.join(format!("e{n}"));
-        if std::fs::create_dir_all(&config)
-            .and_then(|()| std::fs::write(config.join("main.tpt"), &text))
-            .is_err()
-        {
-            println!("(cannot write the configuration: skipped)");
+        let text = tpt_lang::generate::environment_chain(n);
+        if !check_row(&dir.join(format!("e{n}")), &text, n, runs) {
             return;
         }
-        let (best, peak_mb, code) = run_check(&config, runs);
-        println!(
-            "| {n} | {} | {best:.1} | {:.1} | {peak_mb:.1} | {code} |",
-            text.len(),
-            best * 1000.0 / n as f64,
-        );
     }
+}
+
+/// Writes `text` as `config/main.tpt`, runs `tpt check` on it and prints the
+/// table row for `n` (resources or environments); false when it cannot be written.
+fn check_row(config: &std::path::Path, text: &str, n: usize, runs: usize) -> bool {
+    if std::fs::create_dir_all(config)
+        .and_then(|()| std::fs::write(config.join("main.tpt"), text))
+        .is_err()
+    {
+        println!("(cannot write the configuration: skipped)");
+        return false;
+    }
+    let (best, peak_mb, code) = run_check(config, runs);
+    println!(
+        "| {n} | {} | {best:.1} | {:.1} | {peak_mb:.1} | {code} |",
+        text.len(),
+        best * 1000.0 / n as f64,
+    );
+    true
 }
 
 /// The best wall time of `runs` runs of `tpt check CONFIG` in ms, the largest

@@ -89,15 +89,7 @@ fn environments(runs: usize) {
     println!("| environments | check ms | eval all ms | µs / environment | diags |");
     println!("|---:|---:|---:|---:|---:|");
     for n in sizes {
-        let mut text = tpt_lang::generate::catalogue(10);
-        text.push_str("\nparam replicas: int = 1\n\nenvironment e0 { replicas = 1 }\n");
-        for i in 1..n {
-            text.push_str(&format!(
-                "environment e{i} extends e{} {{ replicas = {} }}\n",
-                i - 1,
-                i % 50 + 1
-            ));
-        }
+        let text = tpt_lang::generate::environment_chain(n);
         let (mut check, mut eval) = (Vec::new(), Vec::new());
         let mut diags = 0;
         for _ in 0..runs {

@@ -47,3 +47,19 @@ resource schema Service {
     }
     s
 }
+
+/// A chain of `n` environments (`n` ≥ 1), each extending the one before and
+/// setting the param `replicas`, over the catalogue of 10 resources.
+pub fn environment_chain(n: usize) -> String {
+    let mut s = catalogue(10);
+    s.push_str("\nparam replicas: int = 1\n\nenvironment e0 { replicas = 1 }\n");
+    for i in 1..n {
+        let _ = writeln!(
+            s,
+            "environment e{i} extends e{} {{ replicas = {} }}",
+            i - 1,
+            i % 50 + 1
+        );
+    }
+    s
+}

@@ -529,12 +529,7 @@ impl Loader<'_> {
         if wanted.is_empty() {
             return;
         }
-        let base = self
-            .program
-            .sources
-            .get(file)
-            .map(|f| f.name.clone())
-            .unwrap_or_default();
+        let base = self.file_name(file);
         for (path, span, name) in wanted {
             let joined = join_relative(&base, &path);
             if self.program.data.contains_key(&joined) {
@@ -567,17 +562,20 @@ impl Loader<'_> {
         }
     }
 
+    /// The name of a loaded file (the base that relative paths in it join to).
+    fn file_name(&self, file: FileId) -> String {
+        self.program
+            .sources
+            .get(file)
+            .map(|f| f.name.clone())
+            .unwrap_or_default()
+    }
+
     fn import(&mut self, into: ModuleId, file: FileId, import: &ast::Import, span: Span) {
         let (key, display) = match &import.source {
             ast::ImportSource::Std(name) => (format!("std.{}", name.name), format!("std.{}", name.name)),
             ast::ImportSource::Path { path, .. } => {
-                let base = self
-                    .program
-                    .sources
-                    .get(file)
-                    .map(|f| f.name.clone())
-                    .unwrap_or_default();
-                (join_relative(&base, path), path.clone())
+                (join_relative(&self.file_name(file), path), path.clone())
             }
         };
         let Some(binding) = import.binding().cloned() else {
