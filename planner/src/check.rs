@@ -56,14 +56,14 @@ fn evaluate_all(program: &Program, envs: &[Option<String>], inputs: &(dyn Inputs
             Err(errors) => errors,
         }
     };
+    let each = |chunk: &[Option<String>]| chunk.iter().flat_map(one).collect::<Vec<_>>();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(envs.len());
     if threads < 2 {
-        return envs.iter().flat_map(one).collect();
+        return each(envs);
     }
     let share = envs.len().div_ceil(threads);
-    let each = |chunk: &[Option<String>]| chunk.iter().flat_map(one).collect::<Vec<_>>();
     std::thread::scope(|scope| {
         let handles: Vec<_> = envs
             .chunks(share)

@@ -579,11 +579,7 @@ impl<'p> Evaluator<'p> {
     /// declared type fails here, not on the day something starts to use it.
     /// (A component's `let`s are evaluated in each of its instances.)
     fn all_lets(&mut self) {
-        for (i, module) in self.p.modules.iter().enumerate() {
-            if module.component.is_some() {
-                continue;
-            }
-            let m = ModuleId(i as u32);
+        for (m, module) in self.modules_outside_components() {
             for name in module.lets.keys() {
                 let (value, _) = self.in_frame(0, Vec::new(), |ev| ev.let_value(m, name));
                 if let Err(d) = value {
@@ -593,6 +589,19 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    /// The root's and imported files' modules (a component's declarations
+    /// are evaluated in each of its instances instead).
+    fn modules_outside_components(
+        &self,
+    ) -> impl Iterator<Item = (ModuleId, &'p crate::program::Module)> + 'p {
+        let p = self.p;
+        p.modules
+            .iter()
+            .enumerate()
+            .filter(|(_, module)| module.component.is_none())
+            .map(|(i, module)| (ModuleId(i as u32), module))
+    }
+
     /// Every function without parameters is called once, used or not, and
     /// its result fitted to its declared type, as `all_lets` does for `let`s: a
     /// refinement of its result that its body breaks fails here. (A function
@@ -600,12 +609,7 @@ impl<'p> Evaluator<'p> {
     /// types and their refinements are checked statically, and its result at
     /// every call.) A failure already reported by a call is not repeated.
     fn all_functions(&mut self) {
-        let p = self.p;
-        for (i, module) in p.modules.iter().enumerate() {
-            if module.component.is_some() {
-                continue;
-            }
-            let m = ModuleId(i as u32);
+        for (m, module) in self.modules_outside_components() {
             for (name, f) in &module.fns {
                 if !f.node.params.is_empty() {
                     continue;
