@@ -12,9 +12,18 @@ fn front_end(src: &str) {
     let _ = tpt_lang::fmt::format_source(FileId(0), src);
     let program = Program::from_text("main.tpt", src);
     let diags = check(&program);
-    if diags.iter().any(|d| d.is_error()) {
-        return;
-    }
+    // `tpt check` evaluates beside the type check and stops the evaluation
+    // of an ill-typed program when the check ends: ill-typed programs are
+    // evaluated too, on a small budget standing in for that stop.
+    let ill_typed = Budgeted(tpt_lang::eval::Budget {
+        steps: 100_000,
+        bytes: 16 << 20,
+    });
+    let inputs: &dyn tpt_lang::Inputs = if diags.iter().any(|d| d.is_error()) {
+        &ill_typed
+    } else {
+        &NoInputs
+    };
     let envs: Vec<String> = program
         .module(program.root())
         .environments
@@ -22,10 +31,10 @@ fn front_end(src: &str) {
         .cloned()
         .collect();
     if envs.is_empty() {
-        let _ = evaluate(&program, None, &NoInputs);
+        let _ = evaluate(&program, None, inputs);
     }
     for env in envs {
-        let _ = evaluate(&program, Some(&env), &NoInputs);
+        let _ = evaluate(&program, Some(&env), inputs);
     }
 }
 
@@ -83,6 +92,15 @@ fn hostile_inputs_do_not_panic() {
         "let m = {for k, v in {a = 1, b = 2} : \"k\" => v}",
         "\u{feff}let x = 1",
         "let x = \"\u{0}\"",
+        // Ill-typed, evaluated anyway (see `front_end`).
+        "component C {\n  resource c: C {}\n}\nresource x: C {}",
+        "component C {\n  param n: int\n  resource c: C { n = n + 1 }\n}\nresource x: C { n = 1 }",
+        "let a = b\nlet b = a\noutput o: int = a",
+        "let a = 1 + \"x\"\noutput o: string = a",
+        "resource schema S { a: int }\nresource r: S { a = r.a }",
+        "let xs = [for x in 5 : x]\nlet m = {for k in [1] : k => 1}",
+        "fn f(x: int): int = f(x)\noutput o: int = f(1)",
+        "let r = {a = 1}\nlet x = r.b.c\nlet y = r[0]\nlet z = [1][\"k\"]",
     ] {
         front_end(src);
     }

@@ -4,8 +4,10 @@
 //! value, a missing input) and dependency cycles surface before anything is
 //! planned. Loading the files is the caller's (disk, or an editor's buffers).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use tpt_lang::diagnostic::{did_you_mean, sort_diagnostics};
-use tpt_lang::eval::Inputs;
+
+use tpt_lang::eval::{Budget, Inputs, Var};
 use tpt_lang::{Code, Diagnostic, Program};
 
 /// What checking found.
@@ -26,15 +28,52 @@ impl Report {
 /// Checks `program`: its type errors; with none, the environment `env` (every
 /// one when `None`, or the base alone when there are none) evaluated and its
 /// graph built.
+///
+/// The type check and the evaluations run at once (they only read the
+/// program): on a configuration without type errors that is the time of the
+/// longer of the two, not their sum. Evaluating an ill-typed program is never
+/// trusted: the type check's first error stops it at its next step check
+/// ([`Inputs::cancelled`]) and its findings are dropped, as if it had not run.
 pub fn check(program: &Program, env: Option<&str>, inputs: &(dyn Inputs + Sync)) -> Report {
+    let selected = select_environments(&environments(program), env, false);
+    let stop = AtomicBool::new(false);
+    let stoppable = Stoppable { inputs, stop: &stop };
+    let evaluate = |envs: &[Option<String>]| evaluate_all(program, envs, &stoppable);
+    let (diagnostics, evaluated) = std::thread::scope(|scope| {
+        let evaluation = match &selected {
+            Ok(envs) => Some(
+                std::thread::Builder::new()
+                    .stack_size(EVAL_STACK)
+                    .spawn_scoped(scope, || evaluate(envs))
+                    // A thread that cannot be started: evaluate after the check.
+                    .map_err(|_| envs),
+            ),
+            Err(_) => None,
+        };
+        let diagnostics = tpt_lang::check(program);
+        let ill_typed = diagnostics.iter().any(Diagnostic::is_error);
+        stop.store(ill_typed, Ordering::Relaxed);
+        let evaluated = match evaluation {
+            Some(Ok(handle)) => match handle.join() {
+                Ok(found) => Some(found),
+                // A panic while evaluating an ill-typed program is one more
+                // reason not to trust that evaluation; in a well-typed one it is a bug.
+                Err(_) if ill_typed => None,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Some(Err(envs)) if !ill_typed => Some(evaluate(envs)),
+            _ => None,
+        };
+        (diagnostics, evaluated)
+    });
     let mut report = Report {
-        diagnostics: tpt_lang::check(program),
+        diagnostics,
         environments: 0,
     };
     if !report.has_errors() {
-        match select_environments(&environments(program), env, false) {
+        match selected {
             Ok(envs) => {
-                report.diagnostics.extend(evaluate_all(program, &envs, inputs));
+                report.diagnostics.extend(evaluated.unwrap_or_default());
                 report.environments = envs.iter().filter(|e| e.is_some()).count();
             }
             Err(d) => report.diagnostics.push(d),
@@ -42,6 +81,30 @@ pub fn check(program: &Program, env: Option<&str>, inputs: &(dyn Inputs + Sync))
     }
     sort_diagnostics(&mut report.diagnostics);
     report
+}
+
+/// The caller's inputs, and a flag that stops the evaluations using them.
+struct Stoppable<'a> {
+    inputs: &'a (dyn Inputs + Sync),
+    stop: &'a AtomicBool,
+}
+
+impl Inputs for Stoppable<'_> {
+    fn env_var(&self, name: &str) -> Option<String> {
+        self.inputs.env_var(name)
+    }
+
+    fn budget(&self) -> Budget {
+        self.inputs.budget()
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        self.inputs.vars()
+    }
+
+    fn cancelled(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.inputs.cancelled()
+    }
 }
 
 /// The errors of evaluating each environment and building its graph. The
@@ -169,6 +232,35 @@ mod tests {
     fn required_environment() {
         assert!(select_environments(&envs(), None, true).is_err());
         assert!(select_environments(&[], Some("prod"), true).is_err());
+    }
+
+    /// Inputs with no budget to speak of: only the stop ends an evaluation.
+    struct Unbounded;
+
+    impl Inputs for Unbounded {
+        fn env_var(&self, _: &str) -> Option<String> {
+            None
+        }
+
+        fn budget(&self) -> Budget {
+            Budget {
+                steps: u64::MAX,
+                bytes: u64::MAX,
+            }
+        }
+    }
+
+    #[test]
+    fn an_ill_typed_program_stops_its_evaluation() {
+        // Ten billion steps to evaluate, and a type error: the check's error
+        // stops the evaluation started beside it, whose findings are dropped.
+        let text =
+            "let n = len([for x in range(100000): len([for y in range(100000): 1])])\nlet bad: int = \"x\"\n";
+        let program = Program::from_text("main.tpt", text);
+        let report = check(&program, None, &Unbounded);
+        let codes: Vec<_> = report.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, vec![Code::TypeMismatch], "{:?}", report.diagnostics);
+        assert_eq!(report.environments, 0);
     }
 
     #[test]

@@ -26,6 +26,12 @@ impl Evaluator<'_> {
         if self.spent.steps > self.budget.steps {
             return Err(self.over_budget(format!("{} steps", self.budget.steps), e.span));
         }
+        if self.spent.steps & (super::CANCEL_EVERY - 1) == 0 && self.inputs.cancelled() {
+            // Every later step fails quietly too: nobody reads this result.
+            self.budget.steps = 0;
+            self.exhausted = true;
+            return Err(super::already_reported(e.span));
+        }
         self.nest += 1;
         let v = if crate::stack::due(self.nest) {
             crate::stack::guard(|| self.eval_node(m, e))

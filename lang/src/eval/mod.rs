@@ -45,7 +45,19 @@ pub trait Inputs {
     fn vars(&self) -> Vec<Var> {
         Vec::new()
     }
+
+    /// Whether the caller no longer wants the result (asked every
+    /// [`CANCEL_EVERY`] steps): the evaluation then stops quietly, with an
+    /// error that is not shown. The check pipeline stops an evaluation it
+    /// started beside the type check when the program turns out ill-typed.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
+
+/// How many expression steps (a power of two) an evaluation takes between two looks at
+/// [`Inputs::cancelled`] (a few microseconds of work).
+pub const CANCEL_EVERY: u64 = 1024;
 
 /// What one evaluation of an environment may spend before it stops with
 /// E0505: expression steps, and bytes of the values it builds (lists, maps,

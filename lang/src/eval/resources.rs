@@ -26,6 +26,9 @@ pub(crate) fn address(name: &str, keys: &[Value]) -> String {
     out
 }
 
+/// The deepest nesting of component instances.
+const MAX_COMPONENT_NESTING: usize = 64;
+
 impl<'p> Evaluator<'p> {
     /// Every instance of every resource, in declaration order; the resources
     /// of a component instance where the instance is declared.
@@ -502,6 +505,19 @@ impl<'p> Evaluator<'p> {
             .and_then(|s| self.p.schema(s).component)
             .ok_or_else(|| super::already_reported(decl.node.name.span))?;
         let module = self.frames[plan.frame].module;
+        // The checker refuses a component that contains itself; this bound
+        // keeps an evaluation of an unchecked program (see `Inputs::cancelled`)
+        // from recursing without end.
+        if self.frames[plan.frame].path.len() >= MAX_COMPONENT_NESTING {
+            return Err(
+                Diagnostic::error(Code::LimitExceeded, "components nest too deeply")
+                    .label(
+                        decl.node.name.span,
+                        format!("more than {MAX_COMPONENT_NESTING} components inside one another"),
+                    )
+                    .help("a component may not contain itself, directly or through others"),
+            );
+        }
         let mut path = self.frames[plan.frame].path.clone();
         path.push((plan.name.clone(), plan.key.clone()));
         let mut inputs: IndexMap<String, (Value, Span, BTreeSet<String>)> = IndexMap::default();
