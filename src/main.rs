@@ -17,6 +17,9 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::render::Renderer;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     install_panic_hook();
     let cli = Cli::parse();
