@@ -25,6 +25,10 @@ pub(crate) enum Ctx<'a> {
     Elem(usize, &'a Ctx<'a>),
     /// "`key` of …"
     Key(&'a str, &'a Ctx<'a>),
+    /// "argument `param` of `function`"
+    Argument(&'a str, &'a str),
+    /// "the result of `function`"
+    Result(&'a str),
 }
 
 impl std::fmt::Display for Ctx<'_> {
@@ -35,6 +39,8 @@ impl std::fmt::Display for Ctx<'_> {
             Ctx::Owner(o) => write!(f, "`{o}`"),
             Ctx::Elem(i, p) => write!(f, "element {i} of {p}"),
             Ctx::Key(k, p) => write!(f, "`{k}` of {p}"),
+            Ctx::Argument(param, function) => write!(f, "argument `{param}` of `{function}`"),
+            Ctx::Result(function) => write!(f, "the result of `{function}`"),
         }
     }
 }
@@ -159,15 +165,16 @@ impl Evaluator<'_> {
             }
             let owner_ctx = Ctx::Owner(owner);
             let context = Ctx::Field(name, &owner_ctx);
-            let (v, vspan) = match given.swap_remove(name) {
+            // The given entry's key is kept (no copy of the name).
+            let (key, (v, vspan)) = match given.swap_remove_entry(name) {
                 Some(x) => x,
                 None => match &f.default {
                     Some(d) => {
                         let (v, deps) = self.isolated(Vec::new(), |ev| ev.eval(f.default_module, d));
                         self.depend_all(&deps);
-                        (v?, d.span)
+                        (name.clone(), (v?, d.span))
                     }
-                    None if f.ty.is_optional() => (Value::Null, span),
+                    None if f.ty.is_optional() => (name.clone(), (Value::Null, span)),
                     None => {
                         return Err(
                             Diagnostic::error(Code::MissingField, format!("{context} is not set"))
@@ -177,7 +184,7 @@ impl Evaluator<'_> {
                     }
                 },
             };
-            out.insert(name.clone(), self.coerce(v, &f.ty, vspan, &context)?);
+            out.insert(key, self.coerce(v, &f.ty, vspan, &context)?);
         }
         Ok(out)
     }
@@ -238,19 +245,23 @@ fn fits_shape(v: &Value, t: &Ty, ev: &Evaluator) -> bool {
 }
 
 fn check_refinement(v: &Value, r: &Refinement, span: Span, context: &Ctx) -> Result<(), Diagnostic> {
-    let (ok, is_length, shown) = match v {
-        Value::Int(i) => (r.allows_number(*i as f64), false, i.to_string()),
-        Value::Float(f) => (r.allows_number(*f), false, f.to_string()),
-        Value::Str(s) => (
-            r.allows_str(s),
-            matches!(r, Refinement::Range { .. }),
-            format!("{s:?}"),
-        ),
-        _ => (true, false, String::new()),
+    // Every refined value passes through here: the text of an error is made
+    // only for a value that fails.
+    let (ok, is_length) = match v {
+        Value::Int(i) => (r.allows_number(*i as f64), false),
+        Value::Float(f) => (r.allows_number(*f), false),
+        Value::Str(s) => (r.allows_str(s), matches!(r, Refinement::Range { .. })),
+        _ => (true, false),
     };
     if ok {
         return Ok(());
     }
+    let shown = match v {
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Str(s) => format!("{s:?}"),
+        _ => String::new(),
+    };
     let what = match r {
         Refinement::Pattern { text, .. } => format!("must match {text}"),
         Refinement::Range { .. } => format!("must be {}", describe_refinement(r, is_length)),

@@ -12,6 +12,8 @@ use crate::builtins::{self, MAX_ELEMENTS, MAX_STRING};
 use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::program::ModuleId;
 use crate::source::Span;
+use std::fmt::Write as _;
+
 use crate::syntax::ast::{BinOp, Comprehension, Expr, ExprKind, Ident, StrPart, UnaryOp};
 use crate::value::{format_duration, Unknown, Value};
 
@@ -66,11 +68,11 @@ impl Evaluator<'_> {
             return super::already_reported(span);
         }
         self.exhausted = true;
-        let what = self
-            .building
-            .last()
-            .cloned()
-            .unwrap_or_else(|| "the configuration".to_string());
+        let what = match self.building.last() {
+            Some(("let", name)) => format!("`let {name}`"),
+            Some((kind, name)) => format!("{kind} `{name}`"),
+            None => "the configuration".to_string(),
+        };
         Diagnostic::error(
             Code::LimitExceeded,
             format!("evaluation budget exceeded while building {what}: more than {limit}"),
@@ -145,7 +147,18 @@ impl Evaluator<'_> {
     }
 
     fn eval_str(&mut self, m: ModuleId, parts: &[StrPart]) -> R {
-        let mut out = String::new();
+        // A plain literal (most strings): its text, without a buffer.
+        if let [StrPart::Text(t)] = parts {
+            return Ok(Value::str(t.as_str()));
+        }
+        let texts: usize = parts
+            .iter()
+            .map(|p| match p {
+                StrPart::Text(t) => t.len(),
+                StrPart::Interp(_) => 16,
+            })
+            .sum();
+        let mut out = String::with_capacity(texts);
         let mut secret = false;
         let mut unknowns: Vec<Value> = Vec::new();
         for part in parts {
@@ -157,8 +170,12 @@ impl Evaluator<'_> {
                     secret |= s;
                     match v {
                         Value::Str(s) => out.push_str(&s),
-                        Value::Int(i) => out.push_str(&i.to_string()),
-                        Value::Float(f) => out.push_str(&f.to_string()),
+                        Value::Int(i) => {
+                            let _ = write!(out, "{i}");
+                        }
+                        Value::Float(f) => {
+                            let _ = write!(out, "{f}");
+                        }
                         Value::Bool(b) => out.push_str(&b.to_string()),
                         Value::Duration(d) => out.push_str(&format_duration(d)),
                         u @ Value::Unknown(_) => unknowns.push(u),
@@ -375,7 +392,7 @@ impl Evaluator<'_> {
                     v,
                     ty,
                     arg.span,
-                    &super::coerce::Ctx::Text(&format!("argument `{}` of `{}`", pname.name, name.name)),
+                    &super::coerce::Ctx::Argument(&pname.name, &name.name),
                 )?;
                 bound.push((pname.name.clone(), v));
             }
@@ -384,12 +401,7 @@ impl Evaluator<'_> {
             self.depth -= 1;
             self.depend_all(&deps);
             let ret = f.ty.clone();
-            return self.coerce(
-                result?,
-                &ret,
-                span,
-                &super::coerce::Ctx::Text(&format!("the result of `{}`", name.name)),
-            );
+            return self.coerce(result?, &ret, span, &super::coerce::Ctx::Result(&name.name));
         }
         let Some(b) = builtins::lookup(&name.name) else {
             return Err(

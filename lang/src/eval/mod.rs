@@ -480,8 +480,9 @@ pub(crate) struct Evaluator<'p> {
     overlays: HashMap<&'p str, Vec<&'p crate::syntax::ast::Overlay>>,
     budget: Budget,
     spent: Spent,
-    /// What is being evaluated, innermost last (`resource `web``), for the budget's error.
-    building: Vec<String>,
+    /// What is being evaluated, innermost last (`("resource", "web")`), for
+    /// the budget's error (made into words only then).
+    building: Vec<(&'static str, String)>,
     /// Whether the budget's error was given (later steps stop quietly).
     exhausted: bool,
     /// How many `eval`s are running inside one another (see `stack::due`).
@@ -849,7 +850,7 @@ impl<'p> Evaluator<'p> {
             None => {}
         }
         self.lets.insert(key.clone(), Slot::InProgress);
-        self.building.push(format!("`let {name}`"));
+        self.building.push(("let", name.to_string()));
         let (v, deps) = self.isolated(Vec::new(), |ev| ev.eval(m, &decl.node.value));
         self.building.pop();
         // Decoded YAML or JSON: fitted to the declared type, which it must have.

@@ -90,7 +90,7 @@ impl<'p> Evaluator<'p> {
         let root = self.p.root();
         let mut out = IndexMap::default();
         for (name, decl) in &self.p.module(root).outputs {
-            self.building.push(format!("output `{name}`"));
+            self.building.push(("output", name.to_string()));
             let (v, _) = self.in_frame(0, Vec::new(), |ev| ev.eval(root, &decl.node.value));
             self.building.pop();
             let v = v.and_then(|v| {
@@ -132,7 +132,9 @@ impl<'p> Evaluator<'p> {
         let result = result
             .map(|mut plans| {
                 for p in &mut plans {
-                    p.address = format!("{prefix}{}", p.address);
+                    if !prefix.is_empty() {
+                        p.address.insert_str(0, &prefix);
+                    }
                     p.frame = frame;
                 }
                 Arc::new(plans)
@@ -248,7 +250,7 @@ impl<'p> Evaluator<'p> {
         }
         self.instances
             .insert(address.to_string(), InstanceSlot::InProgress);
-        self.building.push(format!("resource `{address}`"));
+        self.building.push(("resource", address.to_string()));
         let result = self.evaluate_instance(plan);
         self.building.pop();
         match result {
@@ -388,7 +390,10 @@ impl<'p> Evaluator<'p> {
         let schema = p.schema(schema_id);
         Ok(ResourceInstance {
             address: plan.address.clone(),
-            name: format!("{}{}", self.frames[plan.frame].prefix(), plan.name),
+            name: match self.frames[plan.frame].prefix() {
+                prefix if prefix.is_empty() => plan.name.clone(),
+                prefix => prefix + &plan.name,
+            },
             schema: schema_id,
             schema_name: schema.name.clone(),
             kind: p.schema_name(p.kind_of(schema_id)),
@@ -827,7 +832,11 @@ impl<'p> Evaluator<'p> {
             );
         };
         if decl.loops.is_empty() {
-            let address = format!("{}{name}", self.frames[frame].prefix());
+            // One instance, planned with its address.
+            let address = match plans.first() {
+                Some(p) => p.address.clone(),
+                None => format!("{}{name}", self.frames[frame].prefix()),
+            };
             // An instance of a component is a dependency where it is held (an
             // input, `depends_on`); reading its fields depends on what they read.
             let is_component = decl.schema.is_some_and(|s| self.p.schema(s).component.is_some());
