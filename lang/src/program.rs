@@ -72,6 +72,116 @@ pub struct Program {
     pub data: HashMap<String, Result<Arc<str>, String>>,
 }
 
+/// What an environment's chain (itself and the ones it extends) gives an
+/// evaluation. Each environment's is its parent's plus its own, shared with the
+/// parent where it adds nothing, so that a chain of N environments costs time
+/// linear in N to resolve, not quadratic.
+#[derive(Debug, Clone, Default)]
+pub struct EnvChain {
+    /// The environments of the chain that have overlays (indexes), base first.
+    pub overlaying: Arc<Vec<usize>>,
+    /// Each param set along the chain: the innermost environment setting it
+    /// (its index) and the index of that setting in its `sets`.
+    pub sets: Arc<HashMap<String, (usize, usize)>>,
+}
+
+impl EnvChain {
+    /// `parent`'s chain extended by the environment at `index`.
+    fn extend(parent: &EnvChain, index: usize, env: &ast::Environment) -> EnvChain {
+        let overlaying = if env.overlays.is_empty() {
+            parent.overlaying.clone()
+        } else {
+            let mut o = Vec::with_capacity(parent.overlaying.len() + 1);
+            o.extend(parent.overlaying.iter().copied());
+            o.push(index);
+            Arc::new(o)
+        };
+        let sets = if env.sets.is_empty() {
+            parent.sets.clone()
+        } else {
+            let mut s = HashMap::with_capacity(parent.sets.len() + env.sets.len());
+            s.extend(parent.sets.iter().map(|(k, v)| (k.clone(), *v)));
+            for (i, set) in env.sets.iter().enumerate() {
+                s.insert(set.name.name.clone(), (index, i));
+            }
+            Arc::new(s)
+        };
+        EnvChain { overlaying, sets }
+    }
+
+    /// The chain of every environment of a module, from `parents` (see
+    /// [`Module::env_parents`]). An environment whose chain runs into a cycle
+    /// (an error the checker reports) has its chain as far as the first repeat.
+    fn all(envs: &IndexMap<String, Decl<ast::Environment>>, parents: &[Option<usize>]) -> Vec<EnvChain> {
+        let n = envs.len();
+        let mut done: Vec<Option<EnvChain>> = vec![None; n];
+        // Walked without recursion (chains may be long): up to a resolved
+        // environment or the base, then back down.
+        let mut path: Vec<usize> = Vec::new();
+        let mut on_path = vec![false; n];
+        for start in 0..n {
+            let mut cur = Some(start);
+            while let Some(i) = cur {
+                if done[i].is_some() {
+                    break;
+                }
+                if on_path[i] {
+                    // A cycle: each environment on the path gets the chain of
+                    // its own walk, as far as its first repeat.
+                    for &j in &path {
+                        on_path[j] = false;
+                        done[j] = Some(Self::walked(envs, parents, j));
+                    }
+                    path.clear();
+                    break;
+                }
+                on_path[i] = true;
+                path.push(i);
+                cur = parents.get(i).copied().flatten();
+            }
+            while let Some(i) = path.pop() {
+                on_path[i] = false;
+                let parent = parents
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .and_then(|p| done.get(p).cloned().flatten());
+                if let Some((_, env)) = envs.get_index(i) {
+                    done[i] = Some(Self::extend(&parent.unwrap_or_default(), i, &env.node));
+                }
+            }
+        }
+        done.into_iter().map(Option::unwrap_or_default).collect()
+    }
+
+    /// The chain of `start` walked one environment at a time, as far as the
+    /// first repeat (for chains that run into a cycle).
+    fn walked(
+        envs: &IndexMap<String, Decl<ast::Environment>>,
+        parents: &[Option<usize>],
+        start: usize,
+    ) -> EnvChain {
+        let mut order = Vec::new();
+        let mut seen = vec![false; envs.len()];
+        let mut cur = Some(start);
+        while let Some(i) = cur {
+            if seen.get(i).copied().unwrap_or(true) {
+                break;
+            }
+            seen[i] = true;
+            order.push(i);
+            cur = parents.get(i).copied().flatten();
+        }
+        let mut chain = EnvChain::default();
+        for &i in order.iter().rev() {
+            if let Some((_, env)) = envs.get_index(i) {
+                chain = Self::extend(&chain, i, &env.node);
+            }
+        }
+        chain
+    }
+}
+
 /// The builtins that read a file named by their first argument, a string literal.
 pub const FILE_READERS: &[&str] = &["file", "templatefile"];
 
@@ -95,6 +205,9 @@ pub struct Module {
     /// it extends (`None` without `extends`, or for an unknown name): chains are
     /// walked by index, so resolving every environment's chain costs no hashing.
     pub env_parents: Vec<Option<usize>>,
+    /// For each environment (by index), what its chain of `extends` gives an
+    /// evaluation, worked out once for all of them (see [`EnvChain`]).
+    pub env_chains: Vec<EnvChain>,
     /// `moved` blocks: recorded addresses that now belong to other addresses.
     pub moves: Vec<MoveDecl>,
     /// `output` declarations (the root's, or a component's).
@@ -324,6 +437,7 @@ impl Program {
                 .values()
                 .map(|e| e.node.extends.as_ref().and_then(|p| envs.get_index_of(&p.name)))
                 .collect();
+            module.env_chains = EnvChain::all(&module.environments, &module.env_parents);
         }
         program
     }

@@ -74,6 +74,38 @@ environment prod extends staging {
     );
 }
 
+/// Each environment's chain is worked out once, from its parent's: children
+/// declared before their parents, a link that adds nothing, and overlays
+/// applied base first (the innermost wins) must come out as a walk would give.
+#[test]
+fn environment_chains_resolve_in_any_order() {
+    let src = r#"
+param replicas: int = 1
+param region: string = "base"
+resource web: Svc { name = "web-${region}", replicas = replicas }
+environment prod extends middle {
+  replicas = 5
+  web { tags = { tier = "prod" } }
+}
+environment middle extends base { }
+environment base { region = "eu"; replicas = 2; web { tags = { tier = "base" } } }
+environment other { }
+"#;
+    let prod = eval_env(src, Some("prod"));
+    assert_eq!(input(&prod, "web", "name"), "web-eu");
+    assert_eq!(input(&prod, "web", "replicas"), 5);
+    assert_eq!(input(&prod, "web", "tags"), serde_json::json!({ "tier": "prod" }));
+    let middle = eval_env(src, Some("middle"));
+    assert_eq!(input(&middle, "web", "replicas"), 2);
+    assert_eq!(
+        input(&middle, "web", "tags"),
+        serde_json::json!({ "tier": "base" })
+    );
+    let other = eval_env(src, Some("other"));
+    assert_eq!(input(&other, "web", "name"), "web-base");
+    assert_eq!(input(&other, "web", "replicas"), 1);
+}
+
 #[test]
 fn for_stamps_addressed_instances_and_overlays_select_one() {
     let src = r#"

@@ -86,6 +86,7 @@ fn hostile_inputs_do_not_panic() {
         "schema A extends B {}\nschema B extends A {}",
         "fn f(x: int): int = g(x)\nfn g(x: int): int = f(x)\nlet y = f(1)",
         "environment a extends a { }",
+        "param n: int = 1\nenvironment c extends a { n = 3 }\nenvironment a extends b { n = 2 }\nenvironment b extends a { }",
         "resource schema S { @output o: string }\nresource r: S { }\nlet x = r.o.p.q[1]",
         "import \"./main.tpt\" as me",
         "import std.nothing",

@@ -19,7 +19,7 @@ mod resources;
 
 use std::collections::BTreeSet;
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSetExt};
 
 use crate::IndexMap;
 
@@ -241,7 +241,7 @@ pub fn evaluate_with(
         Ok(c) => c,
         Err(d) => return Err(vec![d]),
     };
-    let mut ev = Evaluator::new(program, chain, inputs, known);
+    let mut ev = Evaluator::new(program, chain.as_ref(), inputs, known);
     ev.check_vars();
     let mut params = IndexMap::default();
     for name in root.params.keys() {
@@ -287,12 +287,14 @@ pub(crate) fn already_reported(span: Span) -> Diagnostic {
     Diagnostic::error(Code::DependencyCycle, "").label(span, "")
 }
 
-/// The environment and its ancestors, base first.
+/// The chosen environment and what its chain gives (worked out when the
+/// program was loaded: `Module::env_chains`); `None` without one.
 fn resolve_chain<'p>(
     program: &'p Program,
     environment: Option<&str>,
-) -> Result<Vec<&'p Environment>, Diagnostic> {
-    let envs = &program.module(program.root()).environments;
+) -> Result<Option<Chosen<'p>>, Diagnostic> {
+    let module = program.module(program.root());
+    let envs = &module.environments;
     let list = || {
         envs.keys()
             .map(|k| format!("`{k}`"))
@@ -301,7 +303,7 @@ fn resolve_chain<'p>(
     };
     let Some(name) = environment else {
         if envs.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         return Err(
             Diagnostic::error(Code::UnknownEnvironment, "no environment chosen").help(format!(
@@ -310,7 +312,7 @@ fn resolve_chain<'p>(
             )),
         );
     };
-    let Some(mut cur) = envs.get(name) else {
+    let Some((index, _, env)) = envs.get_full(name) else {
         let mut d = Diagnostic::error(
             Code::UnknownEnvironment,
             format!("there is no environment `{name}`"),
@@ -324,33 +326,29 @@ fn resolve_chain<'p>(
         };
         return Err(d);
     };
-    let module = program.module(program.root());
-    let mut i = envs.get_index_of(&cur.node.name.name);
-    let mut chain = vec![&cur.node];
-    // Walked by index (`Module::env_parents`); longer than the number of
-    // environments means a cycle, which ends the chain (the checker reports it).
-    while let Some(p) = i.and_then(|i| module.env_parents.get(i).copied().flatten()) {
-        if chain.len() > envs.len() {
-            break;
-        }
-        let Some((_, parent)) = envs.get_index(p) else {
-            break;
-        };
-        cur = parent;
-        chain.push(&cur.node);
-        i = Some(p);
-    }
-    if chain.len() > envs.len() {
-        // A cycle: each environment once, as far as the first repeat.
-        let mut seen: HashSet<&str> = HashSet::new();
-        let distinct = chain
-            .iter()
-            .take_while(|e| seen.insert(e.name.name.as_str()))
-            .count();
-        chain.truncate(distinct);
-    }
-    chain.reverse();
-    Ok(chain)
+    let chain = module.env_chains.get(index);
+    Ok(Some(Chosen {
+        env: &env.node,
+        overlaying: chain
+            .map(|c| {
+                c.overlaying
+                    .iter()
+                    .filter_map(|&i| envs.get_index(i).map(|(_, e)| &e.node))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        sets: chain.map(|c| &*c.sets),
+    }))
+}
+
+/// The environment an evaluation is for, and what its chain gives.
+struct Chosen<'p> {
+    env: &'p Environment,
+    /// The environments of the chain that have overlays, base first.
+    overlaying: Vec<&'p Environment>,
+    /// The innermost setting of each param along the chain (environment
+    /// index, index in its `sets`).
+    sets: Option<&'p HashMap<String, (usize, usize)>>,
 }
 
 /// Keeps a value computed for `key` (with its dependencies), or forgets the
@@ -458,7 +456,12 @@ pub(crate) struct Evaluator<'p> {
     addresses: HashMap<String, (usize, String)>,
     /// Outputs of component instances, per (frame, name).
     outputs: HashMap<(usize, String), Slot>,
-    chain: Vec<&'p Environment>,
+    /// The chosen environment, if any.
+    environment: Option<&'p Environment>,
+    /// The environments of its chain that have overlays, base first.
+    overlaying: Vec<&'p Environment>,
+    /// The innermost setting of each param along its chain.
+    env_sets: Option<&'p HashMap<String, (usize, usize)>>,
     inputs: &'p dyn Inputs,
     diags: Vec<Diagnostic>,
     /// Local variables (let-in, loop and fn parameters), innermost last.
@@ -498,12 +501,13 @@ enum InstanceSlot {
 impl<'p> Evaluator<'p> {
     fn new(
         p: &'p Program,
-        chain: Vec<&'p Environment>,
+        chosen: Option<&Chosen<'p>>,
         inputs: &'p dyn Inputs,
         known: &'p KnownOutputs,
     ) -> Self {
+        let overlaying = chosen.map(|c| c.overlaying.clone()).unwrap_or_default();
         let mut overlays: HashMap<&'p str, Vec<&'p crate::syntax::ast::Overlay>> = HashMap::new();
-        for env in &chain {
+        for env in &overlaying {
             for o in &env.overlays {
                 overlays.entry(o.target.name.as_str()).or_default().push(o);
             }
@@ -530,7 +534,9 @@ impl<'p> Evaluator<'p> {
             exhausted: false,
             nest: 0,
             p,
-            chain,
+            environment: chosen.map(|c| c.env),
+            overlaying,
+            env_sets: chosen.and_then(|c| c.sets),
             inputs,
             diags: Vec::new(),
             locals: Vec::new(),
@@ -688,11 +694,11 @@ impl<'p> Evaluator<'p> {
             None
         };
         // Else the innermost environment that sets it.
+        let envs = &self.p.module(root).environments;
         let set = self
-            .chain
-            .iter()
-            .rev()
-            .find_map(|e| e.sets.iter().find(|s| s.name.name == name));
+            .env_sets
+            .and_then(|sets| sets.get(name))
+            .and_then(|&(env, set)| envs.get_index(env)?.1.node.sets.get(set));
         let (expr, span) = match (set, &decl.node.default) {
             (Some(s), _) => (Some(&s.value), s.value.span),
             (None, Some(d)) => (Some(d), d.span),
@@ -707,7 +713,7 @@ impl<'p> Evaluator<'p> {
             }
             (None, None) if decl.ty.is_optional() => Ok((Value::Null, BTreeSet::new())),
             (None, None) => {
-                let env = self.chain.last().map(|e| e.name.name.clone());
+                let env = self.environment.map(|e| e.name.name.clone());
                 let mut help = match env {
                     Some(e) => format!("set `{name} = …` in environment `{e}` or one it extends"),
                     None => "give it a default, or set it in an environment".to_string(),

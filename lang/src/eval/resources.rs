@@ -727,8 +727,7 @@ impl<'p> Evaluator<'p> {
 
     /// An overlay `name["key"]` (or `team["a"].db`) must select instances that exist.
     fn check_overlay_keys(&mut self) {
-        let chain = self.chain.clone();
-        for env in chain {
+        for env in self.overlaying.clone() {
             for o in &env.overlays {
                 let segments: Vec<(&crate::syntax::ast::Ident, &Option<crate::syntax::ast::Expr>)> =
                     std::iter::once((&o.target, &o.key))
