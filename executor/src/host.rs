@@ -123,6 +123,11 @@ pub struct EnvInputs {
     flags: Vec<(String, String)>,
     /// Whether `TPT_VAR_NAME` variables give values.
     var_env: bool,
+    /// What [`Inputs::vars`] answers, made on its first call: every
+    /// evaluation asks (each environment of `tpt check`), and reading the
+    /// process environment each time was a sixteenth of checking 10,000
+    /// environments.
+    vars: std::sync::OnceLock<Vec<Var>>,
 }
 
 impl EnvInputs {
@@ -137,6 +142,7 @@ impl EnvInputs {
         EnvInputs {
             flags: Vec::new(),
             var_env: true,
+            vars: std::sync::OnceLock::new(),
         }
     }
 
@@ -164,7 +170,11 @@ impl EnvInputs {
             }
             flags.push((name.to_string(), value.to_string()));
         }
-        Ok(EnvInputs { flags, var_env: true })
+        Ok(EnvInputs {
+            flags,
+            var_env: true,
+            vars: std::sync::OnceLock::new(),
+        })
     }
 }
 
@@ -178,6 +188,13 @@ impl Inputs for EnvInputs {
     }
 
     fn vars(&self) -> Vec<Var> {
+        self.vars.get_or_init(|| self.read_vars()).clone()
+    }
+}
+
+impl EnvInputs {
+    /// The `--var`s, then the `TPT_VAR_NAME` variables of the process.
+    fn read_vars(&self) -> Vec<Var> {
         // The last `--var` of a name wins, as on most command lines.
         let mut out: Vec<Var> = Vec::new();
         for (name, text) in self.flags.iter().rev() {
