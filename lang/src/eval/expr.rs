@@ -69,8 +69,7 @@ impl Evaluator<'_> {
         }
         self.exhausted = true;
         let what = match self.building.last() {
-            Some(("let", name)) => format!("`let {name}`"),
-            Some((kind, name)) => format!("{kind} `{name}`"),
+            Some(b) => b.to_string(),
             None => "the configuration".to_string(),
         };
         Diagnostic::error(

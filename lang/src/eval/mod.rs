@@ -237,11 +237,11 @@ pub fn evaluate_with(
     known: &KnownOutputs,
 ) -> Result<Evaluated, Vec<Diagnostic>> {
     let root = program.module(program.root());
-    let chain = match resolve_chain(program, environment) {
+    let chosen = match choose_environment(program, environment) {
         Ok(c) => c,
         Err(d) => return Err(vec![d]),
     };
-    let mut ev = Evaluator::new(program, chain.as_ref(), inputs, known);
+    let mut ev = Evaluator::new(program, chosen, inputs, known);
     ev.check_vars();
     let mut params = IndexMap::default();
     for name in root.params.keys() {
@@ -289,7 +289,7 @@ pub(crate) fn already_reported(span: Span) -> Diagnostic {
 
 /// The chosen environment and what its chain gives (worked out when the
 /// program was loaded: `Module::env_chains`); `None` without one.
-fn resolve_chain<'p>(
+fn choose_environment<'p>(
     program: &'p Program,
     environment: Option<&str>,
 ) -> Result<Option<Chosen<'p>>, Diagnostic> {
@@ -456,12 +456,8 @@ pub(crate) struct Evaluator<'p> {
     addresses: HashMap<String, (usize, String)>,
     /// Outputs of component instances, per (frame, name).
     outputs: HashMap<(usize, String), Slot>,
-    /// The chosen environment, if any.
-    environment: Option<&'p Environment>,
-    /// The environments of its chain that have overlays, base first.
-    overlaying: Vec<&'p Environment>,
-    /// The innermost setting of each param along its chain.
-    env_sets: Option<&'p HashMap<String, (usize, usize)>>,
+    /// The chosen environment and what its chain gives, if one is chosen.
+    chosen: Option<Chosen<'p>>,
     inputs: &'p dyn Inputs,
     diags: Vec<Diagnostic>,
     /// Local variables (let-in, loop and fn parameters), innermost last.
@@ -483,13 +479,30 @@ pub(crate) struct Evaluator<'p> {
     overlays: HashMap<&'p str, Vec<&'p crate::syntax::ast::Overlay>>,
     budget: Budget,
     spent: Spent,
-    /// What is being evaluated, innermost last (`("resource", "web")`), for
-    /// the budget's error (made into words only then).
-    building: Vec<(&'static str, String)>,
+    /// What is being evaluated, innermost last, for the budget's error (made
+    /// into words only then).
+    building: Vec<Building>,
     /// Whether the budget's error was given (later steps stop quietly).
     exhausted: bool,
     /// How many `eval`s are running inside one another (see `stack::due`).
     nest: usize,
+}
+
+/// Something being evaluated, named in the budget's error.
+enum Building {
+    Let(String),
+    Output(String),
+    Resource(String),
+}
+
+impl std::fmt::Display for Building {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Building::Let(name) => write!(f, "`let {name}`"),
+            Building::Output(name) => write!(f, "output `{name}`"),
+            Building::Resource(address) => write!(f, "resource `{address}`"),
+        }
+    }
 }
 
 enum InstanceSlot {
@@ -501,13 +514,12 @@ enum InstanceSlot {
 impl<'p> Evaluator<'p> {
     fn new(
         p: &'p Program,
-        chosen: Option<&Chosen<'p>>,
+        chosen: Option<Chosen<'p>>,
         inputs: &'p dyn Inputs,
         known: &'p KnownOutputs,
     ) -> Self {
-        let overlaying = chosen.map(|c| c.overlaying.clone()).unwrap_or_default();
         let mut overlays: HashMap<&'p str, Vec<&'p crate::syntax::ast::Overlay>> = HashMap::new();
-        for env in &overlaying {
+        for env in chosen.iter().flat_map(|c| &c.overlaying) {
             for o in &env.overlays {
                 overlays.entry(o.target.name.as_str()).or_default().push(o);
             }
@@ -534,9 +546,7 @@ impl<'p> Evaluator<'p> {
             exhausted: false,
             nest: 0,
             p,
-            environment: chosen.map(|c| c.env),
-            overlaying,
-            env_sets: chosen.and_then(|c| c.sets),
+            chosen,
             inputs,
             diags: Vec::new(),
             locals: Vec::new(),
@@ -696,8 +706,9 @@ impl<'p> Evaluator<'p> {
         // Else the innermost environment that sets it.
         let envs = &self.p.module(root).environments;
         let set = self
-            .env_sets
-            .and_then(|sets| sets.get(name))
+            .chosen
+            .as_ref()
+            .and_then(|c| c.sets?.get(name))
             .and_then(|&(env, set)| envs.get_index(env)?.1.node.sets.get(set));
         let (expr, span) = match (set, &decl.node.default) {
             (Some(s), _) => (Some(&s.value), s.value.span),
@@ -713,7 +724,7 @@ impl<'p> Evaluator<'p> {
             }
             (None, None) if decl.ty.is_optional() => Ok((Value::Null, BTreeSet::new())),
             (None, None) => {
-                let env = self.environment.map(|e| e.name.name.clone());
+                let env = self.chosen.as_ref().map(|c| c.env.name.name.clone());
                 let mut help = match env {
                     Some(e) => format!("set `{name} = …` in environment `{e}` or one it extends"),
                     None => "give it a default, or set it in an environment".to_string(),
@@ -856,7 +867,7 @@ impl<'p> Evaluator<'p> {
             None => {}
         }
         self.lets.insert(key.clone(), Slot::InProgress);
-        self.building.push(("let", name.to_string()));
+        self.building.push(Building::Let(name.to_string()));
         let (v, deps) = self.isolated(Vec::new(), |ev| ev.eval(m, &decl.node.value));
         self.building.pop();
         // Decoded YAML or JSON: fitted to the declared type, which it must have.

@@ -90,7 +90,7 @@ impl<'p> Evaluator<'p> {
         let root = self.p.root();
         let mut out = IndexMap::default();
         for (name, decl) in &self.p.module(root).outputs {
-            self.building.push(("output", name.to_string()));
+            self.building.push(super::Building::Output(name.to_string()));
             let (v, _) = self.in_frame(0, Vec::new(), |ev| ev.eval(root, &decl.node.value));
             self.building.pop();
             let v = v.and_then(|v| {
@@ -132,9 +132,7 @@ impl<'p> Evaluator<'p> {
         let result = result
             .map(|mut plans| {
                 for p in &mut plans {
-                    if !prefix.is_empty() {
-                        p.address.insert_str(0, &prefix);
-                    }
+                    p.address.insert_str(0, &prefix);
                     p.frame = frame;
                 }
                 Arc::new(plans)
@@ -250,7 +248,7 @@ impl<'p> Evaluator<'p> {
         }
         self.instances
             .insert(address.to_string(), InstanceSlot::InProgress);
-        self.building.push(("resource", address.to_string()));
+        self.building.push(super::Building::Resource(address.to_string()));
         let result = self.evaluate_instance(plan);
         self.building.pop();
         match result {
@@ -390,10 +388,7 @@ impl<'p> Evaluator<'p> {
         let schema = p.schema(schema_id);
         Ok(ResourceInstance {
             address: plan.address.clone(),
-            name: match self.frames[plan.frame].prefix() {
-                prefix if prefix.is_empty() => plan.name.clone(),
-                prefix => prefix + &plan.name,
-            },
+            name: self.frames[plan.frame].prefix() + &plan.name,
             schema: schema_id,
             schema_name: schema.name.clone(),
             kind: p.schema_name(p.kind_of(schema_id)),
@@ -727,7 +722,12 @@ impl<'p> Evaluator<'p> {
 
     /// An overlay `name["key"]` (or `team["a"].db`) must select instances that exist.
     fn check_overlay_keys(&mut self) {
-        for env in self.overlaying.clone() {
+        let overlaying = self
+            .chosen
+            .as_ref()
+            .map(|c| c.overlaying.clone())
+            .unwrap_or_default();
+        for env in overlaying {
             for o in &env.overlays {
                 let segments: Vec<(&crate::syntax::ast::Ident, &Option<crate::syntax::ast::Expr>)> =
                     std::iter::once((&o.target, &o.key))
