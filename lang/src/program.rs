@@ -606,21 +606,28 @@ impl Loader<'_> {
     /// Resolves the imports of the parsed files (loading those modules first),
     /// then stores the items in the module.
     fn fill_module(&mut self, id: ModuleId, parsed: Parsed) {
-        let mut items: Vec<(FileId, Item)> = Vec::new();
+        // The items stay where the parser put them (the first file's vector,
+        // grown once): they are large, and every copy is fresh memory.
+        let total: usize = parsed.iter().map(|(_, ast)| ast.items.len()).sum();
+        let mut items: Vec<Item> = Vec::new();
         for (file, ast) in parsed {
             if let Some(m) = self.program.modules.get_mut(id.0 as usize) {
                 m.files.push(file);
             }
-            for item in ast.items {
+            for item in &ast.items {
                 if let ItemKind::Import(import) = &item.kind {
                     self.import(id, file, import, item.span);
                 }
-                self.read_data(file, &item);
-                items.push((file, item));
+                self.read_data(file, item);
+            }
+            if items.is_empty() {
+                items = ast.items;
+                items.reserve_exact(total - items.len());
+            } else {
+                items.extend(ast.items);
             }
         }
-        self.pending
-            .insert(id, items.into_iter().map(|(_, i)| i).collect());
+        self.pending.insert(id, items);
     }
 
     /// Reads the files `file("…")` and `templatefile("…", …)` calls of `item` name,
@@ -922,6 +929,13 @@ impl Collector<'_> {
         }
         // 3. Everything else, whose types can now be resolved.
         for (id, items) in module_items.iter_mut() {
+            // Grown once: a resource declaration is large, and a map that
+            // doubles copies them all into fresh memory each time.
+            let resources = items
+                .iter()
+                .filter(|i| matches!(i.kind, ItemKind::Resource(_)))
+                .count();
+            c.module(*id).resources.reserve(resources);
             for item in std::mem::take(items) {
                 c.collect(*id, item, &mut Vec::new());
             }

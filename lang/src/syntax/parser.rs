@@ -313,14 +313,17 @@ fn parse_fast(file: FileId, src: &str) -> Option<(File, Vec<Diagnostic>)> {
             .collect();
         handles.into_iter().map(|h| h.join().ok().flatten()).collect()
     });
-    let mut items = Vec::new();
-    let mut diags = Vec::new();
-    for r in results {
-        let (f, d) = r?;
-        items.extend(f.items);
+    // Into the first chunk's items, grown once: the items are large, and every
+    // copy of them is fresh memory the kernel must hand over.
+    let mut parsed = results.into_iter().collect::<Option<Vec<_>>>()?.into_iter();
+    let (mut first, mut diags) = parsed.next()?;
+    let rest: Vec<_> = parsed.collect();
+    first.items.reserve(rest.iter().map(|(f, _)| f.items.len()).sum());
+    for (f, d) in rest {
+        first.items.extend(f.items);
         diags.extend(d);
     }
-    Some((File { items }, diags))
+    Some((first, diags))
 }
 
 /// Parses `text` (which starts at byte `offset` of the file) in pieces of
@@ -1439,7 +1442,9 @@ impl Builder<'_> {
     }
 
     fn string_parts(&mut self, p: P, block: bool) -> Vec<StrPart> {
-        let mut parts: Vec<StrPart> = Vec::new();
+        // Most strings are one piece of text: room for exactly that (a
+        // vector's first growth would make room for four, on every literal).
+        let mut parts: Vec<StrPart> = Vec::with_capacity(1);
         let push_text = |parts: &mut Vec<StrPart>, t: &str| {
             if let Some(StrPart::Text(prev)) = parts.last_mut() {
                 prev.push_str(t);
