@@ -369,7 +369,7 @@ fn catalogue(runs: usize) {
     };
     for n in sizes {
         let text = tpt_lang::generate::catalogue(n);
-        if !check_row(&dir.path().join(format!("c{n}")), &text, n, runs) {
+        if !check_row(&dir.path().join(format!("c{n}")), &text, &n.to_string(), n, runs) {
             return;
         }
     }
@@ -378,23 +378,28 @@ fn catalogue(runs: usize) {
 
 /// `tpt check` as a whole process on a chain of N environments, each extending
 /// the one before and setting a param, over the catalogue of 10 resources:
-/// every environment is evaluated (`TPT_BENCH_ENVS=1000,10000`).
+/// every environment is checked (`TPT_BENCH_ENVS=1000,10000`). Twice: the
+/// param taking 50 values in turn (environments alike are evaluated once), and
+/// a value of its own in every environment (each one evaluated).
 fn environments(runs: usize, dir: &std::path::Path) {
     let sizes = env_list("TPT_BENCH_ENVS", &[1_000, 10_000]);
     println!("\n`tpt check` as a whole process on a chain of environments over 10 resources; best of {runs} runs\n");
-    println!("| environments | bytes | ms | µs / environment | peak MB | exit |");
+    println!("| environments (values of the param) | bytes | ms | µs / environment | peak MB | exit |");
     println!("|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
-        let text = tpt_lang::generate::environment_chain(n);
-        if !check_row(&dir.join(format!("e{n}")), &text, n, runs) {
-            return;
+        for values in [50, n] {
+            let text = tpt_lang::generate::environment_chain(n, values);
+            let config = dir.join(format!("e{n}-{values}"));
+            if !check_row(&config, &text, &format!("{n} ({values})"), n, runs) {
+                return;
+            }
         }
     }
 }
 
 /// Writes `text` as `config/main.tpt`, runs `tpt check` on it and prints the
-/// table row for `n` (resources or environments); false when it cannot be written.
-fn check_row(config: &std::path::Path, text: &str, n: usize, runs: usize) -> bool {
+/// table row `label` for `n` (resources or environments); false when it cannot be written.
+fn check_row(config: &std::path::Path, text: &str, label: &str, n: usize, runs: usize) -> bool {
     if std::fs::create_dir_all(config)
         .and_then(|()| std::fs::write(config.join("main.tpt"), text))
         .is_err()
@@ -404,7 +409,7 @@ fn check_row(config: &std::path::Path, text: &str, n: usize, runs: usize) -> boo
     }
     let (best, peak_mb, code) = run_check(config, runs);
     println!(
-        "| {n} | {} | {best:.1} | {:.1} | {peak_mb:.1} | {code} |",
+        "| {label} | {} | {best:.1} | {:.1} | {peak_mb:.1} | {code} |",
         text.len(),
         best * 1000.0 / n as f64,
     );

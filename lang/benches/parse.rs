@@ -81,15 +81,16 @@ fn main() {
     environments(runs);
 }
 
-/// N environments, each extending the one before and setting one param, over
-/// the catalogue of 10 resources: check, then evaluate every environment.
+/// N environments, each extending the one before and setting one param to a
+/// value of its own, over the catalogue of 10 resources: check, then evaluate
+/// every environment (one whole evaluation each).
 fn environments(runs: usize) {
     let sizes = env_list("TPT_BENCH_ENVS", &[1_000, 10_000]);
     println!("\na chain of environments, each extending the one before; check and evaluate every one, best of {runs} runs\n");
     println!("| environments | check ms | eval all ms | µs / environment | diags |");
     println!("|---:|---:|---:|---:|---:|");
     for n in sizes {
-        let text = tpt_lang::generate::environment_chain(n);
+        let text = tpt_lang::generate::environment_chain(n, n);
         let (mut check, mut eval) = (Vec::new(), Vec::new());
         let mut diags = 0;
         for _ in 0..runs {

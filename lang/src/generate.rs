@@ -49,8 +49,10 @@ resource schema Service {
 }
 
 /// A chain of `n` environments (`n` ≥ 1), each extending the one before and
-/// setting the param `replicas`, over the catalogue of 10 resources.
-pub fn environment_chain(n: usize) -> String {
+/// setting the param `replicas` to one of `values` values in turn (`values` =
+/// `n`: every environment its own), over the catalogue of 10 resources.
+pub fn environment_chain(n: usize, values: usize) -> String {
+    let values = values.max(1);
     let mut s = catalogue(10);
     s.push_str("\nparam replicas: int = 1\n\nenvironment e0 { replicas = 1 }\n");
     for i in 1..n {
@@ -58,7 +60,7 @@ pub fn environment_chain(n: usize) -> String {
             s,
             "environment e{i} extends e{} {{ replicas = {} }}",
             i - 1,
-            i % 50 + 1
+            i % values + 1
         );
     }
     s

@@ -31,7 +31,10 @@ pub mod generate;
 
 pub use check::{check, Types};
 pub use diagnostic::{Code, Diagnostic};
-pub use eval::{evaluate, evaluate_with, Evaluated, Inputs, KnownOutputs, Lifecycle, ResourceInstance};
+pub use eval::{
+    evaluate, evaluate_alike, evaluate_with, Alike, Evaluated, Evaluation, Inputs, KnownOutputs, Lifecycle,
+    ResourceInstance,
+};
 pub use program::{FileSystem, Program};
 pub use source::{SourceMap, Span};
 pub mod stdlib;

@@ -112,6 +112,56 @@ impl Value {
         }
     }
 
+    /// Whether two values are the same to the bit: unlike `==`, `-0.0` is
+    /// not `0.0` and a NaN is itself, so an evaluation that reads either
+    /// cannot tell them apart.
+    pub fn identical(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.identical(y))
+            }
+            (Value::Record(a), Value::Record(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b.iter())
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.identical(vb))
+            }
+            (Value::Secret(a), Value::Secret(b)) => a.identical(b),
+            (Value::Float(_) | Value::List(_) | Value::Record(_) | Value::Secret(_), _) => false,
+            (a, b) => a == b,
+        }
+    }
+
+    /// Feeds the value to `h` so that [`Value::identical`] values hash alike.
+    pub fn hash_into(&self, h: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        std::mem::discriminant(self).hash(h);
+        match self {
+            Value::Null => {}
+            Value::Bool(b) => b.hash(h),
+            Value::Int(i) | Value::Duration(i) => i.hash(h),
+            Value::Float(f) => f.to_bits().hash(h),
+            Value::Str(s) | Value::Resource(s) => s.hash(h),
+            Value::List(xs) => {
+                xs.len().hash(h);
+                xs.iter().for_each(|x| x.hash_into(h));
+            }
+            Value::Record(m) => {
+                m.len().hash(h);
+                for (k, v) in m.iter() {
+                    k.hash(h);
+                    v.hash_into(h);
+                }
+            }
+            Value::Unknown(u) => {
+                u.origin.hash(h);
+                u.deps.hash(h);
+            }
+            Value::Secret(v) => v.hash_into(h),
+        }
+    }
+
     /// The kind of value, for messages.
     pub fn kind(&self) -> &'static str {
         match self {

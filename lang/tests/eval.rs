@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use tpt_lang::{check, evaluate, Evaluated, Program};
+use tpt_lang::{check, evaluate, evaluate_alike, Alike, Evaluated, Evaluation, Program};
 
 const SCHEMAS: &str = r#"
 schema Probe { path: string = "/healthz", period: duration = 10s }
@@ -104,6 +104,57 @@ environment other { }
     let other = eval_env(src, Some("other"));
     assert_eq!(input(&other, "web", "name"), "web-base");
     assert_eq!(input(&other, "web", "replicas"), 1);
+}
+
+#[test]
+fn environments_alike_are_evaluated_once() {
+    // `a`, `b` (extending it) and `c` (setting the same value itself) are
+    // alike; `d` sets another value; `e` is `a` with an overlay; `f` sets
+    // `-0.0`, which `==` takes for `0.0` but `1 / w` does not.
+    let src = r#"
+param n: int = 1
+param w: float = 0.0
+let half: int(2..10) = n / 2
+resource web: Svc { name = "web", weight = w }
+environment a { n = 2 }
+environment b extends a { }
+environment c { n = 2 }
+environment d { n = 8 }
+environment e extends a { web { replicas = 3 } }
+environment f { n = 2; w = -0.0 }
+"#;
+    let text = format!("{SCHEMAS}\n{src}");
+    let program = Program::from_text("main.tpt", &text);
+    assert!(check(&program).is_empty(), "{:#?}", check(&program));
+    let inputs: HashMap<String, String> = HashMap::new();
+    let mut alike = Alike::default();
+    let mut outcomes = Vec::new();
+    for env in ["a", "b", "c", "d", "e", "f"] {
+        let (shared, errors) = match evaluate_alike(&program, Some(env), &inputs, &mut alike) {
+            Evaluation::New(result) => (false, result.err().unwrap_or_default()),
+            Evaluation::Alike(errors) => (true, errors),
+        };
+        // Each environment's errors name it, shared or not.
+        let messages: Vec<_> = errors.iter().map(|d| d.message.clone()).collect();
+        assert!(
+            messages
+                .iter()
+                .all(|m| m.starts_with(&format!("in environment `{env}`: "))),
+            "{env}: {messages:?}"
+        );
+        outcomes.push((env, shared, errors.len()));
+    }
+    assert_eq!(
+        outcomes,
+        vec![
+            ("a", false, 1),
+            ("b", true, 1),
+            ("c", true, 1),
+            ("d", false, 0),
+            ("e", false, 1),
+            ("f", false, 1),
+        ]
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tpt_lang::diagnostic::{did_you_mean, sort_diagnostics};
 
 use tpt_lang::eval::{Budget, Inputs, Var};
-use tpt_lang::{Code, Diagnostic, Program};
+use tpt_lang::{Alike, Code, Diagnostic, Evaluation, Program};
 
 /// What checking found.
 #[derive(Debug, Default)]
@@ -109,17 +109,26 @@ impl Inputs for Stoppable<'_> {
 
 /// The errors of evaluating each environment and building its graph. The
 /// evaluations are independent, so several environments are evaluated at
-/// once, one share of them per core.
+/// once, one share of them per core; within a share, an environment alike to
+/// one evaluated before is not evaluated again ([`tpt_lang::Alike`]).
 fn evaluate_all(program: &Program, envs: &[Option<String>], inputs: &(dyn Inputs + Sync)) -> Vec<Diagnostic> {
-    let one = |env: &Option<String>| -> Vec<Diagnostic> {
-        match tpt_lang::evaluate(program, env.as_deref(), inputs) {
-            Ok(evaluated) => crate::graph::build(&evaluated.resources)
+    let one = |env: &Option<String>, alike: &mut Alike| -> Vec<Diagnostic> {
+        match tpt_lang::evaluate_alike(program, env.as_deref(), inputs, alike) {
+            Evaluation::New(Ok(evaluated)) => crate::graph::build(&evaluated.resources)
                 .err()
                 .unwrap_or_default(),
-            Err(errors) => errors,
+            Evaluation::New(Err(errors)) => errors,
+            // Its graph is the earlier environment's, whose cycles are reported.
+            Evaluation::Alike(errors) => errors,
         }
     };
-    let each = |chunk: &[Option<String>]| chunk.iter().flat_map(one).collect::<Vec<_>>();
+    let each = |chunk: &[Option<String>]| {
+        let mut alike = Alike::default();
+        chunk
+            .iter()
+            .flat_map(|env| one(env, &mut alike))
+            .collect::<Vec<_>>()
+    };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(envs.len());

@@ -18,6 +18,7 @@ mod files;
 mod resources;
 
 use std::collections::BTreeSet;
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use foldhash::{HashMap, HashMapExt, HashSetExt};
 
@@ -236,11 +237,73 @@ pub fn evaluate_with(
     inputs: &dyn Inputs,
     known: &KnownOutputs,
 ) -> Result<Evaluated, Vec<Diagnostic>> {
+    match run(program, environment, inputs, known, None) {
+        Evaluation::New(result) => result,
+        // Only a record of earlier environments finds one alike.
+        Evaluation::Alike(errors) => Err(errors),
+    }
+}
+
+/// Environments evaluated so far, by what decides an evaluation: the value
+/// of every root param and the environments whose overlays apply. Nothing
+/// else of an environment reaches its evaluation (its name appears only in
+/// messages), so environments alike in both evaluate alike, and
+/// [`evaluate_alike`] evaluates only the first of them.
+#[derive(Default)]
+pub struct Alike {
+    seen: HashMap<u64, Vec<Seen>>,
+}
+
+/// An environment evaluated, in [`Alike`].
+struct Seen {
+    params: Vec<Value>,
+    overlaying: Vec<usize>,
+    /// The errors of its evaluation, before they were given its name.
+    errors: Vec<Diagnostic>,
+}
+
+/// What [`evaluate_alike`] found.
+pub enum Evaluation {
+    /// The environment evaluated: nothing alike was evaluated before.
+    New(Result<Evaluated, Vec<Diagnostic>>),
+    /// The errors of an environment alike, evaluated before, given this
+    /// environment's name (none when that evaluation succeeded). Its resources
+    /// and their graph are that environment's.
+    Alike(Vec<Diagnostic>),
+}
+
+/// [`evaluate`] for one of several environments of `program`, recorded in
+/// `alike`: an environment alike to one evaluated before (see [`Alike`]) is
+/// not evaluated again. Checking every environment of a long chain that sets
+/// few params evaluates each distinct setting once.
+pub fn evaluate_alike(
+    program: &Program,
+    environment: Option<&str>,
+    inputs: &dyn Inputs,
+    alike: &mut Alike,
+) -> Evaluation {
+    run(
+        program,
+        environment,
+        inputs,
+        &KnownOutputs::default(),
+        Some(alike),
+    )
+}
+
+fn run(
+    program: &Program,
+    environment: Option<&str>,
+    inputs: &dyn Inputs,
+    known: &KnownOutputs,
+    alike: Option<&mut Alike>,
+) -> Evaluation {
     let root = program.module(program.root());
     let chosen = match choose_environment(program, environment) {
         Ok(c) => c,
-        Err(d) => return Err(vec![d]),
+        Err(d) => return Evaluation::New(Err(vec![d])),
     };
+    let overlaying = chosen.as_ref().map_or(&[][..], |c| c.overlay_ids);
     let mut ev = Evaluator::new(program, chosen, inputs, known);
     ev.check_vars();
     let mut params = IndexMap::default();
@@ -252,32 +315,63 @@ pub fn evaluate_with(
             Err(d) => ev.diags.push(d),
         }
     }
+    // An environment whose params fail is not compared: their messages may
+    // name it.
+    let record = match alike {
+        Some(alike) if ev.diags.is_empty() => {
+            let mut h = foldhash::fast::FixedState::default().build_hasher();
+            params.values().for_each(|v| v.hash_into(&mut h));
+            overlaying.hash(&mut h);
+            let key = h.finish();
+            let same = |s: &Seen| {
+                s.overlaying == overlaying
+                    && s.params.len() == params.len()
+                    && s.params.iter().zip(params.values()).all(|(a, b)| a.identical(b))
+            };
+            if let Some(seen) = alike.seen.get(&key).and_then(|v| v.iter().find(|s| same(s))) {
+                return Evaluation::Alike(named(seen.errors.clone(), environment));
+            }
+            Some((alike, key))
+        }
+        _ => None,
+    };
     let resources = ev.all_instances();
     let outputs = ev.root_outputs();
     ev.all_lets();
     ev.all_functions();
     let imports = ev.import_ids();
     ev.diags.retain(|d| !d.message.is_empty());
-    if let Some(env) = environment {
-        // The same configuration may fail in one environment and not another: say which.
-        for d in &mut ev.diags {
-            d.message = format!("in environment `{env}`: {}", d.message);
-        }
+    if let Some((alike, key)) = record {
+        alike.seen.entry(key).or_default().push(Seen {
+            params: params.values().cloned().collect(),
+            overlaying: overlaying.to_vec(),
+            errors: ev.diags.clone(),
+        });
     }
     if ev.diags.is_empty() {
-        Ok(Evaluated {
+        Evaluation::New(Ok(Evaluated {
             environment: environment.map(str::to_string),
             params,
             resources,
             outputs,
             imports,
             spent: ev.spent,
-        })
+        }))
     } else {
-        let mut diags = ev.diags;
-        crate::diagnostic::sort_diagnostics(&mut diags);
-        Err(diags)
+        Evaluation::New(Err(named(ev.diags, environment)))
     }
+}
+
+/// An evaluation's errors, sorted, each saying the environment it is of: the
+/// same configuration may fail in one environment and not another.
+fn named(mut diags: Vec<Diagnostic>, environment: Option<&str>) -> Vec<Diagnostic> {
+    if let Some(env) = environment {
+        for d in &mut diags {
+            d.message = format!("in environment `{env}`: {}", d.message);
+        }
+    }
+    crate::diagnostic::sort_diagnostics(&mut diags);
+    diags
 }
 
 /// An error standing for one already reported (a value that could not be
@@ -329,6 +423,7 @@ fn choose_environment<'p>(
     let chain = module.env_chains.get(index);
     Ok(Some(Chosen {
         env: &env.node,
+        overlay_ids: chain.map_or(&[][..], |c| &c.overlaying[..]),
         overlaying: chain
             .map(|c| {
                 c.overlaying
@@ -346,6 +441,8 @@ struct Chosen<'p> {
     env: &'p Environment,
     /// The environments of the chain that have overlays, base first.
     overlaying: Vec<&'p Environment>,
+    /// Their indexes in the root module's environments.
+    overlay_ids: &'p [usize],
     /// The innermost setting of each param along the chain (environment
     /// index, index in its `sets`).
     sets: Option<&'p HashMap<String, (usize, usize)>>,
