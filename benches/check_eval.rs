@@ -356,8 +356,9 @@ fn main() {
     catalogue(runs);
 }
 
-/// `tpt check` as a whole process on the service catalogue: best wall time
-/// of `runs`, and the peak resident memory of the process (its own, from `wait4`).
+/// `tpt check` as a whole process on the service catalogue (and on the
+/// catalogue with a hub): best wall time of `runs`, and the peak resident
+/// memory of the process (its own, from `wait4`).
 fn catalogue(runs: usize) {
     let sizes = env_list("TPT_BENCH_CATALOGUE", &[1_000, 5_000, 20_000, 100_000]);
     println!("\n`tpt check` as a whole process on the service catalogue; best of {runs} runs\n");
@@ -370,6 +371,20 @@ fn catalogue(runs: usize) {
     for n in sizes {
         let text = tpt_lang::generate::catalogue(n);
         if !check_row(&dir.path().join(format!("c{n}")), &text, &n.to_string(), n, runs) {
+            return;
+        }
+    }
+    // The catalogue with a hub every other resource depends on
+    // (`TPT_BENCH_HUB=20000,100000`).
+    for n in env_list("TPT_BENCH_HUB", &[20_000, 100_000]) {
+        let text = tpt_lang::generate::hub(n);
+        if !check_row(
+            &dir.path().join(format!("h{n}")),
+            &text,
+            &format!("{n} (hub)"),
+            n,
+            runs,
+        ) {
             return;
         }
     }

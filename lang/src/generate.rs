@@ -7,6 +7,17 @@ use std::fmt::Write as _;
 /// regex-refined name, a range-refined port, an enum, two references to
 /// earlier resources and a function call building a URL per resource.
 pub fn catalogue(n: usize) -> String {
+    services(n, |i| i - 1)
+}
+
+/// The catalogue with a hub: every resource's `upstream` is the first one, as
+/// every application of a cluster depends on the cluster.
+pub fn hub(n: usize) -> String {
+    services(n, |_| 0)
+}
+
+/// `n` services, the `upstream` of service `i` (> 0) being `upstream(i)`.
+fn services(n: usize, upstream: impl Fn(usize) -> usize) -> String {
     let mut s = String::with_capacity(n * 220 + 600);
     s.push_str(
         r#"// Generated: a service catalogue (tpt_lang::generate::catalogue).
@@ -31,7 +42,7 @@ resource schema Service {
         let port = 8000 + i % 1000;
         let tier = ["web", "worker", "batch"][i % 3];
         let upstream = if i > 0 {
-            format!("svc{}.name", i - 1)
+            format!("svc{}.name", upstream(i))
         } else {
             "\"\"".to_string()
         };

@@ -8,7 +8,7 @@
 //!
 //! Rendering ([`to_dot`], [`to_json`], [`to_text`]) produces text; printing is the CLI's.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -144,14 +144,21 @@ pub fn add_nodes(g: &mut ResourceGraph, resources: &[ResourceInstance]) {
 /// Step 2: an edge from each dependency to its dependent. Dependencies on
 /// addresses that are not in the graph are left out (they failed to evaluate
 /// and were reported then).
+///
+/// An instance's dependencies are a set, so its edges are distinct; a repeated
+/// address (whose node is the first one's) adds none, as it adds no node.
+/// (Asking the graph whether an edge exists walks all edges of its node: with
+/// one resource that every other depends on, that was quadratic.)
 pub fn add_edges(g: &mut ResourceGraph, resources: &[ResourceInstance]) {
+    let mut seen = HashSet::with_capacity(resources.len());
     for r in resources {
+        if !seen.insert(r.address.as_str()) {
+            continue;
+        }
         let Some(to) = g.node(&r.address) else { continue };
         for dep in &r.depends_on {
             if let Some(from) = g.node(dep) {
-                if g.graph.find_edge(from, to).is_none() {
-                    g.graph.add_edge(from, to, ());
-                }
+                g.graph.add_edge(from, to, ());
             }
         }
     }
@@ -401,6 +408,12 @@ mod tests {
             2,
             "unknown addresses and repeats add no edge"
         );
+        // A repeated address adds neither a node nor edges.
+        let again = [r("db", &[]), r("app", &["db"]), r("app", &["db"])];
+        let mut g2 = ResourceGraph::default();
+        add_nodes(&mut g2, &again);
+        add_edges(&mut g2, &again);
+        assert_eq!(g2.graph.edge_count(), 1);
         assert_eq!(g.dependencies("app"), ["db"]);
         assert_eq!(g.dependents("db"), ["app"]);
         assert_eq!(g.creation_order(), Some(vec!["db", "app", "dns"]));
