@@ -73,6 +73,12 @@ impl SourceFile {
         }
     }
 
+    /// The byte offset where each line starts (the first is 0), computed once
+    /// when the file was added.
+    pub fn line_starts(&self) -> &[u32] {
+        &self.line_starts
+    }
+
     /// The 0-based line holding byte `offset`.
     pub fn line_of(&self, offset: usize) -> usize {
         let offset = u32::try_from(offset).unwrap_or(u32::MAX);

@@ -1,8 +1,11 @@
 //! An edit on a generated workspace of about 5,000 lines (main.tpt with 220
 //! resources, 10 imported library files, 5 environment files), through the
 //! server's JSON-RPC connection: the time from sending `didChange` to
-//! receiving the new diagnostics of the edited file. Prints p50 and p95;
-//! asserts nothing about time. Run with `cargo bench -p tpt-lsp`.
+//! receiving the new diagnostics of the edited file. Then how requests grow
+//! with a file: one file of N resources that all read one param — its
+//! references, the outline, completion after `rK.`, and an edit that makes N
+//! errors until their diagnostics arrive. Prints p50 and p95; asserts nothing
+//! about time. Run with `cargo bench -p tpt-lsp`.
 
 #![allow(clippy::print_stdout)]
 
@@ -255,4 +258,119 @@ fn main() {
     c.request("shutdown", Value::Null);
     c.notify("exit", Value::Null);
     let _ = server.join();
+    scaling();
+}
+
+/// The sizes of the one-file workspace of [`scaling`].
+const SIZES: [usize; 3] = [200, 800, 1_600];
+/// Runs of each request per size.
+const SCALING_RUNS: usize = 15;
+
+/// Requests on one file of N resources that all read the param `p`, for each
+/// size: the time of each should grow with N, not N².
+fn scaling() {
+    println!("\n| one file, N resources reading one param | lines | references to it p50 ms | outline p50 ms | completion after `rK.` p50 ms | edit making N errors → diagnostics p50 ms |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for n in SIZES {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().canonicalize().expect("canonical");
+        let mut text = String::from(
+            "resource schema S {\n  name: string\n  tag: string\n}\n\nparam p: string = \"x\"\n",
+        );
+        for i in 0..n {
+            let _ = write!(
+                text,
+                "\n/// Resource {i}.\nresource r{i}: S {{\n  name = \"r{i}\"\n  tag = p\n}}\n"
+            );
+        }
+        let path = dir.join("main.tpt");
+        std::fs::write(&path, &text).expect("write");
+        let uri = Url::from_file_path(&path).expect("absolute");
+        let (server_side, client_side) = Connection::memory();
+        let server = std::thread::spawn(move || tpt_lsp::serve(&server_side));
+        let mut c = Client {
+            conn: client_side,
+            next: 0,
+        };
+        c.request("initialize", json!({ "capabilities": {} }));
+        c.notify("initialized", json!({}));
+        c.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "tpt", "version": 1, "text": text } }),
+        );
+        assert_eq!(c.diagnostics(&uri, 1), 0, "the generated file checks cleanly");
+        let timed = |c: &mut Client, method: &str, params: Value, check: &dyn Fn(&Value) -> bool| {
+            let mut times = Vec::new();
+            for _ in 0..SCALING_RUNS {
+                let t = Instant::now();
+                let answer = c.request(method, params.clone());
+                times.push(t.elapsed());
+                assert!(check(&answer), "{method}: {answer}");
+            }
+            times.sort();
+            percentile(&times, 0.5)
+        };
+        // `p` in `param p: string` (line 5, column 6).
+        let refs = timed(
+            &mut c,
+            "textDocument/references",
+            json!({ "textDocument": { "uri": uri }, "position": { "line": 5, "character": 6 }, "context": { "includeDeclaration": true } }),
+            &|a| a.as_array().is_some_and(|l| l.len() > n),
+        );
+        let outline = timed(
+            &mut c,
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": uri } }),
+            &|a| a.as_array().is_some_and(|l| l.len() > n),
+        );
+        // `tag = p` of the last resource becomes `tag = rK.` (K = N/2).
+        let lines = text.lines().count();
+        let last = text
+            .lines()
+            .collect::<Vec<_>>()
+            .iter()
+            .rposition(|l| *l == "  tag = p")
+            .expect("a tag line") as u32;
+        let typed = format!("r{}.", n / 2);
+        let mut version = 2;
+        c.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": uri, "version": version }, "contentChanges": [{ "range": { "start": { "line": last, "character": 8 }, "end": { "line": last, "character": 9 } }, "text": typed }] }),
+        );
+        c.diagnostics(&uri, version);
+        let completion = timed(
+            &mut c,
+            "textDocument/completion",
+            json!({ "textDocument": { "uri": uri }, "position": { "line": last, "character": 8 + typed.len() } }),
+            &|a| {
+                a["items"].as_array().is_some_and(|i| !i.is_empty())
+                    || a.as_array().is_some_and(|i| !i.is_empty())
+            },
+        );
+        // `string` → `int` in `param p: string`: every `tag = p` is an error; and back.
+        let mut errors = Vec::new();
+        for _ in 0..SCALING_RUNS {
+            for (new, start, end, expect_errors) in [("int", 9, 15, true), ("string", 9, 12, false)] {
+                version += 1;
+                let t = Instant::now();
+                c.notify(
+                    "textDocument/didChange",
+                    json!({ "textDocument": { "uri": uri, "version": version }, "contentChanges": [{ "range": { "start": { "line": 5, "character": start }, "end": { "line": 5, "character": end } }, "text": new }] }),
+                );
+                let found = c.diagnostics(&uri, version);
+                if expect_errors {
+                    errors.push(t.elapsed());
+                    assert!(found >= n, "{found} errors for {n} uses");
+                }
+            }
+        }
+        errors.sort();
+        println!(
+            "| {n} | {lines} | {refs:.1} | {outline:.1} | {completion:.1} | {:.1} |",
+            percentile(&errors, 0.5)
+        );
+        c.request("shutdown", Value::Null);
+        c.notify("exit", Value::Null);
+        let _ = server.join();
+    }
 }

@@ -60,7 +60,7 @@ impl Locator<'_> {
 
     pub fn range(&self, span: Span) -> Option<Range> {
         let file = self.sources.get(span.file)?;
-        Some(LineIndex::new(&file.text).range(span.start as usize, span.end as usize))
+        Some(LineIndex::of(file).range(span.start as usize, span.end as usize))
     }
 
     pub fn location(&mut self, span: Span) -> Option<Location> {

@@ -2,19 +2,36 @@
 //! and back. Every conversion clamps: a position past the end of a line or of
 //! the text means its end, never a panic.
 
+use std::borrow::Cow;
+
 use lsp_types::{Position, Range};
+use tpt_lang::source::SourceFile;
 
 /// The starts of the lines of one text.
 pub struct LineIndex<'t> {
     text: &'t str,
-    starts: Vec<usize>,
+    starts: Cow<'t, [u32]>,
 }
 
 impl<'t> LineIndex<'t> {
+    /// The index of a text, made now (one pass over it).
     pub fn new(text: &'t str) -> LineIndex<'t> {
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { text, starts }
+        starts.extend(text.match_indices('\n').map(|(i, _)| to_u32(i + 1)));
+        LineIndex {
+            text,
+            starts: Cow::Owned(starts),
+        }
+    }
+
+    /// The index of a loaded file: the line starts it keeps, computed once
+    /// when it was loaded (making them again for every location turned every
+    /// list of locations in a file into a quadratic walk).
+    pub fn of(file: &'t SourceFile) -> LineIndex<'t> {
+        LineIndex {
+            text: &file.text,
+            starts: Cow::Borrowed(file.line_starts()),
+        }
     }
 
     /// The position of a byte offset (clamped to the text, and back to a char boundary).
@@ -23,8 +40,11 @@ impl<'t> LineIndex<'t> {
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let line = self.starts.partition_point(|s| *s <= offset).saturating_sub(1);
-        let start = self.starts.get(line).copied().unwrap_or(0);
+        let line = self
+            .starts
+            .partition_point(|s| *s as usize <= offset)
+            .saturating_sub(1);
+        let start = self.starts.get(line).map_or(0, |s| *s as usize);
         let col: usize = self
             .text
             .get(start..offset)
@@ -42,13 +62,13 @@ impl<'t> LineIndex<'t> {
     /// The byte offset of a position (a column past the line's end is its end;
     /// a line past the last is the end of the text).
     pub fn offset(&self, pos: Position) -> usize {
-        let Some(&start) = self.starts.get(pos.line as usize) else {
+        let Some(start) = self.starts.get(pos.line as usize).map(|s| *s as usize) else {
             return self.text.len();
         };
         let end = self
             .starts
             .get(pos.line as usize + 1)
-            .map_or(self.text.len(), |e| e.saturating_sub(1));
+            .map_or(self.text.len(), |e| (*e as usize).saturating_sub(1));
         let line = self.text.get(start..end).unwrap_or("");
         let mut units = 0u32;
         for (i, c) in line.char_indices() {
@@ -92,6 +112,22 @@ mod tests {
         assert_eq!(pos, Position::new(0, 8));
         assert_eq!(index.offset(pos), x);
         assert_eq!(index.position(text.len()), Position::new(1, 1));
+    }
+
+    #[test]
+    fn a_loaded_file_answers_like_its_text() {
+        let text = "a = 1\n\nb = \"é😀\"\r\nc\n";
+        let file = SourceFile::new("main.tpt", text);
+        let (kept, made) = (LineIndex::of(&file), LineIndex::new(text));
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(kept.position(offset), made.position(offset), "{offset}");
+        }
+        for line in 0..6 {
+            for character in 0..12 {
+                let pos = Position::new(line, character);
+                assert_eq!(kept.offset(pos), made.offset(pos), "{pos:?}");
+            }
+        }
     }
 
     #[test]

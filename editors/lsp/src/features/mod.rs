@@ -26,8 +26,7 @@ impl At {
     /// `None` for a document no configuration loads.
     pub fn of(server: &mut Server, p: &TextDocumentPositionParams) -> Option<At> {
         let (analysis, file) = server.file(&p.text_document.uri)?;
-        let text = analysis.program.sources.get(file)?.text.clone();
-        let offset = LineIndex::new(&text).offset(p.position);
+        let offset = LineIndex::of(analysis.program.sources.get(file)?).offset(p.position);
         Some(At {
             analysis,
             file,

@@ -21,7 +21,7 @@ pub fn document_symbols(server: &mut Server, p: DocumentSymbolParams) -> Answer 
     };
     let outline = Outline {
         text: &source.text,
-        index: LineIndex::new(&source.text),
+        index: LineIndex::of(source),
     };
     let symbols: Vec<DocumentSymbol> = tree.items.iter().filter_map(|i| outline.item(i)).collect();
     Ok(serde_json::to_value(symbols).unwrap_or(Value::Null))
