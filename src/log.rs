@@ -8,7 +8,7 @@ use tpt_lang::{Code, Diagnostic};
 use tracing_subscriber::EnvFilter;
 
 /// The crates of tpt, whose events a plain level (`TPT_LOG=debug`) turns on.
-const OURS: &[&str] = &["tpt", "tpt_executor", "tpt_planner", "tpt_lang"];
+const OURS: &[&str] = &["tpt", "tpt_executor", "tpt_planner", "tpt_lang", "tpt_lsp"];
 
 /// The filter `TPT_LOG` names: a level (`error`, `warn`, `info`, `debug`,
 /// `trace`) for tpt's own events, or `tracing` directives

@@ -479,3 +479,123 @@ fn the_readme_test_command_is_what_ci_runs() {
         .expect("bash runs");
     assert!(syntax.success());
 }
+
+/// `body` as one frame of the Language Server Protocol.
+fn lsp_frame(body: &[u8]) -> Vec<u8> {
+    let mut f = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    f.extend_from_slice(body);
+    f
+}
+
+/// Runs `tpt lsp` in `dir` with `input` on stdin (then closed): every message
+/// it wrote, and its exit code.
+fn lsp_session(dir: &Path, input: &[u8]) -> (Vec<serde_json::Value>, i32) {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
+        .arg("lsp")
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tpt lsp starts");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input).expect("the server reads its input");
+    drop(stdin);
+    let out = child.wait_with_output().expect("tpt lsp ends");
+    let mut messages = Vec::new();
+    let mut rest = out.stdout.as_slice();
+    while let Some(at) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
+        let header = String::from_utf8_lossy(&rest[..at]);
+        let length: usize = header
+            .trim()
+            .strip_prefix("Content-Length: ")
+            .and_then(|n| n.parse().ok())
+            .expect("a Content-Length header");
+        let body = &rest[at + 4..at + 4 + length];
+        messages.push(serde_json::from_slice(body).expect("JSON"));
+        rest = &rest[at + 4 + length..];
+    }
+    (messages, out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn the_language_server_answers_bad_frames_and_keeps_its_lifecycle() {
+    use serde_json::json;
+    let dir = temp();
+    write(dir.path(), "main.tpt", "let x = 1\n");
+    let uri = format!("file://{}/main.tpt", dir.path().display());
+    let request = |id: i32, method: &str, params: serde_json::Value| {
+        lsp_frame(
+            json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
+                .to_string()
+                .as_bytes(),
+        )
+    };
+    let hover = json!({ "textDocument": { "uri": uri }, "position": { "line": 0, "character": 4 } });
+    let mut input = request(1, "initialize", json!({ "capabilities": {} }));
+    input.extend(lsp_frame(
+        br#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#,
+    ));
+    // Not JSON; a batch; no Content-Length (the next frame's header follows on
+    // the same line); not UTF-8; a message with an id that is no message.
+    input.extend(lsp_frame(b"{not json"));
+    input.extend(lsp_frame(br#"[{"jsonrpc":"2.0","id":2,"method":"shutdown"}]"#));
+    input.extend(b"Content-Type: application/json\r\n\r\n{\"jsonrpc\":\"2.0\"}");
+    input.extend(lsp_frame(
+        b"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"x\",\"params\":\"\xff\"}",
+    ));
+    input.extend(lsp_frame(br#"{"jsonrpc":"2.0","id":4,"error":2}"#));
+    // A document whose text holds a lone UTF-16 surrogate, as a JavaScript client may send.
+    let open = json!({ "jsonrpc": "2.0", "method": "textDocument/didOpen", "params": { "textDocument": {
+        "uri": uri, "languageId": "tpt", "version": 1, "text": "let x = 1\nlet s = \"SURROGATE\"\n" } } })
+    .to_string()
+    .replace("SURROGATE", "\\ud800");
+    input.extend(lsp_frame(open.as_bytes()));
+    input.extend(request(5, "textDocument/hover", hover.clone()));
+    input.extend(request(6, "shutdown", serde_json::Value::Null));
+    input.extend(request(7, "textDocument/hover", hover));
+    input.extend(lsp_frame(br#"{"jsonrpc":"2.0","method":"exit"}"#));
+    let (messages, code) = lsp_session(dir.path(), &input);
+    let answer = |id: serde_json::Value| {
+        messages
+            .iter()
+            .find(|m| m["id"] == id && m.get("method").is_none())
+    };
+    let code_of = |m: &serde_json::Value| m["error"]["code"].as_i64();
+    assert!(
+        answer(json!(1)).is_some_and(|m| m["result"]["capabilities"].is_object()),
+        "{messages:#?}"
+    );
+    let null_errors: Vec<_> = messages
+        .iter()
+        .filter(|m| m["id"].is_null() && m.get("method").is_none())
+        .filter_map(code_of)
+        .collect();
+    // Parse errors for the text that is not JSON, the frame without a length
+    // and the body that is not UTF-8; an invalid request for the batch.
+    assert_eq!(
+        null_errors.iter().filter(|c| **c == -32700).count(),
+        3,
+        "{messages:#?}"
+    );
+    assert_eq!(
+        null_errors.iter().filter(|c| **c == -32600).count(),
+        1,
+        "{messages:#?}"
+    );
+    assert_eq!(answer(json!(4)).and_then(code_of), Some(-32600), "{messages:#?}");
+    let hovered = answer(json!(5)).expect("the hover is answered");
+    assert!(hovered.get("error").is_none(), "{hovered}");
+    assert!(answer(json!(6)).is_some_and(|m| m["result"].is_null() && m.get("error").is_none()));
+    // After `shutdown` a request is refused; `exit` then ends the server with 0.
+    assert_eq!(answer(json!(7)).and_then(code_of), Some(-32600), "{messages:#?}");
+    assert_eq!(code, 0);
+
+    // `exit` without `shutdown`: exit code 1, as the specification says.
+    let mut input = request(1, "initialize", json!({ "capabilities": {} }));
+    input.extend(lsp_frame(br#"{"jsonrpc":"2.0","method":"exit"}"#));
+    let (_, code) = lsp_session(dir.path(), &input);
+    assert_eq!(code, 1);
+}

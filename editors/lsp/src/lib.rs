@@ -3,14 +3,16 @@
 //! rename, document symbols, formatting (`tpt fmt`) and quick fixes for "did
 //! you mean" suggestions, over the Language Server Protocol on stdio.
 //!
-//! Code map: `server` (the loop, dispatch, panics caught per message),
+//! Code map: `transport` (stdio frames, bad ones answered), `server` (the
+//! loop, dispatch, panics caught per message, the lifecycle),
 //! `workspace` (open documents over the disk, configurations, the parse
 //! cache, analyses), `index` (every name and what it resolves to),
 //! `features/*` (one module per request), `convert` and `line_index`
 //! (protocol positions and diagnostics), `stdlib_files` (the embedded
 //! standard library written out so that definitions in it can be opened).
 //!
-//! Architecture invariant: no input makes the server stop. Requests and
+//! Architecture invariant: no input makes the server stop. Frames that are no
+//! messages are answered with JSON-RPC errors (`transport`). Requests and
 //! notifications run under `catch_unwind`; a panic is answered with an error
 //! and shown to the user, and the next message is handled as usual.
 
@@ -20,14 +22,16 @@ pub mod index;
 pub mod line_index;
 pub mod server;
 pub mod stdlib_files;
+pub mod transport;
 pub mod workspace;
 
 pub use server::{guarded, serve};
 
 /// Runs the server on stdin/stdout until the client exits.
 pub fn run_stdio() -> Result<(), String> {
-    let (connection, io_threads) = lsp_server::Connection::stdio();
-    serve(&connection)?;
+    let (connection, io_threads) = transport::stdio();
+    let served = serve(&connection);
     drop(connection);
-    io_threads.join().map_err(|e| e.to_string())
+    io_threads.join()?;
+    served
 }

@@ -68,7 +68,8 @@ pub fn capabilities() -> ServerCapabilities {
     }
 }
 
-/// Runs the server on a connection until the client says `exit` (or goes away).
+/// Runs the server on a connection until the client says `exit` (or goes away);
+/// an error when it says `exit` without `shutdown` first.
 pub fn serve(connection: &Connection) -> Result<(), String> {
     let init = serde_json::json!({
         "capabilities": capabilities(),
@@ -80,6 +81,7 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mut server = Server::new(connection);
     server.ws.folders = workspace_folders(params);
+    let mut shut_down = false;
     loop {
         let message = if server.stale {
             match connection.receiver.try_recv() {
@@ -97,13 +99,30 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
             }
         };
         match message {
-            Message::Request(req) => {
-                if connection.handle_shutdown(&req).map_err(|e| e.to_string())? {
-                    return Ok(());
-                }
-                server.request(req);
+            // After `shutdown` only `exit` is expected: a request is refused,
+            // and the server goes on waiting for `exit`.
+            Message::Request(req) if shut_down => server.send(
+                Response::new_err(
+                    req.id,
+                    ErrorCode::InvalidRequest as i32,
+                    "the server is shutting down: only `exit` is expected".into(),
+                )
+                .into(),
+            ),
+            Message::Request(req) if req.method == "shutdown" => {
+                shut_down = true;
+                server.send(Response::new_ok(req.id, Value::Null).into());
             }
-            Message::Notification(n) if n.method == notif::Exit::METHOD => return Ok(()),
+            Message::Request(req) => server.request(req),
+            // The specification: exit code 0 after `shutdown`, 1 without.
+            Message::Notification(n) if n.method == notif::Exit::METHOD => {
+                return if shut_down {
+                    Ok(())
+                } else {
+                    Err("the client said `exit` without `shutdown`".into())
+                };
+            }
+            Message::Notification(_) if shut_down => {}
             Message::Notification(n) => server.notification(n),
             Message::Response(_) => {}
         }
