@@ -49,7 +49,7 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
     let mut pos = 0usize;
     while pos < src.len() {
         let rest = &src[pos..];
-        if Grammar::parse(Rule::only_trivia, rest).is_ok() {
+        if only_trivia(rest) {
             break;
         }
         match Grammar::parse(Rule::single_item, rest) {
@@ -93,6 +93,35 @@ pub fn parse(file: FileId, src: &str) -> (File, Vec<Diagnostic>) {
         }
     }
     (File { items }, diags)
+}
+
+/// Whether `text` is only blanks and comments: the grammar's `only_trivia`
+/// (`//` comments but not `///` doc comments, except `////`).
+///
+/// Asking pest is exact, but a failed pest parse builds an error whose line
+/// is found by walking back from the end of the input: asked before every
+/// item of a file, that made parsing a file with a syntax error quadratic in
+/// its length. Blanks and line comments are skipped here; at a block comment
+/// (whose nesting pest decides by backtracking) pest is asked after all.
+fn only_trivia(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1), b.get(i + 2), b.get(i + 3)) {
+            (b' ' | b'\t' | b'\n' | b'\r', ..) => i += 1,
+            (b'/', Some(b'/'), Some(b'/'), next) if next != Some(&b'/') => return false,
+            (b'/', Some(b'/'), ..) => {
+                i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
+            }
+            (b'/', Some(b'*'), ..) => {
+                return text
+                    .get(i..)
+                    .is_some_and(|rest| Grammar::parse(Rule::only_trivia, rest).is_ok());
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// The position where nesting first exceeds [`MAX_NESTING`], if it does.
@@ -1745,5 +1774,51 @@ fn dedent_block(parts: &mut [StrPart]) {
             at_line_start = false;
         }
         first = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_trivia_agrees_with_the_grammar() {
+        let pieces = [
+            " ",
+            "\t",
+            "\n",
+            "\r\n",
+            "// c\n",
+            "//",
+            "/// doc\n",
+            "////\n",
+            "//// x",
+            "/* a */",
+            "/* /* nested */ */",
+            "/* open",
+            "*/",
+            "/",
+            "x",
+            "let",
+            "\"s\"",
+            "/*/",
+            "/**/",
+            "///",
+            "\u{b}",
+            "é",
+        ];
+        // Every sequence of up to three pieces.
+        let mut texts = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}")))
+                .collect();
+            texts.extend(longer);
+        }
+        for t in &texts {
+            let grammar = Grammar::parse(Rule::only_trivia, t).is_ok();
+            assert_eq!(only_trivia(t), grammar, "{t:?}");
+        }
     }
 }
