@@ -13,6 +13,8 @@ pub struct StdlibFiles {
     dir: Option<Option<PathBuf>>,
     /// Overrides the directory (tests).
     pub base: Option<PathBuf>,
+    /// [`StdlibFiles::dir_path`], worked out once (it hashes every module).
+    path: std::cell::OnceCell<PathBuf>,
 }
 
 impl StdlibFiles {
@@ -24,20 +26,23 @@ impl StdlibFiles {
         self.dir.as_ref().and_then(|d| d.as_deref())
     }
 
-    /// Where the modules go: a directory named for their content.
-    fn dir_path(&self) -> PathBuf {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for (_, _, text) in tpt_lang::stdlib::MODULES {
-            for b in text.bytes() {
-                hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    /// Where the modules go: a directory named for their content (asked for
+    /// every path the server sees, so hashed once).
+    fn dir_path(&self) -> &Path {
+        self.path.get_or_init(|| {
+            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+            for (_, _, text) in tpt_lang::stdlib::MODULES {
+                for b in text.bytes() {
+                    hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+                }
             }
-        }
-        let base = self.base.clone().unwrap_or_else(std::env::temp_dir);
-        base.join(format!("tpt-stdlib-{hash:016x}"))
+            let base = self.base.clone().unwrap_or_else(std::env::temp_dir);
+            base.join(format!("tpt-stdlib-{hash:016x}"))
+        })
     }
 
     fn write(&self) -> Option<PathBuf> {
-        let dir = self.dir_path();
+        let dir = self.dir_path().to_path_buf();
         for (_, display, text) in tpt_lang::stdlib::MODULES {
             let path = dir.join(display);
             if std::fs::read_to_string(&path).ok().as_deref() == Some(*text) {
