@@ -63,6 +63,7 @@ pub fn capabilities() -> ServerCapabilities {
         })),
         document_symbol_provider: Some(OneOf::Left(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
+        document_range_formatting_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         ..Default::default()
     }
@@ -231,6 +232,7 @@ impl<'c> Server<'c> {
             Rename::METHOD => features::navigate::rename(self, parse(params)?),
             DocumentSymbolRequest::METHOD => features::symbols::document_symbols(self, parse(params)?),
             Formatting::METHOD => features::edits::formatting(self, parse(params)?),
+            RangeFormatting::METHOD => features::edits::range_formatting(self, parse(params)?),
             CodeActionRequest::METHOD => features::edits::code_actions(self, parse(params)?),
             _ => Err(Failure::new(
                 ErrorCode::MethodNotFound,

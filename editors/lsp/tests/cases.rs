@@ -141,20 +141,34 @@ fn run_request(client: &mut Client, line: &str) -> String {
             }
             out
         }
-        "format" => {
-            let r = client.request_raw(
-                "textDocument/formatting",
-                json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 2, "insertSpaces": true } }),
-            );
+        "format" | "rangeformat" => {
+            let options = json!({ "tabSize": 2, "insertSpaces": true });
+            let r = if command == "format" {
+                client.request_raw(
+                    "textDocument/formatting",
+                    json!({ "textDocument": { "uri": uri }, "options": options }),
+                )
+            } else {
+                let (from, to) = arg.split_once('-').expect("L:C-L:C");
+                client.request_raw(
+                    "textDocument/rangeFormatting",
+                    json!({ "textDocument": { "uri": uri }, "range": { "start": position(from), "end": position(to) }, "options": options }),
+                )
+            };
             match (r.result, r.error) {
                 (_, Some(e)) => format!("error {}: {}\n", e.code, e.message),
-                (Some(v), None) => match v.as_array().and_then(|a| a.first()) {
-                    Some(edit) => format!(
-                        "{}\n{}",
-                        range(&edit["range"]),
-                        edit["newText"].as_str().unwrap_or("")
-                    ),
-                    None => "(unchanged)\n".into(),
+                (Some(v), None) => match v.as_array() {
+                    Some(edits) if !edits.is_empty() => edits
+                        .iter()
+                        .map(|edit| {
+                            format!(
+                                "edit {}: {:?}\n",
+                                range(&edit["range"]),
+                                edit["newText"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect(),
+                    _ => "(unchanged)\n".into(),
                 },
                 (None, None) => "(nothing)\n".into(),
             }

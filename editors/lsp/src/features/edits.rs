@@ -1,12 +1,13 @@
-//! Edits the server proposes: formatting (exactly `tpt fmt`), and quick fixes
-//! for the diagnostics that carry a "did you mean" suggestion.
+//! Edits the server proposes: formatting and range formatting (exactly `tpt
+//! fmt`, as edits of the changed lines only), and quick fixes for the
+//! diagnostics that carry a "did you mean" suggestion.
 
 use std::collections::HashMap;
 
 use lsp_server::ErrorCode;
 use lsp_types::{
-    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, DocumentFormattingParams, Range,
-    TextEdit, WorkspaceEdit,
+    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, DocumentFormattingParams,
+    DocumentRangeFormattingParams, Range, TextEdit, Url, WorkspaceEdit,
 };
 use serde_json::Value;
 use tpt_lang::source::FileId;
@@ -15,7 +16,19 @@ use crate::line_index::LineIndex;
 use crate::server::{Answer, Failure, Server};
 
 pub fn formatting(server: &mut Server, p: DocumentFormattingParams) -> Answer {
-    let Some((a, file)) = server.file(&p.text_document.uri) else {
+    format_edits(server, &p.text_document.uri, None)
+}
+
+/// Formats the whole file (`tpt fmt` decides the layout of a whole file) and
+/// answers the edits that touch `range`.
+pub fn range_formatting(server: &mut Server, p: DocumentRangeFormattingParams) -> Answer {
+    format_edits(server, &p.text_document.uri, Some(p.range))
+}
+
+/// The edits that make the file what `tpt fmt` makes of it (those touching
+/// `only`, when given), as few and as small as the changed lines allow.
+fn format_edits(server: &mut Server, uri: &Url, only: Option<Range>) -> Answer {
+    let Some((a, file)) = server.file(uri) else {
         return Ok(Value::Null);
     };
     let Some(source) = a.program.sources.get(file) else {
@@ -23,16 +36,55 @@ pub fn formatting(server: &mut Server, p: DocumentFormattingParams) -> Answer {
     };
     let text = &source.text;
     match tpt_lang::fmt::format_source(FileId(0), text) {
-        Ok(formatted) if formatted == **text => Ok(serde_json::json!([])),
         Ok(formatted) => {
-            let whole = LineIndex::new(text).range(0, text.len());
-            Ok(serde_json::to_value(vec![TextEdit::new(whole, formatted)]).unwrap_or(Value::Null))
+            let edits: Vec<TextEdit> = line_edits(text, &formatted, &LineIndex::of(source))
+                .into_iter()
+                .filter(|e| only.is_none_or(|r| overlaps(&e.range, &r)))
+                .collect();
+            Ok(serde_json::to_value(edits).unwrap_or(Value::Null))
         }
         Err(_) => Err(Failure::new(
             ErrorCode::RequestFailed,
             "cannot format a file with syntax errors: fix the errors shown first",
         )),
     }
+}
+
+/// The edits that turn `old` into `new`: one per run of changed lines, so
+/// that an editor keeps its marks, folds and cursor on the lines that stay.
+/// Ranges are in `old` (`index` is its line index), as the protocol applies
+/// all edits to the text before them.
+fn line_edits(old: &str, new: &str, index: &LineIndex<'_>) -> Vec<TextEdit> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let old_lines = diff.old_slices();
+    let new_lines = diff.new_slices();
+    // Where each line of `old` starts, and the end.
+    let mut starts = Vec::with_capacity(old_lines.len() + 1);
+    let mut at = 0;
+    for line in old_lines {
+        starts.push(at);
+        at += line.len();
+    }
+    starts.push(at);
+    let mut edits: Vec<TextEdit> = Vec::new();
+    for op in diff.ops() {
+        let (o, n) = (op.old_range(), op.new_range());
+        if matches!(op.tag(), similar::DiffTag::Equal) {
+            continue;
+        }
+        let start = starts.get(o.start).copied().unwrap_or(old.len());
+        let end = starts.get(o.end).copied().unwrap_or(old.len());
+        let text: String = new_lines.get(n).map(|l| l.concat()).unwrap_or_default();
+        // Adjacent changes (a deletion next to an insertion) are one edit.
+        match edits.last_mut() {
+            Some(last) if last.range.end == index.position(start) => {
+                last.range.end = index.position(end);
+                last.new_text.push_str(&text);
+            }
+            _ => edits.push(TextEdit::new(index.range(start, end), text)),
+        }
+    }
+    edits
 }
 
 fn overlaps(a: &Range, b: &Range) -> bool {
@@ -88,4 +140,41 @@ pub fn code_actions(server: &mut Server, p: CodeActionParams) -> Answer {
         }));
     }
     Ok(serde_json::to_value(actions).unwrap_or(Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::line_index::apply_change;
+
+    /// `old` with `edits` applied, last first (each range is in `old`).
+    fn applied(old: &str, edits: &[TextEdit]) -> String {
+        let mut text = old.to_string();
+        for e in edits.iter().rev() {
+            apply_change(&mut text, Some(e.range), &e.new_text);
+        }
+        text
+    }
+
+    #[test]
+    fn line_edits_turn_the_old_text_into_the_new_one_touching_only_changed_lines() {
+        let cases = [
+            ("a\nb\nc\n", "a\nB\nc\n", 1),
+            ("a\nb\nc\n", "a\nc\n", 1),
+            ("a\nc\n", "a\nb\nc\n", 1),
+            ("a\nb\nc\nd\n", "A\nb\nc\nD\n", 2),
+            ("a\nb", "a\nb\n", 1),
+            ("", "a\n", 1),
+            ("a\n", "", 1),
+            ("same\n", "same\n", 0),
+            ("x = 1\r\ny = 2\r\n", "x = 1\r\ny  = 2\r\n", 1),
+            ("é😀\nb\n", "é😀\nβ\n", 1),
+        ];
+        for (old, new, count) in cases {
+            let index = LineIndex::new(old);
+            let edits = line_edits(old, new, &index);
+            assert_eq!(applied(old, &edits), new, "{old:?} → {new:?}: {edits:?}");
+            assert_eq!(edits.len(), count, "{old:?} → {new:?}: {edits:?}");
+        }
+    }
 }
