@@ -490,34 +490,12 @@ fn lsp_frame(body: &[u8]) -> Vec<u8> {
 /// Runs `tpt lsp` in `dir` with `input` on stdin (then closed): every message
 /// it wrote, and its exit code.
 fn lsp_session(dir: &Path, input: &[u8]) -> (Vec<serde_json::Value>, i32) {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
-        .arg("lsp")
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tpt lsp starts");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(input).expect("the server reads its input");
-    drop(stdin);
-    let out = child.wait_with_output().expect("tpt lsp ends");
-    let mut messages = Vec::new();
-    let mut rest = out.stdout.as_slice();
-    while let Some(at) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
-        let header = String::from_utf8_lossy(&rest[..at]);
-        let length: usize = header
-            .trim()
-            .strip_prefix("Content-Length: ")
-            .and_then(|n| n.parse().ok())
-            .expect("a Content-Length header");
-        let body = &rest[at + 4..at + 4 + length];
-        messages.push(serde_json::from_slice(body).expect("JSON"));
-        rest = &rest[at + 4 + length..];
-    }
-    (messages, out.status.code().unwrap_or(-1))
+    let mut lsp = LspProcess::start(dir);
+    lsp.write(input);
+    drop(lsp.stdin.take());
+    let messages = lsp.messages.iter().collect();
+    let code = lsp.child.wait().ok().and_then(|s| s.code()).unwrap_or(-1);
+    (messages, code)
 }
 
 #[test]
@@ -598,4 +576,132 @@ fn the_language_server_answers_bad_frames_and_keeps_its_lifecycle() {
     input.extend(lsp_frame(br#"{"jsonrpc":"2.0","method":"exit"}"#));
     let (_, code) = lsp_session(dir.path(), &input);
     assert_eq!(code, 1);
+}
+
+/// `tpt lsp` as a process: frames written to it, messages read from it as
+/// they come.
+struct LspProcess {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    messages: std::sync::mpsc::Receiver<serde_json::Value>,
+}
+
+impl LspProcess {
+    fn start(dir: &Path) -> LspProcess {
+        use std::io::Read as _;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
+            .arg("lsp")
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tpt lsp starts");
+        let stdin = child.stdin.take();
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let (send, messages) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            while let Ok(n) = stdout.read(&mut chunk) {
+                if n == 0 {
+                    return;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                while let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let header = String::from_utf8_lossy(&buf[..at]).into_owned();
+                    let Some(length) = header
+                        .trim()
+                        .strip_prefix("Content-Length: ")
+                        .and_then(|n| n.parse::<usize>().ok())
+                    else {
+                        return;
+                    };
+                    if buf.len() < at + 4 + length {
+                        break;
+                    }
+                    let message = serde_json::from_slice(&buf[at + 4..at + 4 + length]).unwrap_or_default();
+                    buf.drain(..at + 4 + length);
+                    if send.send(message).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        LspProcess {
+            child,
+            stdin,
+            messages,
+        }
+    }
+
+    fn send(&mut self, message: serde_json::Value) {
+        self.write(&lsp_frame(message.to_string().as_bytes()));
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        use std::io::Write as _;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).expect("the server reads");
+    }
+
+    /// The next message, within 30 s.
+    fn next(&self) -> serde_json::Value {
+        self.messages
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a message from the server within 30 s")
+    }
+
+    /// Says `shutdown` and `exit`; the exit code.
+    fn stop(mut self) -> i32 {
+        use serde_json::json;
+        self.send(json!({ "jsonrpc": "2.0", "id": 999, "method": "shutdown" }));
+        self.send(json!({ "jsonrpc": "2.0", "method": "exit" }));
+        drop(self.stdin.take());
+        self.child.wait().ok().and_then(|s| s.code()).unwrap_or(-1)
+    }
+}
+
+#[test]
+fn a_burst_of_edits_is_analysed_once_not_edit_by_edit() {
+    use serde_json::json;
+    let dir = temp();
+    write(dir.path(), "main.tpt", "let x = 0\n");
+    let uri = format!("file://{}/main.tpt", dir.path().display());
+    let mut lsp = LspProcess::start(dir.path());
+    lsp.send(json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {} } }));
+    lsp.send(json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }));
+    // The whole burst in one write, as a client replaying its changes sends it.
+    let mut burst = lsp_frame(
+        json!({ "jsonrpc": "2.0", "method": "textDocument/didOpen", "params": { "textDocument": {
+            "uri": uri, "languageId": "tpt", "version": 1, "text": "let x = 0\n" } } })
+        .to_string()
+        .as_bytes(),
+    );
+    for version in 2..202 {
+        let change = json!({ "jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+            "textDocument": { "uri": uri, "version": version },
+            "contentChanges": [{ "text": format!("let x = {version}\n") }] } });
+        burst.extend(lsp_frame(change.to_string().as_bytes()));
+    }
+    lsp.write(&burst);
+    // Diagnostics until those of the last version.
+    let mut published = 0;
+    loop {
+        let m = lsp.next();
+        if m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri.as_str() {
+            published += 1;
+            if m["params"]["version"] == 201 {
+                break;
+            }
+        }
+    }
+    // The server reads ahead and analyses the last text, not each one (it was
+    // one analysis per edit: the reader handed over one message at a time).
+    assert!(
+        (1..=10).contains(&published),
+        "{published} publications for 200 edits"
+    );
+    assert_eq!(lsp.stop(), 0);
 }

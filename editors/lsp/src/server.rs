@@ -1,8 +1,8 @@
 //! The main loop: messages in, responses and diagnostics out.
 //!
 //! One thread handles every message in order. Edits only mark the workspace
-//! stale; analysis runs when the queue of incoming messages is empty (so a
-//! burst of keystrokes is analysed once) or when a request needs it.
+//! stale; analysis runs when no message has come for [`QUIET`] (so a burst of
+//! keystrokes is analysed once) or when a request needs it.
 //! Every handler runs under [`guarded`]: a panic becomes an error response
 //! and a message to the user, and the server goes on.
 
@@ -11,7 +11,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use crossbeam_channel::TryRecvError;
+use crossbeam_channel::RecvTimeoutError;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::Notification as _;
 use lsp_types::{
@@ -69,6 +69,10 @@ pub fn capabilities() -> ServerCapabilities {
     }
 }
 
+/// How long the server waits for another message before analysing what
+/// changed: messages that come closer together are handled first.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Runs the server on a connection until the client says `exit` (or goes away);
 /// an error when it says `exit` without `shutdown` first.
 pub fn serve(connection: &Connection) -> Result<(), String> {
@@ -85,13 +89,15 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
     let mut shut_down = false;
     loop {
         let message = if server.stale {
-            match connection.receiver.try_recv() {
+            // A burst of edits (a paste, a multi-cursor change, a client
+            // replaying its changes) is analysed once, after a short quiet.
+            match connection.receiver.recv_timeout(QUIET) {
                 Ok(m) => m,
-                Err(TryRecvError::Empty) => {
+                Err(RecvTimeoutError::Timeout) => {
                     server.publish();
                     continue;
                 }
-                Err(TryRecvError::Disconnected) => return Ok(()),
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
         } else {
             match connection.receiver.recv() {

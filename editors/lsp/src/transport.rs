@@ -11,6 +11,9 @@ use crossbeam_channel::{bounded, Sender};
 use lsp_server::{Connection, ErrorCode, Message};
 use serde_json::Value;
 
+/// How many messages the reader may read ahead of the server.
+const READ_AHEAD: usize = 4096;
+
 /// The largest body read; a longer one is skipped and answered with an error
 /// (reading it whole would let one frame take all the memory).
 pub const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -70,7 +73,10 @@ pub fn stdio() -> (Connection, IoThreads) {
             }
         }
     });
-    let (reader_sender, reader_receiver) = bounded::<Message>(0);
+    // Room to read ahead: the server drains what is waiting before analysing,
+    // so a burst of edits is analysed once (with no room, the reader handed
+    // over one message at a time and every edit was analysed on its own).
+    let (reader_sender, reader_receiver) = bounded::<Message>(READ_AHEAD);
     let reader = std::thread::spawn(move || -> io::Result<()> {
         let mut stdin = io::stdin().lock();
         pump(&mut stdin, &reader_sender, &bad_sender)
