@@ -64,6 +64,7 @@ pub fn capabilities() -> ServerCapabilities {
         document_symbol_provider: Some(OneOf::Left(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
         document_range_formatting_provider: Some(OneOf::Left(true)),
+        document_highlight_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         ..Default::default()
     }
@@ -234,6 +235,7 @@ impl<'c> Server<'c> {
             Completion::METHOD => features::completion::completion(self, parse(params)?),
             GotoDefinition::METHOD => features::navigate::definition(self, parse(params)?),
             References::METHOD => features::navigate::references(self, parse(params)?),
+            DocumentHighlightRequest::METHOD => features::navigate::highlight(self, parse(params)?),
             PrepareRenameRequest::METHOD => features::navigate::prepare_rename(self, parse(params)?),
             Rename::METHOD => features::navigate::rename(self, parse(params)?),
             DocumentSymbolRequest::METHOD => features::symbols::document_symbols(self, parse(params)?),

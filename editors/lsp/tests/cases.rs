@@ -120,6 +120,23 @@ fn run_request(client: &mut Client, line: &str) -> String {
                 .map(|ls| ls.iter().map(|l| format!("{}\n", location(l))).collect())
                 .unwrap_or_else(|| "(nothing)\n".into())
         }
+        "highlight" => {
+            let r = client.request("textDocument/documentHighlight", at(arg));
+            r.as_array()
+                .map(|hs| {
+                    hs.iter()
+                        .map(|h| {
+                            let kind = match h["kind"].as_u64() {
+                                Some(3) => "write",
+                                Some(2) => "read",
+                                _ => "text",
+                            };
+                            format!("{} {kind}\n", range(&h["range"]))
+                        })
+                        .collect()
+                })
+                .unwrap_or_else(|| "(nothing)\n".into())
+        }
         "rename" => {
             let mut params = at(arg);
             params["newName"] = json!(rest);

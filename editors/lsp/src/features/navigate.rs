@@ -1,15 +1,17 @@
-//! Go to definition, find references and rename: lookups in the symbol index.
+//! Go to definition, find references, document highlight and rename: lookups
+//! in the symbol index.
 //! A rename edits every file of the configuration that names the target
 //! (`main.tpt`, `envs/*.tpt`, imported files); names of the standard library
 //! and builtins cannot be renamed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use lsp_server::ErrorCode;
 use lsp_types::{
-    GotoDefinitionParams, Location, PrepareRenameResponse, ReferenceParams, RenameParams,
-    TextDocumentPositionParams, TextEdit, Url, WorkspaceEdit,
+    DocumentHighlight, DocumentHighlightKind, DocumentHighlightParams, GotoDefinitionParams, Location,
+    PrepareRenameResponse, ReferenceParams, RenameParams, TextDocumentPositionParams, TextEdit, Url,
+    WorkspaceEdit,
 };
 use serde_json::Value;
 use tpt_lang::program::ModuleId;
@@ -91,6 +93,8 @@ pub fn references(server: &mut Server, p: ReferenceParams) -> Answer {
     };
     let include_decl = p.context.include_declaration;
     let mut locations: Vec<Location> = Vec::new();
+    // A file read by several configurations is found in each: once is enough.
+    let mut seen: HashSet<(Url, [u32; 4])> = HashSet::new();
     for (a, target) in analyses_naming(server, &at.analysis, &occ.target) {
         let spans: Vec<Span> = a
             .index()
@@ -101,12 +105,45 @@ pub fn references(server: &mut Server, p: ReferenceParams) -> Answer {
             .collect();
         let mut loc = server.locator(&a);
         for l in spans.into_iter().filter_map(|s| loc.location(s)) {
-            if !locations.contains(&l) {
+            let (start, end) = (l.range.start, l.range.end);
+            if seen.insert((
+                l.uri.clone(),
+                [start.line, start.character, end.line, end.character],
+            )) {
                 locations.push(l);
             }
         }
     }
     Ok(serde_json::to_value(locations).unwrap_or(Value::Null))
+}
+
+/// Every occurrence in this file of what the cursor names: the declaration
+/// as written (`Write`), the uses as read (`Read`).
+pub fn highlight(server: &mut Server, p: DocumentHighlightParams) -> Answer {
+    let Some(at) = At::of(server, &p.text_document_position_params) else {
+        return Ok(Value::Null);
+    };
+    let index = at.analysis.index();
+    let Some(occ) = index.at(at.file, at.offset) else {
+        return Ok(Value::Null);
+    };
+    let loc = server.locator(&at.analysis);
+    let highlights: Vec<DocumentHighlight> = index
+        .in_file(at.file)
+        .iter()
+        .filter(|o| o.target == occ.target)
+        .filter_map(|o| {
+            Some(DocumentHighlight {
+                range: loc.range(o.span)?,
+                kind: Some(if o.is_decl {
+                    DocumentHighlightKind::WRITE
+                } else {
+                    DocumentHighlightKind::READ
+                }),
+            })
+        })
+        .collect();
+    Ok(serde_json::to_value(highlights).unwrap_or(Value::Null))
 }
 
 /// The analyses that may name a target, each with the target in its terms: the
