@@ -65,6 +65,7 @@ pub fn capabilities() -> ServerCapabilities {
         document_formatting_provider: Some(OneOf::Left(true)),
         document_range_formatting_provider: Some(OneOf::Left(true)),
         document_highlight_provider: Some(OneOf::Left(true)),
+        folding_range_provider: Some(lsp_types::FoldingRangeProviderCapability::Simple(true)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         ..Default::default()
     }
@@ -239,6 +240,7 @@ impl<'c> Server<'c> {
             PrepareRenameRequest::METHOD => features::navigate::prepare_rename(self, parse(params)?),
             Rename::METHOD => features::navigate::rename(self, parse(params)?),
             DocumentSymbolRequest::METHOD => features::symbols::document_symbols(self, parse(params)?),
+            FoldingRangeRequest::METHOD => features::symbols::folding_ranges(self, parse(params)?),
             Formatting::METHOD => features::edits::formatting(self, parse(params)?),
             RangeFormatting::METHOD => features::edits::range_formatting(self, parse(params)?),
             CodeActionRequest::METHOD => features::edits::code_actions(self, parse(params)?),

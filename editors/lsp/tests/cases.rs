@@ -120,6 +120,25 @@ fn run_request(client: &mut Client, line: &str) -> String {
                 .map(|ls| ls.iter().map(|l| format!("{}\n", location(l))).collect())
                 .unwrap_or_else(|| "(nothing)\n".into())
         }
+        "folding" => {
+            let r = client.request(
+                "textDocument/foldingRange",
+                json!({ "textDocument": { "uri": uri } }),
+            );
+            r.as_array()
+                .map(|fs| {
+                    fs.iter()
+                        .map(|f| {
+                            format!(
+                                "lines {}-{}\n",
+                                f["startLine"].as_u64().unwrap_or(0) + 1,
+                                f["endLine"].as_u64().unwrap_or(0) + 1
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_else(|| "(nothing)\n".into())
+        }
         "highlight" => {
             let r = client.request("textDocument/documentHighlight", at(arg));
             r.as_array()

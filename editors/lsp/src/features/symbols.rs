@@ -1,9 +1,12 @@
 //! Document symbols: the outline of one file, from its tree — imports,
 //! params, `let`s, functions, types and schemas (with their fields),
 //! resources (with their entries; inside `for` blocks too), environments
-//! (with their settings and overlays).
+//! (with their settings and overlays). And the folds of a file: its items
+//! over more than one line.
 
-use lsp_types::{DocumentSymbol, DocumentSymbolParams, SymbolKind};
+use lsp_types::{
+    DocumentSymbol, DocumentSymbolParams, FoldingRange, FoldingRangeKind, FoldingRangeParams, SymbolKind,
+};
 use serde_json::Value;
 use tpt_lang::source::Span;
 use tpt_lang::syntax::ast::{self, ItemKind};
@@ -25,6 +28,43 @@ pub fn document_symbols(server: &mut Server, p: DocumentSymbolParams) -> Answer 
     };
     let symbols: Vec<DocumentSymbol> = tree.items.iter().filter_map(|i| outline.item(i)).collect();
     Ok(serde_json::to_value(symbols).unwrap_or(Value::Null))
+}
+
+/// The folds of a file: every item over more than one line, and the items
+/// inside components and `for` blocks.
+pub fn folding_ranges(server: &mut Server, p: FoldingRangeParams) -> Answer {
+    let Some((a, file)) = server.file(&p.text_document.uri) else {
+        return Ok(Value::Null);
+    };
+    let (Some(tree), Some(source)) = (a.trees.get(&file), a.program.sources.get(file)) else {
+        return Ok(Value::Null);
+    };
+    let index = LineIndex::of(source);
+    let mut folds = Vec::new();
+    let mut items: Vec<&ast::Item> = tree.items.iter().collect();
+    while let Some(item) = items.pop() {
+        let (start, end) = (
+            index.position(item.span.start as usize),
+            index.position(item.span.end as usize),
+        );
+        if end.line > start.line {
+            folds.push(FoldingRange {
+                start_line: start.line,
+                start_character: None,
+                end_line: end.line,
+                end_character: None,
+                kind: Some(FoldingRangeKind::Region),
+                collapsed_text: None,
+            });
+        }
+        match &item.kind {
+            ItemKind::Component(c) => items.extend(&c.items),
+            ItemKind::For(f) => items.extend(&f.members),
+            _ => {}
+        }
+    }
+    folds.sort_by_key(|f| (f.start_line, f.end_line));
+    Ok(serde_json::to_value(folds).unwrap_or(Value::Null))
 }
 
 struct Outline<'t> {
