@@ -65,6 +65,10 @@ pub fn capabilities() -> ServerCapabilities {
         document_formatting_provider: Some(OneOf::Left(true)),
         document_range_formatting_provider: Some(OneOf::Left(true)),
         document_highlight_provider: Some(OneOf::Left(true)),
+        document_link_provider: Some(lsp_types::DocumentLinkOptions {
+            resolve_provider: Some(false),
+            work_done_progress_options: Default::default(),
+        }),
         folding_range_provider: Some(lsp_types::FoldingRangeProviderCapability::Simple(true)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         ..Default::default()
@@ -237,6 +241,7 @@ impl<'c> Server<'c> {
             GotoDefinition::METHOD => features::navigate::definition(self, parse(params)?),
             References::METHOD => features::navigate::references(self, parse(params)?),
             DocumentHighlightRequest::METHOD => features::navigate::highlight(self, parse(params)?),
+            DocumentLinkRequest::METHOD => features::navigate::links(self, parse(params)?),
             PrepareRenameRequest::METHOD => features::navigate::prepare_rename(self, parse(params)?),
             Rename::METHOD => features::navigate::rename(self, parse(params)?),
             DocumentSymbolRequest::METHOD => features::symbols::document_symbols(self, parse(params)?),

@@ -120,6 +120,29 @@ fn run_request(client: &mut Client, line: &str) -> String {
                 .map(|ls| ls.iter().map(|l| format!("{}\n", location(l))).collect())
                 .unwrap_or_else(|| "(nothing)\n".into())
         }
+        "links" => {
+            let r = client.request(
+                "textDocument/documentLink",
+                json!({ "textDocument": { "uri": uri } }),
+            );
+            r.as_array()
+                .map(|ls| {
+                    ls.iter()
+                        .map(|l| {
+                            let target = l["target"].as_str().unwrap_or("");
+                            // The file's name: the directories are the test's or the stdlib copy's.
+                            let shown = target.rsplit('/').take(2).collect::<Vec<_>>();
+                            format!(
+                                "{} → …/{}/{}\n",
+                                range(&l["range"]),
+                                shown.get(1).unwrap_or(&""),
+                                shown.first().unwrap_or(&"")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_else(|| "(nothing)\n".into())
+        }
         "folding" => {
             let r = client.request(
                 "textDocument/foldingRange",

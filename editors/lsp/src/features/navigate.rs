@@ -1,5 +1,5 @@
-//! Go to definition, find references, document highlight and rename: lookups
-//! in the symbol index.
+//! Go to definition, find references, document highlight, document links
+//! (import sources) and rename: lookups in the symbol index.
 //! A rename edits every file of the configuration that names the target
 //! (`main.tpt`, `envs/*.tpt`, imported files); names of the standard library
 //! and builtins cannot be renamed.
@@ -9,9 +9,9 @@ use std::rc::Rc;
 
 use lsp_server::ErrorCode;
 use lsp_types::{
-    DocumentHighlight, DocumentHighlightKind, DocumentHighlightParams, GotoDefinitionParams, Location,
-    PrepareRenameResponse, ReferenceParams, RenameParams, TextDocumentPositionParams, TextEdit, Url,
-    WorkspaceEdit,
+    DocumentHighlight, DocumentHighlightKind, DocumentHighlightParams, DocumentLink, DocumentLinkParams,
+    GotoDefinitionParams, Location, PrepareRenameResponse, ReferenceParams, RenameParams,
+    TextDocumentPositionParams, TextEdit, Url, WorkspaceEdit,
 };
 use serde_json::Value;
 use tpt_lang::program::ModuleId;
@@ -82,6 +82,28 @@ pub fn definition(server: &mut Server, p: GotoDefinitionParams) -> Answer {
     };
     let location = span.and_then(|s| server.locator(&at.analysis).location(s));
     Ok(serde_json::to_value(location).unwrap_or(Value::Null))
+}
+
+/// The import sources of a file (`"./lib/net.tpt"`, `std.aws`) as links to
+/// the modules they load (the standard library's written copies).
+pub fn links(server: &mut Server, p: DocumentLinkParams) -> Answer {
+    let Some((a, file)) = server.file(&p.text_document.uri) else {
+        return Ok(Value::Null);
+    };
+    let sources: Vec<(Span, ModuleId)> = a.index().links.get(&file).cloned().unwrap_or_default();
+    let mut loc = server.locator(&a);
+    let links: Vec<DocumentLink> = sources
+        .into_iter()
+        .filter_map(|(span, m)| {
+            Some(DocumentLink {
+                range: loc.range(span)?,
+                target: Some(loc.uri_of(module_start(&a, m)?)?),
+                tooltip: None,
+                data: None,
+            })
+        })
+        .collect();
+    Ok(serde_json::to_value(links).unwrap_or(Value::Null))
 }
 
 pub fn references(server: &mut Server, p: ReferenceParams) -> Answer {
