@@ -70,6 +70,7 @@ pub fn capabilities() -> ServerCapabilities {
             work_done_progress_options: Default::default(),
         }),
         folding_range_provider: Some(lsp_types::FoldingRangeProviderCapability::Simple(true)),
+        selection_range_provider: Some(lsp_types::SelectionRangeProviderCapability::Simple(true)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         ..Default::default()
     }
@@ -246,6 +247,7 @@ impl<'c> Server<'c> {
             Rename::METHOD => features::navigate::rename(self, parse(params)?),
             DocumentSymbolRequest::METHOD => features::symbols::document_symbols(self, parse(params)?),
             FoldingRangeRequest::METHOD => features::symbols::folding_ranges(self, parse(params)?),
+            SelectionRangeRequest::METHOD => features::symbols::selection_ranges(self, parse(params)?),
             Formatting::METHOD => features::edits::formatting(self, parse(params)?),
             RangeFormatting::METHOD => features::edits::range_formatting(self, parse(params)?),
             CodeActionRequest::METHOD => features::edits::code_actions(self, parse(params)?),

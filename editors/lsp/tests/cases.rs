@@ -120,6 +120,22 @@ fn run_request(client: &mut Client, line: &str) -> String {
                 .map(|ls| ls.iter().map(|l| format!("{}\n", location(l))).collect())
                 .unwrap_or_else(|| "(nothing)\n".into())
         }
+        "selection" => {
+            let r = client.request(
+                "textDocument/selectionRange",
+                json!({ "textDocument": { "uri": uri }, "positions": [position(arg)] }),
+            );
+            let mut out = String::new();
+            let mut at = r.get(0);
+            while let Some(s) = at {
+                out.push_str(&format!("{}\n", range(&s["range"])));
+                at = s.get("parent");
+            }
+            if out.is_empty() {
+                out = "(nothing)\n".into();
+            }
+            out
+        }
         "links" => {
             let r = client.request(
                 "textDocument/documentLink",

@@ -1,11 +1,12 @@
 //! Document symbols: the outline of one file, from its tree — imports,
 //! params, `let`s, functions, types and schemas (with their fields),
 //! resources (with their entries; inside `for` blocks too), environments
-//! (with their settings and overlays). And the folds of a file: its items
-//! over more than one line.
+//! (with their settings and overlays). And the folds of a file (its items
+//! over more than one line), and the ranges a selection grows through.
 
 use lsp_types::{
-    DocumentSymbol, DocumentSymbolParams, FoldingRange, FoldingRangeKind, FoldingRangeParams, SymbolKind,
+    DocumentSymbol, DocumentSymbolParams, FoldingRange, FoldingRangeKind, FoldingRangeParams, SelectionRange,
+    SelectionRangeParams, SymbolKind,
 };
 use serde_json::Value;
 use tpt_lang::source::Span;
@@ -65,6 +66,91 @@ pub fn folding_ranges(server: &mut Server, p: FoldingRangeParams) -> Answer {
     }
     folds.sort_by_key(|f| (f.start_line, f.end_line));
     Ok(serde_json::to_value(folds).unwrap_or(Value::Null))
+}
+
+/// For each position, the ranges a selection grows through: the name or
+/// literal under the cursor, each expression around it, the entry, the item
+/// (and the items around it in a component or `for` block), the file.
+pub fn selection_ranges(server: &mut Server, p: SelectionRangeParams) -> Answer {
+    let Some((a, file)) = server.file(&p.text_document.uri) else {
+        return Ok(Value::Null);
+    };
+    let (Some(tree), Some(source)) = (a.trees.get(&file), a.program.sources.get(file)) else {
+        return Ok(Value::Null);
+    };
+    let index = LineIndex::of(source);
+    let whole = (0, source.text.len() as u32);
+    let answers: Vec<SelectionRange> = p
+        .positions
+        .iter()
+        .map(|pos| {
+            let offset = index.offset(*pos) as u32;
+            let mut spans = vec![whole];
+            let holds = |s: Span| s.start <= offset && offset <= s.end;
+            let mut items: Vec<&ast::Item> = tree.items.iter().filter(|i| holds(i.span)).collect();
+            while let Some(item) = items.pop() {
+                spans.push((item.span.start, item.span.end));
+                item.visit_exprs(&mut |e| {
+                    if holds(e.span) {
+                        spans.push((e.span.start, e.span.end));
+                    }
+                });
+                match &item.kind {
+                    ItemKind::Resource(r) => spans.extend(
+                        r.body
+                            .iter()
+                            .filter(|e| holds(e.span))
+                            .map(|e| (e.span.start, e.span.end)),
+                    ),
+                    ItemKind::Schema(sc) => spans.extend(
+                        sc.fields
+                            .iter()
+                            .filter(|f| holds(f.span))
+                            .map(|f| (f.span.start, f.span.end)),
+                    ),
+                    ItemKind::Environment(env) => {
+                        spans.extend(
+                            env.sets
+                                .iter()
+                                .filter(|x| holds(x.span))
+                                .map(|x| (x.span.start, x.span.end)),
+                        );
+                        spans.extend(
+                            env.overlays
+                                .iter()
+                                .filter(|o| holds(o.span))
+                                .map(|o| (o.span.start, o.span.end)),
+                        );
+                    }
+                    ItemKind::Component(c) => items.extend(c.items.iter().filter(|i| holds(i.span))),
+                    ItemKind::For(f) => items.extend(f.members.iter().filter(|i| holds(i.span))),
+                    _ => {}
+                }
+            }
+            if let Some(o) = a.index().at(file, offset as usize) {
+                spans.push((o.span.start, o.span.end));
+            }
+            // Outermost first; each kept range holds the one before it.
+            spans.sort_by_key(|(start, end)| (std::cmp::Reverse(end - start), *start));
+            let mut chain: Option<SelectionRange> = None;
+            let mut last: Option<(u32, u32)> = None;
+            for (start, end) in spans {
+                if last.is_some_and(|(ls, le)| start < ls || end > le || (start, end) == (ls, le)) {
+                    continue;
+                }
+                last = Some((start, end));
+                chain = Some(SelectionRange {
+                    range: index.range(start as usize, end as usize),
+                    parent: chain.map(Box::new),
+                });
+            }
+            chain.unwrap_or(SelectionRange {
+                range: index.range(offset as usize, offset as usize),
+                parent: None,
+            })
+        })
+        .collect();
+    Ok(serde_json::to_value(answers).unwrap_or(Value::Null))
 }
 
 struct Outline<'t> {
