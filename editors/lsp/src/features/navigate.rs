@@ -291,6 +291,8 @@ pub fn rename(server: &mut Server, p: RenameParams) -> Answer {
         return Err(Failure::new(ErrorCode::InvalidParams, taken));
     }
     let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
+    // A file read by several configurations is found in each: one edit per place.
+    let mut seen: HashSet<(Url, [u32; 4])> = HashSet::new();
     for (a, target) in analyses_naming(server, &a, &occ.target) {
         let occurrences: Vec<Occurrence> = a.index().occurrences_of(&target).into_iter().cloned().collect();
         let mut loc = server.locator(&a);
@@ -306,10 +308,15 @@ pub fn rename(server: &mut Server, p: RenameParams) -> Answer {
                 new.to_string()
             };
             if let (Some(uri), Some(range)) = (loc.uri_of(o.span), loc.range(o.span)) {
-                let edits = changes.entry(uri).or_default();
-                let edit = TextEdit::new(range, new_text);
-                if !edits.contains(&edit) {
-                    edits.push(edit);
+                let (start, end) = (range.start, range.end);
+                if seen.insert((
+                    uri.clone(),
+                    [start.line, start.character, end.line, end.character],
+                )) {
+                    changes
+                        .entry(uri)
+                        .or_default()
+                        .push(TextEdit::new(range, new_text));
                 }
             }
         }
