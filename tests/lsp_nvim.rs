@@ -25,6 +25,7 @@ local ok, err = pcall(function()
   require('tpt').setup({ cmd = { bin, 'lsp' } })
   vim.cmd('edit ' .. vim.fn.fnameescape(file))
   local buf = vim.api.nvim_get_current_buf()
+  say('root: ' .. require('tpt').root_dir(file))
   say('filetype: ' .. vim.bo[buf].filetype)
   say('syntax: ' .. tostring(vim.b[buf].current_syntax))
   local got = vim.wait(30000, function() return #vim.diagnostic.get(buf) > 0 end, 50)
@@ -97,6 +98,9 @@ fn neovim_receives_diagnostics_hover_and_completion() {
     let (hover_line, hover_col) = position(&text, "  replicas = replicaz", 3);
     let (complete_line, complete_col) = position(&text, "  namespace = \"shop\"", 2);
 
+    // A repository around the configuration: its root is the server's workspace.
+    std::fs::create_dir(tmp.path().join(".git")).expect("mkdir .git");
+
     let script = tmp.path().join("test.lua");
     std::fs::write(&script, SCRIPT).expect("write the script");
     let out = tmp.path().join("out.txt");
@@ -131,6 +135,15 @@ fn neovim_receives_diagnostics_hover_and_completion() {
     }
     let report = std::fs::read_to_string(&out).expect("the script wrote its report");
     let has = |line: &str| report.lines().any(|l| l.starts_with(line));
+    let root = tmp.path().canonicalize().expect("canonical");
+    assert!(
+        report
+            .lines()
+            .any(|l| l
+                .strip_prefix("root: ")
+                .is_some_and(|r| Path::new(r).canonicalize().ok().as_deref() == Some(root.as_path()))),
+        "{report}"
+    );
     assert!(has("filetype: tpt"), "{report}");
     assert!(has("syntax: tpt"), "{report}");
     assert!(!has("error:"), "{report}");

@@ -346,6 +346,14 @@ impl<'c> Server<'c> {
                 analyses.push(a);
             }
         }
+        // Every configuration of the workspace folders too, open or not: an edit
+        // of a shared library shows what it breaks where it is imported.
+        for root in self.ws.all_configurations() {
+            let a = self.ws.analysis(&root);
+            if !analyses.iter().any(|b| Rc::ptr_eq(&a, b)) {
+                analyses.push(a);
+            }
+        }
         for a in analyses {
             if self
                 .published

@@ -159,6 +159,9 @@ pub struct Workspace {
     pub stdlib: StdlibFiles,
     /// The workspace folders (for references and renames across configurations).
     pub folders: Vec<PathBuf>,
+    /// [`Workspace::configurations`], kept until a `main.tpt` appears, goes or
+    /// is opened or closed (every publication checks all of them).
+    configs: Option<Vec<Root>>,
 }
 
 /// How deep and how many directories [`Workspace::configurations`] looks through.
@@ -221,6 +224,9 @@ impl Workspace {
     /// The text of `path` changed: the analyses that read it, or that it may now
     /// join (its configuration), are stale; those of other configurations are kept.
     pub fn changed(&mut self, path: &Path) {
+        if path.file_name().is_some_and(|n| n == "main.tpt") || path.extension().is_none() {
+            self.configs = None;
+        }
         let root = self.root_of(path);
         let alone = Root::File(path.to_path_buf());
         let name = path.to_string_lossy();
@@ -231,6 +237,16 @@ impl Workspace {
     /// Something changed (an edit, a file on disk): every analysis is stale.
     pub fn invalidate(&mut self) {
         self.analyses.clear();
+        self.configs = None;
+    }
+
+    /// Every configuration of the workspace folders ([`Workspace::configurations`]),
+    /// looked for again only after a `main.tpt` (or a directory) changed.
+    pub fn all_configurations(&mut self) -> Vec<Root> {
+        if self.configs.is_none() {
+            self.configs = Some(self.configurations());
+        }
+        self.configs.clone().unwrap_or_default()
     }
 
     fn exists(&self, path: &Path) -> bool {

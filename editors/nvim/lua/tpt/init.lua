@@ -3,9 +3,11 @@
 --   require('tpt').setup()                          -- `tpt` on PATH
 --   require('tpt').setup({ cmd = { '/path/to/tpt', 'lsp' } })
 --
--- Every buffer of filetype `tpt` is attached to one server per configuration:
--- the nearest directory above the file that holds `main.tpt` (else the file's
--- directory).
+-- Every buffer of filetype `tpt` is attached to one server per workspace: the
+-- nearest directory above the file holding `.git` (so that one server sees
+-- every configuration of the repository: references and renames reach them
+-- all, and each is checked), else the nearest directory holding `main.tpt`,
+-- else the file's directory.
 local M = {}
 
 M.defaults = {
@@ -15,13 +17,18 @@ M.defaults = {
   capabilities = nil,
 }
 
--- The configuration directory of a file: the nearest ancestor with main.tpt.
+-- The workspace directory of a file: the nearest ancestor with .git, else the
+-- nearest with main.tpt, else the file's own directory.
 function M.root_dir(path)
   local dir = vim.fn.fnamemodify(path, ':p:h')
   local start = dir
+  local config = nil
   while dir and dir ~= '' do
-    if vim.fn.filereadable(dir .. '/main.tpt') == 1 then
+    if vim.fn.isdirectory(dir .. '/.git') == 1 or vim.fn.filereadable(dir .. '/.git') == 1 then
       return dir
+    end
+    if not config and vim.fn.filereadable(dir .. '/main.tpt') == 1 then
+      config = dir
     end
     local parent = vim.fn.fnamemodify(dir, ':h')
     if parent == dir then
@@ -29,7 +36,7 @@ function M.root_dir(path)
     end
     dir = parent
   end
-  return start
+  return config or start
 end
 
 local clients = {} -- root directory → client id (Neovim 0.7 has no vim.lsp.start)
