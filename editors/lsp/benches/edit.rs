@@ -79,6 +79,19 @@ struct Client {
 }
 
 impl Client {
+    /// A server on an in-memory connection, initialized; and its thread.
+    fn start() -> (Client, std::thread::JoinHandle<Result<(), String>>) {
+        let (server_side, client_side) = Connection::memory();
+        let server = std::thread::spawn(move || tpt_lsp::serve(&server_side));
+        let mut c = Client {
+            conn: client_side,
+            next: 0,
+        };
+        c.request("initialize", json!({ "capabilities": {} }));
+        c.notify("initialized", json!({}));
+        (c, server)
+    }
+
     fn send(&self, m: Message) {
         self.conn.sender.send(m).expect("server running");
     }
@@ -133,14 +146,7 @@ fn main() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path().canonicalize().expect("canonical");
     let lines = generate(&dir);
-    let (server_side, client_side) = Connection::memory();
-    let server = std::thread::spawn(move || tpt_lsp::serve(&server_side));
-    let mut c = Client {
-        conn: client_side,
-        next: 0,
-    };
-    c.request("initialize", json!({ "capabilities": {} }));
-    c.notify("initialized", json!({}));
+    let (mut c, server) = Client::start();
 
     let main_path = dir.join("main.tpt");
     let text = std::fs::read_to_string(&main_path).expect("main.tpt");
@@ -286,14 +292,7 @@ fn scaling() {
         let path = dir.join("main.tpt");
         std::fs::write(&path, &text).expect("write");
         let uri = Url::from_file_path(&path).expect("absolute");
-        let (server_side, client_side) = Connection::memory();
-        let server = std::thread::spawn(move || tpt_lsp::serve(&server_side));
-        let mut c = Client {
-            conn: client_side,
-            next: 0,
-        };
-        c.request("initialize", json!({ "capabilities": {} }));
-        c.notify("initialized", json!({}));
+        let (mut c, server) = Client::start();
         c.notify(
             "textDocument/didOpen",
             json!({ "textDocument": { "uri": uri, "languageId": "tpt", "version": 1, "text": text } }),

@@ -6,151 +6,156 @@
 
 use lsp_types::{
     DocumentSymbol, DocumentSymbolParams, FoldingRange, FoldingRangeKind, FoldingRangeParams, SelectionRange,
-    SelectionRangeParams, SymbolKind,
+    SelectionRangeParams, SymbolKind, Url,
 };
 use serde_json::Value;
-use tpt_lang::source::Span;
+use tpt_lang::source::{FileId, SourceFile, Span};
 use tpt_lang::syntax::ast::{self, ItemKind};
 
 use super::hover::trim_trailing;
 use crate::line_index::LineIndex;
 use crate::server::{Answer, Server};
+use crate::workspace::Analysis;
 
 pub fn document_symbols(server: &mut Server, p: DocumentSymbolParams) -> Answer {
-    let Some((a, file)) = server.file(&p.text_document.uri) else {
+    with_tree(server, &p.text_document.uri, |tree, source, _, _| {
+        let outline = Outline {
+            text: &source.text,
+            index: LineIndex::of(source),
+        };
+        let symbols: Vec<DocumentSymbol> = tree.items.iter().filter_map(|i| outline.item(i)).collect();
+        Ok(serde_json::to_value(symbols).unwrap_or(Value::Null))
+    })
+}
+
+/// `f` on a document's tree and text, its analysis and its id; null for a
+/// document no configuration loads.
+fn with_tree(
+    server: &mut Server,
+    uri: &Url,
+    f: impl FnOnce(&ast::File, &SourceFile, &Analysis, FileId) -> Answer,
+) -> Answer {
+    let Some((a, file)) = server.file(uri) else {
         return Ok(Value::Null);
     };
     let (Some(tree), Some(source)) = (a.trees.get(&file), a.program.sources.get(file)) else {
         return Ok(Value::Null);
     };
-    let outline = Outline {
-        text: &source.text,
-        index: LineIndex::of(source),
-    };
-    let symbols: Vec<DocumentSymbol> = tree.items.iter().filter_map(|i| outline.item(i)).collect();
-    Ok(serde_json::to_value(symbols).unwrap_or(Value::Null))
+    f(tree, source, &a, file)
 }
 
 /// The folds of a file: every item over more than one line, and the items
 /// inside components and `for` blocks.
 pub fn folding_ranges(server: &mut Server, p: FoldingRangeParams) -> Answer {
-    let Some((a, file)) = server.file(&p.text_document.uri) else {
-        return Ok(Value::Null);
-    };
-    let (Some(tree), Some(source)) = (a.trees.get(&file), a.program.sources.get(file)) else {
-        return Ok(Value::Null);
-    };
-    let index = LineIndex::of(source);
-    let mut folds = Vec::new();
-    let mut items: Vec<&ast::Item> = tree.items.iter().collect();
-    while let Some(item) = items.pop() {
-        let (start, end) = (
-            index.position(item.span.start as usize),
-            index.position(item.span.end as usize),
-        );
-        if end.line > start.line {
-            folds.push(FoldingRange {
-                start_line: start.line,
-                start_character: None,
-                end_line: end.line,
-                end_character: None,
-                kind: Some(FoldingRangeKind::Region),
-                collapsed_text: None,
-            });
+    with_tree(server, &p.text_document.uri, |tree, source, _, _| {
+        let index = LineIndex::of(source);
+        let mut folds = Vec::new();
+        let mut items: Vec<&ast::Item> = tree.items.iter().collect();
+        while let Some(item) = items.pop() {
+            let (start, end) = (
+                index.position(item.span.start as usize),
+                index.position(item.span.end as usize),
+            );
+            if end.line > start.line {
+                folds.push(FoldingRange {
+                    start_line: start.line,
+                    start_character: None,
+                    end_line: end.line,
+                    end_character: None,
+                    kind: Some(FoldingRangeKind::Region),
+                    collapsed_text: None,
+                });
+            }
+            match &item.kind {
+                ItemKind::Component(c) => items.extend(&c.items),
+                ItemKind::For(f) => items.extend(&f.members),
+                _ => {}
+            }
         }
-        match &item.kind {
-            ItemKind::Component(c) => items.extend(&c.items),
-            ItemKind::For(f) => items.extend(&f.members),
-            _ => {}
-        }
-    }
-    folds.sort_by_key(|f| (f.start_line, f.end_line));
-    Ok(serde_json::to_value(folds).unwrap_or(Value::Null))
+        folds.sort_by_key(|f| (f.start_line, f.end_line));
+        Ok(serde_json::to_value(folds).unwrap_or(Value::Null))
+    })
 }
 
 /// For each position, the ranges a selection grows through: the name or
 /// literal under the cursor, each expression around it, the entry, the item
 /// (and the items around it in a component or `for` block), the file.
 pub fn selection_ranges(server: &mut Server, p: SelectionRangeParams) -> Answer {
-    let Some((a, file)) = server.file(&p.text_document.uri) else {
-        return Ok(Value::Null);
-    };
-    let (Some(tree), Some(source)) = (a.trees.get(&file), a.program.sources.get(file)) else {
-        return Ok(Value::Null);
-    };
-    let index = LineIndex::of(source);
-    let whole = (0, source.text.len() as u32);
-    let answers: Vec<SelectionRange> = p
-        .positions
-        .iter()
-        .map(|pos| {
-            let offset = index.offset(*pos) as u32;
-            let mut spans = vec![whole];
-            let holds = |s: Span| s.start <= offset && offset <= s.end;
-            let mut items: Vec<&ast::Item> = tree.items.iter().filter(|i| holds(i.span)).collect();
-            while let Some(item) = items.pop() {
-                spans.push((item.span.start, item.span.end));
-                item.visit_exprs(&mut |e| {
-                    if holds(e.span) {
-                        spans.push((e.span.start, e.span.end));
-                    }
-                });
-                match &item.kind {
-                    ItemKind::Resource(r) => spans.extend(
-                        r.body
-                            .iter()
-                            .filter(|e| holds(e.span))
-                            .map(|e| (e.span.start, e.span.end)),
-                    ),
-                    ItemKind::Schema(sc) => spans.extend(
-                        sc.fields
-                            .iter()
-                            .filter(|f| holds(f.span))
-                            .map(|f| (f.span.start, f.span.end)),
-                    ),
-                    ItemKind::Environment(env) => {
-                        spans.extend(
-                            env.sets
+    with_tree(server, &p.text_document.uri, |tree, source, a, file| {
+        let index = LineIndex::of(source);
+        let whole = (0, source.text.len() as u32);
+        let answers: Vec<SelectionRange> = p
+            .positions
+            .iter()
+            .map(|pos| {
+                let offset = index.offset(*pos) as u32;
+                let mut spans = vec![whole];
+                let holds = |s: Span| s.start <= offset && offset <= s.end;
+                let mut items: Vec<&ast::Item> = tree.items.iter().filter(|i| holds(i.span)).collect();
+                while let Some(item) = items.pop() {
+                    spans.push((item.span.start, item.span.end));
+                    item.visit_exprs(&mut |e| {
+                        if holds(e.span) {
+                            spans.push((e.span.start, e.span.end));
+                        }
+                    });
+                    match &item.kind {
+                        ItemKind::Resource(r) => spans.extend(
+                            r.body
                                 .iter()
-                                .filter(|x| holds(x.span))
-                                .map(|x| (x.span.start, x.span.end)),
-                        );
-                        spans.extend(
-                            env.overlays
+                                .filter(|e| holds(e.span))
+                                .map(|e| (e.span.start, e.span.end)),
+                        ),
+                        ItemKind::Schema(sc) => spans.extend(
+                            sc.fields
                                 .iter()
-                                .filter(|o| holds(o.span))
-                                .map(|o| (o.span.start, o.span.end)),
-                        );
+                                .filter(|f| holds(f.span))
+                                .map(|f| (f.span.start, f.span.end)),
+                        ),
+                        ItemKind::Environment(env) => {
+                            spans.extend(
+                                env.sets
+                                    .iter()
+                                    .filter(|x| holds(x.span))
+                                    .map(|x| (x.span.start, x.span.end)),
+                            );
+                            spans.extend(
+                                env.overlays
+                                    .iter()
+                                    .filter(|o| holds(o.span))
+                                    .map(|o| (o.span.start, o.span.end)),
+                            );
+                        }
+                        ItemKind::Component(c) => items.extend(c.items.iter().filter(|i| holds(i.span))),
+                        ItemKind::For(f) => items.extend(f.members.iter().filter(|i| holds(i.span))),
+                        _ => {}
                     }
-                    ItemKind::Component(c) => items.extend(c.items.iter().filter(|i| holds(i.span))),
-                    ItemKind::For(f) => items.extend(f.members.iter().filter(|i| holds(i.span))),
-                    _ => {}
                 }
-            }
-            if let Some(o) = a.index().at(file, offset as usize) {
-                spans.push((o.span.start, o.span.end));
-            }
-            // Outermost first; each kept range holds the one before it.
-            spans.sort_by_key(|(start, end)| (std::cmp::Reverse(end - start), *start));
-            let mut chain: Option<SelectionRange> = None;
-            let mut last: Option<(u32, u32)> = None;
-            for (start, end) in spans {
-                if last.is_some_and(|(ls, le)| start < ls || end > le || (start, end) == (ls, le)) {
-                    continue;
+                if let Some(o) = a.index().at(file, offset as usize) {
+                    spans.push((o.span.start, o.span.end));
                 }
-                last = Some((start, end));
-                chain = Some(SelectionRange {
-                    range: index.range(start as usize, end as usize),
-                    parent: chain.map(Box::new),
-                });
-            }
-            chain.unwrap_or(SelectionRange {
-                range: index.range(offset as usize, offset as usize),
-                parent: None,
+                // Outermost first; each kept range holds the one before it.
+                spans.sort_by_key(|(start, end)| (std::cmp::Reverse(end - start), *start));
+                let mut chain: Option<SelectionRange> = None;
+                let mut last: Option<(u32, u32)> = None;
+                for (start, end) in spans {
+                    if last.is_some_and(|(ls, le)| start < ls || end > le || (start, end) == (ls, le)) {
+                        continue;
+                    }
+                    last = Some((start, end));
+                    chain = Some(SelectionRange {
+                        range: index.range(start as usize, end as usize),
+                        parent: chain.map(Box::new),
+                    });
+                }
+                chain.unwrap_or(SelectionRange {
+                    range: index.range(offset as usize, offset as usize),
+                    parent: None,
+                })
             })
-        })
-        .collect();
-    Ok(serde_json::to_value(answers).unwrap_or(Value::Null))
+            .collect();
+        Ok(serde_json::to_value(answers).unwrap_or(Value::Null))
+    })
 }
 
 struct Outline<'t> {
