@@ -9,6 +9,10 @@
 
 #![allow(clippy::print_stdout)]
 
+/// The allocator of the `tpt` binary, so that the bench measures what `tpt lsp` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
