@@ -1,7 +1,7 @@
 //! The tpt language server (`tpt lsp`): diagnostics as you type (the same as
 //! `tpt check`, for every configuration of the workspace), hover, completion,
 //! go to definition, find references, document highlight, document links,
-//! rename, document symbols, folding and selection ranges, formatting and
+//! rename, document and workspace symbols, folding and selection ranges, formatting and
 //! range formatting (`tpt fmt`, as minimal edits) and quick fixes for "did you
 //! mean" suggestions, over the Language Server Protocol on stdio.
 //!

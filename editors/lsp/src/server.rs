@@ -71,6 +71,7 @@ pub fn capabilities() -> ServerCapabilities {
         }),
         folding_range_provider: Some(lsp_types::FoldingRangeProviderCapability::Simple(true)),
         selection_range_provider: Some(lsp_types::SelectionRangeProviderCapability::Simple(true)),
+        workspace_symbol_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         ..Default::default()
     }
@@ -248,6 +249,7 @@ impl<'c> Server<'c> {
             DocumentSymbolRequest::METHOD => features::symbols::document_symbols(self, parse(params)?),
             FoldingRangeRequest::METHOD => features::symbols::folding_ranges(self, parse(params)?),
             SelectionRangeRequest::METHOD => features::symbols::selection_ranges(self, parse(params)?),
+            WorkspaceSymbolRequest::METHOD => features::symbols::workspace_symbols(self, parse(params)?),
             Formatting::METHOD => features::edits::formatting(self, parse(params)?),
             RangeFormatting::METHOD => features::edits::range_formatting(self, parse(params)?),
             CodeActionRequest::METHOD => features::edits::code_actions(self, parse(params)?),

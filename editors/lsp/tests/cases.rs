@@ -120,6 +120,23 @@ fn run_request(client: &mut Client, line: &str) -> String {
                 .map(|ls| ls.iter().map(|l| format!("{}\n", location(l))).collect())
                 .unwrap_or_else(|| "(nothing)\n".into())
         }
+        "wsymbols" => {
+            let r = client.request("workspace/symbol", json!({ "query": arg }));
+            r.as_array()
+                .map(|ss| {
+                    ss.iter()
+                        .map(|s| {
+                            format!(
+                                "{} (kind {}) {}\n",
+                                s["name"].as_str().unwrap_or(""),
+                                s["kind"],
+                                location(&s["location"])
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_else(|| "(nothing)\n".into())
+        }
         "selection" => {
             let r = client.request(
                 "textDocument/selectionRange",

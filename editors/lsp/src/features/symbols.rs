@@ -6,16 +6,18 @@
 
 use lsp_types::{
     DocumentSymbol, DocumentSymbolParams, FoldingRange, FoldingRangeKind, FoldingRangeParams, SelectionRange,
-    SelectionRangeParams, SymbolKind, Url,
+    SelectionRangeParams, SymbolInformation, SymbolKind, Url, WorkspaceSymbolParams,
 };
 use serde_json::Value;
 use tpt_lang::source::{FileId, SourceFile, Span};
 use tpt_lang::syntax::ast::{self, ItemKind};
 
 use super::hover::trim_trailing;
+use crate::index::DeclKind;
 use crate::line_index::LineIndex;
 use crate::server::{Answer, Server};
-use crate::workspace::Analysis;
+use crate::workspace::{Analysis, Root};
+use std::collections::HashSet;
 
 pub fn document_symbols(server: &mut Server, p: DocumentSymbolParams) -> Answer {
     with_tree(server, &p.text_document.uri, |tree, source, _, _| {
@@ -26,6 +28,90 @@ pub fn document_symbols(server: &mut Server, p: DocumentSymbolParams) -> Answer 
         let symbols: Vec<DocumentSymbol> = tree.items.iter().filter_map(|i| outline.item(i)).collect();
         Ok(serde_json::to_value(symbols).unwrap_or(Value::Null))
     })
+}
+
+/// The declarations of every configuration of the workspace (and of the
+/// open documents) whose names hold the query's characters in order (`dmn`
+/// finds `domain`), case aside: resources, params, `let`s, functions, types,
+/// schemas, outputs, environments. The standard library is left out.
+#[allow(deprecated)] // `deprecated` is a required field of the struct, deprecated in the protocol.
+pub fn workspace_symbols(server: &mut Server, p: WorkspaceSymbolParams) -> Answer {
+    let query: Vec<char> = p.query.to_lowercase().chars().collect();
+    let mut roots: Vec<Root> = server.ws.all_configurations();
+    let open: Vec<std::path::PathBuf> = server.ws.docs.keys().cloned().collect();
+    let mut analyses = Vec::new();
+    for path in open {
+        analyses.push(server.ws.analysis_for(&path));
+    }
+    roots.retain(|r| !analyses.iter().any(|a| &a.root == r));
+    for root in roots {
+        analyses.push(server.ws.analysis(&root));
+    }
+    let mut found: Vec<SymbolInformation> = Vec::new();
+    let mut seen: HashSet<(Url, [u32; 2])> = HashSet::new();
+    for a in &analyses {
+        let mut loc = server.locator(a);
+        for (span, decl) in &a.index().decls {
+            let kind = match decl {
+                DeclKind::Resource(..) => SymbolKind::OBJECT,
+                DeclKind::Param(..) => SymbolKind::VARIABLE,
+                DeclKind::Let(..) => SymbolKind::CONSTANT,
+                DeclKind::Fn(..) => SymbolKind::FUNCTION,
+                DeclKind::Schema(_) => SymbolKind::STRUCT,
+                DeclKind::Alias(..) => SymbolKind::TYPE_PARAMETER,
+                DeclKind::Environment(_) => SymbolKind::NAMESPACE,
+                DeclKind::Output(..) => SymbolKind::PROPERTY,
+                DeclKind::Field(..) | DeclKind::Import(..) | DeclKind::Local(..) => continue,
+            };
+            let Some(file) = a.program.sources.get(span.file) else {
+                continue;
+            };
+            if crate::stdlib_files::is_stdlib_name(&file.name) {
+                continue;
+            }
+            let name = file.slice(*span);
+            if !fuzzy(&query, name) {
+                continue;
+            }
+            let Some(location) = loc.location(*span) else {
+                continue;
+            };
+            let start = location.range.start;
+            if seen.insert((location.uri.clone(), [start.line, start.character])) {
+                found.push(SymbolInformation {
+                    name: name.to_string(),
+                    kind,
+                    tags: None,
+                    deprecated: None,
+                    location,
+                    container_name: None,
+                });
+            }
+        }
+    }
+    found.sort_by(|x, y| {
+        (x.name.as_str(), x.location.uri.as_str(), x.location.range.start).cmp(&(
+            y.name.as_str(),
+            y.location.uri.as_str(),
+            y.location.range.start,
+        ))
+    });
+    found.truncate(MAX_WORKSPACE_SYMBOLS);
+    Ok(serde_json::to_value(found).unwrap_or(Value::Null))
+}
+
+/// The most symbols a workspace search answers.
+const MAX_WORKSPACE_SYMBOLS: usize = 1_000;
+
+/// Whether `name` holds the characters of `query` (lowercase) in order.
+fn fuzzy(query: &[char], name: &str) -> bool {
+    let mut want = query.iter().peekable();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if want.peek() == Some(&&c) {
+            want.next();
+        }
+    }
+    want.peek().is_none()
 }
 
 /// `f` on a document's tree and text, its analysis and its id; null for a
