@@ -337,25 +337,9 @@ impl<'c> Server<'c> {
     }
 
     fn publish_all(&mut self) {
-        let open: Vec<PathBuf> = self.ws.docs.keys().cloned().collect();
-        let mut analyses: Vec<Rc<Analysis>> = Vec::new();
-        for path in open {
-            if self.ws.stdlib.name_of(&path).is_some() {
-                continue;
-            }
-            let a = self.ws.analysis_for(&path);
-            if !analyses.iter().any(|b| Rc::ptr_eq(&a, b)) {
-                analyses.push(a);
-            }
-        }
         // Every configuration of the workspace folders too, open or not: an edit
         // of a shared library shows what it breaks where it is imported.
-        for root in self.ws.all_configurations() {
-            let a = self.ws.analysis(&root);
-            if !analyses.iter().any(|b| Rc::ptr_eq(&a, b)) {
-                analyses.push(a);
-            }
-        }
+        let analyses = self.ws.every_analysis();
         for a in analyses {
             if self
                 .published

@@ -240,6 +240,29 @@ impl Workspace {
         self.configs = None;
     }
 
+    /// The analyses of the open documents' configurations and of every
+    /// configuration of the workspace folders, each once (the standard
+    /// library's copies left out).
+    pub fn every_analysis(&mut self) -> Vec<Rc<Analysis>> {
+        let open: Vec<PathBuf> = self
+            .docs
+            .keys()
+            .filter(|path| self.stdlib.name_of(path).is_none())
+            .cloned()
+            .collect();
+        let mut found: Vec<Rc<Analysis>> = open.iter().map(|path| self.analysis_for(path)).collect();
+        for root in self.all_configurations() {
+            found.push(self.analysis(&root));
+        }
+        let mut analyses: Vec<Rc<Analysis>> = Vec::new();
+        for a in found {
+            if !analyses.iter().any(|b| Rc::ptr_eq(&a, b)) {
+                analyses.push(a);
+            }
+        }
+        analyses
+    }
+
     /// Every configuration of the workspace folders ([`Workspace::configurations`]),
     /// looked for again only after a `main.tpt` (or a directory) changed.
     pub fn all_configurations(&mut self) -> Vec<Root> {

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use lsp_server::ErrorCode;
 use lsp_types::{
     DocumentHighlight, DocumentHighlightKind, DocumentHighlightParams, DocumentLink, DocumentLinkParams,
-    GotoDefinitionParams, Location, PrepareRenameResponse, ReferenceParams, RenameParams,
+    GotoDefinitionParams, Location, PrepareRenameResponse, Range, ReferenceParams, RenameParams,
     TextDocumentPositionParams, TextEdit, Url, WorkspaceEdit,
 };
 use serde_json::Value;
@@ -115,8 +115,7 @@ pub fn references(server: &mut Server, p: ReferenceParams) -> Answer {
     };
     let include_decl = p.context.include_declaration;
     let mut locations: Vec<Location> = Vec::new();
-    // A file read by several configurations is found in each: once is enough.
-    let mut seen: HashSet<(Url, [u32; 4])> = HashSet::new();
+    let mut seen: HashSet<Place> = HashSet::new();
     for (a, target) in analyses_naming(server, &at.analysis, &occ.target) {
         let spans: Vec<Span> = a
             .index()
@@ -127,16 +126,24 @@ pub fn references(server: &mut Server, p: ReferenceParams) -> Answer {
             .collect();
         let mut loc = server.locator(&a);
         for l in spans.into_iter().filter_map(|s| loc.location(s)) {
-            let (start, end) = (l.range.start, l.range.end);
-            if seen.insert((
-                l.uri.clone(),
-                [start.line, start.character, end.line, end.character],
-            )) {
+            if seen.insert(place(&l.uri, l.range)) {
                 locations.push(l);
             }
         }
     }
     Ok(serde_json::to_value(locations).unwrap_or(Value::Null))
+}
+
+/// A range of a document, as a key: a file read by several configurations is
+/// found in each, and references and renames keep one of each place.
+type Place = (Url, [u32; 4]);
+
+fn place(uri: &Url, range: Range) -> Place {
+    let (start, end) = (range.start, range.end);
+    (
+        uri.clone(),
+        [start.line, start.character, end.line, end.character],
+    )
 }
 
 /// Every occurrence in this file of what the cursor names: the declaration
@@ -185,7 +192,7 @@ fn analyses_naming(server: &mut Server, a: &Rc<Analysis>, target: &Target) -> Ve
     if !shared {
         return out;
     }
-    for root in server.ws.configurations() {
+    for root in server.ws.all_configurations() {
         if root == a.root {
             continue;
         }
@@ -291,8 +298,7 @@ pub fn rename(server: &mut Server, p: RenameParams) -> Answer {
         return Err(Failure::new(ErrorCode::InvalidParams, taken));
     }
     let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
-    // A file read by several configurations is found in each: one edit per place.
-    let mut seen: HashSet<(Url, [u32; 4])> = HashSet::new();
+    let mut seen: HashSet<Place> = HashSet::new();
     for (a, target) in analyses_naming(server, &a, &occ.target) {
         let occurrences: Vec<Occurrence> = a.index().occurrences_of(&target).into_iter().cloned().collect();
         let mut loc = server.locator(&a);
@@ -308,11 +314,7 @@ pub fn rename(server: &mut Server, p: RenameParams) -> Answer {
                 new.to_string()
             };
             if let (Some(uri), Some(range)) = (loc.uri_of(o.span), loc.range(o.span)) {
-                let (start, end) = (range.start, range.end);
-                if seen.insert((
-                    uri.clone(),
-                    [start.line, start.character, end.line, end.character],
-                )) {
+                if seen.insert(place(&uri, range)) {
                     changes
                         .entry(uri)
                         .or_default()

@@ -16,7 +16,7 @@ use super::hover::trim_trailing;
 use crate::index::DeclKind;
 use crate::line_index::LineIndex;
 use crate::server::{Answer, Server};
-use crate::workspace::{Analysis, Root};
+use crate::workspace::Analysis;
 use std::collections::HashSet;
 
 pub fn document_symbols(server: &mut Server, p: DocumentSymbolParams) -> Answer {
@@ -37,16 +37,7 @@ pub fn document_symbols(server: &mut Server, p: DocumentSymbolParams) -> Answer 
 #[allow(deprecated)] // `deprecated` is a required field of the struct, deprecated in the protocol.
 pub fn workspace_symbols(server: &mut Server, p: WorkspaceSymbolParams) -> Answer {
     let query: Vec<char> = p.query.to_lowercase().chars().collect();
-    let mut roots: Vec<Root> = server.ws.all_configurations();
-    let open: Vec<std::path::PathBuf> = server.ws.docs.keys().cloned().collect();
-    let mut analyses = Vec::new();
-    for path in open {
-        analyses.push(server.ws.analysis_for(&path));
-    }
-    roots.retain(|r| !analyses.iter().any(|a| &a.root == r));
-    for root in roots {
-        analyses.push(server.ws.analysis(&root));
-    }
+    let analyses = server.ws.every_analysis();
     let mut found: Vec<SymbolInformation> = Vec::new();
     let mut seen: HashSet<(Url, [u32; 2])> = HashSet::new();
     for a in &analyses {
