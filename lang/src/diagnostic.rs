@@ -240,8 +240,21 @@ pub struct Diagnostic {
     /// The first label is the primary location (may be empty for file-less errors).
     pub labels: Vec<Label>,
     pub help: Option<String>,
-    /// A suggested replacement for the primary span ("did you mean"), for editors.
-    pub suggestion: Option<String>,
+    /// Changes that would mend it, for editors' quick fixes: the preferred
+    /// one (if any) first.
+    pub fixes: Vec<Fix>,
+}
+
+/// A change of the source that mends a diagnostic: an editor's quick fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    /// What it does, as a command: "Add `import std.aws`".
+    pub title: String,
+    /// Each replaces the text of a span (an empty span inserts), in any file.
+    pub edits: Vec<(Span, String)>,
+    /// Whether an editor may apply it without asking ("fix all"): only for a
+    /// fix that is almost surely what was meant.
+    pub preferred: bool,
 }
 
 impl Diagnostic {
@@ -252,7 +265,7 @@ impl Diagnostic {
             message: message.into(),
             labels: Vec::new(),
             help: None,
-            suggestion: None,
+            fixes: Vec::new(),
         }
     }
 
@@ -272,8 +285,35 @@ impl Diagnostic {
         self
     }
 
-    pub fn suggest(mut self, replacement: impl Into<String>) -> Diagnostic {
-        self.suggestion = Some(replacement.into());
+    /// The preferred fix "did you mean": `replacement` for the primary span's text.
+    pub fn suggest(self, replacement: impl Into<String>) -> Diagnostic {
+        let Some(span) = self.primary_span() else {
+            return self;
+        };
+        self.replace(span, replacement, true)
+    }
+
+    /// A fix that writes `replacement` in place of `span`'s text.
+    pub fn replace(self, span: Span, replacement: impl Into<String>, preferred: bool) -> Diagnostic {
+        let text = replacement.into();
+        self.fix(Fix {
+            title: format!("Replace with `{text}`"),
+            edits: vec![(span, text)],
+            preferred,
+        })
+    }
+
+    /// Adds a fix; a preferred one goes before the others.
+    pub fn fix(mut self, fix: Fix) -> Diagnostic {
+        if fix.preferred {
+            // One preferred fix: an editor applies it without asking.
+            for f in &mut self.fixes {
+                f.preferred = false;
+            }
+            self.fixes.insert(0, fix);
+        } else {
+            self.fixes.push(fix);
+        }
         self
     }
 

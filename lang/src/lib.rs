@@ -28,6 +28,7 @@ pub mod check;
 pub mod eval;
 pub mod fmt;
 pub mod generate;
+mod insert;
 
 pub use check::{check, Types};
 pub use diagnostic::{Code, Diagnostic};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::IndexMap;
 
-use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::diagnostic::{did_you_mean, Code, Diagnostic, Fix};
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::ast::{self, Annotation, Item, ItemKind, TypeExpr, TypeExprKind};
 use crate::syntax::parse;
@@ -491,6 +491,49 @@ impl Program {
             .get(id.0 as usize)
             .map(|s| s.name.clone())
             .unwrap_or_default()
+    }
+
+    /// A type as a declaration in module `m` writes it: a schema or alias of
+    /// another module through the name `m` imports that module as, an alias
+    /// `m` cannot name written out.
+    pub fn written_in(&self, m: ModuleId, ty: &Ty) -> String {
+        let module = self.module(m);
+        // Module `owner` as `m` names it: "" for itself, "alias." for an import.
+        let prefix = |owner: ModuleId| -> Option<String> {
+            if owner == m {
+                return Some(String::new());
+            }
+            module
+                .imports
+                .iter()
+                .find(|(_, i)| i.module == owner)
+                .map(|(a, _)| format!("{a}."))
+        };
+        let schemas = |id: SchemaId| {
+            let s = self.schema(id);
+            let short = s.name.rsplit('.').next().unwrap_or(&s.name);
+            match prefix(s.module) {
+                Some(p) => format!("{p}{short}"),
+                None => s.name.clone(),
+            }
+        };
+        let holds = |owner: ModuleId, name: &str, target: &Ty| {
+            matches!(
+                self.module(owner).types.get(name),
+                Some(TypeDef::Alias { ty, .. }) if ty.resolved() == target.resolved()
+            )
+        };
+        let aliases = |name: &str, target: &Ty| {
+            if holds(m, name, target) {
+                return Some(name.to_string());
+            }
+            module
+                .imports
+                .iter()
+                .find(|(_, i)| holds(i.module, name, target))
+                .map(|(a, _)| format!("{a}.{name}"))
+        };
+        ty.display_with(&schemas, &aliases).to_string()
     }
 
     /// Shows a type as users write it.
@@ -1129,7 +1172,9 @@ impl Collector<'_> {
                 if !all.contains(&a.name.name.as_str()) {
                     d.message = format!("unknown annotation `@{}`", a.name.name);
                     if let Some(s) = did_you_mean(&a.name.name, all.iter().copied()) {
-                        d = d.help(format!("did you mean `@{s}`?")).suggest(s);
+                        d = d
+                            .help(format!("did you mean `@{s}`?"))
+                            .replace(a.name.span, s, true);
                     } else {
                         d = d.help(format!(
                             "annotations are: {}",
@@ -1491,13 +1536,24 @@ impl Collector<'_> {
                     let names: Vec<&str> = self.p.module(m).imports.keys().map(String::as_str).collect();
                     let mut d = Diagnostic::error(Code::UnknownName, format!("unknown module `{}`", mq.name))
                         .label(mq.span, "not imported");
+                    let std = crate::stdlib::MODULES.iter().any(|(n, _, _)| *n == mq.name);
                     d = match did_you_mean(&mq.name, names) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
-                        None => d.help(format!(
+                        Some(s) if !std => d.help(format!("did you mean `{s}`?")).suggest(s),
+                        _ => d.help(format!(
                             "add `import std.{}` (or the file that defines it) at the top of the file",
                             mq.name
                         )),
                     };
+                    if std {
+                        let line = format!("import std.{}", mq.name);
+                        let text = self.p.sources.get(mq.span.file).map_or("", |f| f.text.as_ref());
+                        let (span, text) = crate::insert::import(mq.span.file, text, &line);
+                        d = d.fix(Fix {
+                            title: format!("Add `{line}`"),
+                            edits: vec![(span, text)],
+                            preferred: true,
+                        });
+                    }
                     self.diag(d);
                     return Ty::Error;
                 };

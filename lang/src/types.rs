@@ -198,13 +198,45 @@ impl Ty {
 
     /// A type name as users write it, with schema names from `names`.
     pub fn display<'a>(&'a self, names: &'a dyn Fn(SchemaId) -> String) -> TyDisplay<'a> {
-        TyDisplay { ty: self, names }
+        TyDisplay {
+            ty: self,
+            names: Names {
+                schemas: names,
+                aliases: None,
+            },
+        }
+    }
+
+    /// As [`Ty::display`], with the names of aliases from `aliases` (given
+    /// an alias's name and target); an alias it has no name for is written
+    /// out as its target.
+    pub fn display_with<'a>(
+        &'a self,
+        names: &'a dyn Fn(SchemaId) -> String,
+        aliases: AliasNames<'a>,
+    ) -> TyDisplay<'a> {
+        TyDisplay {
+            ty: self,
+            names: Names {
+                schemas: names,
+                aliases: Some(aliases),
+            },
+        }
     }
 }
 
 pub struct TyDisplay<'a> {
     ty: &'a Ty,
-    names: &'a dyn Fn(SchemaId) -> String,
+    names: Names<'a>,
+}
+
+/// The name of an alias (given its name and target), if it has one.
+type AliasNames<'a> = &'a dyn Fn(&str, &Ty) -> Option<String>;
+
+#[derive(Clone, Copy)]
+struct Names<'a> {
+    schemas: &'a dyn Fn(SchemaId) -> String,
+    aliases: Option<AliasNames<'a>>,
 }
 
 impl fmt::Display for TyDisplay<'_> {
@@ -213,7 +245,7 @@ impl fmt::Display for TyDisplay<'_> {
     }
 }
 
-fn write_ty(f: &mut fmt::Formatter<'_>, ty: &Ty, names: &dyn Fn(SchemaId) -> String) -> fmt::Result {
+fn write_ty(f: &mut fmt::Formatter<'_>, ty: &Ty, names: Names<'_>) -> fmt::Result {
     match ty {
         Ty::String => f.write_str("string"),
         Ty::Int => f.write_str("int"),
@@ -243,7 +275,7 @@ fn write_ty(f: &mut fmt::Formatter<'_>, ty: &Ty, names: &dyn Fn(SchemaId) -> Str
             }
             f.write_str(" }")
         }
-        Ty::Schema(id) => f.write_str(&names(*id)),
+        Ty::Schema(id) => f.write_str(&(names.schemas)(*id)),
         Ty::Literal(s) => write!(f, "{s:?}"),
         Ty::Optional(t) => {
             if matches!(**t, Ty::Union(_)) {
@@ -268,7 +300,13 @@ fn write_ty(f: &mut fmt::Formatter<'_>, ty: &Ty, names: &dyn Fn(SchemaId) -> Str
             write_ty(f, t, names)?;
             write!(f, "({})", r.describe())
         }
-        Ty::Alias(name, _) => f.write_str(name),
+        Ty::Alias(name, target) => match names.aliases {
+            None => f.write_str(name),
+            Some(aliases) => match aliases(name, target) {
+                Some(n) => f.write_str(&n),
+                None => write_ty(f, target, names),
+            },
+        },
         Ty::Error => f.write_str("<error>"),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use lsp_types::{DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Range, Url};
-use serde_json::json;
+use serde_json::{json, Value};
 use tpt_lang::diagnostic::Severity;
 use tpt_lang::source::{SourceMap, Span};
 use tpt_lang::Diagnostic;
@@ -69,8 +69,8 @@ impl Locator<'_> {
 }
 
 /// An LSP diagnostic of `d`, shown in the file of its primary span. The code is
-/// the stable `E0xxx`; the help follows the message; a "did you mean"
-/// suggestion travels in `data.fix` for the code action.
+/// the stable `E0xxx`; the help follows the message; its fixes travel in
+/// `data.fixes` for the code action request.
 pub fn diagnostic(d: &Diagnostic, loc: &mut Locator<'_>, fallback: Range) -> lsp_types::Diagnostic {
     let primary = d.primary_span();
     let range = primary.and_then(|s| loc.range(s)).unwrap_or(fallback);
@@ -94,12 +94,7 @@ pub fn diagnostic(d: &Diagnostic, loc: &mut Locator<'_>, fallback: Range) -> lsp
             })
         })
         .collect();
-    let data = match (primary, &d.suggestion) {
-        (Some(span), Some(s)) => {
-            fix(span, s, loc).map(|(range, text)| json!({ "fix": { "range": range, "newText": text } }))
-        }
-        _ => None,
-    };
+    let data = fixes(d, loc).map(|fixes| json!({ "fixes": fixes }));
     lsp_types::Diagnostic {
         range,
         severity: Some(match d.severity {
@@ -115,24 +110,20 @@ pub fn diagnostic(d: &Diagnostic, loc: &mut Locator<'_>, fallback: Range) -> lsp
     }
 }
 
-/// The edit that applies a suggestion: the name in the primary span replaced
-/// (an annotation's span starts with `@`, which stays).
-fn fix(span: Span, suggestion: &str, loc: &Locator<'_>) -> Option<(Range, String)> {
-    let text = loc.sources.get(span.file)?.slice(span);
-    let (start, len) = match text.strip_prefix('@') {
-        Some(rest) => (
-            span.start + 1,
-            rest.chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .count(),
-        ),
-        None => (span.start, text.len()),
-    };
-    let end = start + u32::try_from(len).ok()?;
-    let range = loc.range(Span {
-        file: span.file,
-        start,
-        end,
-    })?;
-    Some((range, suggestion.to_string()))
+/// The quick fixes of a diagnostic, as the code action request reads them
+/// back from its `data`: `[{ title, preferred, edits: [{ uri, range, newText }] }]`.
+/// A fix with an edit that cannot be placed (in no file) is left out.
+fn fixes(d: &Diagnostic, loc: &mut Locator<'_>) -> Option<Vec<Value>> {
+    let mut out = Vec::new();
+    'fixes: for f in &d.fixes {
+        let mut edits = Vec::new();
+        for (span, text) in &f.edits {
+            let (Some(uri), Some(range)) = (loc.uri_of(*span), loc.range(*span)) else {
+                continue 'fixes;
+            };
+            edits.push(json!({ "uri": uri, "range": range, "newText": text }));
+        }
+        out.push(json!({ "title": f.title, "preferred": f.preferred, "edits": edits }));
+    }
+    (!out.is_empty()).then_some(out)
 }

@@ -2,8 +2,9 @@
 //! `tpt check`, for every configuration of the workspace), hover, completion,
 //! go to definition, find references, document highlight, document links,
 //! rename, document and workspace symbols, folding and selection ranges, formatting and
-//! range formatting (`tpt fmt`, as minimal edits) and quick fixes for "did you
-//! mean" suggestions, over the Language Server Protocol on stdio.
+//! range formatting (`tpt fmt`, as minimal edits) and quick fixes (did you mean,
+//! by type; the missing fields; unquote a number; add the import; declare the
+//! param), over the Language Server Protocol on stdio.
 //!
 //! Code map: `transport` (stdio frames, bad ones answered), `server` (the
 //! loop, dispatch, panics caught per message, the lifecycle),

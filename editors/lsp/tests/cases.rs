@@ -274,9 +274,14 @@ fn run_request(client: &mut Client, line: &str) -> String {
             );
             let mut out = String::new();
             for a in r.as_array().into_iter().flatten() {
+                let preferred = if a["isPreferred"] == true {
+                    " preferred"
+                } else {
+                    ""
+                };
                 let _ = writeln!(
                     out,
-                    "{} [{}]",
+                    "{} [{}{preferred}]",
                     a["title"].as_str().unwrap_or(""),
                     a["kind"].as_str().unwrap_or("")
                 );
@@ -329,8 +334,17 @@ fn render_diagnostics(diags: &Value) -> String {
             d["code"].as_str().unwrap_or(""),
             d["message"].as_str().unwrap_or("").replace('\n', "\n    ")
         );
-        if let Some(fix) = d.get("data").and_then(|d| d.get("fix")) {
-            let _ = writeln!(out, "    fix: {} → {}", range(&fix["range"]), fix["newText"]);
+        let fixes = d
+            .get("data")
+            .and_then(|d| d.get("fixes"))
+            .and_then(Value::as_array);
+        for fix in fixes.into_iter().flatten() {
+            let preferred = if fix["preferred"] == true {
+                " (preferred)"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "    fix: {}{preferred}", fix["title"].as_str().unwrap_or(""));
         }
         for r in d["relatedInformation"].as_array().into_iter().flatten() {
             let _ = writeln!(

@@ -2,7 +2,7 @@
 //! static check of literals against refinements.
 
 use super::Checker;
-use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::diagnostic::{did_you_mean, Code, Diagnostic, Fix};
 use crate::program::{ModuleId, SchemaId};
 use crate::syntax::ast::{Expr, ExprKind, StrPart};
 use crate::types::{RecordTy, Refinement, Ty};
@@ -78,9 +78,47 @@ impl Checker<'_> {
                             .unwrap_or_else(|| format!("give {context} a value of type `{expected_s}`")),
                     ),
                 };
+                if let Some((title, text)) = self.literal_fix(e, expected) {
+                    d = d.fix(Fix {
+                        title,
+                        edits: vec![(e.span, text)],
+                        preferred: true,
+                    });
+                }
                 self.err(d);
             }
         }
+    }
+
+    /// The same literal written as the expected type wants it: a number,
+    /// boolean or duration without its quotes, or one quoted for a string.
+    fn literal_fix(&self, e: &Expr, expected: &Ty) -> Option<(String, String)> {
+        let want = expected.non_null();
+        let source = self.p.sources.get(e.span.file)?.slice(e.span);
+        if let Some(text) = literal_text(e) {
+            let t = text.as_str();
+            let number = |float: bool| {
+                let digits = t.strip_prefix('-').unwrap_or(t);
+                let ok_chars = digits.chars().all(|c| c.is_ascii_digit() || (float && c == '.'));
+                let ends = digits.starts_with(|c: char| c.is_ascii_digit())
+                    && digits.ends_with(|c: char| c.is_ascii_digit());
+                ok_chars && ends && digits.matches('.').count() <= 1
+            };
+            let fits = match want.base() {
+                Ty::Int => number(false) && t.parse::<i64>().is_ok(),
+                Ty::Float => number(true) && t.parse::<f64>().is_ok(),
+                Ty::Bool => t == "true" || t == "false",
+                Ty::Duration => crate::syntax::parser::parse_duration(t).is_some(),
+                _ => false,
+            };
+            return fits.then(|| (format!("Write `{t}` without quotes"), t.to_string()));
+        }
+        let scalar = matches!(
+            e.kind,
+            ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Duration(_)
+        );
+        (scalar && matches!(want.base(), Ty::String | Ty::Secret))
+            .then(|| (format!("Quote it: `\"{source}\"`"), format!("\"{source}\"")))
     }
 
     /// Whether a value of `found` may stand where `expected` is required.

@@ -646,10 +646,18 @@ fn check_required_fields(c: &mut Checker, m: ModuleId, family: Option<&Family>) 
         let everywhere = per_env.len() == runs && per_env.windows(2).all(|w| w[0].1 == w[1].1);
         if everywhere {
             let missing = per_env[0].1.clone();
-            c.missing_fields(&missing, &rec, &owner, r.node.name.span, None);
+            c.missing_fields(
+                m,
+                &missing,
+                &rec,
+                &owner,
+                r.node.name.span,
+                r.node.body_span,
+                None,
+            );
         } else {
             for (env, missing) in per_env {
-                c.missing_fields(&missing, &rec, &owner, r.node.name.span, env);
+                c.missing_fields(m, &missing, &rec, &owner, r.node.name.span, r.node.body_span, env);
             }
         }
     }

@@ -8,8 +8,8 @@ use crate::IndexMap;
 
 use super::{Checker, LetState};
 use crate::builtins;
-use crate::diagnostic::{did_you_mean, Code, Diagnostic};
-use crate::program::{ModuleId, ResourceDecl};
+use crate::diagnostic::{did_you_mean, Code, Diagnostic, Fix};
+use crate::program::{ModuleId, Program, ResourceDecl};
 use crate::source::Span;
 use crate::syntax::ast::{
     BinOp, Comprehension, Expr, ExprKind, ForVars, Ident, RecordEntry, StrPart, UnaryOp,
@@ -53,7 +53,7 @@ impl Checker<'_> {
             ExprKind::Bool(_) => Ty::Bool,
             ExprKind::Null => Ty::Null,
             ExprKind::Str(parts) => self.infer_str(m, parts),
-            ExprKind::Ident(id) => self.infer_ident(m, id),
+            ExprKind::Ident(id) => self.infer_ident(m, id, expected),
             ExprKind::Paren(inner) => self.infer(m, inner, expected),
             ExprKind::List(items) => self.infer_list(m, items, expected),
             ExprKind::Record(entries) => self.infer_record(m, entries, e.span, expected),
@@ -155,7 +155,7 @@ impl Checker<'_> {
         }
     }
 
-    fn infer_ident(&mut self, m: ModuleId, id: &Ident) -> Ty {
+    fn infer_ident(&mut self, m: ModuleId, id: &Ident, expected: Option<&Ty>) -> Ty {
         if let Some(t) = self.local(&id.name) {
             return t.clone();
         }
@@ -189,27 +189,102 @@ impl Checker<'_> {
             );
             return Ty::Error;
         }
-        let candidates = self.value_names(m);
-        let mut d = Diagnostic::error(Code::UnknownName, format!("unknown name `{}`", id.name))
+        let d = Diagnostic::error(Code::UnknownName, format!("unknown name `{}`", id.name))
             .label(id.span, "not found in this scope");
-        d = match did_you_mean(&id.name, candidates.iter().map(String::as_str)) {
-            Some(s) => d.help(format!("did you mean `{s}`?")).suggest(s),
-            None => d.help("declare it as a `param`, `let` or `resource`, or check the spelling"),
-        };
+        let d = self.unknown_name_fixes(m, id, expected, d);
         self.err(d);
         Ty::Error
     }
 
-    /// Every value name visible in module `m` (for "did you mean").
-    pub(crate) fn value_names(&self, m: ModuleId) -> Vec<String> {
-        let module = self.p.module(m);
-        self.locals
+    /// The help and fixes of an unknown name: a module of the standard
+    /// library to import; a name of the expected type that is spelled alike
+    /// (preferred), or one of another type (offered, not preferred); or a
+    /// `param` of the expected type to declare.
+    fn unknown_name_fixes(
+        &mut self,
+        m: ModuleId,
+        id: &Ident,
+        expected: Option<&Ty>,
+        d: Diagnostic,
+    ) -> Diagnostic {
+        let file_text = self.p.sources.get(id.span.file).map_or("", |f| f.text.as_ref());
+        if crate::stdlib::MODULES.iter().any(|(n, _, _)| *n == id.name) {
+            let line = format!("import std.{}", id.name);
+            let (span, text) = crate::insert::import(id.span.file, file_text, &line);
+            return d.help(format!("add `{line}` at the top of the file")).fix(Fix {
+                title: format!("Add `{line}`"),
+                edits: vec![(span, text)],
+                preferred: true,
+            });
+        }
+        let expected = expected.filter(|x| !matches!(x.resolved(), Ty::Error));
+        // Each visible name with its type, when known without inferring more
+        // (a `let` still being inferred would report a false cycle).
+        let program: &Program = self.p;
+        let module = program.module(m);
+        let mut typed: Vec<(String, Option<Ty>)> = self
+            .locals
             .iter()
-            .map(|(n, _)| n.clone())
-            .chain(module.lets.keys().cloned())
-            .chain(module.params.keys().cloned())
-            .chain(module.resources.keys().cloned())
-            .collect()
+            .map(|(n, t)| (n.clone(), Some(t.clone())))
+            .collect();
+        typed.extend(module.lets.keys().map(|n| {
+            let owner = module.owner_of(m, n);
+            let known = match self.lets.get(&(owner, n.clone())) {
+                Some(LetState::Done(t)) => Some(t.clone()),
+                _ => None,
+            };
+            (n.clone(), known)
+        }));
+        typed.extend(module.params.iter().map(|(n, p)| (n.clone(), Some(p.ty.clone()))));
+        for (n, r) in &module.resources {
+            let t = self.resource_type(m, r);
+            typed.push((n.clone(), Some(t)));
+        }
+        let fitting: Vec<&str> = typed
+            .iter()
+            .filter(|(_, t)| match (t, expected) {
+                (_, None) => true,
+                (Some(t), Some(x)) => !matches!(t.resolved(), Ty::Error) && self.fits(t, x).is_ok(),
+                (None, Some(_)) => false,
+            })
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut d = d;
+        if let Some(s) = did_you_mean(&id.name, fitting.iter().copied()) {
+            return d.help(format!("did you mean `{s}`?")).suggest(s);
+        }
+        let other = did_you_mean(&id.name, typed.iter().map(|(n, _)| n.as_str()));
+        let declare = (m == self.p.root()).then(|| {
+            let ty = expected.map_or_else(|| "string".to_string(), |x| self.p.written_in(m, x));
+            format!("param {}: {ty}", id.name)
+        });
+        let other_ty = other
+            .as_ref()
+            .and_then(|s| typed.iter().find(|(n, _)| n == s))
+            .and_then(|(_, t)| t.as_ref());
+        d = match (&other, other_ty, expected) {
+            (Some(s), Some(t), Some(x)) => d.help(format!(
+                "`{s}` is spelled alike, but it is a `{}`, not a `{}`; declare `{}` as a `param`, `let` or `resource`, or check the spelling",
+                self.show(t),
+                self.show(x),
+                id.name
+            )),
+            (Some(s), _, _) => d.help(format!("did you mean `{s}`?")),
+            (None, _, _) => d.help("declare it as a `param`, `let` or `resource`, or check the spelling"),
+        };
+        if let Some(decl) = declare {
+            let (span, text) = crate::insert::declaration(id.span.file, file_text, &decl);
+            d = d.fix(Fix {
+                title: format!("Declare `{decl}`"),
+                edits: vec![(span, text)],
+                // A name spelled alike but of another type is not what was meant.
+                preferred: other.is_none() || other_ty.is_some(),
+            });
+        }
+        if let Some(s) = other {
+            d = d.replace(id.span, s, false);
+        }
+        d
     }
 
     /// The type of a top-level `let` (inferred once; cycles reported).
@@ -470,17 +545,22 @@ impl Checker<'_> {
                 .map(|(n, _)| n.as_str())
                 .collect();
             if !missing.is_empty() {
-                self.missing_fields(&missing, fields, owner, span, None);
+                self.missing_fields(m, &missing, fields, owner, span, span, None);
             }
         }
     }
 
+    /// Reports `missing` fields of the block `block` (`{ … }`) in module `m`
+    /// (the error shown at `span`), with a fix that adds them.
+    #[allow(clippy::too_many_arguments)] // each is a distinct part of the message or the fix
     pub(crate) fn missing_fields(
         &mut self,
+        m: ModuleId,
         missing: &[&str],
         fields: &RecordTy,
         owner: &str,
         span: Span,
+        block: Span,
         env: Option<&str>,
     ) {
         let list = missing
@@ -517,7 +597,88 @@ impl Checker<'_> {
         } else {
             format!("add {hint}")
         };
-        self.err(d.help(help));
+        d = d.help(help);
+        let entries: Vec<String> = missing
+            .iter()
+            .filter_map(|n| {
+                let f = fields.fields.get(*n)?;
+                Some(format!("{n} = {}", self.placeholder(m, &f.ty, 0)))
+            })
+            .collect();
+        let text = self.p.sources.get(block.file).map_or("", |f| f.text.as_ref());
+        if let Some((at, new)) = crate::insert::entries(text, block, &entries) {
+            d = d.fix(Fix {
+                title: format!("Add the missing {plural} {list}"),
+                edits: vec![(at, new)],
+                preferred: true,
+            });
+        }
+        self.err(d);
+    }
+
+    /// A value of type `ty` to start from, as source: the zero of a scalar
+    /// (or the least its range allows), the first of the allowed strings,
+    /// an empty list or map, a record with its required fields, a resource of
+    /// that kind in scope — or `null` where nothing of the type exists.
+    fn placeholder(&mut self, m: ModuleId, ty: &Ty, depth: usize) -> String {
+        match ty.resolved() {
+            Ty::String | Ty::Secret => "\"\"".into(),
+            Ty::Literal(s) => crate::fmt::quote(s),
+            Ty::Int => "0".into(),
+            Ty::Float => "0.0".into(),
+            Ty::Bool => "false".into(),
+            Ty::Duration => "0s".into(),
+            Ty::Null | Ty::Optional(_) | Ty::Error => "null".into(),
+            Ty::List(_) => "[]".into(),
+            Ty::Map(_) => "{}".into(),
+            Ty::Union(ts) => match ts.iter().find(|t| !matches!(t.resolved(), Ty::Null)) {
+                Some(t) => self.placeholder(m, t, depth),
+                None => "null".into(),
+            },
+            Ty::Refined(base, r) => match (base.base(), r.as_ref()) {
+                (Ty::Int, crate::types::Refinement::Range { min: Some(min), .. }) if *min > 0.0 => {
+                    format!("{}", min.ceil() as i64)
+                }
+                (Ty::Float, crate::types::Refinement::Range { min: Some(min), .. }) if *min > 0.0 => {
+                    format!("{min:?}")
+                }
+                _ => self.placeholder(m, base, depth),
+            },
+            Ty::Record(r) => self.record_placeholder(m, &r.clone(), depth),
+            Ty::Schema(id) if self.p.schema(*id).is_resource => {
+                let program: &Program = self.p;
+                let want = Ty::Schema(*id);
+                for (name, r) in &program.module(m).resources {
+                    let t = self.resource_type(m, r);
+                    if self.fits(&t, &want).is_ok() {
+                        return name.clone();
+                    }
+                }
+                "null".into()
+            }
+            Ty::Schema(id) => {
+                let rec = self.p.schema_record(*id);
+                self.record_placeholder(m, &rec, depth)
+            }
+            Ty::Alias(_, t) => self.placeholder(m, t, depth),
+        }
+    }
+
+    fn record_placeholder(&mut self, m: ModuleId, rec: &RecordTy, depth: usize) -> String {
+        if depth >= 2 {
+            return "{}".into();
+        }
+        let entries: Vec<String> = rec
+            .fields
+            .iter()
+            .filter(|(_, f)| !f.has_default)
+            .map(|(n, f)| format!("{n} = {}", self.placeholder(m, &f.ty, depth + 1)))
+            .collect();
+        if entries.is_empty() {
+            "{}".into()
+        } else {
+            format!("{{ {} }}", entries.join(", "))
+        }
     }
 
     pub(crate) fn unknown_field(&mut self, name: &str, span: Span, fields: &RecordTy, owner: &str) {

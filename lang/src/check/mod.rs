@@ -128,3 +128,132 @@ impl<'p> Types<'p> {
         expr::loop_bindings(vars, iter).0
     }
 }
+
+#[cfg(test)]
+mod fix_tests {
+    //! Quick fixes: each applied to the source mends its diagnostic.
+
+    use super::check;
+    use crate::diagnostic::{Code, Diagnostic};
+    use crate::Program;
+
+    fn diagnostics(src: &str) -> Vec<Diagnostic> {
+        check(&Program::from_text("main.tpt", src))
+    }
+
+    /// `src` with the edits of the first fix of the first diagnostic with `code`.
+    fn fixed(src: &str, code: Code) -> (String, String, bool) {
+        let d = diagnostics(src)
+            .into_iter()
+            .find(|d| d.code == code)
+            .unwrap_or_else(|| panic!("no {code:?} in {src}"));
+        let fix = d.fixes.first().unwrap_or_else(|| panic!("no fix for {d:#?}"));
+        let mut out = src.to_string();
+        let mut edits = fix.edits.clone();
+        edits.sort_by_key(|(s, _)| std::cmp::Reverse(s.start));
+        for (span, text) in edits {
+            out.replace_range(span.start as usize..span.end as usize, &text);
+        }
+        (out, fix.title.clone(), fix.preferred)
+    }
+
+    const SCHEMAS: &str = "resource schema Cluster {\n  name: string\n}\n\nresource schema Db {\n  cluster: Cluster\n  port: int(1150..65535)\n  engine: \"pg\" | \"mysql\"\n  ha: bool\n  backup: duration\n  note: string = \"\"\n}\n\n";
+
+    #[test]
+    fn missing_fields_are_added_with_values_of_their_types() {
+        let src =
+            format!("{SCHEMAS}resource main: Cluster {{\n  name = \"m\"\n}}\n\nresource db: Db {{\n}}\n");
+        let (out, title, preferred) = fixed(&src, Code::MissingField);
+        assert_eq!(
+            title,
+            "Add the missing fields `cluster`, `port`, `engine`, `ha`, `backup`"
+        );
+        assert!(preferred);
+        assert!(
+            out.ends_with("resource db: Db {\n  cluster = main\n  port = 1150\n  engine = \"pg\"\n  ha = false\n  backup = 0s\n}\n"),
+            "{out}"
+        );
+        assert_eq!(diagnostics(&out), vec![]);
+    }
+
+    #[test]
+    fn a_quoted_value_is_unquoted_and_a_number_quoted() {
+        let cases = [
+            ("port = \"5432\"", "port = 5432"),
+            ("ha = \"true\"", "ha = true"),
+            ("backup = \"30s\"", "backup = 30s"),
+            ("note = 5", "note = \"5\""),
+        ];
+        for (wrong, right) in cases {
+            let body = "  cluster = main\n  port = 5432\n  engine = \"pg\"\n  ha = false\n  backup = 1h\n";
+            let key = wrong.split(' ').next().unwrap_or_default();
+            let body: String = body
+                .lines()
+                .filter(|l| !l.trim_start().starts_with(key))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let src = format!("{SCHEMAS}resource main: Cluster {{\n  name = \"m\"\n}}\n\nresource db: Db {{\n{body}  {wrong}\n}}\n");
+            let (out, _, preferred) = fixed(&src, Code::TypeMismatch);
+            assert!(preferred);
+            assert!(out.contains(right), "{wrong}: {out}");
+            assert_eq!(diagnostics(&out), vec![], "{wrong}: {out}");
+        }
+        // A string that is no number is not unquoted.
+        let src = format!("{SCHEMAS}resource main: Cluster {{\n  name = \"m\"\n}}\n\nresource db: Db {{\n  cluster = main\n  port = \"54x\"\n  engine = \"pg\"\n  ha = false\n  backup = 1h\n}}\n");
+        let d = diagnostics(&src);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert!(d[0].fixes.is_empty(), "{d:#?}");
+    }
+
+    #[test]
+    fn did_you_mean_prefers_a_name_of_the_expected_type() {
+        // `porr` is closer to `port` (an int), but a string is expected.
+        let src = "param port: int = 1\nparam post: string = \"x\"\n\nresource schema S {\n  name: string\n}\n\nresource s: S {\n  name = porr\n}\n";
+        let (out, title, preferred) = fixed(src, Code::UnknownName);
+        assert_eq!(title, "Replace with `post`");
+        assert!(preferred);
+        assert_eq!(diagnostics(&out), vec![]);
+    }
+
+    #[test]
+    fn an_unknown_name_of_no_fitting_spelling_is_declared_as_a_param() {
+        // `main` is spelled alike but is a cluster where a string is expected.
+        let src = format!("{SCHEMAS}resource main: Cluster {{\n  name = domain\n}}\n");
+        let all = diagnostics(&src);
+        let d = all.iter().find(|d| d.code == Code::UnknownName);
+        let titles: Vec<(&str, bool)> = d
+            .map(|d| d.fixes.iter().map(|f| (f.title.as_str(), f.preferred)).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            titles,
+            vec![
+                ("Declare `param domain: string`", true),
+                ("Replace with `main`", false)
+            ]
+        );
+        let (out, _, _) = fixed(&src, Code::UnknownName);
+        assert!(
+            out.starts_with("param domain: string\n\nresource schema Cluster"),
+            "{out}"
+        );
+        // The declared param has no default: the configuration now asks for it.
+        assert!(
+            diagnostics(&out).iter().all(|d| d.code != Code::UnknownName),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_standard_module_used_without_its_import_is_imported() {
+        for src in [
+            "import std.k8s\n\nresource z: aws.HostedZone {\n  name = \"acme.io\"\n}\n",
+            "let r = aws.region_of(\"Europe:Ireland\")\n",
+        ] {
+            let (out, title, preferred) = fixed(src, Code::UnknownName);
+            assert_eq!(title, "Add `import std.aws`");
+            assert!(preferred);
+            assert!(out.contains("import std.aws\n"), "{out}");
+            assert_eq!(diagnostics(&out), vec![], "{out}");
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Edits the server proposes: formatting and range formatting (exactly `tpt
-//! fmt`, as edits of the changed lines only), and quick fixes for the
-//! diagnostics that carry a "did you mean" suggestion.
+//! fmt`, as edits of the changed lines only), and the quick fixes the checker
+//! attaches to diagnostics (did you mean, add the missing fields, unquote a
+//! number, add the import, declare the param).
 
 use std::collections::HashMap;
 
@@ -91,6 +92,30 @@ fn overlaps(a: &Range, b: &Range) -> bool {
     a.start <= b.end && b.start <= a.end
 }
 
+/// The quick fix a diagnostic's `data.fixes` entry describes (see
+/// `convert::diagnostic`).
+fn action(d: &lsp_types::Diagnostic, fix: &Value) -> Option<CodeAction> {
+    let title = fix.get("title")?.as_str()?.to_string();
+    let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
+    for e in fix.get("edits")?.as_array()? {
+        let uri: Url = serde_json::from_value(e.get("uri")?.clone()).ok()?;
+        let range: Range = serde_json::from_value(e.get("range")?.clone()).ok()?;
+        let text = e.get("newText")?.as_str()?.to_string();
+        changes.entry(uri).or_default().push(TextEdit::new(range, text));
+    }
+    Some(CodeAction {
+        title,
+        kind: Some(CodeActionKind::QUICKFIX),
+        diagnostics: Some(vec![d.clone()]),
+        edit: Some(WorkspaceEdit {
+            changes: Some(changes),
+            ..Default::default()
+        }),
+        is_preferred: Some(fix.get("preferred").and_then(Value::as_bool).unwrap_or(false)),
+        ..Default::default()
+    })
+}
+
 pub fn code_actions(server: &mut Server, p: CodeActionParams) -> Answer {
     let uri = p.text_document.uri;
     let mut diagnostics: Vec<lsp_types::Diagnostic> = p
@@ -112,32 +137,17 @@ pub fn code_actions(server: &mut Server, p: CodeActionParams) -> Answer {
             .unwrap_or_default();
     }
     let mut actions = Vec::new();
-    for d in diagnostics {
-        let Some(fix) = d.data.as_ref().and_then(|v| v.get("fix")) else {
-            continue;
-        };
-        let (Some(range), Some(new_text)) = (
-            fix.get("range")
-                .and_then(|r| serde_json::from_value::<Range>(r.clone()).ok()),
-            fix.get("newText").and_then(Value::as_str),
-        ) else {
-            continue;
-        };
-        let edit = WorkspaceEdit {
-            changes: Some(HashMap::from([(
-                uri.clone(),
-                vec![TextEdit::new(range, new_text.to_string())],
-            )])),
-            ..Default::default()
-        };
-        actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-            title: format!("Replace with `{new_text}`"),
-            kind: Some(CodeActionKind::QUICKFIX),
-            diagnostics: Some(vec![d.clone()]),
-            edit: Some(edit),
-            is_preferred: Some(true),
-            ..Default::default()
-        }));
+    for d in &diagnostics {
+        let fixes = d
+            .data
+            .as_ref()
+            .and_then(|v| v.get("fixes"))
+            .and_then(Value::as_array);
+        for fix in fixes.into_iter().flatten() {
+            if let Some(action) = action(d, fix) {
+                actions.push(CodeActionOrCommand::CodeAction(action));
+            }
+        }
     }
     Ok(serde_json::to_value(actions).unwrap_or(Value::Null))
 }
