@@ -133,7 +133,7 @@ impl Index {
         out
     }
 
-    /// Every occurrence of one file, in order (tests).
+    /// Every occurrence of one file, in order.
     pub fn in_file(&self, file: FileId) -> &[Occurrence] {
         self.occurrences.get(&file).map_or(&[], Vec::as_slice)
     }

@@ -55,6 +55,11 @@ pub fn capabilities() -> ServerCapabilities {
             trigger_characters: Some(vec![".".into(), "\"".into(), "@".into()]),
             ..Default::default()
         }),
+        signature_help_provider: Some(lsp_types::SignatureHelpOptions {
+            trigger_characters: Some(vec!["(".into(), ",".into()]),
+            retrigger_characters: None,
+            work_done_progress_options: Default::default(),
+        }),
         definition_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
         rename_provider: Some(OneOf::Right(RenameOptions {
@@ -73,6 +78,15 @@ pub fn capabilities() -> ServerCapabilities {
         selection_range_provider: Some(lsp_types::SelectionRangeProviderCapability::Simple(true)),
         workspace_symbol_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+        semantic_tokens_provider: Some(
+            lsp_types::SemanticTokensOptions {
+                legend: features::tokens::legend(),
+                range: Some(true),
+                full: Some(lsp_types::SemanticTokensFullOptions::Bool(true)),
+                work_done_progress_options: Default::default(),
+            }
+            .into(),
+        ),
         ..Default::default()
     }
 }
@@ -240,6 +254,7 @@ impl<'c> Server<'c> {
         match method {
             HoverRequest::METHOD => features::hover::hover(self, parse(params)?),
             Completion::METHOD => features::completion::completion(self, parse(params)?),
+            SignatureHelpRequest::METHOD => features::signature::signature_help(self, parse(params)?),
             GotoDefinition::METHOD => features::navigate::definition(self, parse(params)?),
             References::METHOD => features::navigate::references(self, parse(params)?),
             DocumentHighlightRequest::METHOD => features::navigate::highlight(self, parse(params)?),
@@ -253,6 +268,8 @@ impl<'c> Server<'c> {
             Formatting::METHOD => features::edits::formatting(self, parse(params)?),
             RangeFormatting::METHOD => features::edits::range_formatting(self, parse(params)?),
             CodeActionRequest::METHOD => features::edits::code_actions(self, parse(params)?),
+            SemanticTokensFullRequest::METHOD => features::tokens::full(self, parse(params)?),
+            SemanticTokensRangeRequest::METHOD => features::tokens::range(self, parse(params)?),
             _ => Err(Failure::new(
                 ErrorCode::MethodNotFound,
                 format!("tpt lsp does not answer `{method}`"),

@@ -7,7 +7,8 @@
 //! Requests (positions are 1-based `LINE:COL`):
 //! `diagnostics FILE`, `hover FILE L:C`, `completion FILE L:C`,
 //! `definition FILE L:C`, `references FILE L:C`, `rename FILE L:C NAME`,
-//! `symbols FILE`, `format FILE`, `actions FILE L:C`, and
+//! `symbols FILE`, `format FILE`, `actions FILE L:C`, `tokens FILE` (semantic
+//! tokens), `signature FILE L:C`, and
 //! `change FILE L:C-L:C "JSON string"` (an incremental edit).
 
 mod support;
@@ -119,6 +120,37 @@ fn run_request(client: &mut Client, line: &str) -> String {
             r.as_array()
                 .map(|ls| ls.iter().map(|l| format!("{}\n", location(l))).collect())
                 .unwrap_or_else(|| "(nothing)\n".into())
+        }
+        "signature" => {
+            let r = client.request("textDocument/signatureHelp", at(arg));
+            match r["signatures"].get(0) {
+                Some(sig) => {
+                    let label = sig["label"].as_str().unwrap_or("");
+                    let active = r["activeParameter"].as_u64().unwrap_or(0) as usize;
+                    let param = sig["parameters"]
+                        .get(active)
+                        .and_then(|p| p["label"].as_array())
+                        .map(|o| {
+                            let (a, b) = (o[0].as_u64().unwrap_or(0), o[1].as_u64().unwrap_or(0));
+                            label
+                                .chars()
+                                .skip(a as usize)
+                                .take((b - a) as usize)
+                                .collect::<String>()
+                        })
+                        .unwrap_or_default();
+                    let doc = sig["documentation"]["value"].as_str().unwrap_or("");
+                    format!("{label}\n  at: {param}\n  {doc}\n")
+                }
+                None => "(nothing)\n".into(),
+            }
+        }
+        "tokens" => {
+            let r = client.request(
+                "textDocument/semanticTokens/full",
+                json!({ "textDocument": { "uri": uri } }),
+            );
+            render_tokens(client, &uri, &r)
         }
         "wsymbols" => {
             let r = client.request("workspace/symbol", json!({ "query": arg }));
@@ -304,6 +336,51 @@ fn run_request(client: &mut Client, line: &str) -> String {
         }
         other => panic!("unknown request `{other}`"),
     }
+}
+
+/// Each token on a line: `L:C name type modifiers` (the name while the
+/// document is as opened), decoded with the legend the server announced.
+fn render_tokens(client: &Client, uri: &lsp_types::Url, r: &Value) -> String {
+    let legend = &client.init["capabilities"]["semanticTokensProvider"]["legend"];
+    let name_of = |list: &str, i: u64| legend[list][i as usize].as_str().unwrap_or("?").to_string();
+    let lines: Vec<&str> = client
+        .texts
+        .get(uri)
+        .map(|t| t.lines().collect())
+        .unwrap_or_default();
+    let data: Vec<u64> = r["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .collect();
+    let (mut line, mut col) = (0, 0);
+    let mut out = String::new();
+    for t in data.chunks(5) {
+        let [dl, dc, len, ty, mods] = [t[0], t[1], t[2], t[3], t[4]];
+        col = if dl == 0 { col + dc } else { dc };
+        line += dl;
+        let name: String = lines
+            .get(line as usize)
+            .map(|l| l.chars().skip(col as usize).take(len as usize).collect())
+            .unwrap_or_default();
+        let mods: Vec<String> = (0..32)
+            .filter(|b| mods & (1 << b) != 0)
+            .map(|b| name_of("tokenModifiers", b))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}:{} {name} {} {}",
+            line + 1,
+            col + 1,
+            name_of("tokenTypes", ty),
+            mods.join(",")
+        );
+    }
+    if out.is_empty() {
+        out.push_str("(nothing)\n");
+    }
+    out
 }
 
 fn range(r: &Value) -> String {

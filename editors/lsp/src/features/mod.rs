@@ -4,7 +4,9 @@ pub mod completion;
 pub mod edits;
 pub mod hover;
 pub mod navigate;
+pub mod signature;
 pub mod symbols;
+pub mod tokens;
 
 use std::rc::Rc;
 

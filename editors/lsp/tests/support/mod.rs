@@ -20,6 +20,10 @@ pub struct Client {
     pub notifications: Vec<Notification>,
     pub root: PathBuf,
     versions: std::collections::HashMap<Url, i32>,
+    /// What the server answered to `initialize`.
+    pub init: Value,
+    /// The text of each open document, while no edit changed it.
+    pub texts: std::collections::HashMap<Url, String>,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -35,10 +39,13 @@ impl Client {
             notifications: Vec::new(),
             root: root.to_path_buf(),
             versions: Default::default(),
+            init: Value::Null,
+            texts: Default::default(),
         };
         let root_uri = Url::from_directory_path(root).ok();
         let init = c.request("initialize", json!({ "capabilities": {}, "rootUri": root_uri }));
         assert!(init.get("capabilities").is_some(), "initialize answered {init}");
+        c.init = init;
         c.notify("initialized", json!({}));
         c
     }
@@ -97,6 +104,7 @@ impl Client {
     pub fn open(&mut self, rel: &str, text: &str) {
         let uri = self.uri(rel);
         self.versions.insert(uri.clone(), 1);
+        self.texts.insert(uri.clone(), text.to_string());
         self.notify(
             "textDocument/didOpen",
             json!({ "textDocument": { "uri": uri, "languageId": "tpt", "version": 1, "text": text } }),
@@ -108,6 +116,7 @@ impl Client {
         let uri = self.uri(rel);
         let version = self.versions.get(&uri).copied().unwrap_or(0) + 1;
         self.versions.insert(uri.clone(), version);
+        self.texts.remove(&uri);
         self.notify(
             "textDocument/didChange",
             json!({ "textDocument": { "uri": uri, "version": version },

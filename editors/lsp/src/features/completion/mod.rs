@@ -24,7 +24,7 @@ use tpt_lang::syntax::ast::{Expr, ExprKind, Ident, QualifiedName};
 use tpt_lang::types::Ty;
 use tpt_lang::{Program, Types};
 
-mod text;
+pub mod text;
 
 use self::text::{assignment, is_ident_char, keys_in_block, opener_text, re, scan, Open};
 use super::At;
