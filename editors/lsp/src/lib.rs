@@ -2,7 +2,8 @@
 //! `tpt check`, for every configuration of the workspace), hover, completion,
 //! go to definition, find references, document highlight, document links,
 //! rename, document and workspace symbols, folding and selection ranges,
-//! semantic tokens, signature help, formatting and
+//! semantic tokens, signature help, inlay hints (each field's value per
+//! environment, the defaults filled in), formatting and
 //! range formatting (`tpt fmt`, as minimal edits) and quick fixes (did you mean,
 //! by type; the missing fields; unquote a number; add the import; declare the
 //! param), over the Language Server Protocol on stdio.

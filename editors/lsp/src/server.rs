@@ -55,6 +55,7 @@ pub fn capabilities() -> ServerCapabilities {
             trigger_characters: Some(vec![".".into(), "\"".into(), "@".into()]),
             ..Default::default()
         }),
+        inlay_hint_provider: Some(OneOf::Left(true)),
         signature_help_provider: Some(lsp_types::SignatureHelpOptions {
             trigger_characters: Some(vec!["(".into(), ",".into()]),
             retrigger_characters: None,
@@ -254,6 +255,7 @@ impl<'c> Server<'c> {
         match method {
             HoverRequest::METHOD => features::hover::hover(self, parse(params)?),
             Completion::METHOD => features::completion::completion(self, parse(params)?),
+            InlayHintRequest::METHOD => features::inlay::inlay_hints(self, parse(params)?),
             SignatureHelpRequest::METHOD => features::signature::signature_help(self, parse(params)?),
             GotoDefinition::METHOD => features::navigate::definition(self, parse(params)?),
             References::METHOD => features::navigate::references(self, parse(params)?),

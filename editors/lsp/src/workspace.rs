@@ -116,12 +116,40 @@ pub struct Analysis {
     pub trees: HashMap<FileId, Arc<ast::File>>,
     /// Built on the first request that needs it.
     index: std::cell::OnceCell<Index>,
+    /// Evaluated on the first request that needs it (inlay hints).
+    evaluations: std::cell::OnceCell<Vec<tpt_lang::Evaluated>>,
 }
+
+/// How many environments inlay hints show the values of (the first ones).
+pub const EVALUATED_ENVS: usize = 6;
 
 impl Analysis {
     pub fn index(&self) -> &Index {
         self.index
             .get_or_init(|| Index::build(&self.program, &self.trees))
+    }
+
+    /// The evaluation of each environment (the first [`EVALUATED_ENVS`]; the
+    /// base alone in a configuration without environments), as `tpt check`
+    /// evaluates them; none while the configuration has errors.
+    pub fn evaluations(&self) -> &[tpt_lang::Evaluated] {
+        self.evaluations.get_or_init(|| {
+            if self.diagnostics.iter().any(Diagnostic::is_error) || matches!(self.root, Root::Std) {
+                return Vec::new();
+            }
+            let envs = tpt_planner::check::environments(&self.program);
+            let envs: Vec<Option<&str>> = if envs.is_empty() {
+                vec![None]
+            } else {
+                envs.iter()
+                    .take(EVALUATED_ENVS)
+                    .map(|e| Some(e.as_str()))
+                    .collect()
+            };
+            envs.into_iter()
+                .filter_map(|env| tpt_lang::evaluate(&self.program, env, &EnvInputs).ok())
+                .collect()
+        })
     }
 
     /// The module a file belongs to.
@@ -403,6 +431,7 @@ impl Workspace {
             diagnostics,
             trees,
             index: std::cell::OnceCell::new(),
+            evaluations: std::cell::OnceCell::new(),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! `diagnostics FILE`, `hover FILE L:C`, `completion FILE L:C`,
 //! `definition FILE L:C`, `references FILE L:C`, `rename FILE L:C NAME`,
 //! `symbols FILE`, `format FILE`, `actions FILE L:C`, `tokens FILE` (semantic
-//! tokens), `signature FILE L:C`, and
+//! tokens), `signature FILE L:C`, `inlay FILE` (hints of the whole file), and
 //! `change FILE L:C-L:C "JSON string"` (an incremental edit).
 
 mod support;
@@ -120,6 +120,31 @@ fn run_request(client: &mut Client, line: &str) -> String {
             r.as_array()
                 .map(|ls| ls.iter().map(|l| format!("{}\n", location(l))).collect())
                 .unwrap_or_else(|| "(nothing)\n".into())
+        }
+        "inlay" => {
+            let r = client.request(
+                "textDocument/inlayHint",
+                json!({ "textDocument": { "uri": uri },
+                        "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 100000, "character": 0 } } }),
+            );
+            let mut out = String::new();
+            for h in r.as_array().into_iter().flatten() {
+                let p = &h["position"];
+                let _ = writeln!(
+                    out,
+                    "{}:{} {}",
+                    p["line"].as_u64().unwrap_or(0) + 1,
+                    p["character"].as_u64().unwrap_or(0) + 1,
+                    h["label"].as_str().unwrap_or("")
+                );
+                if let Some(t) = h["tooltip"].as_str() {
+                    let _ = writeln!(out, "    tooltip: {t}");
+                }
+            }
+            if out.is_empty() {
+                out.push_str("(nothing)\n");
+            }
+            out
         }
         "signature" => {
             let r = client.request("textDocument/signatureHelp", at(arg));

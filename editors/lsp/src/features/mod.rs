@@ -3,6 +3,7 @@
 pub mod completion;
 pub mod edits;
 pub mod hover;
+pub mod inlay;
 pub mod navigate;
 pub mod signature;
 pub mod symbols;
