@@ -3,7 +3,7 @@
 //! go to definition, find references, document highlight, document links,
 //! rename, document and workspace symbols, folding and selection ranges,
 //! semantic tokens, signature help, inlay hints (each field's value per
-//! environment, the defaults filled in), formatting and
+//! environment, the defaults filled in), pull diagnostics, formatting and
 //! range formatting (`tpt fmt`, as minimal edits) and quick fixes (did you mean,
 //! by type; the missing fields; unquote a number; add the import; declare the
 //! param), over the Language Server Protocol on stdio.

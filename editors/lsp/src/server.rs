@@ -44,9 +44,18 @@ impl Failure {
 
 pub type Answer = Result<Value, Failure>;
 
-/// What the server offers.
-pub fn capabilities() -> ServerCapabilities {
+/// What the server offers; `pull`: diagnostics are pulled by the client
+/// (it said it can), not pushed.
+pub fn capabilities(pull: bool) -> ServerCapabilities {
     ServerCapabilities {
+        diagnostic_provider: pull.then(|| {
+            lsp_types::DiagnosticServerCapabilities::Options(lsp_types::DiagnosticOptions {
+                identifier: Some("tpt".into()),
+                inter_file_dependencies: true,
+                workspace_diagnostics: true,
+                work_done_progress_options: Default::default(),
+            })
+        }),
         text_document_sync: Some(TextDocumentSyncCapability::Kind(
             TextDocumentSyncKind::INCREMENTAL,
         )),
@@ -99,15 +108,17 @@ const QUIET: std::time::Duration = std::time::Duration::from_millis(2);
 /// Runs the server on a connection until the client says `exit` (or goes away);
 /// an error when it says `exit` without `shutdown` first.
 pub fn serve(connection: &Connection) -> Result<(), String> {
+    let (id, params) = connection.initialize_start().map_err(|e| e.to_string())?;
+    let client = Client::of(&params);
     let init = serde_json::json!({
-        "capabilities": capabilities(),
+        "capabilities": capabilities(client.pull),
         "serverInfo": ServerInfo { name: "tpt".into(), version: Some(env!("CARGO_PKG_VERSION").into()) },
     });
-    let (id, params) = connection.initialize_start().map_err(|e| e.to_string())?;
     connection
         .initialize_finish(id, init)
         .map_err(|e| e.to_string())?;
     let mut server = Server::new(connection);
+    server.client = client;
     server.ws.folders = workspace_folders(params);
     let mut shut_down = false;
     loop {
@@ -159,6 +170,25 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
     }
 }
 
+/// What the client can do, from its `initialize` request.
+#[derive(Default)]
+struct Client {
+    /// It pulls diagnostics (`textDocument/diagnostic`).
+    pull: bool,
+    /// It re-pulls when asked (`workspace/diagnostic/refresh`).
+    refresh: bool,
+}
+
+impl Client {
+    fn of(params: &Value) -> Client {
+        let caps = &params["capabilities"];
+        Client {
+            pull: caps["textDocument"]["diagnostic"].is_object(),
+            refresh: caps["workspace"]["diagnostics"]["refreshSupport"] == true,
+        }
+    }
+}
+
 /// The workspace folders the client names (or its root), as paths.
 fn workspace_folders(params: Value) -> Vec<PathBuf> {
     let Ok(p) = serde_json::from_value::<lsp_types::InitializeParams>(params) else {
@@ -202,6 +232,9 @@ pub struct Server<'c> {
     published: HashMap<crate::workspace::Root, (Rc<Analysis>, HashSet<Url>)>,
     /// The last diagnostics of each URI (code actions read their fixes).
     pub diagnostics: HashMap<Url, Vec<lsp_types::Diagnostic>>,
+    client: Client,
+    /// The id of the next request the server sends.
+    next_id: i32,
 }
 
 impl<'c> Server<'c> {
@@ -213,6 +246,8 @@ impl<'c> Server<'c> {
             stale: false,
             published: HashMap::new(),
             diagnostics: HashMap::new(),
+            client: Client::default(),
+            next_id: 0,
         }
     }
 
@@ -269,6 +304,8 @@ impl<'c> Server<'c> {
             WorkspaceSymbolRequest::METHOD => features::symbols::workspace_symbols(self, parse(params)?),
             Formatting::METHOD => features::edits::formatting(self, parse(params)?),
             RangeFormatting::METHOD => features::edits::range_formatting(self, parse(params)?),
+            DocumentDiagnosticRequest::METHOD => features::pull::document(self, parse(params)?),
+            WorkspaceDiagnosticRequest::METHOD => features::pull::workspace(self, parse(params)?),
             CodeActionRequest::METHOD => features::edits::code_actions(self, parse(params)?),
             SemanticTokensFullRequest::METHOD => features::tokens::full(self, parse(params)?),
             SemanticTokensRangeRequest::METHOD => features::tokens::range(self, parse(params)?),
@@ -359,6 +396,7 @@ impl<'c> Server<'c> {
         // Every configuration of the workspace folders too, open or not: an edit
         // of a shared library shows what it breaks where it is imported.
         let analyses = self.ws.every_analysis();
+        let mut changed = false;
         for a in analyses {
             if self
                 .published
@@ -367,7 +405,16 @@ impl<'c> Server<'c> {
             {
                 continue;
             }
+            changed = true;
             let by_uri = self.diagnostics_of(&a);
+            if self.client.pull {
+                // Kept for code actions; the client pulls them.
+                for (uri, diags) in by_uri {
+                    self.diagnostics.insert(uri, diags);
+                }
+                self.published.insert(a.root.clone(), (a, HashSet::new()));
+                continue;
+            }
             let previous = self
                 .published
                 .remove(&a.root)
@@ -383,6 +430,20 @@ impl<'c> Server<'c> {
             }
             self.published.insert(a.root.clone(), (a, uris));
         }
+        if changed && self.client.pull && self.client.refresh {
+            self.next_id += 1;
+            self.send(Message::Request(Request::new(
+                lsp_server::RequestId::from(self.next_id),
+                "workspace/diagnostic/refresh".to_string(),
+                Value::Null,
+            )));
+        }
+    }
+
+    /// The version of an open document (`None` for a file only on disk).
+    pub fn version_of(&mut self, uri: &Url) -> Option<i32> {
+        let path = self.paths.path(uri);
+        self.ws.docs.get(&path).map(|d| d.version)
     }
 
     fn publish_to(&mut self, uri: Url, diagnostics: Vec<lsp_types::Diagnostic>) {
@@ -402,7 +463,7 @@ impl<'c> Server<'c> {
 
     /// The diagnostics of an analysis per URI: every file of the configuration
     /// (the standard library's aside) has an entry, empty when clean.
-    fn diagnostics_of(&mut self, a: &Analysis) -> Vec<(Url, Vec<lsp_types::Diagnostic>)> {
+    pub fn diagnostics_of(&mut self, a: &Analysis) -> Vec<(Url, Vec<lsp_types::Diagnostic>)> {
         let mut loc = Locator {
             sources: &a.program.sources,
             paths: &self.paths,

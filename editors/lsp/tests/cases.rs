@@ -553,3 +553,69 @@ fn stdlib_paths(text: &str) -> String {
     }
     out
 }
+
+/// A client that pulls diagnostics: none are pushed; a document's report, then
+/// "unchanged" for the same result id; the workspace's report holds a
+/// configuration no document of which is open; an edit asks the client to pull again.
+#[test]
+fn diagnostics_are_pulled_by_a_client_that_asks_for_them() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let root = tmp.path().canonicalize().expect("canonical temp dir");
+    for (rel, text) in [
+        ("shop/main.tpt", "let a: int = \"x\"\n"),
+        ("blog/main.tpt", "let b = missing\n"),
+    ] {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("a directory")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+    }
+    let caps = json!({ "textDocument": { "diagnostic": {} },
+                       "workspace": { "diagnostics": { "refreshSupport": true } } });
+    let mut client = Client::start_with(&root, caps);
+    let provider = &client.init["capabilities"]["diagnosticProvider"];
+    assert_eq!(provider["workspaceDiagnostics"], true, "{provider}");
+    client.open("shop/main.tpt", "let a: int = \"x\"\n");
+    let uri = client.uri("shop/main.tpt");
+    let first = client.request(
+        "textDocument/diagnostic",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    assert_eq!(first["kind"], "full", "{first}");
+    assert_eq!(first["items"][0]["code"], "E0200", "{first}");
+    let again = client.request(
+        "textDocument/diagnostic",
+        json!({ "textDocument": { "uri": uri }, "previousResultId": first["resultId"] }),
+    );
+    assert_eq!(
+        again,
+        json!({ "kind": "unchanged", "resultId": first["resultId"] })
+    );
+    let all = client.request("workspace/diagnostic", json!({ "previousResultIds": [] }));
+    let blog = client.uri("blog/main.tpt");
+    let report = all["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|r| r["uri"] == blog.as_str()))
+        .unwrap_or_else(|| panic!("no report of blog/main.tpt in {all}"));
+    assert_eq!(report["items"][0]["code"], "E0100", "{report}");
+    // An edit: the client is asked to pull again, and the report is new.
+    client.change(
+        "shop/main.tpt",
+        json!({ "start": { "line": 0, "character": 13 }, "end": { "line": 0, "character": 16 } }),
+        "1",
+    );
+    client.server_request("workspace/diagnostic/refresh");
+    let fixed = client.request(
+        "textDocument/diagnostic",
+        json!({ "textDocument": { "uri": uri }, "previousResultId": first["resultId"] }),
+    );
+    assert_eq!(fixed["kind"], "full", "{fixed}");
+    assert_eq!(fixed["items"], json!([]), "{fixed}");
+    assert!(
+        client
+            .notifications
+            .iter()
+            .all(|n| n.method != "textDocument/publishDiagnostics"),
+        "diagnostics were pushed to a client that pulls them"
+    );
+    client.shutdown();
+}

@@ -5,6 +5,7 @@ pub mod edits;
 pub mod hover;
 pub mod inlay;
 pub mod navigate;
+pub mod pull;
 pub mod signature;
 pub mod symbols;
 pub mod tokens;

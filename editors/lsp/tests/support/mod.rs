@@ -24,12 +24,19 @@ pub struct Client {
     pub init: Value,
     /// The text of each open document, while no edit changed it.
     pub texts: std::collections::HashMap<Url, String>,
+    /// Requests the server sent (and were not awaited yet).
+    pub server_requests: Vec<Request>,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Client {
     pub fn start(root: &Path) -> Client {
+        Client::start_with(root, json!({}))
+    }
+
+    /// A client with these capabilities (the `initialize` request's).
+    pub fn start_with(root: &Path, capabilities: Value) -> Client {
         let (server_side, client_side) = Connection::memory();
         let server = std::thread::spawn(move || tpt_lsp::serve(&server_side));
         let mut c = Client {
@@ -41,9 +48,13 @@ impl Client {
             versions: Default::default(),
             init: Value::Null,
             texts: Default::default(),
+            server_requests: Vec::new(),
         };
         let root_uri = Url::from_directory_path(root).ok();
-        let init = c.request("initialize", json!({ "capabilities": {}, "rootUri": root_uri }));
+        let init = c.request(
+            "initialize",
+            json!({ "capabilities": capabilities, "rootUri": root_uri }),
+        );
         assert!(init.get("capabilities").is_some(), "initialize answered {init}");
         c.init = init;
         c.notify("initialized", json!({}));
@@ -87,7 +98,8 @@ impl Client {
             match self.receive() {
                 Message::Response(r) if r.id == id => return r,
                 Message::Notification(n) => self.notifications.push(n),
-                _ => {}
+                Message::Request(r) => self.server_requests.push(r),
+                Message::Response(_) => {}
             }
         }
     }
@@ -146,6 +158,28 @@ impl Client {
             if let Ok(Message::Notification(n)) = self.conn.receiver.recv_timeout(Duration::from_millis(200))
             {
                 self.notifications.push(n);
+            }
+        }
+    }
+
+    /// Waits for the server to send a request of `method` (and answers it).
+    pub fn server_request(&mut self, method: &str) -> Request {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(i) = self.server_requests.iter().position(|r| r.method == method) {
+                let r = self.server_requests.remove(i);
+                let answer = Response::new_ok(r.id.clone(), Value::Null);
+                self.conn
+                    .sender
+                    .send(Message::Response(answer))
+                    .expect("the server is running");
+                return r;
+            }
+            assert!(Instant::now() < deadline, "no {method} request from the server");
+            match self.conn.receiver.recv_timeout(Duration::from_millis(200)) {
+                Ok(Message::Notification(n)) => self.notifications.push(n),
+                Ok(Message::Request(r)) => self.server_requests.push(r),
+                _ => {}
             }
         }
     }
