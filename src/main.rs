@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Command::Show(args) => commands::plan::show(args, &renderer),
         Command::Apply(args) => commands::apply::run(args, false, &renderer),
         Command::Destroy(args) => commands::apply::run(args, true, &renderer),
-        Command::Lsp(_) => match tpt_lsp::run_stdio() {
+        Command::Lsp(_) => match commands::lsp::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: tpt lsp: {e}");

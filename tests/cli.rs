@@ -584,14 +584,22 @@ struct LspProcess {
     child: std::process::Child,
     stdin: Option<std::process::ChildStdin>,
     messages: std::sync::mpsc::Receiver<serde_json::Value>,
+    /// The messages [`LspProcess::answer`] passed over.
+    seen: Vec<serde_json::Value>,
 }
 
 impl LspProcess {
     fn start(dir: &Path) -> LspProcess {
+        LspProcess::start_with(dir, &[])
+    }
+
+    /// With these variables added to its environment.
+    fn start_with(dir: &Path, vars: &[(&str, &str)]) -> LspProcess {
         use std::io::Read as _;
         use std::process::{Command, Stdio};
         let mut child = Command::new(env!("CARGO_BIN_EXE_tpt"))
             .arg("lsp")
+            .envs(vars.iter().copied())
             .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -633,6 +641,7 @@ impl LspProcess {
             child,
             stdin,
             messages,
+            seen: Vec::new(),
         }
     }
 
@@ -651,6 +660,23 @@ impl LspProcess {
         self.messages
             .recv_timeout(std::time::Duration::from_secs(30))
             .expect("a message from the server within 30 s")
+    }
+
+    /// Sends a request and returns its answer (the messages before it are kept in `seen`).
+    fn request(&mut self, id: i64, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.send(serde_json::json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        self.answer(id)
+    }
+
+    /// The answer to request `id` (the messages before it are kept in `seen`).
+    fn answer(&mut self, id: i64) -> serde_json::Value {
+        loop {
+            let m = self.next();
+            if m["id"] == id && m.get("method").is_none() {
+                return m;
+            }
+            self.seen.push(m);
+        }
     }
 
     /// Says `shutdown` and `exit`; the exit code.
@@ -702,6 +728,186 @@ fn a_burst_of_edits_is_analysed_once_not_edit_by_edit() {
     assert!(
         (1..=10).contains(&published),
         "{published} publications for 200 edits"
+    );
+    assert_eq!(lsp.stop(), 0);
+}
+
+/// The example `shop` copied into a temporary directory (a plan takes its lock there).
+fn shop_example() -> TempDir {
+    let dir = temp();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop");
+    for f in ["main.tpt", "envs/dev.tpt", "envs/staging.tpt", "envs/prod.tpt"] {
+        write(dir.path(), f, &read(&example, f));
+    }
+    dir
+}
+
+fn lsp_initialized(dir: &Path, vars: &[(&str, &str)]) -> LspProcess {
+    use serde_json::json;
+    let mut lsp = LspProcess::start_with(dir, vars);
+    let root = format!("file://{}/", dir.display());
+    let init = lsp.request(1, "initialize", json!({ "capabilities": {}, "rootUri": root }));
+    let commands = &init["result"]["capabilities"]["executeCommandProvider"]["commands"];
+    assert_eq!(commands, &json!(["tpt.check", "tpt.plan"]), "{init}");
+    lsp.send(json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }));
+    lsp
+}
+
+#[test]
+fn the_language_server_plans_as_tpt_plan_does_from_its_code_lenses() {
+    use serde_json::json;
+    let dir = shop_example();
+    let config = dir.path().display().to_string();
+    let mut lsp = lsp_initialized(dir.path(), &[]);
+    let uri = |f: &str| format!("file://{}/{f}", dir.path().display());
+    for f in ["main.tpt", "envs/prod.tpt"] {
+        lsp.send(
+            json!({ "jsonrpc": "2.0", "method": "textDocument/didOpen", "params": { "textDocument": {
+            "uri": uri(f), "languageId": "tpt", "version": 1, "text": read(dir.path(), f) } } }),
+        );
+    }
+    let titles = |lenses: &serde_json::Value| -> Vec<String> {
+        lenses["result"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| l["command"]["title"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let main = lsp.request(
+        2,
+        "textDocument/codeLens",
+        json!({ "textDocument": { "uri": uri("main.tpt") } }),
+    );
+    let main_titles = titles(&main);
+    assert!(main_titles.contains(&"▶ check".to_string()), "{main_titles:?}");
+    assert!(
+        main_titles.contains(&"▶ plan `zone`".to_string()),
+        "{main_titles:?}"
+    );
+    let prod = lsp.request(
+        3,
+        "textDocument/codeLens",
+        json!({ "textDocument": { "uri": uri("envs/prod.tpt") } }),
+    );
+    assert_eq!(titles(&prod), vec!["▶ plan prod"], "{prod}");
+    // The lens's command, run: the plan `tpt plan --env prod` prints.
+    let command = prod["result"][0]["command"].clone();
+    let planned = lsp.request(
+        4,
+        "workspace/executeCommand",
+        json!({ "command": command["command"], "arguments": command["arguments"] }),
+    );
+    let cli = tpt(&["plan", &config, "--env", "prod"]);
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    let text = planned["result"]["plan"].as_str().unwrap_or_default();
+    assert_eq!(text, cli.stdout, "{planned}");
+    assert!(text.contains("Plan: 7 to create"), "{text}");
+    // Editors show the summary, and have the whole plan in their log.
+    let said = |method: &str, start: &str| {
+        lsp.seen.iter().any(|m| {
+            m["method"] == method
+                && m["params"]["message"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(start))
+        })
+    };
+    assert!(
+        said("window/showMessage", "tpt plan prod: Plan: 7 to create"),
+        "{:#?}",
+        lsp.seen
+    );
+    assert!(said("window/logMessage", &text[..20]), "{:#?}", lsp.seen);
+    // A resource's plan: its changes in each environment.
+    let zone = lsp.request(
+        5,
+        "workspace/executeCommand",
+        json!({ "command": "tpt.plan", "arguments": [{ "config": config, "resource": "zone" }] }),
+    );
+    let text = zone["result"]["plan"].as_str().unwrap_or_default();
+    for part in [
+        "# dev\n",
+        "# staging\n",
+        "# prod\n",
+        "+ zone (aws.HostedZone) will be created",
+    ] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
+    assert!(!text.contains("shop_dns"), "{text}");
+    // `tpt.check`: counted, and said.
+    let checked = lsp.request(
+        6,
+        "workspace/executeCommand",
+        json!({ "command": "tpt.check", "arguments": [config] }),
+    );
+    assert_eq!(checked["result"]["errors"], 0, "{checked}");
+    assert_eq!(checked["result"]["environments"], 3, "{checked}");
+    // A plan of a configuration with errors answers them, as `tpt plan` prints them.
+    write(dir.path(), "envs/prod.tpt", "environment prod { nope = 1 }\n");
+    let broken = lsp.request(
+        7,
+        "workspace/executeCommand",
+        json!({ "command": "tpt.plan", "arguments": [{ "config": config, "env": "prod" }] }),
+    );
+    let message = broken["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("E0305") && message.contains("envs/prod.tpt:1:20"),
+        "{broken}"
+    );
+    assert_eq!(lsp.stop(), 0);
+}
+
+#[test]
+fn a_plan_the_client_cancels_stops_while_it_waits() {
+    use serde_json::json;
+    // An AWS endpoint that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let endpoint = format!("http://{}", silent.local_addr().expect("its address"));
+    let (connected, accepted) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            held.push(stream);
+            let _ = connected.send(());
+        }
+    });
+    let dir = temp();
+    write(
+        dir.path(),
+        "main.tpt",
+        "import std.aws\n\nresource apex: aws.ExistingHostedZone {\n  name = \"acme.io\"\n}\n",
+    );
+    let vars = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let mut lsp = lsp_initialized(dir.path(), &vars);
+    let config = dir.path().display().to_string();
+    lsp.send(
+        json!({ "jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand",
+                     "params": { "command": "tpt.plan", "arguments": [{ "config": config }] } }),
+    );
+    // The plan reads the zone, and waits on the silent endpoint; other
+    // requests are answered meanwhile.
+    accepted
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the plan connects to the endpoint");
+    let symbols = lsp.request(3, "workspace/symbol", json!({ "query": "" }));
+    assert!(symbols.get("result").is_some(), "{symbols}");
+    let started = std::time::Instant::now();
+    lsp.send(json!({ "jsonrpc": "2.0", "method": "$/cancelRequest", "params": { "id": 2 } }));
+    let answer = lsp.answer(2);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the cancel took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        answer["error"]["message"].as_str(),
+        Some("cancelled: nothing was planned"),
+        "{answer}"
     );
     assert_eq!(lsp.stop(), 0);
 }

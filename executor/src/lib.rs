@@ -114,6 +114,12 @@ impl Engine {
         });
     }
 
+    /// The engine's cancel: pressing it does what Ctrl-C does (a client
+    /// cancelling a plan it asked the language server for).
+    pub fn canceller(&self) -> Cancel {
+        self.cancel.clone()
+    }
+
     /// Whether Ctrl-C or SIGTERM came.
     pub fn is_interrupted(&self) -> bool {
         self.cancel.is_cancelled()

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod fmt;
 pub mod graph;
 pub mod import;
+pub mod lsp;
 pub mod output;
 pub mod plan;
 pub mod promote;

@@ -3,7 +3,9 @@
 //! go to definition, find references, document highlight, document links,
 //! rename, document and workspace symbols, folding and selection ranges,
 //! semantic tokens, signature help, inlay hints (each field's value per
-//! environment, the defaults filled in), pull diagnostics, formatting and
+//! environment, the defaults filled in), pull diagnostics, code lenses and
+//! commands (check; plan an environment or a resource, with the binary's
+//! planner), formatting and
 //! range formatting (`tpt fmt`, as minimal edits) and quick fixes (did you mean,
 //! by type; the missing fields; unquote a number; add the import; declare the
 //! param), over the Language Server Protocol on stdio.
@@ -30,12 +32,14 @@ pub mod stdlib_files;
 pub mod transport;
 pub mod workspace;
 
-pub use server::{guarded, serve};
+pub use features::lens::{PlanRequest, Planner};
+pub use server::{guarded, serve, serve_with};
 
-/// Runs the server on stdin/stdout until the client exits.
-pub fn run_stdio() -> Result<(), String> {
+/// Runs the server on stdin/stdout until the client exits; `planner` makes
+/// the plans of the `tpt.plan` command (none: the command is not offered).
+pub fn run_stdio(planner: Option<std::sync::Arc<dyn Planner>>) -> Result<(), String> {
     let (connection, io_threads) = transport::stdio();
-    let served = serve(&connection);
+    let served = serve_with(&connection, planner);
     drop(connection);
     io_threads.join()?;
     served

@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crossbeam_channel::RecvTimeoutError;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
@@ -23,6 +24,7 @@ use serde_json::Value;
 
 use crate::convert::{self, Locator, Paths};
 use crate::features;
+use crate::features::lens::{CancelFlag, Planner};
 use crate::line_index::apply_change;
 use crate::workspace::{Analysis, Workspace};
 
@@ -46,8 +48,19 @@ pub type Answer = Result<Value, Failure>;
 
 /// What the server offers; `pull`: diagnostics are pulled by the client
 /// (it said it can), not pushed.
-pub fn capabilities(pull: bool) -> ServerCapabilities {
+pub fn capabilities(pull: bool, plans: bool) -> ServerCapabilities {
+    let mut commands = vec![features::lens::CHECK.to_string()];
+    if plans {
+        commands.push(features::lens::PLAN.to_string());
+    }
     ServerCapabilities {
+        code_lens_provider: Some(lsp_types::CodeLensOptions {
+            resolve_provider: Some(false),
+        }),
+        execute_command_provider: Some(lsp_types::ExecuteCommandOptions {
+            commands,
+            work_done_progress_options: Default::default(),
+        }),
         diagnostic_provider: pull.then(|| {
             lsp_types::DiagnosticServerCapabilities::Options(lsp_types::DiagnosticOptions {
                 identifier: Some("tpt".into()),
@@ -108,10 +121,15 @@ const QUIET: std::time::Duration = std::time::Duration::from_millis(2);
 /// Runs the server on a connection until the client says `exit` (or goes away);
 /// an error when it says `exit` without `shutdown` first.
 pub fn serve(connection: &Connection) -> Result<(), String> {
+    serve_with(connection, None)
+}
+
+/// [`serve`], with a [`Planner`] for the `tpt.plan` command.
+pub fn serve_with(connection: &Connection, planner: Option<Arc<dyn Planner>>) -> Result<(), String> {
     let (id, params) = connection.initialize_start().map_err(|e| e.to_string())?;
     let client = Client::of(&params);
     let init = serde_json::json!({
-        "capabilities": capabilities(client.pull),
+        "capabilities": capabilities(client.pull, planner.is_some()),
         "serverInfo": ServerInfo { name: "tpt".into(), version: Some(env!("CARGO_PKG_VERSION").into()) },
     });
     connection
@@ -119,6 +137,7 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mut server = Server::new(connection);
     server.client = client;
+    server.planner = planner;
     server.ws.folders = workspace_folders(params);
     let mut shut_down = false;
     loop {
@@ -152,6 +171,10 @@ pub fn serve(connection: &Connection) -> Result<(), String> {
             ),
             Message::Request(req) if req.method == "shutdown" => {
                 shut_down = true;
+                // Plans still running stop as Ctrl-C stops them.
+                for flag in server.running.values() {
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 server.send(Response::new_ok(req.id, Value::Null).into());
             }
             Message::Request(req) => server.request(req),
@@ -235,6 +258,10 @@ pub struct Server<'c> {
     client: Client,
     /// The id of the next request the server sends.
     next_id: i32,
+    /// Makes plans (`tpt.plan`), when the binary gave one.
+    pub planner: Option<Arc<dyn Planner>>,
+    /// The cancel flags of the plans running, by request.
+    running: HashMap<lsp_server::RequestId, CancelFlag>,
 }
 
 impl<'c> Server<'c> {
@@ -248,6 +275,8 @@ impl<'c> Server<'c> {
             diagnostics: HashMap::new(),
             client: Client::default(),
             next_id: 0,
+            planner: None,
+            running: HashMap::new(),
         }
     }
 
@@ -257,10 +286,11 @@ impl<'c> Server<'c> {
     }
 
     fn show_error(&self, message: String) {
-        let params = ShowMessageParams {
-            typ: MessageType::ERROR,
-            message,
-        };
+        self.show_message(MessageType::ERROR, message);
+    }
+
+    pub fn show_message(&self, typ: MessageType, message: String) {
+        let params = ShowMessageParams { typ, message };
         self.send(Message::Notification(Notification::new(
             notif::ShowMessage::METHOD.to_string(),
             params,
@@ -268,6 +298,11 @@ impl<'c> Server<'c> {
     }
 
     fn request(&mut self, req: Request) {
+        if req.method == <lsp_types::request::ExecuteCommand as lsp_types::request::Request>::METHOD
+            && req.params["command"] == features::lens::PLAN
+        {
+            return self.start_plan(req);
+        }
         let Request { id, method, params } = req;
         let answer = guarded(&method, || self.dispatch(&method, params));
         let response = match answer {
@@ -283,6 +318,74 @@ impl<'c> Server<'c> {
             }
         };
         self.send(Message::Response(response));
+    }
+
+    /// `tpt.plan`: runs the planner on a thread of its own, which answers the
+    /// request when the plan is made; the loop goes on meanwhile.
+    fn start_plan(&mut self, req: Request) {
+        let request = serde_json::from_value::<lsp_types::ExecuteCommandParams>(req.params)
+            .map_err(|e| Failure::new(ErrorCode::InvalidParams, format!("invalid parameters: {e}")))
+            .and_then(|p| features::lens::plan_request(&p));
+        let (planner, request) = match (self.planner.clone(), request) {
+            (Some(planner), Ok(request)) => (planner, request),
+            (_, Err(f)) => {
+                return self.send(Response::new_err(req.id, f.code as i32, f.message).into());
+            }
+            (None, Ok(_)) => {
+                let message = "this server makes no plans: run `tpt lsp` (the binary) to get them";
+                return self.send(
+                    Response::new_err(req.id, ErrorCode::MethodNotFound as i32, message.into()).into(),
+                );
+            }
+        };
+        // Flags of plans that ended (their thread dropped its copy) are let go.
+        self.running.retain(|_, flag| Arc::strong_count(flag) > 1);
+        let flag = CancelFlag::default();
+        self.running.insert(req.id.clone(), flag.clone());
+        let sender = self.connection.sender.clone();
+        let id = req.id;
+        let spawned = std::thread::Builder::new()
+            .name("tpt-plan".into())
+            .spawn(move || {
+                let say = |method: &str, typ: MessageType, message: &str| {
+                    let params = serde_json::json!({ "type": typ, "message": message });
+                    // A client gone: the loop ends at its next receive.
+                    let _ = sender.send(Message::Notification(Notification::new(
+                        method.to_string(),
+                        params,
+                    )));
+                };
+                let log = |note: &str| say(notif::LogMessage::METHOD, MessageType::INFO, note);
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    planner.plan(&request, &|| features::lens::cancelled(&flag), &log)
+                }));
+                // The plan in the client's log (VS Code's output panel, Neovim's
+                // `:LspLog`), its summary (or the error's first line) shown.
+                let (typ, text) = match &outcome {
+                    Ok(Ok(text)) => (MessageType::INFO, text.as_str()),
+                    Ok(Err(text)) => (MessageType::ERROR, text.as_str()),
+                    Err(_) => (MessageType::ERROR, ""),
+                };
+                if !text.is_empty() {
+                    say(notif::LogMessage::METHOD, typ, text);
+                    let headline = features::lens::headline(&request, text);
+                    say(notif::ShowMessage::METHOD, typ, &headline);
+                }
+                let response = match outcome {
+                    Ok(Ok(text)) => Response::new_ok(id, serde_json::json!({ "plan": text })),
+                    Ok(Err(message)) => Response::new_err(id, ErrorCode::RequestFailed as i32, message),
+                    Err(_) => Response::new_err(
+                        id,
+                        ErrorCode::InternalError as i32,
+                        "internal error in tpt while planning (this is a bug of tpt; please report it)"
+                            .into(),
+                    ),
+                };
+                let _ = sender.send(Message::Response(response));
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start a thread for a plan: {e}");
+        }
     }
 
     fn dispatch(&mut self, method: &str, params: Value) -> Answer {
@@ -304,6 +407,17 @@ impl<'c> Server<'c> {
             WorkspaceSymbolRequest::METHOD => features::symbols::workspace_symbols(self, parse(params)?),
             Formatting::METHOD => features::edits::formatting(self, parse(params)?),
             RangeFormatting::METHOD => features::edits::range_formatting(self, parse(params)?),
+            CodeLensRequest::METHOD => features::lens::code_lenses(self, parse(params)?),
+            ExecuteCommand::METHOD => {
+                let p: lsp_types::ExecuteCommandParams = parse(params)?;
+                match p.command.as_str() {
+                    features::lens::CHECK => features::lens::check(self, &p),
+                    other => Err(Failure::new(
+                        ErrorCode::InvalidParams,
+                        format!("tpt lsp has no command `{other}`"),
+                    )),
+                }
+            }
             DocumentDiagnosticRequest::METHOD => features::pull::document(self, parse(params)?),
             WorkspaceDiagnosticRequest::METHOD => features::pull::workspace(self, parse(params)?),
             CodeActionRequest::METHOD => features::edits::code_actions(self, parse(params)?),
@@ -373,7 +487,19 @@ impl<'c> Server<'c> {
                     Err(_) => self.ws.invalidate(),
                 }
             }
-            // `initialized`, `$/cancelRequest`, `$/setTrace`, settings: nothing to do.
+            // A plan running for the request stops; other requests are answered in order.
+            notif::Cancel::METHOD => {
+                if let Ok(p) = serde_json::from_value::<lsp_types::CancelParams>(n.params) {
+                    let id = match p.id {
+                        lsp_types::NumberOrString::Number(n) => lsp_server::RequestId::from(n),
+                        lsp_types::NumberOrString::String(s) => lsp_server::RequestId::from(s),
+                    };
+                    if let Some(flag) = self.running.get(&id) {
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+            // `initialized`, `$/setTrace`, settings: nothing to do.
             _ => {}
         }
     }

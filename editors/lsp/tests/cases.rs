@@ -8,7 +8,8 @@
 //! `diagnostics FILE`, `hover FILE L:C`, `completion FILE L:C`,
 //! `definition FILE L:C`, `references FILE L:C`, `rename FILE L:C NAME`,
 //! `symbols FILE`, `format FILE`, `actions FILE L:C`, `tokens FILE` (semantic
-//! tokens), `signature FILE L:C`, `inlay FILE` (hints of the whole file), and
+//! tokens), `signature FILE L:C`, `inlay FILE` (hints of the whole file),
+//! `lenses FILE`, `check DIR` (the `tpt.check` command), and
 //! `change FILE L:C-L:C "JSON string"` (an incremental edit).
 
 mod support;
@@ -120,6 +121,35 @@ fn run_request(client: &mut Client, line: &str) -> String {
             r.as_array()
                 .map(|ls| ls.iter().map(|l| format!("{}\n", location(l))).collect())
                 .unwrap_or_else(|| "(nothing)\n".into())
+        }
+        "lenses" => {
+            let r = client.request("textDocument/codeLens", json!({ "textDocument": { "uri": uri } }));
+            let mut out = String::new();
+            for l in r.as_array().into_iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "{} {} {} {}",
+                    range(&l["range"]),
+                    l["command"]["title"].as_str().unwrap_or(""),
+                    l["command"]["command"].as_str().unwrap_or(""),
+                    l["command"]["arguments"]
+                        .to_string()
+                        .replace(&client.root.display().to_string(), "ROOT")
+                );
+            }
+            if out.is_empty() {
+                out.push_str("(nothing)\n");
+            }
+            out
+        }
+        "check" => {
+            // `check DIR`: the `tpt.check` command on a configuration of the case.
+            let config = client.root.join(file);
+            let r = client.request(
+                "workspace/executeCommand",
+                json!({ "command": "tpt.check", "arguments": [config] }),
+            );
+            format!("{}\n", r["message"].as_str().unwrap_or(""))
         }
         "inlay" => {
             let r = client.request(

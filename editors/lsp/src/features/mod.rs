@@ -4,6 +4,7 @@ pub mod completion;
 pub mod edits;
 pub mod hover;
 pub mod inlay;
+pub mod lens;
 pub mod navigate;
 pub mod pull;
 pub mod signature;
