@@ -51,6 +51,26 @@ local ok, err = pcall(function()
     at(tonumber(os.getenv('TPT_COMPLETE_LINE')), tonumber(os.getenv('TPT_COMPLETE_COL'))), 10000, buf)
   local items = completion and completion.result and (completion.result.items or completion.result) or {}
   for _, item in ipairs(items) do say('completion: ' .. item.label .. ' ' .. tostring(item.detail)) end
+  -- Go to a definition in the standard library: its file opens read-only,
+  -- served by the same server.
+  local def = client.request_sync('textDocument/definition',
+    at(tonumber(os.getenv('TPT_DEF_LINE')), tonumber(os.getenv('TPT_DEF_COL'))), 10000, buf)
+  local loc = def and def.result and (def.result[1] or def.result)
+  if loc and loc.uri then
+    local path = vim.uri_to_fname(loc.uri)
+    vim.cmd('edit ' .. vim.fn.fnameescape(path))
+    local sbuf = vim.api.nvim_get_current_buf()
+    vim.wait(10000, function() return #vim.lsp.buf_get_clients(sbuf) > 0 end, 50)
+    say('stdlib: ' .. tostring(path:match('std/[^/]+$')))
+    say('stdlib readonly: ' .. tostring(vim.bo[sbuf].readonly) .. ' modifiable: ' .. tostring(vim.bo[sbuf].modifiable))
+    local n = 0
+    for _, c in pairs(vim.lsp.get_active_clients()) do
+      if c.name == 'tpt' then n = n + 1 end
+    end
+    say('tpt servers: ' .. n)
+  else
+    say('definition: none ' .. vim.inspect(def))
+  end
   client.stop()
 end)
 if not ok then say('error: ' .. tostring(err)) end
@@ -97,6 +117,7 @@ fn neovim_receives_diagnostics_hover_and_completion() {
     std::fs::write(&main, &text).expect("write main.tpt");
     let (hover_line, hover_col) = position(&text, "  replicas = replicaz", 3);
     let (complete_line, complete_col) = position(&text, "  namespace = \"shop\"", 2);
+    let (def_line, def_col) = position(&text, "k8s.App {", 5);
 
     // A repository around the configuration: its root is the server's workspace.
     std::fs::create_dir(tmp.path().join(".git")).expect("mkdir .git");
@@ -116,6 +137,8 @@ fn neovim_receives_diagnostics_hover_and_completion() {
         .env("TPT_HOVER_COL", hover_col.to_string())
         .env("TPT_COMPLETE_LINE", complete_line.to_string())
         .env("TPT_COMPLETE_COL", complete_col.to_string())
+        .env("TPT_DEF_LINE", def_line.to_string())
+        .env("TPT_DEF_COL", def_col.to_string())
         .current_dir(tmp.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -166,4 +189,118 @@ fn neovim_receives_diagnostics_hover_and_completion() {
         assert!(has(field), "expected `{field}` in:\n{report}");
     }
     assert!(!has("completion: image"), "`image` is set already:\n{report}");
+    assert!(has("stdlib: std/k8s.tpt"), "{report}");
+    assert!(has("stdlib readonly: true modifiable: false"), "{report}");
+    assert!(has("tpt servers: 1"), "{report}");
+}
+
+/// Renames a `let` of a library two apps import, from the library, in one
+/// Neovim: the one server of the repository edits the library and both apps.
+const RENAME_SCRIPT: &str = r#"
+local out = {}
+local function say(line) table.insert(out, line) end
+local ok, err = pcall(function()
+  local file, bin = os.getenv('TPT_FILE'), os.getenv('TPT_BIN')
+  vim.opt.runtimepath:prepend(os.getenv('TPT_NVIM_PLUGIN'))
+  vim.cmd('filetype plugin on')
+  require('tpt').setup({ cmd = { bin, 'lsp' } })
+  vim.cmd('edit ' .. vim.fn.fnameescape(file))
+  local buf = vim.api.nvim_get_current_buf()
+  local client
+  vim.wait(30000, function()
+    for _, c in pairs(vim.lsp.buf_get_clients(buf)) do client = c end
+    return client ~= nil and client.initialized
+  end, 50)
+  if not client then error('no LSP client attached') end
+  local params = { textDocument = { uri = vim.uri_from_bufnr(buf) },
+                   position = { line = 1, character = 5 }, newName = 'apex' }
+  local r = client.request_sync('textDocument/rename', params, 10000, buf)
+  if not (r and r.result) then error('no rename: ' .. vim.inspect(r)) end
+  vim.lsp.util.apply_workspace_edit(r.result, 'utf-16')
+  vim.cmd('silent! wall')
+  local n = 0
+  for _ in pairs(r.result.changes or r.result.documentChanges or {}) do n = n + 1 end
+  say('files edited: ' .. n)
+  client.stop()
+end)
+if not ok then say('error: ' .. tostring(err)) end
+vim.fn.writefile(out, os.getenv('TPT_OUT'))
+vim.cmd('qa!')
+"#;
+
+#[test]
+fn neovim_renames_in_a_library_across_the_apps_that_import_it() {
+    if !have_nvim() {
+        if std::env::var("TPT_REQUIRE_NVIM").as_deref() == Ok("1") {
+            panic!("nvim is not installed, and TPT_REQUIRE_NVIM=1 requires this test to run (apt-get install neovim)");
+        }
+        eprintln!("skipped: nvim is not installed (apt-get install neovim; TPT_REQUIRE_NVIM=1 makes this a failure)");
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let root = tmp.path();
+    std::fs::create_dir(root.join(".git")).expect("mkdir .git");
+    let files = [
+        (
+            "lib/names.tpt",
+            "/// The company's domain.\nlet domain = \"acme.io\"\n",
+        ),
+        (
+            "shop/main.tpt",
+            "import \"../lib/names.tpt\" as names\n\nlet shop_host = \"shop.${names.domain}\"\n",
+        ),
+        (
+            "blog/main.tpt",
+            "import \"../lib/names.tpt\" as n\n\nlet blog_host = \"blog.${n.domain}\"\n",
+        ),
+    ];
+    for (rel, text) in files {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("a directory")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+    }
+    let script = root.join("rename.lua");
+    std::fs::write(&script, RENAME_SCRIPT).expect("write the script");
+    let out = root.join("out.txt");
+    let mut child = Command::new("nvim")
+        .args(["--headless", "-u", "NONE", "-i", "NONE", "-n"])
+        .arg("-c")
+        .arg(format!("luafile {}", script.display()))
+        .env("TPT_FILE", root.join("lib/names.tpt"))
+        .env("TPT_BIN", env!("CARGO_BIN_EXE_tpt"))
+        .env("TPT_NVIM_PLUGIN", repo.join("editors/nvim"))
+        .env("TPT_OUT", &out)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nvim starts");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().expect("waiting for nvim").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("nvim did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let report = std::fs::read_to_string(&out).expect("the script wrote its report");
+    assert!(!report.contains("error:"), "{report}");
+    assert!(report.contains("files edited: 3"), "{report}");
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).expect("read");
+    assert_eq!(
+        read("lib/names.tpt"),
+        "/// The company's domain.\nlet apex = \"acme.io\"\n"
+    );
+    assert!(
+        read("shop/main.tpt").contains("${names.apex}"),
+        "{}",
+        read("shop/main.tpt")
+    );
+    assert!(
+        read("blog/main.tpt").contains("${n.apex}"),
+        "{}",
+        read("blog/main.tpt")
+    );
 }

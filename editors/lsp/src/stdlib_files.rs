@@ -1,8 +1,11 @@
 //! The standard library as files an editor can open: go to definition of
 //! `aws.EksCluster` needs a location, but the modules are embedded in the
 //! binary. They are written once per server into a directory named for their
-//! content (so that another version of tpt writes its own), and a location in
-//! `std/aws.tpt` maps to that file and back.
+//! content (so that another version of tpt writes its own), read-only, and a
+//! location in `std/aws.tpt` maps to that file and back. Editors open them
+//! read-only (Neovim from the permissions and the editor package, VS Code
+//! through the extension's `files.readonlyInclude`), attached to the server
+//! that pointed at them.
 
 use std::path::{Path, PathBuf};
 
@@ -52,6 +55,11 @@ impl StdlibFiles {
             // Written to a temporary name and renamed, so that a reader never sees half a file.
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));
             std::fs::write(&tmp, text).ok()?;
+            // Read-only: editors open it so (the standard library is the
+            // binary's; an edit of the copy would change nothing).
+            let mut permissions = std::fs::metadata(&tmp).ok()?.permissions();
+            permissions.set_readonly(true);
+            std::fs::set_permissions(&tmp, permissions).ok()?;
             std::fs::rename(&tmp, &path).ok()?;
         }
         Some(dir)

@@ -176,20 +176,17 @@ pub fn highlight(server: &mut Server, p: DocumentHighlightParams) -> Answer {
 }
 
 /// The analyses that may name a target, each with the target in its terms: the
-/// one asked, and when the target is declared in an imported file (not the
-/// standard library), every other configuration of the workspace that loads it.
+/// one asked, and every other configuration of the workspace that loads the
+/// file declaring it — a library imported by several apps, asked from an app
+/// or from the library itself (its own configuration when opened alone). Not
+/// for the standard library, which every configuration loads.
 fn analyses_naming(server: &mut Server, a: &Rc<Analysis>, target: &Target) -> Vec<(Rc<Analysis>, Target)> {
     let mut out = vec![(a.clone(), target.clone())];
     let Target::Decl(span) = target else { return out };
     let Some(name) = a.program.sources.get(span.file).map(|f| f.name.clone()) else {
         return out;
     };
-    let shared = a
-        .program
-        .modules
-        .iter()
-        .any(|m| !m.is_root && !m.name.starts_with("std.") && m.files.contains(&span.file));
-    if !shared {
+    if crate::stdlib_files::is_stdlib_name(&name) {
         return out;
     }
     for root in server.ws.all_configurations() {

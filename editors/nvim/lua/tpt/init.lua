@@ -7,7 +7,8 @@
 -- nearest directory above the file holding `.git` (so that one server sees
 -- every configuration of the repository: references and renames reach them
 -- all, and each is checked), else the nearest directory holding `main.tpt`,
--- else the file's directory.
+-- else the file's directory. A file of the standard library (opened by go to
+-- definition) is read-only and attached to the server already running.
 local M = {}
 
 M.defaults = {
@@ -41,8 +42,36 @@ end
 
 local clients = {} -- root directory → client id (Neovim 0.7 has no vim.lsp.start)
 
+-- Whether a path is a copy of the standard library that a server wrote (a
+-- definition in `std/aws.tpt` opens it).
+function M.is_stdlib(path)
+  return path:match('/tpt%-stdlib%-%x+/std/[^/]+%.tpt$') ~= nil
+end
+
 function M.attach(buf, opts)
   local name = vim.api.nvim_buf_get_name(buf)
+  if M.is_stdlib(name) then
+    -- Read-only, and served by the server already running (the one whose
+    -- definition opened it), not a second one rooted in the temporary directory.
+    vim.bo[buf].readonly = true
+    vim.bo[buf].modifiable = false
+    local alt = vim.fn.bufnr('#')
+    local running = {}
+    if alt > 0 then
+      for _, c in pairs(vim.lsp.buf_get_clients(alt)) do
+        if c.name == 'tpt' then table.insert(running, c) end
+      end
+    end
+    if #running == 0 then
+      for _, c in pairs(vim.lsp.get_active_clients()) do
+        if c.name == 'tpt' then table.insert(running, c) end
+      end
+    end
+    if #running > 0 then
+      vim.lsp.buf_attach_client(buf, running[1].id)
+      return running[1].id
+    end
+  end
   local root = M.root_dir(name ~= '' and name or vim.fn.getcwd() .. '/untitled.tpt')
   local config = {
     name = 'tpt',
