@@ -236,10 +236,13 @@ impl Checker<'_> {
             (n.clone(), known)
         }));
         typed.extend(module.params.iter().map(|(n, p)| (n.clone(), Some(p.ty.clone()))));
+        let fixing = std::mem::replace(&mut self.fixing, true);
         for (n, r) in &module.resources {
-            let t = self.resource_type(m, r);
-            typed.push((n.clone(), Some(t)));
+            // Inside another fix's inference: the type is not asked for again.
+            let t = (!fixing).then(|| self.resource_type(m, r));
+            typed.push((n.clone(), t));
         }
+        self.fixing = fixing;
         let fitting: Vec<&str> = typed
             .iter()
             .filter(|(_, t)| match (t, expected) {
@@ -648,13 +651,16 @@ impl Checker<'_> {
             Ty::Schema(id) if self.p.schema(*id).is_resource => {
                 let program: &Program = self.p;
                 let want = Ty::Schema(*id);
-                for (name, r) in &program.module(m).resources {
-                    let t = self.resource_type(m, r);
-                    if self.fits(&t, &want).is_ok() {
-                        return name.clone();
-                    }
+                if self.fixing {
+                    return "null".into();
                 }
-                "null".into()
+                self.fixing = true;
+                let found = program.module(m).resources.iter().find_map(|(name, r)| {
+                    let t = self.resource_type(m, r);
+                    self.fits(&t, &want).is_ok().then(|| name.clone())
+                });
+                self.fixing = false;
+                found.unwrap_or_else(|| "null".into())
             }
             Ty::Schema(id) => {
                 let rec = self.p.schema_record(*id);

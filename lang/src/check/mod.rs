@@ -49,6 +49,10 @@ pub(crate) struct Checker<'p> {
     lets: HashMap<(ModuleId, String), LetState>,
     /// How many `infer`s are running inside one another (see `stack::due`).
     nest: usize,
+    /// Set while a fix is being worked out: the types it asks for (of
+    /// resources stamped over a list) may meet the same unknown name again,
+    /// which must not ask again.
+    fixing: bool,
 }
 
 impl<'p> Checker<'p> {
@@ -59,6 +63,7 @@ impl<'p> Checker<'p> {
             locals: Vec::new(),
             lets: HashMap::new(),
             nest: 0,
+            fixing: false,
         }
     }
 
