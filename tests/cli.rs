@@ -911,3 +911,40 @@ fn a_plan_the_client_cancels_stops_while_it_waits() {
     );
     assert_eq!(lsp.stop(), 0);
 }
+
+/// The VS Code extension's client test (`editors/vscode/test/client.test.js`:
+/// the protocol library under the extension's client, with the capabilities
+/// VS Code declares) against the built binary. Needs node and the extension's
+/// `npm ci`; without them it says why and passes, unless `TPT_REQUIRE_NODE=1`
+/// (as in CI), where it fails.
+#[test]
+fn the_vscode_client_test_passes_against_the_built_binary() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("editors/vscode");
+    let installed = dir.join("node_modules/vscode-languageserver-protocol").is_dir();
+    let node = std::process::Command::new("node").arg("--version").output().is_ok();
+    if !(installed && node) {
+        let why = if node {
+            "the extension's dependencies are not installed (cd editors/vscode && npm ci)"
+        } else {
+            "node is not installed"
+        };
+        assert!(
+            std::env::var("TPT_REQUIRE_NODE").as_deref() != Ok("1"),
+            "{why}, and TPT_REQUIRE_NODE=1 requires this test to run"
+        );
+        #[allow(clippy::print_stderr)] // says why the test did not run
+        {
+            eprintln!("skipped: {why} (TPT_REQUIRE_NODE=1 makes this a failure)");
+        }
+        return;
+    }
+    let out = std::process::Command::new("node")
+        .args(["--test", "test/client.test.js"])
+        .current_dir(&dir)
+        .env("TPT_BIN", env!("CARGO_BIN_EXE_tpt"))
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("# pass 1") && stdout.contains("# skipped 0"), "{stdout}");
+}
