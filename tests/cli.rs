@@ -921,7 +921,10 @@ fn a_plan_the_client_cancels_stops_while_it_waits() {
 fn the_vscode_client_test_passes_against_the_built_binary() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("editors/vscode");
     let installed = dir.join("node_modules/vscode-languageserver-protocol").is_dir();
-    let node = std::process::Command::new("node").arg("--version").output().is_ok();
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok();
     if !(installed && node) {
         let why = if node {
             "the extension's dependencies are not installed (cd editors/vscode && npm ci)"
@@ -945,6 +948,13 @@ fn the_vscode_client_test_passes_against_the_built_binary() {
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("# pass 1") && stdout.contains("# skipped 0"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("# pass 1") && stdout.contains("# skipped 0"),
+        "{stdout}"
+    );
 }

@@ -83,6 +83,20 @@ pub fn check(program: &Program, env: Option<&str>, inputs: &(dyn Inputs + Sync))
     report
 }
 
+/// The half of [`check`] after the type check, for a caller that type-checks
+/// first and evaluates elsewhere (the language server, off its request loop):
+/// the errors of evaluating every environment of a well-typed program and of
+/// building each one's graph, sorted. `inputs.cancelled()` stops it early
+/// (what it found by then is of no use to anyone).
+pub fn evaluate_environments(program: &Program, inputs: &(dyn Inputs + Sync)) -> Vec<Diagnostic> {
+    let mut diagnostics = match select_environments(&environments(program), None, false) {
+        Ok(envs) => evaluate_all(program, &envs, inputs),
+        Err(d) => vec![d],
+    };
+    sort_diagnostics(&mut diagnostics);
+    diagnostics
+}
+
 /// The caller's inputs, and a flag that stops the evaluations using them.
 struct Stoppable<'a> {
     inputs: &'a (dyn Inputs + Sync),
@@ -126,6 +140,10 @@ fn evaluate_all(program: &Program, envs: &[Option<String>], inputs: &(dyn Inputs
         let mut alike = Alike::default();
         chunk
             .iter()
+            // Stopped: the environments not begun are not begun (each would
+            // stop within its first steps, but what it builds before the
+            // first look at the flag adds up over many environments).
+            .take_while(|_| !inputs.cancelled())
             .flat_map(|env| one(env, &mut alike))
             .collect::<Vec<_>>()
     };

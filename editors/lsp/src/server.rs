@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crossbeam_channel::RecvTimeoutError;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::Notification as _;
 use lsp_types::{
@@ -118,6 +117,16 @@ pub fn capabilities(pull: bool, plans: bool) -> ServerCapabilities {
 /// changed: messages that come closer together are handled first.
 const QUIET: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// The stack of an evaluation thread (as `tpt check` gives its own).
+const EVAL_STACK: usize = 8 * 1024 * 1024;
+
+/// How long the loop sleeps with nothing to do before looking again.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// What an evaluation thread sends back: the analysis it evaluated (its
+/// root and id) and the diagnostics, or `None` when it was cancelled.
+type Evaluated = (crate::workspace::Root, u64, Option<Vec<tpt_lang::Diagnostic>>);
+
 /// Runs the server on a connection until the client says `exit` (or goes away);
 /// an error when it says `exit` without `shutdown` first.
 pub fn serve(connection: &Connection) -> Result<(), String> {
@@ -140,23 +149,29 @@ pub fn serve_with(connection: &Connection, planner: Option<Arc<dyn Planner>>) ->
     server.planner = planner;
     server.ws.folders = workspace_folders(params);
     let mut shut_down = false;
+    let evaluated = server.evaluations.1.clone();
     loop {
-        let message = if server.stale {
-            // A burst of edits (a paste, a multi-cursor change, a client
-            // replaying its changes) is analysed once, after a short quiet.
-            match connection.receiver.recv_timeout(QUIET) {
-                Ok(m) => m,
-                Err(RecvTimeoutError::Timeout) => {
-                    server.publish();
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => return Ok(()),
-            }
-        } else {
-            match connection.receiver.recv() {
+        // A burst of edits (a paste, a multi-cursor change, a client replaying
+        // its changes) is analysed once, after a short quiet; evaluations
+        // finished on their threads are taken in between messages.
+        let quiet = if server.stale { QUIET } else { IDLE };
+        let message = crossbeam_channel::select! {
+            recv(connection.receiver) -> m => match m {
                 Ok(m) => m,
                 Err(_) => return Ok(()),
-            }
+            },
+            recv(evaluated) -> done => {
+                if let Ok(done) = done {
+                    server.evaluated(done);
+                }
+                continue;
+            },
+            default(quiet) => {
+                if server.stale {
+                    server.publish();
+                }
+                continue;
+            },
         };
         match message {
             // After `shutdown` only `exit` is expected: a request is refused,
@@ -262,6 +277,14 @@ pub struct Server<'c> {
     pub planner: Option<Arc<dyn Planner>>,
     /// The cancel flags of the plans running, by request.
     running: HashMap<lsp_server::RequestId, CancelFlag>,
+    /// Evaluations running on their threads: the id of the analysis of each
+    /// root being evaluated, and the flag that cancels it.
+    evaluating: HashMap<crate::workspace::Root, (u64, CancelFlag)>,
+    /// Where evaluation threads send what they found, and where the loop reads it.
+    evaluations: (
+        crossbeam_channel::Sender<Evaluated>,
+        crossbeam_channel::Receiver<Evaluated>,
+    ),
 }
 
 impl<'c> Server<'c> {
@@ -277,6 +300,8 @@ impl<'c> Server<'c> {
             next_id: 0,
             planner: None,
             running: HashMap::new(),
+            evaluating: HashMap::new(),
+            evaluations: crossbeam_channel::unbounded(),
         }
     }
 
@@ -441,6 +466,7 @@ impl<'c> Server<'c> {
             self.ws.invalidate();
         }
         self.stale = true;
+        self.cancel_stale_evaluations();
     }
 
     fn on_notification(&mut self, n: Notification) {
@@ -518,7 +544,74 @@ impl<'c> Server<'c> {
         }
     }
 
+    /// Evaluations of analyses an edit made stale stop (a newer one follows).
+    fn cancel_stale_evaluations(&mut self) {
+        let ws = &self.ws;
+        self.evaluating.retain(|root, (id, flag)| {
+            let current = ws.current_of(root).is_some_and(|a| a.id == *id);
+            if !current {
+                tracing::debug!("evaluation of {root:?} cancelled: an edit made it stale");
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            current
+        });
+    }
+
+    /// Evaluates every environment of an analysis on a thread of its own (the
+    /// loop goes on answering); the result comes back through `evaluations`.
+    fn evaluate(&mut self, a: &Analysis) {
+        if self.evaluating.get(&a.root).is_some_and(|(id, _)| *id == a.id) {
+            return;
+        }
+        let flag = CancelFlag::default();
+        if let Some((_, old)) = self.evaluating.insert(a.root.clone(), (a.id, flag.clone())) {
+            old.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let (program, root, id) = (a.program.clone(), a.root.clone(), a.id);
+        let sender = self.evaluations.0.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tpt-evaluate".into())
+            .stack_size(EVAL_STACK)
+            .spawn(move || {
+                let inputs = crate::workspace::Cancellable(flag.clone());
+                let found = catch_unwind(AssertUnwindSafe(|| {
+                    crate::workspace::evaluate_environments(&program, &inputs)
+                }));
+                let cancelled = flag.load(std::sync::atomic::Ordering::Relaxed);
+                let result = match found {
+                    Ok(d) if !cancelled => Some(d),
+                    Ok(_) => None,
+                    // A bug of the evaluator: said, as a panic on the loop is.
+                    Err(_) => Some(vec![tpt_lang::Diagnostic::error(
+                        tpt_lang::Code::Io,
+                        "internal error in tpt while evaluating the environments (this is a bug of tpt; please report it)",
+                    )]),
+                };
+                // The loop is gone when this fails: nothing to tell.
+                let _ = sender.send((root, id, result));
+            });
+        if let Err(e) = spawned {
+            // No thread: evaluated here, as `tpt check` would.
+            tracing::warn!("cannot start a thread to evaluate: {e}");
+            a.diagnostics();
+        }
+    }
+
+    /// An evaluation came back: its diagnostics join those of its analysis
+    /// (if it is still the current one), to be published.
+    fn evaluated(&mut self, (root, id, found): Evaluated) {
+        if self.evaluating.get(&root).is_some_and(|(i, _)| *i == id) {
+            self.evaluating.remove(&root);
+        }
+        let Some(found) = found else { return };
+        if let Some(a) = self.ws.current_of(&root).filter(|a| a.id == id) {
+            a.set_evaluated(found);
+            self.stale = true;
+        }
+    }
+
     fn publish_all(&mut self) {
+        self.cancel_stale_evaluations();
         // Every configuration of the workspace folders too, open or not: an edit
         // of a shared library shows what it breaks where it is imported.
         let analyses = self.ws.every_analysis();
@@ -529,6 +622,12 @@ impl<'c> Server<'c> {
                 .get(&a.root)
                 .is_some_and(|(b, _)| Rc::ptr_eq(&a, b))
             {
+                continue;
+            }
+            if a.pending() {
+                // Published when its evaluation is done: a version's
+                // diagnostics are published whole, once.
+                self.evaluate(&a);
                 continue;
             }
             changed = true;
@@ -606,7 +705,7 @@ impl<'c> Server<'c> {
         }
         let main_uri = self.paths.uri(&a.root.main_file());
         let start = Range::new(Position::new(0, 0), Position::new(0, 0));
-        for d in &a.diagnostics {
+        for d in &a.diagnostics() {
             let file = d.primary_span().map(|s| s.file);
             let converted = convert::diagnostic(d, &mut loc, start);
             match file.and_then(|f| by_file.iter_mut().find(|(id, _, _)| *id == f)) {

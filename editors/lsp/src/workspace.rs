@@ -106,12 +106,22 @@ impl ParseCache {
 }
 
 /// A configuration loaded and checked, with what the editor features need.
+///
+/// Loading and the type check are done when it is made (on the request loop:
+/// every request needs them, and they are linear in the files); evaluating
+/// every environment, the heavy part of `tpt check`, is done apart (the
+/// server runs it on a thread of its own, cancelled when an edit makes the
+/// analysis stale) and added with [`Analysis::set_evaluated`].
 pub struct Analysis {
     pub root: Root,
-    pub program: Program,
-    /// What `tpt check` reports: loading and checking diagnostics, and when
-    /// there are no errors, those of evaluating every environment and of its graph.
-    pub diagnostics: Vec<Diagnostic>,
+    /// Which analysis of its root this is (a finished evaluation is matched to it).
+    pub id: u64,
+    pub program: Arc<Program>,
+    /// Loading and checking diagnostics.
+    pub checked: Vec<Diagnostic>,
+    /// The diagnostics of evaluating every environment and of its graph, once
+    /// evaluated (nothing to evaluate when the check found errors).
+    evaluated: std::cell::OnceCell<Vec<Diagnostic>>,
     /// The tree of every file of the program.
     pub trees: HashMap<FileId, Arc<ast::File>>,
     /// Built on the first request that needs it.
@@ -124,6 +134,30 @@ pub struct Analysis {
 pub const EVALUATED_ENVS: usize = 6;
 
 impl Analysis {
+    /// Whether its evaluation is still to come (the check found no errors).
+    pub fn pending(&self) -> bool {
+        self.evaluated.get().is_none()
+    }
+
+    /// The evaluation's diagnostics, once made.
+    pub fn set_evaluated(&self, diagnostics: Vec<Diagnostic>) {
+        // Set once: a second result for the same analysis says the same.
+        let _ = self.evaluated.set(diagnostics);
+    }
+
+    /// What `tpt check` reports: loading and checking diagnostics, and when
+    /// there are no errors, those of evaluating every environment and of its
+    /// graph — evaluated here, now, if that is still to come.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        let evaluated = self
+            .evaluated
+            .get_or_init(|| evaluate_environments(&self.program, &EnvInputs));
+        let mut all = self.checked.clone();
+        all.extend(evaluated.iter().cloned());
+        tpt_lang::diagnostic::sort_diagnostics(&mut all);
+        all
+    }
+
     pub fn index(&self) -> &Index {
         self.index
             .get_or_init(|| Index::build(&self.program, &self.trees))
@@ -134,7 +168,7 @@ impl Analysis {
     /// evaluates them; none while the configuration has errors.
     pub fn evaluations(&self) -> &[tpt_lang::Evaluated] {
         self.evaluations.get_or_init(|| {
-            if self.diagnostics.iter().any(Diagnostic::is_error) || matches!(self.root, Root::Std) {
+            if self.checked.iter().any(Diagnostic::is_error) || matches!(self.root, Root::Std) {
                 return Vec::new();
             }
             let envs = tpt_planner::check::environments(&self.program);
@@ -190,6 +224,8 @@ pub struct Workspace {
     /// [`Workspace::configurations`], kept until a `main.tpt` appears, goes or
     /// is opened or closed (every publication checks all of them).
     configs: Option<Vec<Root>>,
+    /// How many analyses were made (each one's id).
+    made: Cell<u64>,
 }
 
 /// How deep and how many directories [`Workspace::configurations`] looks through.
@@ -359,6 +395,11 @@ impl Workspace {
         self.analysis(&Root::File(path.to_path_buf()))
     }
 
+    /// The analysis of a root made already, if it is still current.
+    pub fn current_of(&self, root: &Root) -> Option<&Rc<Analysis>> {
+        self.analyses.get(root)
+    }
+
     pub fn analysis(&mut self, root: &Root) -> Rc<Analysis> {
         if let Some(a) = self.analyses.get(root) {
             return a.clone();
@@ -424,11 +465,19 @@ impl Workspace {
         };
         let program = Program::load_with(&fs, &files, &self.parses);
         let trees = std::mem::take(&mut *self.parses.handed.borrow_mut());
-        let diagnostics = check_like_cli(&program);
+        let checked = tpt_lang::check(&program);
+        let evaluated = std::cell::OnceCell::new();
+        if checked.iter().any(Diagnostic::is_error) || matches!(root, Root::Std) {
+            // `tpt check` evaluates nothing of an ill-typed program.
+            let _ = evaluated.set(Vec::new());
+        }
+        self.made.set(self.made.get() + 1);
         Analysis {
             root: root.clone(),
-            program,
-            diagnostics,
+            id: self.made.get(),
+            program: Arc::new(program),
+            checked,
+            evaluated,
             trees,
             index: std::cell::OnceCell::new(),
             evaluations: std::cell::OnceCell::new(),
@@ -436,18 +485,32 @@ impl Workspace {
     }
 }
 
-/// The diagnostics `tpt check` gives: the one check pipeline
-/// (`tpt_planner::check`) over every environment.
-pub fn check_like_cli(program: &Program) -> Vec<Diagnostic> {
-    tpt_planner::check::check(program, None, &EnvInputs).diagnostics
+/// The diagnostics of evaluating every environment of a well-typed program:
+/// with `tpt_lang::check` before it, what `tpt check` reports (the second
+/// half of `tpt_planner::check::check`); `inputs.cancelled()` stops it.
+pub fn evaluate_environments(program: &Program, inputs: &(dyn tpt_lang::Inputs + Sync)) -> Vec<Diagnostic> {
+    tpt_planner::check::evaluate_environments(program, inputs)
 }
 
 /// Named inputs from the server's environment, as `tpt check` reads them.
-struct EnvInputs;
+pub struct EnvInputs;
 
 impl tpt_lang::Inputs for EnvInputs {
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+}
+
+/// [`EnvInputs`] for an evaluation that a newer edit may make useless.
+pub struct Cancellable(pub Arc<std::sync::atomic::AtomicBool>);
+
+impl tpt_lang::Inputs for Cancellable {
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -474,7 +537,7 @@ mod tests {
         let (_tmp, dir, mut ws) = workspace();
         let main = dir.join("main.tpt");
         let a = ws.analysis_for(&main);
-        assert!(a.diagnostics.is_empty(), "{:?}", a.diagnostics);
+        assert!(a.diagnostics().is_empty(), "{:?}", a.diagnostics());
         // main, envs/prod, lib, and no stdlib (not imported).
         assert_eq!(ws.parses.parse_count(), 3);
         if let Some(doc) = ws.docs.get_mut(&main) {
@@ -482,7 +545,7 @@ mod tests {
         }
         ws.changed(&main);
         let a = ws.analysis_for(&main);
-        assert!(a.diagnostics.is_empty(), "{:?}", a.diagnostics);
+        assert!(a.diagnostics().is_empty(), "{:?}", a.diagnostics());
         assert_eq!(ws.parses.parse_count(), 4, "only main.tpt is parsed again");
         // Nothing changed: the analysis is reused, nothing is parsed.
         ws.analysis_for(&main);
@@ -519,6 +582,6 @@ mod tests {
         ws.open(stray.clone(), "let x = y\n".into(), 1);
         let a = ws.analysis_for(&stray);
         assert_eq!(a.root, Root::File(stray));
-        assert_eq!(a.diagnostics.first().map(|d| d.code.as_str()), Some("E0100"));
+        assert_eq!(a.diagnostics().first().map(|d| d.code.as_str()), Some("E0100"));
     }
 }

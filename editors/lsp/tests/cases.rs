@@ -649,3 +649,80 @@ fn diagnostics_are_pulled_by_a_client_that_asks_for_them() {
     );
     client.shutdown();
 }
+
+/// The CPU time this process has used (user and system).
+#[cfg(target_os = "linux")]
+fn cpu_time() -> std::time::Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // The fields after the command name (which may hold spaces, inside parentheses).
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest.split(' ').map(|f| f.parse().unwrap_or(0)).collect();
+    // utime and stime, in clock ticks of 1/100 s (USER_HZ on Linux).
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    std::time::Duration::from_millis(ticks * 10)
+}
+
+/// Evaluating every environment runs off the request loop: a request is
+/// answered while a long evaluation runs, and an edit that makes the analysis
+/// stale stops its evaluation (the process stops spending CPU on it).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_long_evaluation_runs_beside_requests_and_an_edit_cancels_it() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let root = tmp.path().canonicalize().expect("canonical temp dir");
+    // Every environment different: each evaluates the whole list (seconds in all).
+    let envs: String = (0..40)
+        .map(|i| format!("environment e{i} {{ k = {i} }}\n"))
+        .collect();
+    let text =
+        format!("param k: int = 1\nlet xs = [for i in range(300000) : i * k]\nlet total = sum(xs)\n{envs}");
+    std::fs::write(root.join("main.tpt"), &text).expect("write");
+    let mut client = Client::start(&root);
+    client.open("main.tpt", &text);
+    let uri = client.uri("main.tpt");
+    // Answered while the evaluation runs: before the diagnostics of version 1.
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 1, "character": 5 } }),
+    );
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .is_some_and(|v| v.contains("let xs")),
+        "{hover}"
+    );
+    assert!(
+        !client
+            .notifications
+            .iter()
+            .any(|n| n.method == "textDocument/publishDiagnostics"),
+        "the evaluation finished before the hover was answered: make it longer"
+    );
+    // The evaluation runs (on another thread): the process spends CPU.
+    let start = cpu_time();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let running = cpu_time() - start;
+    assert!(
+        running > std::time::Duration::from_millis(150),
+        "only {running:?} of CPU in 0.6 s: no evaluation runs"
+    );
+    // An edit with a type error: nothing to evaluate, and the running
+    // evaluation of version 1 is of no use any more.
+    client.change(
+        "main.tpt",
+        json!({ "start": { "line": 2, "character": 12 }, "end": { "line": 2, "character": 19 } }),
+        "\"x\" + 1",
+    );
+    let diags = client.diagnostics("main.tpt");
+    assert_eq!(diags[0]["code"], "E0200", "{diags}");
+    // Give the evaluation thread a moment to see its flag, then measure.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let before = cpu_time();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let spent = cpu_time() - before;
+    assert!(
+        spent < std::time::Duration::from_millis(500),
+        "{spent:?} of CPU in 1.5 s: the stale evaluation goes on"
+    );
+    client.shutdown();
+}

@@ -108,7 +108,7 @@ fn diagnostics_are_those_of_tpt_check() {
         let analysis = ws.analysis_for(&file);
         let prefix = format!("{}/", repo.display());
         let got: Vec<(String, Option<String>)> = analysis
-            .diagnostics
+            .diagnostics()
             .iter()
             .map(|d| {
                 let loc = d.primary_span().map(|span| {
@@ -143,7 +143,7 @@ fn the_examples_are_clean() {
         let mut ws = Workspace::default();
         let analysis = ws.analysis_for(&repo().join(example));
         let codes: Vec<String> = analysis
-            .diagnostics
+            .diagnostics()
             .iter()
             .map(|d| format!("{} {}", d.code, d.message))
             .collect();

@@ -143,8 +143,9 @@ pub fn check(server: &mut Server, p: &ExecuteCommandParams) -> Answer {
         Root::File(config.clone())
     };
     let a = server.ws.analysis(&root);
-    let errors = a.diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = a.diagnostics.len() - errors;
+    let diagnostics = a.diagnostics();
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
     let envs = tpt_planner::check::environments(&a.program).len();
     let name = config.file_name().map_or_else(
         || config.display().to_string(),
