@@ -148,6 +148,12 @@ pub fn serve_with(connection: &Connection, planner: Option<Arc<dyn Planner>>) ->
     server.client = client;
     server.planner = planner;
     server.ws.folders = workspace_folders(params);
+    // (`initialize_finish` took the client's `initialized`.) Files changed
+    // outside the editor — another program, a branch switch, a new
+    // configuration — are reported by a client that can watch them.
+    if server.client.watch {
+        server.watch_files();
+    }
     let mut shut_down = false;
     let evaluated = server.evaluations.1.clone();
     loop {
@@ -215,6 +221,9 @@ struct Client {
     pull: bool,
     /// It re-pulls when asked (`workspace/diagnostic/refresh`).
     refresh: bool,
+    /// It watches files for the server when asked (`client/registerCapability`
+    /// of `workspace/didChangeWatchedFiles`).
+    watch: bool,
 }
 
 impl Client {
@@ -223,6 +232,7 @@ impl Client {
         Client {
             pull: caps["textDocument"]["diagnostic"].is_object(),
             refresh: caps["workspace"]["diagnostics"]["refreshSupport"] == true,
+            watch: caps["workspace"]["didChangeWatchedFiles"]["dynamicRegistration"] == true,
         }
     }
 }
@@ -663,6 +673,29 @@ impl<'c> Server<'c> {
                 Value::Null,
             )));
         }
+    }
+
+    /// Asks the client to report every change of a `.tpt` file of the workspace.
+    fn watch_files(&mut self) {
+        let options = lsp_types::DidChangeWatchedFilesRegistrationOptions {
+            watchers: vec![lsp_types::FileSystemWatcher {
+                glob_pattern: lsp_types::GlobPattern::String("**/*.tpt".into()),
+                kind: None,
+            }],
+        };
+        let params = lsp_types::RegistrationParams {
+            registrations: vec![lsp_types::Registration {
+                id: "tpt-watched-files".into(),
+                method: notif::DidChangeWatchedFiles::METHOD.into(),
+                register_options: serde_json::to_value(options).ok(),
+            }],
+        };
+        self.next_id += 1;
+        self.send(Message::Request(Request::new(
+            lsp_server::RequestId::from(self.next_id),
+            "client/registerCapability".to_string(),
+            params,
+        )));
     }
 
     /// The version of an open document (`None` for a file only on disk).

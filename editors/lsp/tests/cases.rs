@@ -726,3 +726,43 @@ fn a_long_evaluation_runs_beside_requests_and_an_edit_cancels_it() {
     );
     client.shutdown();
 }
+
+/// A client that can watch files is asked to report every `.tpt` file; a
+/// configuration that appears on disk is then checked and its diagnostics
+/// published, and one that changes on disk is checked again.
+#[test]
+fn watched_files_are_registered_and_their_changes_honoured() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let root = tmp.path().canonicalize().expect("canonical temp dir");
+    std::fs::create_dir_all(root.join("shop")).expect("mkdir");
+    std::fs::write(root.join("shop/main.tpt"), "let a = 1\n").expect("write");
+    let caps = json!({ "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } } });
+    let mut client = Client::start_with(&root, caps);
+    let registration = client.server_request("client/registerCapability");
+    let r = &registration.params["registrations"][0];
+    assert_eq!(r["method"], "workspace/didChangeWatchedFiles", "{r}");
+    assert_eq!(
+        r["registerOptions"]["watchers"][0]["globPattern"], "**/*.tpt",
+        "{r}"
+    );
+    client.open("shop/main.tpt", "let a = 1\n");
+    assert_eq!(client.diagnostics("shop/main.tpt"), json!([]));
+    // A new configuration, made by another program.
+    std::fs::create_dir_all(root.join("blog")).expect("mkdir");
+    std::fs::write(root.join("blog/main.tpt"), "let b = missing\n").expect("write");
+    let blog = client.uri("blog/main.tpt");
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": blog, "type": 1 }] }),
+    );
+    let diags = client.diagnostics("blog/main.tpt");
+    assert_eq!(diags[0]["code"], "E0100", "{diags}");
+    // Mended on disk.
+    std::fs::write(root.join("blog/main.tpt"), "let b = 2\n").expect("write");
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": blog, "type": 2 }] }),
+    );
+    assert_eq!(client.diagnostics("blog/main.tpt"), json!([]));
+    client.shutdown();
+}
