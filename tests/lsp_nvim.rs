@@ -1,10 +1,12 @@
 //! `tpt lsp` with a real client: Neovim, headless, with the editor package of
-//! `editors/nvim` (filetype detection, syntax, the LSP setup) opens a copy of
-//! the shop example with an error in it, and must receive the diagnostic, a
-//! hover text and a completion list from the built `tpt` binary.
+//! `editors/nvim` (filetype detection, syntax, the LSP setup) and the built
+//! `tpt` binary. It opens a copy of the shop example with an error in it and
+//! must receive the diagnostic, a hover text and a completion list, and open
+//! the standard library read-only in the same server; and it renames a
+//! library's `let` in both apps that import it, from the library.
 //!
-//! Without `nvim` on PATH the test says why and passes, unless
-//! `TPT_REQUIRE_NVIM=1` (as in CI), where it fails.
+//! Without `nvim` on PATH the tests say why and pass, unless
+//! `TPT_REQUIRE_NVIM=1` (as in CI), where they fail.
 
 #![allow(clippy::print_stderr)]
 
@@ -14,7 +16,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SCRIPT: &str = r#"
+/// Around every test's Lua: `say` writes a line of the report; the editor
+/// package set up with the built binary, `TPT_FILE` opened; an error reported.
+const PRELUDE: &str = r#"
 local out = {}
 local function say(line) table.insert(out, line) end
 local ok, err = pcall(function()
@@ -24,6 +28,15 @@ local ok, err = pcall(function()
   vim.cmd('syntax on')
   require('tpt').setup({ cmd = { bin, 'lsp' } })
   vim.cmd('edit ' .. vim.fn.fnameescape(file))
+"#;
+const EPILOGUE: &str = r#"
+end)
+if not ok then say('error: ' .. tostring(err)) end
+vim.fn.writefile(out, os.getenv('TPT_OUT'))
+vim.cmd('qa!')
+"#;
+
+const SCRIPT: &str = r#"
   local buf = vim.api.nvim_get_current_buf()
   say('root: ' .. require('tpt').root_dir(file))
   say('filetype: ' .. vim.bo[buf].filetype)
@@ -72,10 +85,6 @@ local ok, err = pcall(function()
     say('definition: none ' .. vim.inspect(def))
   end
   client.stop()
-end)
-if not ok then say('error: ' .. tostring(err)) end
-vim.fn.writefile(out, os.getenv('TPT_OUT'))
-vim.cmd('qa!')
 "#;
 
 fn have_nvim() -> bool {
@@ -97,13 +106,58 @@ fn position(text: &str, needle: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Whether nvim is here to run a test; without it the test says why and
+/// passes, unless `TPT_REQUIRE_NVIM=1` (as in CI), where it fails.
+fn nvim_or_skip() -> bool {
+    if have_nvim() {
+        return true;
+    }
+    if std::env::var("TPT_REQUIRE_NVIM").as_deref() == Ok("1") {
+        panic!("nvim is not installed, and TPT_REQUIRE_NVIM=1 requires this test to run (apt-get install neovim)");
+    }
+    eprintln!(
+        "skipped: nvim is not installed (apt-get install neovim; TPT_REQUIRE_NVIM=1 makes this a failure)"
+    );
+    false
+}
+
+/// Runs `script` (between [`PRELUDE`] and [`EPILOGUE`]) in headless Neovim (in
+/// `dir`, editing `file`, with `editors/nvim` and the built binary, and `vars`)
+/// within 90 s; the report it wrote.
+fn run_nvim(dir: &Path, script: &str, file: &Path, vars: &[(&str, String)]) -> String {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script_file = dir.join("test.lua");
+    std::fs::write(&script_file, format!("{PRELUDE}{script}{EPILOGUE}")).expect("write the script");
+    let out = dir.join("out.txt");
+    let mut child = Command::new("nvim")
+        .args(["--headless", "-u", "NONE", "-i", "NONE", "-n"])
+        .arg("-c")
+        .arg(format!("luafile {}", script_file.display()))
+        .env("TPT_FILE", file)
+        .env("TPT_BIN", env!("CARGO_BIN_EXE_tpt"))
+        .env("TPT_NVIM_PLUGIN", repo.join("editors/nvim"))
+        .env("TPT_OUT", &out)
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nvim starts");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().expect("waiting for nvim").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("nvim did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::read_to_string(&out).expect("the script wrote its report")
+}
+
 #[test]
 fn neovim_receives_diagnostics_hover_and_completion() {
-    if !have_nvim() {
-        if std::env::var("TPT_REQUIRE_NVIM").as_deref() == Ok("1") {
-            panic!("nvim is not installed, and TPT_REQUIRE_NVIM=1 requires this test to run (apt-get install neovim)");
-        }
-        eprintln!("skipped: nvim is not installed (apt-get install neovim; TPT_REQUIRE_NVIM=1 makes this a failure)");
+    if !nvim_or_skip() {
         return;
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -122,41 +176,16 @@ fn neovim_receives_diagnostics_hover_and_completion() {
     // A repository around the configuration: its root is the server's workspace.
     std::fs::create_dir(tmp.path().join(".git")).expect("mkdir .git");
 
-    let script = tmp.path().join("test.lua");
-    std::fs::write(&script, SCRIPT).expect("write the script");
-    let out = tmp.path().join("out.txt");
-    let mut child = Command::new("nvim")
-        .args(["--headless", "-u", "NONE", "-i", "NONE", "-n"])
-        .arg("-c")
-        .arg(format!("luafile {}", script.display()))
-        .env("TPT_FILE", &main)
-        .env("TPT_BIN", env!("CARGO_BIN_EXE_tpt"))
-        .env("TPT_NVIM_PLUGIN", repo.join("editors/nvim"))
-        .env("TPT_OUT", &out)
-        .env("TPT_HOVER_LINE", hover_line.to_string())
-        .env("TPT_HOVER_COL", hover_col.to_string())
-        .env("TPT_COMPLETE_LINE", complete_line.to_string())
-        .env("TPT_COMPLETE_COL", complete_col.to_string())
-        .env("TPT_DEF_LINE", def_line.to_string())
-        .env("TPT_DEF_COL", def_col.to_string())
-        .current_dir(tmp.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nvim starts");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if child.try_wait().expect("waiting for nvim").is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("nvim did not finish in 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let report = std::fs::read_to_string(&out).expect("the script wrote its report");
+    let lines = [
+        ("TPT_HOVER_LINE", hover_line),
+        ("TPT_HOVER_COL", hover_col),
+        ("TPT_COMPLETE_LINE", complete_line),
+        ("TPT_COMPLETE_COL", complete_col),
+        ("TPT_DEF_LINE", def_line),
+        ("TPT_DEF_COL", def_col),
+    ]
+    .map(|(k, v)| (k, v.to_string()));
+    let report = run_nvim(tmp.path(), SCRIPT, &main, &lines);
     let has = |line: &str| report.lines().any(|l| l.starts_with(line));
     let root = tmp.path().canonicalize().expect("canonical");
     assert!(
@@ -197,14 +226,6 @@ fn neovim_receives_diagnostics_hover_and_completion() {
 /// Renames a `let` of a library two apps import, from the library, in one
 /// Neovim: the one server of the repository edits the library and both apps.
 const RENAME_SCRIPT: &str = r#"
-local out = {}
-local function say(line) table.insert(out, line) end
-local ok, err = pcall(function()
-  local file, bin = os.getenv('TPT_FILE'), os.getenv('TPT_BIN')
-  vim.opt.runtimepath:prepend(os.getenv('TPT_NVIM_PLUGIN'))
-  vim.cmd('filetype plugin on')
-  require('tpt').setup({ cmd = { bin, 'lsp' } })
-  vim.cmd('edit ' .. vim.fn.fnameescape(file))
   local buf = vim.api.nvim_get_current_buf()
   local client
   vim.wait(30000, function()
@@ -222,22 +243,13 @@ local ok, err = pcall(function()
   for _ in pairs(r.result.changes or r.result.documentChanges or {}) do n = n + 1 end
   say('files edited: ' .. n)
   client.stop()
-end)
-if not ok then say('error: ' .. tostring(err)) end
-vim.fn.writefile(out, os.getenv('TPT_OUT'))
-vim.cmd('qa!')
 "#;
 
 #[test]
 fn neovim_renames_in_a_library_across_the_apps_that_import_it() {
-    if !have_nvim() {
-        if std::env::var("TPT_REQUIRE_NVIM").as_deref() == Ok("1") {
-            panic!("nvim is not installed, and TPT_REQUIRE_NVIM=1 requires this test to run (apt-get install neovim)");
-        }
-        eprintln!("skipped: nvim is not installed (apt-get install neovim; TPT_REQUIRE_NVIM=1 makes this a failure)");
+    if !nvim_or_skip() {
         return;
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let root = tmp.path();
     std::fs::create_dir(root.join(".git")).expect("mkdir .git");
@@ -260,32 +272,7 @@ fn neovim_renames_in_a_library_across_the_apps_that_import_it() {
         std::fs::create_dir_all(path.parent().expect("a directory")).expect("mkdir");
         std::fs::write(&path, text).expect("write");
     }
-    let script = root.join("rename.lua");
-    std::fs::write(&script, RENAME_SCRIPT).expect("write the script");
-    let out = root.join("out.txt");
-    let mut child = Command::new("nvim")
-        .args(["--headless", "-u", "NONE", "-i", "NONE", "-n"])
-        .arg("-c")
-        .arg(format!("luafile {}", script.display()))
-        .env("TPT_FILE", root.join("lib/names.tpt"))
-        .env("TPT_BIN", env!("CARGO_BIN_EXE_tpt"))
-        .env("TPT_NVIM_PLUGIN", repo.join("editors/nvim"))
-        .env("TPT_OUT", &out)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nvim starts");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().expect("waiting for nvim").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("nvim did not finish in 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let report = std::fs::read_to_string(&out).expect("the script wrote its report");
+    let report = run_nvim(root, RENAME_SCRIPT, &root.join("lib/names.tpt"), &[]);
     assert!(!report.contains("error:"), "{report}");
     assert!(report.contains("files edited: 3"), "{report}");
     let read = |rel: &str| std::fs::read_to_string(root.join(rel)).expect("read");

@@ -96,11 +96,7 @@ pub fn describe(a: &Analysis, target: &Target) -> Option<String> {
         }
         DeclKind::Fn(m, name) => {
             let d = p.module(*m).fns.get(name)?;
-            let params: Vec<String> = d
-                .typed_params()
-                .iter()
-                .map(|(n, t)| format!("{n}: {}", p.show(t)))
-                .collect();
+            let params = fn_params(p, d);
             with_docs(
                 code(&format!(
                     "fn {}{name}({}): {}",
@@ -180,6 +176,17 @@ fn prefix(a: &Analysis, m: ModuleId) -> String {
     } else {
         format!("{}.", tpt_lang::program::module_short_name(&module.name))
     }
+}
+
+/// A function's parameters as written for people: `name: type`.
+pub fn fn_params(
+    p: &tpt_lang::Program,
+    d: &tpt_lang::program::Decl<tpt_lang::syntax::ast::FnItem>,
+) -> Vec<String> {
+    d.typed_params()
+        .iter()
+        .map(|(n, t)| format!("{n}: {}", p.show(t)))
+        .collect()
 }
 
 pub fn describe_schema(a: &Analysis, sid: tpt_lang::program::SchemaId) -> String {

@@ -47,11 +47,7 @@ fn help(at: &At) -> Option<SignatureHelp> {
         Target::Decl(span) => match index.decls.get(span)? {
             DeclKind::Fn(m, name) => {
                 let d = p.module(*m).fns.get(name)?;
-                let params: Vec<String> = d
-                    .typed_params()
-                    .iter()
-                    .map(|(n, t)| format!("{n}: {}", p.show(t)))
-                    .collect();
+                let params = super::hover::fn_params(p, d);
                 let label = format!("{name}({}): {}", params.join(", "), p.show(&d.ty));
                 (label, params, d.docs.clone())
             }
