@@ -192,9 +192,20 @@ pub fn serve_with(connection: &Connection, planner: Option<Arc<dyn Planner>>) ->
             ),
             Message::Request(req) if req.method == "shutdown" => {
                 shut_down = true;
-                // Plans still running stop as Ctrl-C stops them.
+                // Plans still running stop as Ctrl-C stops them; requests
+                // waiting for evaluations are answered now.
                 for flag in server.running.values() {
                     flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                for waiting in std::mem::take(&mut server.deferred) {
+                    server.send(
+                        Response::new_err(
+                            waiting.id,
+                            ErrorCode::RequestCanceled as i32,
+                            "the server is shutting down".into(),
+                        )
+                        .into(),
+                    );
                 }
                 server.send(Response::new_ok(req.id, Value::Null).into());
             }
@@ -290,6 +301,8 @@ pub struct Server<'c> {
     /// Evaluations running on their threads: the id of the analysis of each
     /// root being evaluated, and the flag that cancels it.
     evaluating: HashMap<crate::workspace::Root, (u64, CancelFlag)>,
+    /// Requests waiting for evaluations (see `waits_for_evaluation`).
+    deferred: Vec<Request>,
     /// Where evaluation threads send what they found, and where the loop reads it.
     evaluations: (
         crossbeam_channel::Sender<Evaluated>,
@@ -311,6 +324,7 @@ impl<'c> Server<'c> {
             planner: None,
             running: HashMap::new(),
             evaluating: HashMap::new(),
+            deferred: Vec::new(),
             evaluations: crossbeam_channel::unbounded(),
         }
     }
@@ -338,6 +352,11 @@ impl<'c> Server<'c> {
         {
             return self.start_plan(req);
         }
+        if self.waits_for_evaluation(&req) {
+            // Answered when the evaluations it needs come back; the loop goes on.
+            self.deferred.push(req);
+            return;
+        }
         let Request { id, method, params } = req;
         let answer = guarded(&method, || self.dispatch(&method, params));
         let response = match answer {
@@ -353,6 +372,60 @@ impl<'c> Server<'c> {
             }
         };
         self.send(Message::Response(response));
+    }
+
+    /// Whether a request needs the diagnostics of an analysis whose
+    /// evaluation is still to come (pull diagnostics, `tpt.check`); those
+    /// evaluations are started if they are not running.
+    fn waits_for_evaluation(&mut self, req: &Request) -> bool {
+        use lsp_types::request::{
+            DocumentDiagnosticRequest, ExecuteCommand, Request as _, WorkspaceDiagnosticRequest,
+        };
+        let needed: Vec<Rc<Analysis>> = match req.method.as_str() {
+            DocumentDiagnosticRequest::METHOD => {
+                let uri = req.params["textDocument"]["uri"]
+                    .as_str()
+                    .and_then(|u| Url::parse(u).ok());
+                uri.and_then(|u| self.file(&u))
+                    .map(|(a, _)| a)
+                    .into_iter()
+                    .collect()
+            }
+            WorkspaceDiagnosticRequest::METHOD => self.ws.every_analysis(),
+            ExecuteCommand::METHOD if req.params["command"] == features::lens::CHECK => {
+                let config = req.params["arguments"][0].as_str().map(PathBuf::from);
+                config
+                    .map(|c| {
+                        let root = if c.is_dir() {
+                            crate::workspace::Root::Dir(c)
+                        } else {
+                            crate::workspace::Root::File(c)
+                        };
+                        self.ws.analysis(&root)
+                    })
+                    .into_iter()
+                    .collect()
+            }
+            _ => return false,
+        };
+        let mut waits = false;
+        for a in needed.iter().filter(|a| a.pending()) {
+            self.evaluate(a);
+            waits = true;
+        }
+        waits
+    }
+
+    /// The deferred requests whose evaluations are all back, answered in order.
+    fn answer_deferred(&mut self) {
+        let deferred = std::mem::take(&mut self.deferred);
+        for req in deferred {
+            if self.waits_for_evaluation(&req) {
+                self.deferred.push(req);
+            } else {
+                self.request(req);
+            }
+        }
     }
 
     /// `tpt.plan`: runs the planner on a thread of its own, which answers the
@@ -533,6 +606,13 @@ impl<'c> Server<'c> {
                     if let Some(flag) = self.running.get(&id) {
                         flag.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
+                    if let Some(i) = self.deferred.iter().position(|r| r.id == id) {
+                        let req = self.deferred.remove(i);
+                        self.send(
+                            Response::new_err(req.id, ErrorCode::RequestCanceled as i32, "cancelled".into())
+                                .into(),
+                        );
+                    }
                 }
             }
             // `initialized`, `$/setTrace`, settings: nothing to do.
@@ -618,6 +698,7 @@ impl<'c> Server<'c> {
             a.set_evaluated(found);
             self.stale = true;
         }
+        self.answer_deferred();
     }
 
     fn publish_all(&mut self) {
@@ -665,6 +746,8 @@ impl<'c> Server<'c> {
             }
             self.published.insert(a.root.clone(), (a, uris));
         }
+        // Requests waiting for analyses an edit replaced wait for the new ones.
+        self.answer_deferred();
         if changed && self.client.pull && self.client.refresh {
             self.next_id += 1;
             self.send(Message::Request(Request::new(

@@ -766,3 +766,40 @@ fn watched_files_are_registered_and_their_changes_honoured() {
     assert_eq!(client.diagnostics("blog/main.tpt"), json!([]));
     client.shutdown();
 }
+
+/// A client that pulls diagnostics while the environments are evaluated: its
+/// pull waits for the evaluation, and a request sent after it is answered first.
+#[test]
+fn a_pull_waits_for_the_evaluation_and_other_requests_go_first() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let root = tmp.path().canonicalize().expect("canonical temp dir");
+    let envs: String = (0..6)
+        .map(|i| format!("environment e{i} {{ k = {i} }}\n"))
+        .collect();
+    let text =
+        format!("param k: int = 1\nlet xs = [for i in range(200000) : i * k]\nlet total = sum(xs)\n{envs}");
+    std::fs::write(root.join("main.tpt"), &text).expect("write");
+    let caps = json!({ "textDocument": { "diagnostic": {} } });
+    let mut client = Client::start_with(&root, caps);
+    client.open("main.tpt", &text);
+    let uri = client.uri("main.tpt");
+    let pull = client.send_request(
+        "textDocument/diagnostic",
+        json!({ "textDocument": { "uri": uri } }),
+    );
+    let hover = client.send_request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 1, "character": 5 } }),
+    );
+    let hovered = client.response(&hover);
+    assert!(hovered.result.is_some(), "{hovered:?}");
+    assert!(
+        client.responses.iter().all(|r| r.id != pull),
+        "the pull was answered before the hover sent after it"
+    );
+    let pulled = client.response(&pull);
+    let report = pulled.result.unwrap_or_default();
+    assert_eq!(report["kind"], "full", "{report}");
+    assert_eq!(report["items"], json!([]), "{report}");
+    client.shutdown();
+}

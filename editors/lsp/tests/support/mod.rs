@@ -26,6 +26,8 @@ pub struct Client {
     pub texts: std::collections::HashMap<Url, String>,
     /// Requests the server sent (and were not awaited yet).
     pub server_requests: Vec<Request>,
+    /// Responses that came while another was awaited.
+    pub responses: Vec<Response>,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -49,6 +51,7 @@ impl Client {
             init: Value::Null,
             texts: Default::default(),
             server_requests: Vec::new(),
+            responses: Vec::new(),
         };
         let root_uri = Url::from_directory_path(root).ok();
         let init = c.request(
@@ -84,6 +87,12 @@ impl Client {
 
     /// Sends a request and waits for its response (keeping notifications that come before it).
     pub fn request_raw(&mut self, method: &str, params: Value) -> Response {
+        let id = self.send_request(method, params);
+        self.response(&id)
+    }
+
+    /// Sends a request without waiting for its response ([`Client::response`]).
+    pub fn send_request(&mut self, method: &str, params: Value) -> RequestId {
         self.next_id += 1;
         let id = RequestId::from(self.next_id);
         self.conn
@@ -94,12 +103,21 @@ impl Client {
                 params,
             )))
             .expect("the server is running");
+        id
+    }
+
+    /// The response to request `id`, waiting for it; the responses to other
+    /// requests that come first are kept, in order, in `responses`.
+    pub fn response(&mut self, id: &RequestId) -> Response {
+        if let Some(i) = self.responses.iter().position(|r| &r.id == id) {
+            return self.responses.remove(i);
+        }
         loop {
             match self.receive() {
-                Message::Response(r) if r.id == id => return r,
+                Message::Response(r) if &r.id == id => return r,
                 Message::Notification(n) => self.notifications.push(n),
                 Message::Request(r) => self.server_requests.push(r),
-                Message::Response(_) => {}
+                Message::Response(r) => self.responses.push(r),
             }
         }
     }
