@@ -81,15 +81,19 @@ impl Engine {
     /// operations at the second; a third ends the process at once (exit 130).
     pub fn interrupt_on_signals(&self) {
         let c = self.cancel.clone();
+        // The handlers are installed before this returns (not when the task
+        // below first runs): a signal that comes right after — while waiting
+        // for a lock, on a loaded machine — must not end the process.
+        #[cfg(unix)]
+        let (mut int, mut term) = {
+            use tokio::signal::unix::{signal, SignalKind};
+            let _in_runtime = self.runtime.enter();
+            (
+                signal(SignalKind::interrupt()).ok(),
+                signal(SignalKind::terminate()).ok(),
+            )
+        };
         self.runtime.spawn(async move {
-            #[cfg(unix)]
-            let (mut int, mut term) = {
-                use tokio::signal::unix::{signal, SignalKind};
-                (
-                    signal(SignalKind::interrupt()).ok(),
-                    signal(SignalKind::terminate()).ok(),
-                )
-            };
             for press in 1.. {
                 #[cfg(unix)]
                 let signalled = match (int.as_mut(), term.as_mut()) {
