@@ -117,6 +117,9 @@ pub fn capabilities(pull: bool, plans: bool) -> ServerCapabilities {
 /// changed: messages that come closer together are handled first.
 const QUIET: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// How many configurations are evaluated at once.
+const EVALUATIONS_AT_ONCE: usize = 2;
+
 /// The stack of an evaluation thread (as `tpt check` gives its own).
 const EVAL_STACK: usize = 8 * 1024 * 1024;
 
@@ -651,6 +654,12 @@ impl<'c> Server<'c> {
     /// loop goes on answering); the result comes back through `evaluations`.
     fn evaluate(&mut self, a: &Analysis) {
         if self.evaluating.get(&a.root).is_some_and(|(id, _)| *id == a.id) {
+            return;
+        }
+        // A few at once (each evaluates its environments on every core): the
+        // others start as these finish (publishing and the deferred requests
+        // ask again), the open documents' configurations first.
+        if self.evaluating.len() >= EVALUATIONS_AT_ONCE {
             return;
         }
         let flag = CancelFlag::default();

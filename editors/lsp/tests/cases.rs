@@ -803,3 +803,28 @@ fn a_pull_waits_for_the_evaluation_and_other_requests_go_first() {
     assert_eq!(report["items"], json!([]), "{report}");
     client.shutdown();
 }
+
+/// More configurations than are evaluated at once: each is evaluated in its
+/// turn, and the error only its evaluation finds is published for every one.
+#[test]
+fn every_configuration_is_evaluated_in_its_turn() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let root = tmp.path().canonicalize().expect("canonical temp dir");
+    let names = ["a", "b", "c", "d", "e", "f"];
+    for name in names {
+        std::fs::create_dir_all(root.join(name)).expect("mkdir");
+        std::fs::write(
+            root.join(name).join("main.tpt"),
+            "let xs = [1, 2]\nlet x = xs[5]\n",
+        )
+        .expect("write");
+    }
+    let mut client = Client::start(&root);
+    // Opening one document starts the publishing of every configuration.
+    client.open("a/main.tpt", "let xs = [1, 2]\nlet x = xs[5]\n");
+    for name in names {
+        let diags = client.diagnostics(&format!("{name}/main.tpt"));
+        assert_eq!(diags[0]["code"], "E0502", "{name}: {diags}");
+    }
+    client.shutdown();
+}
