@@ -1,8 +1,12 @@
 //! The main loop: messages in, responses and diagnostics out.
 //!
 //! One thread handles every message in order. Edits only mark the workspace
-//! stale; analysis runs when no message has come for [`QUIET`] (so a burst of
-//! keystrokes is analysed once) or when a request needs it.
+//! stale; analysis (loading and the type check) runs when no message has come
+//! for [`QUIET`] (so a burst of keystrokes is analysed once) or when a request
+//! needs it. Evaluating the environments runs on threads of its own (two at
+//! once), cancelled when an edit makes it stale; its diagnostics are published
+//! when it comes back, and requests that need them wait for it (`deferred`)
+//! while the others are answered. Plans (`tpt.plan`) run on threads of their own.
 //! Every handler runs under [`guarded`]: a panic becomes an error response
 //! and a message to the user, and the server goes on.
 
