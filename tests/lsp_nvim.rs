@@ -70,12 +70,13 @@ const SCRIPT: &str = r#"
     at(tonumber(os.getenv('TPT_DEF_LINE')), tonumber(os.getenv('TPT_DEF_COL'))), 10000, buf)
   local loc = def and def.result and (def.result[1] or def.result)
   if loc and loc.uri then
-    local path = vim.uri_to_fname(loc.uri)
-    vim.cmd('edit ' .. vim.fn.fnameescape(path))
+    vim.lsp.util.jump_to_location(loc, 'utf-16')
     local sbuf = vim.api.nvim_get_current_buf()
     vim.wait(10000, function() return #vim.lsp.buf_get_clients(sbuf) > 0 end, 50)
-    say('stdlib: ' .. tostring(path:match('std/[^/]+$')))
+    say('stdlib: ' .. loc.uri)
     say('stdlib readonly: ' .. tostring(vim.bo[sbuf].readonly) .. ' modifiable: ' .. tostring(vim.bo[sbuf].modifiable))
+    local row = vim.api.nvim_win_get_cursor(0)[1]
+    say('stdlib line: ' .. (vim.api.nvim_buf_get_lines(sbuf, row - 1, row, false)[1] or ''))
     local n = 0
     for _, c in pairs(vim.lsp.get_active_clients()) do
       if c.name == 'tpt' then n = n + 1 end
@@ -218,7 +219,8 @@ fn neovim_receives_diagnostics_hover_and_completion() {
         assert!(has(field), "expected `{field}` in:\n{report}");
     }
     assert!(!has("completion: image"), "`image` is set already:\n{report}");
-    assert!(has("stdlib: std/k8s.tpt"), "{report}");
+    assert!(has("stdlib: tpt-std:///std/k8s.tpt"), "{report}");
+    assert!(has("stdlib line: resource schema App"), "{report}");
     assert!(has("stdlib readonly: true modifiable: false"), "{report}");
     assert!(has("tpt servers: 1"), "{report}");
 }

@@ -40,6 +40,11 @@ impl Paths {
         if let Some(u) = self.other.get(path) {
             return Some(u.clone());
         }
+        // A virtual document of the standard library, before its URI was seen.
+        let virtual_prefix = format!("/<{}>/", crate::stdlib_files::SCHEME);
+        if let Some(rest) = path.to_str().and_then(|p| p.strip_prefix(&virtual_prefix)) {
+            return Url::parse(&format!("{}:///{rest}", crate::stdlib_files::SCHEME)).ok();
+        }
         Url::from_file_path(path).ok()
     }
 }

@@ -154,6 +154,7 @@ pub fn serve_with(connection: &Connection, planner: Option<Arc<dyn Planner>>) ->
     let mut server = Server::new(connection);
     server.client = client;
     server.planner = planner;
+    server.ws.stdlib.virtual_documents = params["initializationOptions"]["stdlibDocuments"] == true;
     server.ws.folders = workspace_folders(params);
     // (`initialize_finish` took the client's `initialized`.) Files changed
     // outside the editor — another program, a branch switch, a new
@@ -538,6 +539,19 @@ impl<'c> Server<'c> {
             CodeActionRequest::METHOD => features::edits::code_actions(self, parse(params)?),
             SemanticTokensFullRequest::METHOD => features::tokens::full(self, parse(params)?),
             SemanticTokensRangeRequest::METHOD => features::tokens::range(self, parse(params)?),
+            // The text of a virtual document of the standard library.
+            "tpt/stdlibDocument" => {
+                let uri: Url = serde_json::from_value(params["uri"].clone()).map_err(|e| {
+                    Failure::new(ErrorCode::InvalidParams, format!("invalid parameters: {e}"))
+                })?;
+                match crate::stdlib_files::virtual_text(&uri) {
+                    Some(text) => Ok(serde_json::json!({ "text": text })),
+                    None => Err(Failure::new(
+                        ErrorCode::InvalidParams,
+                        format!("`{uri}` is no document of the standard library"),
+                    )),
+                }
+            }
             _ => Err(Failure::new(
                 ErrorCode::MethodNotFound,
                 format!("tpt lsp does not answer `{method}`"),

@@ -1,6 +1,8 @@
-//! The standard library as files an editor can open: go to definition of
+//! The standard library as documents an editor can open: go to definition of
 //! `aws.EksCluster` needs a location, but the modules are embedded in the
-//! binary. They are written once per server into a directory named for their
+//! binary. A client that asks for it gets virtual documents (`tpt-std:` URIs,
+//! their text from the `tpt/stdlibDocument` request); for the others the
+//! modules are written out as files. They are written once per server into a directory named for their
 //! content (so that another version of tpt writes its own), read-only, and a
 //! location in `std/aws.tpt` maps to that file and back. Editors open them
 //! read-only (Neovim from the permissions and the editor package, VS Code
@@ -13,6 +15,10 @@ use std::path::{Path, PathBuf};
 /// when they could not be written: definitions in the stdlib then have no location).
 #[derive(Default)]
 pub struct StdlibFiles {
+    /// Served as documents of their own (`tpt-std:///std/aws.tpt`, their text
+    /// from the `tpt/stdlibDocument` request), for a client that asks so in its
+    /// initialization options: nothing is written to disk then.
+    pub virtual_documents: bool,
     dir: Option<Option<PathBuf>>,
     /// Overrides the directory (tests).
     pub base: Option<PathBuf>,
@@ -65,20 +71,47 @@ impl StdlibFiles {
         Some(dir)
     }
 
-    /// The file of a source name: `std/aws.tpt` → the written copy; other names are paths.
+    /// The file of a source name: `std/aws.tpt` → the written copy (or its
+    /// virtual document's path); other names are paths.
     pub fn path_of(&mut self, name: &str) -> Option<PathBuf> {
         if is_stdlib_name(name) {
+            if self.virtual_documents {
+                return Some(Path::new(VIRTUAL).join(name));
+            }
             return self.dir().map(|d| d.join(name));
         }
         Some(PathBuf::from(name))
     }
 
-    /// The source name of a path: a written stdlib copy → `std/aws.tpt`.
+    /// The source name of a path: a written stdlib copy, or a virtual
+    /// document's path → `std/aws.tpt`.
     pub fn name_of(&self, path: &Path) -> Option<String> {
-        let rel = path.strip_prefix(self.dir_path()).ok()?;
+        let rel = match path.strip_prefix(VIRTUAL) {
+            Ok(rel) => rel,
+            Err(_) => path.strip_prefix(self.dir_path()).ok()?,
+        };
         let name = rel.to_str()?.replace('\\', "/");
         is_stdlib_name(&name).then_some(name)
     }
+}
+
+/// The URI scheme of the standard library's virtual documents.
+pub const SCHEME: &str = "tpt-std";
+
+/// Where the server keeps a virtual document of the scheme (the path `Paths`
+/// gives a URI of another scheme than `file`).
+const VIRTUAL: &str = "/<tpt-std>";
+
+/// The text of a virtual document of the standard library (`tpt-std:///std/aws.tpt`).
+pub fn virtual_text(uri: &lsp_types::Url) -> Option<&'static str> {
+    if uri.scheme() != SCHEME {
+        return None;
+    }
+    let name = uri.path().trim_start_matches('/');
+    tpt_lang::stdlib::MODULES
+        .iter()
+        .find(|(_, display, _)| *display == name)
+        .map(|(_, _, text)| *text)
 }
 
 /// `std/aws.tpt` and the like: the display names of the embedded modules.

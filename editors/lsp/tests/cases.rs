@@ -828,3 +828,57 @@ fn every_configuration_is_evaluated_in_its_turn() {
     }
     client.shutdown();
 }
+
+/// A client that asks for it in its initialization options gets the standard
+/// library as virtual documents (`tpt-std:///std/aws.tpt`, their text from
+/// `tpt/stdlibDocument`), which answer requests like any document.
+#[test]
+fn the_standard_library_is_served_as_virtual_documents() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let root = tmp.path().canonicalize().expect("canonical temp dir");
+    let text = "import std.aws\n\nresource zone: aws.HostedZone {\n  name = \"acme.io\"\n}\n";
+    std::fs::write(root.join("main.tpt"), text).expect("write");
+    let mut client = Client::start_with_params(
+        &root,
+        json!({ "capabilities": {}, "initializationOptions": { "stdlibDocuments": true } }),
+    );
+    client.open("main.tpt", text);
+    let uri = client.uri("main.tpt");
+    let def = client.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 2, "character": 22 } }),
+    );
+    let target = def["uri"].as_str().unwrap_or_default().to_string();
+    assert_eq!(target, "tpt-std:///std/aws.tpt", "{def}");
+    let doc = client.request("tpt/stdlibDocument", json!({ "uri": target }));
+    let std_text = doc["text"].as_str().unwrap_or_default().to_string();
+    assert!(std_text.contains("resource schema HostedZone"), "{doc}");
+    // The definition's line is the schema's.
+    let line = def["range"]["start"]["line"].as_u64().unwrap_or(0) as usize;
+    assert!(
+        std_text
+            .lines()
+            .nth(line)
+            .is_some_and(|l| l.contains("HostedZone")),
+        "{def}"
+    );
+    // Opened, it answers hover like any document.
+    let std_uri: lsp_types::Url = target.parse().expect("a URI");
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": std_uri, "languageId": "tpt", "version": 1, "text": std_text } }),
+    );
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": std_uri }, "position": { "line": line, "character": 18 } }),
+    );
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .is_some_and(|v| v.contains("HostedZone")),
+        "{hover}"
+    );
+    let unknown = client.request_raw("tpt/stdlibDocument", json!({ "uri": "tpt-std:///std/nope.tpt" }));
+    assert!(unknown.error.is_some(), "{unknown:?}");
+    client.shutdown();
+}

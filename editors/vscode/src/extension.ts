@@ -12,12 +12,18 @@ function serverOptions(): ServerOptions {
   return { command, args, transport: TransportKind.stdio };
 }
 
+// The standard library's modules are documents of their own, read-only, with
+// their text from the server (go to definition of `aws.EksCluster` opens one).
+const STDLIB_SCHEME = 'tpt-std';
+
 async function start(context: vscode.ExtensionContext): Promise<void> {
   const clientOptions: LanguageClientOptions = {
     documentSelector: [
       { scheme: 'file', language: 'tpt' },
       { scheme: 'untitled', language: 'tpt' },
+      { scheme: STDLIB_SCHEME, language: 'tpt' },
     ],
+    initializationOptions: { stdlibDocuments: true },
     synchronize: {
       fileEvents: vscode.workspace.createFileSystemWatcher('**/*.tpt'),
     },
@@ -36,6 +42,15 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   context.subscriptions.push(
+    vscode.workspace.registerTextDocumentContentProvider(STDLIB_SCHEME, {
+      provideTextDocumentContent: async (uri: vscode.Uri): Promise<string> => {
+        if (!client) {
+          return '';
+        }
+        const doc = await client.sendRequest<{ text: string }>('tpt/stdlibDocument', { uri: uri.toString() });
+        return doc.text;
+      },
+    }),
     vscode.commands.registerCommand('tpt.restartServer', async () => {
       await client?.stop();
       await start(context);

@@ -65,6 +65,8 @@ test('tpt lsp answers the extension client', { skip: !bin && 'TPT_BIN is not set
       rootUri: root,
       workspaceFolders: [{ uri: root, name: 'shop' }],
       capabilities,
+      // As the extension asks: the standard library as `tpt-std:` documents.
+      initializationOptions: { stdlibDocuments: true },
     });
     const caps = init.capabilities;
     assert.equal(caps.diagnosticProvider.workspaceDiagnostics, true);
@@ -116,6 +118,16 @@ test('tpt lsp answers the extension client', { skip: !bin && 'TPT_BIN is not set
       range: { start: { line: 0, character: 0 }, end: { line: 100, character: 0 } },
     });
     assert.ok(hints.some((h) => h.label.includes('private = false')), JSON.stringify(hints));
+
+    // A definition in the standard library: a virtual document, its text from
+    // the server (what the extension's content provider shows).
+    const def = await connection.sendRequest('textDocument/definition', {
+      textDocument: { uri },
+      position: { line: 4, character: 22 },
+    });
+    assert.equal(def.uri, 'tpt-std:///std/aws.tpt', JSON.stringify(def));
+    const std = await connection.sendRequest('tpt/stdlibDocument', { uri: def.uri });
+    assert.match(std.text.split('\n')[def.range.start.line], /HostedZone/);
 
     await connection.sendRequest('shutdown');
     await connection.sendNotification('exit');

@@ -39,6 +39,11 @@ impl Client {
 
     /// A client with these capabilities (the `initialize` request's).
     pub fn start_with(root: &Path, capabilities: Value) -> Client {
+        Client::start_with_params(root, json!({ "capabilities": capabilities }))
+    }
+
+    /// A client whose `initialize` request has these parameters (and the root).
+    pub fn start_with_params(root: &Path, mut params: Value) -> Client {
         let (server_side, client_side) = Connection::memory();
         let server = std::thread::spawn(move || tpt_lsp::serve(&server_side));
         let mut c = Client {
@@ -54,10 +59,8 @@ impl Client {
             responses: Vec::new(),
         };
         let root_uri = Url::from_directory_path(root).ok();
-        let init = c.request(
-            "initialize",
-            json!({ "capabilities": capabilities, "rootUri": root_uri }),
-        );
+        params["rootUri"] = json!(root_uri);
+        let init = c.request("initialize", params);
         assert!(init.get("capabilities").is_some(), "initialize answered {init}");
         c.init = init;
         c.notify("initialized", json!({}));

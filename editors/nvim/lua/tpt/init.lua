@@ -50,6 +50,10 @@ end
 
 function M.attach(buf, opts)
   local name = vim.api.nvim_buf_get_name(buf)
+  if name:match('^tpt%-std://') then
+    -- A virtual document of the standard library: M.read_stdlib attached it.
+    return nil
+  end
   if M.is_stdlib(name) then
     -- Read-only, and served by the server already running (the one whose
     -- definition opened it), not a second one rooted in the temporary directory.
@@ -77,6 +81,8 @@ function M.attach(buf, opts)
     name = 'tpt',
     cmd = opts.cmd,
     root_dir = root,
+    -- The standard library as read-only `tpt-std://` buffers (see M.read_stdlib).
+    init_options = { stdlibDocuments = true },
     on_attach = opts.on_attach,
     capabilities = opts.capabilities,
   }
@@ -94,9 +100,39 @@ function M.attach(buf, opts)
   return id
 end
 
+-- Fills a `tpt-std:///std/NAME.tpt` buffer (a module of the standard library,
+-- opened by go to definition) with its text from the running server: read-only,
+-- filetype tpt, attached to that server.
+function M.read_stdlib(buf, uri)
+  local client
+  for _, c in pairs(vim.lsp.get_active_clients()) do
+    if c.name == 'tpt' then client = c end
+  end
+  if not client then return end
+  local r = client.request_sync('tpt/stdlibDocument', { uri = uri }, 10000, buf)
+  local text = r and r.result and r.result.text
+  if not text then return end
+  vim.bo[buf].buftype = 'nofile'
+  vim.bo[buf].modifiable = true
+  local lines = vim.split(text, '\n', { plain = true })
+  if lines[#lines] == '' then table.remove(lines) end
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].readonly = true
+  vim.bo[buf].filetype = 'tpt'
+  vim.lsp.buf_attach_client(buf, client.id)
+end
+
 function M.setup(opts)
   opts = vim.tbl_deep_extend('force', M.defaults, opts or {})
   local group = vim.api.nvim_create_augroup('tpt_lsp', { clear = true })
+  vim.api.nvim_create_autocmd('BufReadCmd', {
+    group = group,
+    pattern = 'tpt-std://*',
+    callback = function(args)
+      M.read_stdlib(args.buf, args.match)
+    end,
+  })
   vim.api.nvim_create_autocmd('FileType', {
     group = group,
     pattern = 'tpt',
