@@ -374,6 +374,17 @@ impl Checker<'_> {
     /// The type of a resource name: a reference, or a map/list of them when stamped by `for`.
     pub(crate) fn resource_type(&mut self, m: ModuleId, r: &ResourceDecl) -> Ty {
         let Some(schema) = r.schema else { return Ty::Error };
+        let key = (m, r.node.name.name.clone());
+        if self.stamping.contains(&key) {
+            let list = r.loops.first().map_or(r.node.name.span, |l| l.iter.span);
+            self.stamp_cycles
+                .push((r.node.name.name.clone(), list, r.node.name.span));
+            return Ty::Error;
+        }
+        if r.loops.is_empty() {
+            return Ty::Schema(schema);
+        }
+        self.stamping.push(key);
         let saved = std::mem::take(&mut self.locals);
         let mut wrappers = Vec::new();
         for l in &r.loops {
@@ -383,6 +394,7 @@ impl Checker<'_> {
             self.locals.extend(vars);
         }
         self.locals = saved;
+        self.stamping.pop();
         let mut ty = Ty::Schema(schema);
         for string_key in wrappers.into_iter().rev() {
             ty = if string_key {

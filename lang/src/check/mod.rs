@@ -53,6 +53,11 @@ pub(crate) struct Checker<'p> {
     /// resources stamped over a list) may meet the same unknown name again,
     /// which must not ask again.
     fixing: bool,
+    /// Resources whose `for` lists are being typed; met again, a list reads
+    /// the instances it stamps: recorded (name, list, declaration) and
+    /// reported once at the end (the inference that meets it may be quiet).
+    stamping: Vec<(ModuleId, String)>,
+    stamp_cycles: Vec<(String, crate::source::Span, crate::source::Span)>,
 }
 
 impl<'p> Checker<'p> {
@@ -64,6 +69,8 @@ impl<'p> Checker<'p> {
             lets: HashMap::new(),
             nest: 0,
             fixing: false,
+            stamping: Vec::new(),
+            stamp_cycles: Vec::new(),
         }
     }
 
@@ -74,6 +81,12 @@ impl<'p> Checker<'p> {
         }
         self.check_recursion();
         envs::check_environments(self);
+        let mut cycles = std::mem::take(&mut self.stamp_cycles);
+        cycles.sort_by_key(|(_, list, _)| *list);
+        cycles.dedup();
+        for (name, list, decl) in cycles {
+            self.err(crate::eval::stamping_itself(&name, list, decl));
+        }
     }
 
     fn err(&mut self, d: Diagnostic) {

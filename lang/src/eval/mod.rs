@@ -16,6 +16,7 @@ mod coerce;
 mod expr;
 mod files;
 mod resources;
+pub(crate) use resources::stamping_itself;
 
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -566,6 +567,9 @@ pub(crate) struct Evaluator<'p> {
     /// (frame, resource name) → its instances, expanded once.
     /// Memoised plans by frame, then resource name (looked up without allocating).
     plans: HashMap<usize, HashMap<String, Planned>>,
+    /// Declarations whose `for` lists are being evaluated: met again, a list
+    /// reads the instances it stamps (it recursed until out of memory).
+    expanding: Vec<(usize, String)>,
     /// Address → evaluated inputs.
     instances: HashMap<String, InstanceSlot>,
     /// Nested function calls, to bound the depth.
@@ -651,6 +655,7 @@ impl<'p> Evaluator<'p> {
             lets: HashMap::new(),
             params: HashMap::new(),
             plans: HashMap::new(),
+            expanding: Vec::new(),
             instances: HashMap::new(),
             depth: 0,
         }

@@ -126,9 +126,17 @@ impl<'p> Evaluator<'p> {
             return Err(());
         };
         let prefix = self.frames[frame].prefix();
+        let key = (frame, name.to_string());
+        if self.expanding.contains(&key) {
+            let at = decl.loops.first().map_or(decl.node.name.span, |l| l.iter.span);
+            self.diags.push(stamping_itself(name, at, decl.node.name.span));
+            return Err(());
+        }
+        self.expanding.push(key);
         // Expanding evaluates loop collections, which may reference other resources;
         // those are not dependencies of any instance being evaluated right now.
         let (result, _) = self.in_frame(frame, Vec::new(), |ev| ev.expand(decl, 0, Vec::new(), Vec::new()));
+        self.expanding.pop();
         let result = result
             .map(|mut plans| {
                 for p in &mut plans {
@@ -970,4 +978,16 @@ fn collect_addresses(v: &Value, out: &mut BTreeSet<String>) {
         Value::Record(m) => m.values().for_each(|x| collect_addresses(x, out)),
         _ => {}
     }
+}
+
+/// A `for` whose list reads the instances it stamps (`for i in r { resource r … }`):
+/// what the checker and the evaluator say.
+pub(crate) fn stamping_itself(name: &str, list: Span, decl: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::DependencyCycle,
+        format!("`{name}` is stamped by a `for` whose list reads `{name}` itself"),
+    )
+    .label(list, "this list reads the instances it stamps")
+    .label(decl, "stamped here")
+    .help("a `for` cannot iterate over the instances it makes: iterate over a list or map that does not come from them")
 }
