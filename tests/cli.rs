@@ -915,21 +915,24 @@ fn a_plan_the_client_cancels_stops_while_it_waits() {
 /// The VS Code extension's client test (`editors/vscode/test/client.test.js`:
 /// the protocol library under the extension's client, with the capabilities
 /// VS Code declares) against the built binary. Needs node and the extension's
-/// `npm ci`; without them it says why and passes, unless `TPT_REQUIRE_NODE=1`
-/// (as in CI), where it fails.
+/// `npm ci && npm run build`; without them it says why and passes, unless
+/// `TPT_REQUIRE_NODE=1` (as in CI), where it fails.
 #[test]
 fn the_vscode_client_test_passes_against_the_built_binary() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("editors/vscode");
     let installed = dir.join("node_modules/vscode-languageserver-protocol").is_dir();
+    let built = dir.join("out/client.js").is_file();
     let node = std::process::Command::new("node")
         .arg("--version")
         .output()
         .is_ok();
-    if !(installed && node) {
-        let why = if node {
+    if !(installed && built && node) {
+        let why = if !node {
+            "node is not installed"
+        } else if !installed {
             "the extension's dependencies are not installed (cd editors/vscode && npm ci)"
         } else {
-            "node is not installed"
+            "the extension is not built (cd editors/vscode && npm run build)"
         };
         assert!(
             std::env::var("TPT_REQUIRE_NODE").as_deref() != Ok("1"),

@@ -2,28 +2,23 @@
 // package.json) and a client that starts `tpt lsp` for every .tpt file.
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { documentSelector, initializationOptions, serverCommand, STDLIB_SCHEME, stdlibText } from './client';
 
 let client: LanguageClient | undefined;
 
 function serverOptions(): ServerOptions {
   const config = vscode.workspace.getConfiguration('tpt');
-  const command = config.get<string>('server.path', 'tpt');
-  const args = ['lsp', ...config.get<string[]>('server.extraArgs', [])];
+  const { command, args } = serverCommand(
+    config.get<string>('server.path', 'tpt'),
+    config.get<string[]>('server.extraArgs', []),
+  );
   return { command, args, transport: TransportKind.stdio };
 }
 
-// The standard library's modules are documents of their own, read-only, with
-// their text from the server (go to definition of `aws.EksCluster` opens one).
-const STDLIB_SCHEME = 'tpt-std';
-
 async function start(context: vscode.ExtensionContext): Promise<void> {
   const clientOptions: LanguageClientOptions = {
-    documentSelector: [
-      { scheme: 'file', language: 'tpt' },
-      { scheme: 'untitled', language: 'tpt' },
-      { scheme: STDLIB_SCHEME, language: 'tpt' },
-    ],
-    initializationOptions: { stdlibDocuments: true },
+    documentSelector,
+    initializationOptions,
     synchronize: {
       fileEvents: vscode.workspace.createFileSystemWatcher('**/*.tpt'),
     },
@@ -43,12 +38,13 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   context.subscriptions.push(
     vscode.workspace.registerTextDocumentContentProvider(STDLIB_SCHEME, {
+      // The standard library's modules: read-only documents, their text from the server.
       provideTextDocumentContent: async (uri: vscode.Uri): Promise<string> => {
-        if (!client) {
+        const running = client;
+        if (!running) {
           return '';
         }
-        const doc = await client.sendRequest<{ text: string }>('tpt/stdlibDocument', { uri: uri.toString() });
-        return doc.text;
+        return stdlibText((method, params) => running.sendRequest(method, params), uri.toString());
       },
     }),
     vscode.commands.registerCommand('tpt.restartServer', async () => {

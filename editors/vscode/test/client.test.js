@@ -1,10 +1,12 @@
-// `tpt lsp` driven by the protocol library under the extension's client
-// (vscode-languageserver-protocol, which vscode-languageclient is built on),
+// `tpt lsp` driven as the extension drives it: its client module
+// (`out/client.js`, built by `npm run build`: the server command, the
+// initialization options, the standard library's documents) over the
+// protocol library under vscode-languageclient (vscode-languageserver-protocol),
 // with the capabilities VS Code's client declares for the features used
-// here: pull diagnostics, code lenses and their commands, semantic tokens,
-// inlay hints. (VS Code itself cannot be started here: its test runner
-// downloads an editor build.) `TPT_BIN` names the binary; without it the
-// test is skipped and says why (`cargo test` runs it with the built binary).
+// here: pull diagnostics, quick fixes, code lenses and their commands,
+// semantic tokens, inlay hints. (VS Code itself cannot be started here: its
+// test runner downloads an editor build.) `TPT_BIN` names the binary; without
+// it the test is skipped and says why (`cargo test` runs it with the built binary).
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -15,6 +17,9 @@ const { pathToFileURL } = require('node:url');
 const rpc = require('vscode-languageserver-protocol/node');
 
 const bin = process.env.TPT_BIN;
+const built = path.resolve(__dirname, '..', 'out', 'client.js');
+const skip = !bin ? 'TPT_BIN is not set (cargo test sets it to the built tpt)'
+  : !fs.existsSync(built) ? 'the extension is not built (npm run build)' : false;
 
 // What VS Code's client (vscode-languageclient 9) declares for these features.
 const capabilities = {
@@ -42,13 +47,15 @@ const capabilities = {
   },
 };
 
-test('tpt lsp answers the extension client', { skip: !bin && 'TPT_BIN is not set (cargo test sets it to the built tpt)' }, async () => {
+test('tpt lsp answers the extension client', { skip }, async () => {
+  const client = require(built);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tpt-vscode-'));
   fs.writeFileSync(
     path.join(dir, 'main.tpt'),
     'import std.aws\n\nresource zone: aws.HostedZone {\n  name = domain\n}\n',
   );
-  const server = spawn(bin, ['lsp'], { cwd: dir, stdio: ['pipe', 'pipe', 'ignore'] });
+  const { command, args } = client.serverCommand(bin, []);
+  const server = spawn(command, args, { cwd: dir, stdio: ['pipe', 'pipe', 'ignore'] });
   const exited = new Promise((resolve) => server.on('exit', (code) => resolve(code)));
   const connection = rpc.createProtocolConnection(
     new rpc.StreamMessageReader(server.stdout),
@@ -65,8 +72,7 @@ test('tpt lsp answers the extension client', { skip: !bin && 'TPT_BIN is not set
       rootUri: root,
       workspaceFolders: [{ uri: root, name: 'shop' }],
       capabilities,
-      // As the extension asks: the standard library as `tpt-std:` documents.
-      initializationOptions: { stdlibDocuments: true },
+      initializationOptions: client.initializationOptions,
     });
     const caps = init.capabilities;
     assert.equal(caps.diagnosticProvider.workspaceDiagnostics, true);
@@ -125,9 +131,10 @@ test('tpt lsp answers the extension client', { skip: !bin && 'TPT_BIN is not set
       textDocument: { uri },
       position: { line: 4, character: 22 },
     });
-    assert.equal(def.uri, 'tpt-std:///std/aws.tpt', JSON.stringify(def));
-    const std = await connection.sendRequest('tpt/stdlibDocument', { uri: def.uri });
-    assert.match(std.text.split('\n')[def.range.start.line], /HostedZone/);
+    assert.equal(def.uri, `${client.STDLIB_SCHEME}:///std/aws.tpt`, JSON.stringify(def));
+    assert.ok(client.documentSelector.some((d) => d.scheme === client.STDLIB_SCHEME));
+    const stdText = await client.stdlibText((m, p) => connection.sendRequest(m, p), def.uri);
+    assert.match(stdText.split('\n')[def.range.start.line], /HostedZone/);
 
     await connection.sendRequest('shutdown');
     await connection.sendNotification('exit');
