@@ -2,6 +2,7 @@
 //! a new `import` line, a new declaration before the first item, new fields
 //! at the end of a `{ … }` block — in the layout `tpt fmt` gives.
 
+use crate::diagnostic::Fix;
 use crate::source::{FileId, Span};
 
 /// The top of a file: its `import` lines, and where its first item begins.
@@ -51,6 +52,17 @@ pub(crate) fn import(file: FileId, text: &str, line: &str) -> (Span, String) {
         // The last line of the file, without a newline.
         Some(end) => (point(file, end), format!("\n{line}\n")),
         None => before_items(file, text, h.first_item, line),
+    }
+}
+
+/// The preferred fix that adds `import std.MODULE` to a file.
+pub(crate) fn std_import(file: FileId, text: &str, module: &str) -> Fix {
+    let line = format!("import std.{module}");
+    let edit = import(file, text, &line);
+    Fix {
+        title: format!("Add `{line}`"),
+        edits: vec![edit],
+        preferred: true,
     }
 }
 

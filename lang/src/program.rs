@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::IndexMap;
 
-use crate::diagnostic::{did_you_mean, Code, Diagnostic, Fix};
+use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::ast::{self, Annotation, Item, ItemKind, TypeExpr, TypeExprKind};
 use crate::syntax::parse;
@@ -1536,7 +1536,7 @@ impl Collector<'_> {
                     let names: Vec<&str> = self.p.module(m).imports.keys().map(String::as_str).collect();
                     let mut d = Diagnostic::error(Code::UnknownName, format!("unknown module `{}`", mq.name))
                         .label(mq.span, "not imported");
-                    let std = crate::stdlib::MODULES.iter().any(|(n, _, _)| *n == mq.name);
+                    let std = crate::stdlib::module(&mq.name).is_some();
                     d = match did_you_mean(&mq.name, names) {
                         Some(s) if !std => d.help(format!("did you mean `{s}`?")).suggest(s),
                         _ => d.help(format!(
@@ -1545,14 +1545,8 @@ impl Collector<'_> {
                         )),
                     };
                     if std {
-                        let line = format!("import std.{}", mq.name);
                         let text = self.p.sources.get(mq.span.file).map_or("", |f| f.text.as_ref());
-                        let (span, text) = crate::insert::import(mq.span.file, text, &line);
-                        d = d.fix(Fix {
-                            title: format!("Add `{line}`"),
-                            edits: vec![(span, text)],
-                            preferred: true,
-                        });
+                        d = d.fix(crate::insert::std_import(mq.span.file, text, &mq.name));
                     }
                     self.diag(d);
                     return Ty::Error;

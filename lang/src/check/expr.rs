@@ -208,14 +208,10 @@ impl Checker<'_> {
         d: Diagnostic,
     ) -> Diagnostic {
         let file_text = self.p.sources.get(id.span.file).map_or("", |f| f.text.as_ref());
-        if crate::stdlib::MODULES.iter().any(|(n, _, _)| *n == id.name) {
-            let line = format!("import std.{}", id.name);
-            let (span, text) = crate::insert::import(id.span.file, file_text, &line);
-            return d.help(format!("add `{line}` at the top of the file")).fix(Fix {
-                title: format!("Add `{line}`"),
-                edits: vec![(span, text)],
-                preferred: true,
-            });
+        if crate::stdlib::module(&id.name).is_some() {
+            return d
+                .help(format!("add `import std.{}` at the top of the file", id.name))
+                .fix(crate::insert::std_import(id.span.file, file_text, &id.name));
         }
         let expected = expected.filter(|x| !matches!(x.resolved(), Ty::Error));
         // Each visible name with its type, when known without inferring more
