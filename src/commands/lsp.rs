@@ -46,20 +46,17 @@ impl Planner for SessionPlanner {
         if checked.has_errors() {
             return Err(fail(&checked.diagnostics));
         }
+        let all = checked.environments();
         let envs: Vec<Option<String>> = match &request.env {
             Some(env) => vec![Some(env.clone())],
-            None if checked.environments().is_empty() => vec![None],
-            None => checked
-                .environments()
-                .into_iter()
-                .take(ENVIRONMENTS)
-                .map(Some)
-                .collect(),
+            None if all.is_empty() => vec![None],
+            None => all.into_iter().take(ENVIRONMENTS).map(Some).collect(),
         };
         let mut out = String::new();
         for env in envs {
-            if envs_header(&request.env, &env) {
-                out.push_str(&format!("# {}\n", env.as_deref().unwrap_or("default")));
+            // Several environments: a header names each one's part.
+            if let (None, Some(name)) = (&request.env, &env) {
+                out.push_str(&format!("# {name}\n"));
             }
             let mut settings = Settings::from_env(&request.config);
             settings.env = env.clone();
@@ -80,11 +77,6 @@ impl Planner for SessionPlanner {
         }
         Ok(out)
     }
-}
-
-/// Whether a header names each environment's part (several of them).
-fn envs_header(requested: &Option<String>, env: &Option<String>) -> bool {
-    requested.is_none() && env.is_some()
 }
 
 /// The session's plan under its state lock (released on return); a client's
@@ -110,10 +102,7 @@ fn planned(
             let _held = session.lock("plan", &|n| note(n))?;
             let options = Options {
                 refresh: true,
-                destroy: false,
-                targets: Vec::new(),
-                reconcile: false,
-                refresh_only: false,
+                ..Options::default()
             };
             session.plan(&options, &|n| note(n))
         })();

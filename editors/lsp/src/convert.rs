@@ -41,9 +41,8 @@ impl Paths {
             return Some(u.clone());
         }
         // A virtual document of the standard library, before its URI was seen.
-        let virtual_prefix = format!("/<{}>/", crate::stdlib_files::SCHEME);
-        if let Some(rest) = path.to_str().and_then(|p| p.strip_prefix(&virtual_prefix)) {
-            return Url::parse(&format!("{}:///{rest}", crate::stdlib_files::SCHEME)).ok();
+        if let Some(uri) = crate::stdlib_files::virtual_uri(path) {
+            return Some(uri);
         }
         Url::from_file_path(path).ok()
     }

@@ -85,6 +85,11 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Whether two ranges share a position (touching counts).
+pub fn overlaps(a: &Range, b: &Range) -> bool {
+    a.start <= b.end && b.start <= a.end
+}
+
 /// Applies one `didChange` edit: `range` replaced by `new`, or the whole text
 /// when there is no range.
 pub fn apply_change(text: &mut String, range: Option<Range>, new: &str) {

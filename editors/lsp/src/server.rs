@@ -403,14 +403,7 @@ impl<'c> Server<'c> {
             ExecuteCommand::METHOD if req.params["command"] == features::lens::CHECK => {
                 let config = req.params["arguments"][0].as_str().map(PathBuf::from);
                 config
-                    .map(|c| {
-                        let root = if c.is_dir() {
-                            crate::workspace::Root::Dir(c)
-                        } else {
-                            crate::workspace::Root::File(c)
-                        };
-                        self.ws.analysis(&root)
-                    })
+                    .map(|c| self.ws.analysis(&crate::workspace::Root::of_config(c)))
                     .into_iter()
                     .collect()
             }
@@ -692,7 +685,7 @@ impl<'c> Server<'c> {
             .spawn(move || {
                 let inputs = crate::workspace::Cancellable(flag.clone());
                 let found = catch_unwind(AssertUnwindSafe(|| {
-                    crate::workspace::evaluate_environments(&program, &inputs)
+                    tpt_planner::check::evaluate_environments(&program, &inputs)
                 }));
                 let cancelled = flag.load(std::sync::atomic::Ordering::Relaxed);
                 let result = match found {
@@ -776,13 +769,18 @@ impl<'c> Server<'c> {
         // Requests waiting for analyses an edit replaced wait for the new ones.
         self.answer_deferred();
         if changed && self.client.pull && self.client.refresh {
-            self.next_id += 1;
-            self.send(Message::Request(Request::new(
-                lsp_server::RequestId::from(self.next_id),
-                "workspace/diagnostic/refresh".to_string(),
-                Value::Null,
-            )));
+            self.send_request("workspace/diagnostic/refresh", Value::Null);
         }
+    }
+
+    /// Sends the client a request (its answer is not awaited: the loop drops it).
+    fn send_request(&mut self, method: &str, params: impl serde::Serialize) {
+        self.next_id += 1;
+        self.send(Message::Request(Request::new(
+            lsp_server::RequestId::from(self.next_id),
+            method.to_string(),
+            params,
+        )));
     }
 
     /// Asks the client to report every change of a `.tpt` file of the workspace.
@@ -800,12 +798,7 @@ impl<'c> Server<'c> {
                 register_options: serde_json::to_value(options).ok(),
             }],
         };
-        self.next_id += 1;
-        self.send(Message::Request(Request::new(
-            lsp_server::RequestId::from(self.next_id),
-            "client/registerCapability".to_string(),
-            params,
-        )));
+        self.send_request("client/registerCapability", params);
     }
 
     /// The version of an open document (`None` for a file only on disk).

@@ -107,7 +107,19 @@ pub fn virtual_text(uri: &lsp_types::Url) -> Option<&'static str> {
     if uri.scheme() != SCHEME {
         return None;
     }
-    let name = uri.path().trim_start_matches('/');
+    module_text(uri.path().trim_start_matches('/'))
+}
+
+/// The URI of a virtual document's path (`/<tpt-std>/std/aws.tpt`, as `Paths`
+/// names a URI of the scheme): `tpt-std:///std/aws.tpt`.
+pub fn virtual_uri(path: &Path) -> Option<lsp_types::Url> {
+    let name = path.strip_prefix(VIRTUAL).ok()?.to_str()?;
+    module_text(name)?;
+    lsp_types::Url::parse(&format!("{SCHEME}:///{name}")).ok()
+}
+
+/// The text of the embedded module with this display name (`std/aws.tpt`).
+fn module_text(name: &str) -> Option<&'static str> {
     tpt_lang::stdlib::MODULES
         .iter()
         .find(|(_, display, _)| *display == name)
@@ -116,7 +128,5 @@ pub fn virtual_text(uri: &lsp_types::Url) -> Option<&'static str> {
 
 /// `std/aws.tpt` and the like: the display names of the embedded modules.
 pub fn is_stdlib_name(name: &str) -> bool {
-    tpt_lang::stdlib::MODULES
-        .iter()
-        .any(|(_, display, _)| *display == name)
+    module_text(name).is_some()
 }

@@ -41,6 +41,16 @@ pub enum Root {
 const STD_ROOT: &str = "<std>";
 
 impl Root {
+    /// The configuration at `path`, as `tpt check PATH` takes it: a directory
+    /// holding `main.tpt`, or a file on its own.
+    pub fn of_config(path: PathBuf) -> Root {
+        if path.is_dir() {
+            Root::Dir(path)
+        } else {
+            Root::File(path)
+        }
+    }
+
     /// The main file (where file-less diagnostics are shown).
     pub fn main_file(&self) -> PathBuf {
         match self {
@@ -151,7 +161,7 @@ impl Analysis {
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         let evaluated = self
             .evaluated
-            .get_or_init(|| evaluate_environments(&self.program, &EnvInputs));
+            .get_or_init(|| tpt_planner::check::evaluate_environments(&self.program, &EnvInputs));
         let mut all = self.checked.clone();
         all.extend(evaluated.iter().cloned());
         tpt_lang::diagnostic::sort_diagnostics(&mut all);
@@ -168,7 +178,7 @@ impl Analysis {
     /// evaluates them; none while the configuration has errors.
     pub fn evaluations(&self) -> &[tpt_lang::Evaluated] {
         self.evaluations.get_or_init(|| {
-            if self.checked.iter().any(Diagnostic::is_error) || matches!(self.root, Root::Std) {
+            if nothing_to_evaluate(&self.root, &self.checked) {
                 return Vec::new();
             }
             let envs = tpt_planner::check::environments(&self.program);
@@ -467,8 +477,7 @@ impl Workspace {
         let trees = std::mem::take(&mut *self.parses.handed.borrow_mut());
         let checked = tpt_lang::check(&program);
         let evaluated = std::cell::OnceCell::new();
-        if checked.iter().any(Diagnostic::is_error) || matches!(root, Root::Std) {
-            // `tpt check` evaluates nothing of an ill-typed program.
+        if nothing_to_evaluate(root, &checked) {
             let _ = evaluated.set(Vec::new());
         }
         self.made.set(self.made.get() + 1);
@@ -485,11 +494,11 @@ impl Workspace {
     }
 }
 
-/// The diagnostics of evaluating every environment of a well-typed program:
-/// with `tpt_lang::check` before it, what `tpt check` reports (the second
-/// half of `tpt_planner::check::check`); `inputs.cancelled()` stops it.
-pub fn evaluate_environments(program: &Program, inputs: &(dyn tpt_lang::Inputs + Sync)) -> Vec<Diagnostic> {
-    tpt_planner::check::evaluate_environments(program, inputs)
+/// Whether an analysis has no environments to evaluate: `tpt check`
+/// evaluates nothing of an ill-typed program, and the standard library alone
+/// has no configuration to evaluate.
+fn nothing_to_evaluate(root: &Root, checked: &[Diagnostic]) -> bool {
+    matches!(root, Root::Std) || checked.iter().any(Diagnostic::is_error)
 }
 
 /// Named inputs from the server's environment, as `tpt check` reads them.
@@ -506,7 +515,7 @@ pub struct Cancellable(pub Arc<std::sync::atomic::AtomicBool>);
 
 impl tpt_lang::Inputs for Cancellable {
     fn env_var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+        tpt_lang::Inputs::env_var(&EnvInputs, name)
     }
 
     fn cancelled(&self) -> bool {

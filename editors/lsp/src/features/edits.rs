@@ -13,7 +13,7 @@ use lsp_types::{
 use serde_json::Value;
 use tpt_lang::source::FileId;
 
-use crate::line_index::LineIndex;
+use crate::line_index::{overlaps, LineIndex};
 use crate::server::{Answer, Failure, Server};
 
 pub fn formatting(server: &mut Server, p: DocumentFormattingParams) -> Answer {
@@ -86,10 +86,6 @@ fn line_edits(old: &str, new: &str, index: &LineIndex<'_>) -> Vec<TextEdit> {
         }
     }
     edits
-}
-
-fn overlaps(a: &Range, b: &Range) -> bool {
-    a.start <= b.end && b.start <= a.end
 }
 
 /// The quick fix a diagnostic's `data.fixes` entry describes (see

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tpt_lang::source::Span;
 use tpt_lang::value::Value as V;
 
-use crate::line_index::LineIndex;
+use crate::line_index::{overlaps, LineIndex};
 use crate::server::{Answer, Server};
 
 /// The longest hint label, in characters (the tooltip has the whole).
@@ -102,7 +102,7 @@ pub fn inlay_hints(server: &mut Server, p: InlayHintParams) -> Answer {
             }
         }
     }
-    hints.retain(|h| in_range(h.position, &p.range));
+    hints.retain(|h| overlaps(&Range::new(h.position, h.position), &p.range));
     hints.sort_by_key(|h| (h.position.line, h.position.character));
     Ok(serde_json::to_value(hints).unwrap_or(Value::Null))
 }
@@ -146,8 +146,4 @@ fn hint(position: Position, text: &str, after_value: bool) -> InlayHint {
         padding_right: Some(!after_value),
         data: None,
     }
-}
-
-fn in_range(p: Position, r: &Range) -> bool {
-    r.start <= p && p <= r.end
 }

@@ -10,7 +10,7 @@
 //! stops it as Ctrl-C stops `tpt plan`; its notes (waiting for the state
 //! lock) go to the client's log.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -77,9 +77,8 @@ pub fn code_lenses(server: &mut Server, p: CodeLensParams) -> Answer {
     let planner = server.planner.is_some();
     let mut lenses = Vec::new();
     let top = Range::new(Position::new(0, 0), Position::new(0, 0));
-    let main = std::fs::canonicalize(a.root.main_file()).unwrap_or_else(|_| a.root.main_file());
-    let is_main = Path::new(&source.name) == main || Path::new(&source.name) == a.root.main_file();
-    if is_main {
+    // The main file is the root module's first (`main.tpt`, then `envs/*.tpt`).
+    if root.files.first() == Some(&file) {
         lenses.push(lens(top, "▶ check", CHECK, json!(config)));
         if planner && root.environments.is_empty() {
             let request = PlanRequest {
@@ -91,31 +90,27 @@ pub fn code_lenses(server: &mut Server, p: CodeLensParams) -> Answer {
         }
     }
     if planner {
-        for (name, env) in &root.environments {
-            let span = env.node.name.span;
-            if span.file != file {
-                continue;
-            }
+        // A plan lens on a name (of this file).
+        let mut plan_lens = |span: tpt_lang::source::Span, title: String, request: PlanRequest| {
+            let at = lines.range(span.start as usize, span.end as usize);
+            lenses.push(lens(at, &title, PLAN, json!(request)));
+        };
+        let here = |span: &tpt_lang::source::Span| span.file == file;
+        for (name, env) in root.environments.iter().filter(|(_, e)| here(&e.node.name.span)) {
             let request = PlanRequest {
                 config: config.clone(),
                 env: Some(name.clone()),
                 resource: None,
             };
-            let at = lines.range(span.start as usize, span.end as usize);
-            lenses.push(lens(at, &format!("▶ plan {name}"), PLAN, json!(request)));
+            plan_lens(env.node.name.span, format!("▶ plan {name}"), request);
         }
-        for (name, r) in &root.resources {
-            let span = r.node.name.span;
-            if span.file != file {
-                continue;
-            }
+        for (name, r) in root.resources.iter().filter(|(_, r)| here(&r.node.name.span)) {
             let request = PlanRequest {
                 config: config.clone(),
                 env: None,
                 resource: Some(name.clone()),
             };
-            let at = lines.range(span.start as usize, span.end as usize);
-            lenses.push(lens(at, &format!("▶ plan `{name}`"), PLAN, json!(request)));
+            plan_lens(r.node.name.span, format!("▶ plan `{name}`"), request);
         }
     }
     Ok(serde_json::to_value(lenses).unwrap_or(Value::Null))
@@ -137,12 +132,7 @@ fn lens(range: Range, title: &str, command: &str, argument: Value) -> CodeLens {
 /// published, or pulled, as usual), and a message saying so.
 pub fn check(server: &mut Server, p: &ExecuteCommandParams) -> Answer {
     let config: PathBuf = argument(p)?;
-    let root = if config.is_dir() {
-        Root::Dir(config.clone())
-    } else {
-        Root::File(config.clone())
-    };
-    let a = server.ws.analysis(&root);
+    let a = server.ws.analysis(&Root::of_config(config.clone()));
     let diagnostics = a.diagnostics();
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;

@@ -11,7 +11,7 @@ use lsp_types::{
 use serde_json::Value;
 
 use crate::index::{DeclKind, Target};
-use crate::line_index::LineIndex;
+use crate::line_index::{overlaps, LineIndex};
 use crate::server::{Answer, Server};
 
 /// The token types, in the order of their numbers in the legend.
@@ -94,7 +94,7 @@ fn tokens(server: &mut Server, uri: &Url, only: Option<Range>) -> Answer {
         if r.start.line != r.end.line || r.end.character <= r.start.character {
             continue;
         }
-        if only.is_some_and(|q| r.end < q.start || r.start > q.end) {
+        if only.is_some_and(|q| !overlaps(&r, &q)) {
             continue;
         }
         let delta_line = r.start.line - line;
