@@ -373,8 +373,8 @@ impl Checker<'_> {
         let key = (m, r.node.name.name.clone());
         if self.stamping.contains(&key) {
             let list = r.loops.first().map_or(r.node.name.span, |l| l.iter.span);
-            self.stamp_cycles
-                .push((r.node.name.name.clone(), list, r.node.name.span));
+            let d = crate::eval::stamping_itself(&r.node.name.name, list, r.node.name.span);
+            self.stamp_cycles.push(d);
             return Ty::Error;
         }
         if r.loops.is_empty() {

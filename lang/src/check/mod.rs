@@ -54,10 +54,10 @@ pub(crate) struct Checker<'p> {
     /// which must not ask again.
     fixing: bool,
     /// Resources whose `for` lists are being typed; met again, a list reads
-    /// the instances it stamps: recorded (name, list, declaration) and
-    /// reported once at the end (the inference that meets it may be quiet).
+    /// the instances it stamps: kept apart and reported at the end (the
+    /// inference that meets it may be quiet; `check` drops the repeats).
     stamping: Vec<(ModuleId, String)>,
-    stamp_cycles: Vec<(String, crate::source::Span, crate::source::Span)>,
+    stamp_cycles: Vec<Diagnostic>,
 }
 
 impl<'p> Checker<'p> {
@@ -81,12 +81,8 @@ impl<'p> Checker<'p> {
         }
         self.check_recursion();
         envs::check_environments(self);
-        let mut cycles = std::mem::take(&mut self.stamp_cycles);
-        cycles.sort_by_key(|(_, list, _)| *list);
-        cycles.dedup();
-        for (name, list, decl) in cycles {
-            self.err(crate::eval::stamping_itself(&name, list, decl));
-        }
+        let cycles = std::mem::take(&mut self.stamp_cycles);
+        self.diags.extend(cycles);
     }
 
     fn err(&mut self, d: Diagnostic) {
