@@ -372,9 +372,7 @@ impl Checker<'_> {
         let Some(schema) = r.schema else { return Ty::Error };
         let key = (m, r.node.name.name.clone());
         if self.stamping.contains(&key) {
-            let list = r.loops.first().map_or(r.node.name.span, |l| l.iter.span);
-            let d = crate::eval::stamping_itself(&r.node.name.name, list, r.node.name.span);
-            self.stamp_cycles.push(d);
+            self.stamp_cycles.push(crate::eval::stamping_itself(r));
             return Ty::Error;
         }
         if r.loops.is_empty() {

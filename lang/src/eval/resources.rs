@@ -128,8 +128,7 @@ impl<'p> Evaluator<'p> {
         let prefix = self.frames[frame].prefix();
         let key = (frame, name.to_string());
         if self.expanding.contains(&key) {
-            let at = decl.loops.first().map_or(decl.node.name.span, |l| l.iter.span);
-            self.diags.push(stamping_itself(name, at, decl.node.name.span));
+            self.diags.push(stamping_itself(decl));
             return Err(());
         }
         self.expanding.push(key);
@@ -981,13 +980,15 @@ fn collect_addresses(v: &Value, out: &mut BTreeSet<String>) {
 }
 
 /// A `for` whose list reads the instances it stamps (`for i in r { resource r … }`):
-/// what the checker and the evaluator say.
-pub(crate) fn stamping_itself(name: &str, list: Span, decl: Span) -> Diagnostic {
+/// what the checker and the evaluator say of the declaration.
+pub(crate) fn stamping_itself(decl: &ResourceDecl) -> Diagnostic {
+    let name = &decl.node.name.name;
+    let list = decl.loops.first().map_or(decl.node.name.span, |l| l.iter.span);
     Diagnostic::error(
         Code::DependencyCycle,
         format!("`{name}` is stamped by a `for` whose list reads `{name}` itself"),
     )
     .label(list, "this list reads the instances it stamps")
-    .label(decl, "stamped here")
+    .label(decl.node.name.span, "stamped here")
     .help("a `for` cannot iterate over the instances it makes: iterate over a list or map that does not come from them")
 }
